@@ -1,0 +1,82 @@
+/**
+ * The contract between ingest and the rule engine. Ingest decodes every message (NaN and
+ * ±Infinity markers become JS numbers) and hands the engine these views; the engine answers
+ * with alert transitions, which the alert service stores and fans out. The engine itself is
+ * pure: no I/O, no clock, state bounded per run.
+ */
+import type { LayerInfo, RunInfo, Severity, StatKind } from '@gradwatch/shared';
+
+export interface NumStats {
+  mean: number;
+  std: number;
+  meanAbs: number;
+  min: number;
+  max: number;
+  norm?: number;
+  nonFinite?: number;
+  fracZero?: number;
+  fracSaturated?: number;
+  fracDeadUnits?: number;
+}
+
+export interface NumInputs {
+  mean: number;
+  std: number;
+  min: number;
+  max: number;
+  nonFinite?: number;
+}
+
+export interface ModelView {
+  layers: LayerInfo[];
+  loss?: string;
+  optimizer?: { type: string; lr?: number; momentum?: number; weightDecay?: number; [k: string]: unknown };
+}
+
+export interface StepView {
+  step: number;
+  epoch?: number;
+  time?: number;
+  scalars: Record<string, number>;
+  layers: Record<string, Partial<Record<StatKind, NumStats>>>;
+  inputs?: NumInputs;
+  /** Derived per layer: log10(update.meanAbs / param.meanAbs); -Infinity for a zero update. */
+  updateRatio: Record<string, number>;
+  /** Derived: grad norm of the first layer / the last (forward order), when both are known. */
+  gradNormRatio?: number;
+}
+
+export interface EvalView {
+  step: number;
+  epoch?: number;
+  split: 'val' | 'test';
+  metrics: Record<string, number>;
+  inputs?: NumInputs;
+}
+
+/** An alert transition. One open alert exists per (run, rule, layer). */
+export interface AlertChange {
+  action: 'open' | 'update' | 'resolve';
+  rule: string;
+  section: string;
+  severity: Severity;
+  layer?: string;
+  /** The step this transition is about: firstStep on open, lastStep on update. */
+  step: number;
+  evidence: Record<string, unknown>;
+  advice: string;
+}
+
+export interface RuleSettings {
+  enabled: boolean;
+  stop: boolean;
+  thresholds: Record<string, number>;
+}
+
+/** What ingest calls. One engine instance per run, created at hello. */
+export interface RunEngine {
+  onHello(run: RunInfo): AlertChange[];
+  onModel(model: ModelView): AlertChange[];
+  onStep(step: StepView): AlertChange[];
+  onEval(ev: EvalView): AlertChange[];
+}

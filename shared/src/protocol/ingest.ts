@@ -1,0 +1,208 @@
+import Type, { type Static } from 'typebox';
+import { Num } from '../numbers.js';
+import { EndStatus, ProjectName, RunId } from '../run.js';
+import { Alert } from '../alert.js';
+
+export const PROTOCOL_VERSION = 1;
+
+const Name = Type.String({ minLength: 1, maxLength: 200 });
+const Seq = Type.Integer({ minimum: 1 });
+const Step = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
+
+/** Statistics of one tensor, computed over its finite elements; nonFinite counts the rest. */
+export const Stats = Type.Object({
+  mean: Num,
+  std: Num,
+  meanAbs: Num,
+  min: Num,
+  max: Num,
+  norm: Type.Optional(Num),
+  nonFinite: Type.Optional(Num),
+  fracZero: Type.Optional(Num),
+  fracSaturated: Type.Optional(Num),
+  fracDeadUnits: Type.Optional(Num),
+});
+export type Stats = Static<typeof Stats>;
+
+export const LayerStats = Type.Object({
+  param: Type.Optional(Stats),
+  grad: Type.Optional(Stats),
+  update: Type.Optional(Stats),
+  act: Type.Optional(Stats),
+  bias: Type.Optional(Stats),
+});
+export type LayerStats = Static<typeof LayerStats>;
+
+export const InputStats = Type.Object({
+  mean: Num,
+  std: Num,
+  min: Num,
+  max: Num,
+  nonFinite: Type.Optional(Num),
+});
+export type InputStats = Static<typeof InputStats>;
+
+export const RunInfo = Type.Object({
+  id: RunId,
+  project: ProjectName,
+  name: Name,
+  tags: Type.Optional(Type.Array(Type.String({ maxLength: 100 }), { maxItems: 50 })),
+  config: Type.Optional(Type.Record(Type.String({ maxLength: 200 }), Type.Unknown())),
+  framework: Type.Optional(Type.String({ maxLength: 100 })),
+  host: Type.Optional(Type.String({ maxLength: 200 })),
+  rank: Type.Optional(Type.Integer({ minimum: 0 })),
+  worldSize: Type.Optional(Type.Integer({ minimum: 1 })),
+});
+export type RunInfo = Static<typeof RunInfo>;
+
+export const Hello = Type.Object({
+  type: Type.Literal('hello'),
+  protocol: Type.Integer(),
+  run: RunInfo,
+  rewindTo: Type.Optional(Step),
+  token: Type.Optional(Type.String({ maxLength: 500 })),
+});
+export type Hello = Static<typeof Hello>;
+
+export const LayerInfo = Type.Object({
+  name: Name,
+  kind: Type.String({ maxLength: 100 }),
+  activation: Type.Optional(Type.String({ maxLength: 100 })),
+  init: Type.Optional(Type.String({ maxLength: 100 })),
+  params: Type.Integer({ minimum: 0 }),
+  fanIn: Type.Optional(Type.Integer({ minimum: 0 })),
+  fanOut: Type.Optional(Type.Integer({ minimum: 0 })),
+  trainable: Type.Optional(Type.Boolean()),
+});
+export type LayerInfo = Static<typeof LayerInfo>;
+
+export const OptimizerInfo = Type.Object(
+  {
+    type: Type.String({ maxLength: 100 }),
+    lr: Type.Optional(Num),
+    momentum: Type.Optional(Num),
+    weightDecay: Type.Optional(Num),
+  },
+  { additionalProperties: true },
+);
+
+export const ModelMsg = Type.Object({
+  type: Type.Literal('model'),
+  seq: Seq,
+  layers: Type.Array(LayerInfo),
+  loss: Type.Optional(Type.String({ maxLength: 100 })),
+  optimizer: Type.Optional(OptimizerInfo),
+});
+export type ModelMsg = Static<typeof ModelMsg>;
+
+export const StepItem = Type.Object({
+  step: Step,
+  epoch: Type.Optional(Type.Number({ minimum: 0 })),
+  time: Type.Optional(Type.Number({ description: 'Unix time in seconds' })),
+  examples: Type.Optional(Type.Integer({ minimum: 0 })),
+  scalars: Type.Record(Type.String({ minLength: 1, maxLength: 200 }), Num),
+  layers: Type.Optional(Type.Record(Name, LayerStats)),
+  inputs: Type.Optional(InputStats),
+});
+export type StepItem = Static<typeof StepItem>;
+
+export const StepsMsg = Type.Object({
+  type: Type.Literal('steps'),
+  seq: Seq,
+  items: Type.Array(StepItem, { minItems: 1 }),
+});
+export type StepsMsg = Static<typeof StepsMsg>;
+
+export const EvalMsg = Type.Object({
+  type: Type.Literal('eval'),
+  seq: Seq,
+  step: Step,
+  epoch: Type.Optional(Type.Number({ minimum: 0 })),
+  split: Type.Union([Type.Literal('val'), Type.Literal('test')]),
+  metrics: Type.Record(Type.String({ minLength: 1, maxLength: 200 }), Num),
+  inputs: Type.Optional(InputStats),
+});
+export type EvalMsg = Static<typeof EvalMsg>;
+
+export const HistOf = Type.Union([
+  Type.Literal('param'),
+  Type.Literal('grad'),
+  Type.Literal('update'),
+  Type.Literal('act'),
+]);
+
+export const HistMsg = Type.Object({
+  type: Type.Literal('hist'),
+  seq: Seq,
+  step: Step,
+  layer: Name,
+  of: HistOf,
+  edges: Type.Array(Type.Number(), { minItems: 2, maxItems: 1001 }),
+  counts: Type.Array(Type.Integer({ minimum: 0 }), { minItems: 1, maxItems: 1000 }),
+});
+export type HistMsg = Static<typeof HistMsg>;
+
+export const EndMsg = Type.Object({ type: Type.Literal('end'), seq: Seq, status: EndStatus });
+export type EndMsg = Static<typeof EndMsg>;
+
+/** Every sequenced message (all but hello). */
+export type SeqMsg = ModelMsg | StepsMsg | EvalMsg | HistMsg | EndMsg;
+export type ClientMsg = Hello | SeqMsg;
+export const SEQ_MSG_TYPES = ['model', 'steps', 'eval', 'hist', 'end'] as const;
+
+export const Limits = Type.Object({
+  maxFrameBytes: Type.Integer(),
+  maxLayers: Type.Integer(),
+  maxSeriesPerRun: Type.Integer(),
+  maxItemsPerMessage: Type.Integer(),
+  maxMessagesPerSecond: Type.Integer(),
+  maxStringLength: Type.Integer(),
+});
+export type Limits = Static<typeof Limits>;
+
+export const Welcome = Type.Object({
+  type: Type.Literal('welcome'),
+  protocol: Type.Integer(),
+  runId: Type.String(),
+  lastSeq: Type.Integer({ minimum: 0 }),
+  lastStep: Type.Optional(Type.Integer()),
+  limits: Limits,
+});
+export type Welcome = Static<typeof Welcome>;
+
+export const Ack = Type.Object({ type: Type.Literal('ack'), seq: Type.Integer() });
+export type Ack = Static<typeof Ack>;
+
+export const AlertMsg = Type.Object({ type: Type.Literal('alert'), alert: Alert });
+export type AlertMsg = Static<typeof AlertMsg>;
+
+export const CommandMsg = Type.Object({
+  type: Type.Literal('command'),
+  action: Type.Literal('stop'),
+  reason: Type.String(),
+});
+export type CommandMsg = Static<typeof CommandMsg>;
+
+export const ERROR_CODES = [
+  'bad_json', 'bad_message', 'unknown_type', 'protocol', 'no_hello', 'gap', 'step_order',
+  'limit', 'frame_too_large', 'rate_limited', 'retry', 'unauthorized', 'forbidden',
+  'replaced', 'shutdown', 'internal', 'slow_consumer', 'not_found',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export const ErrorMsg = Type.Object({
+  type: Type.Literal('error'),
+  code: Type.String(),
+  message: Type.String(),
+  seq: Type.Optional(Type.Integer()),
+  expected: Type.Optional(Type.Integer()),
+});
+export interface ErrorMsg {
+  type: 'error';
+  code: ErrorCode;
+  message: string;
+  seq?: number;
+  expected?: number;
+}
+
+export type ServerMsg = Welcome | Ack | AlertMsg | CommandMsg | ErrorMsg;

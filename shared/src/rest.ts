@@ -1,0 +1,138 @@
+import Type, { type Static } from 'typebox';
+import { Num } from './numbers.js';
+import { RunStatus } from './run.js';
+import { LayerInfo } from './protocol/ingest.js';
+
+export const ErrorBody = Type.Object({
+  statusCode: Type.Integer(),
+  error: Type.String(),
+  message: Type.String(),
+});
+export type ErrorBody = Static<typeof ErrorBody>;
+
+export const Project = Type.Object({
+  name: Type.String(),
+  runCount: Type.Integer(),
+  createdAt: Type.String(),
+  lastSeenAt: Type.Union([Type.String(), Type.Null()]),
+});
+export type Project = Static<typeof Project>;
+
+export const AlertCounts = Type.Object({
+  info: Type.Integer(),
+  warning: Type.Integer(),
+  critical: Type.Integer(),
+});
+
+export const RunSummary = Type.Object({
+  id: Type.String(),
+  project: Type.String(),
+  name: Type.String(),
+  tags: Type.Array(Type.String()),
+  status: RunStatus,
+  lastStep: Type.Union([Type.Integer(), Type.Null()]),
+  lastSeq: Type.Integer(),
+  createdAt: Type.String(),
+  lastSeenAt: Type.String(),
+  endedAt: Type.Union([Type.String(), Type.Null()]),
+  openAlerts: AlertCounts,
+});
+export type RunSummary = Static<typeof RunSummary>;
+
+export const RunEvent = Type.Object({
+  kind: Type.String(),
+  step: Type.Union([Type.Integer(), Type.Null()]),
+  detail: Type.Record(Type.String(), Type.Unknown()),
+  at: Type.String(),
+});
+
+export const RunDetail = Type.Intersect([
+  RunSummary,
+  Type.Object({
+    config: Type.Record(Type.String(), Type.Unknown()),
+    framework: Type.Union([Type.String(), Type.Null()]),
+    host: Type.Union([Type.String(), Type.Null()]),
+    worldSize: Type.Union([Type.Integer(), Type.Null()]),
+    model: Type.Union([
+      Type.Object({
+        layers: Type.Array(LayerInfo),
+        loss: Type.Optional(Type.String()),
+        optimizer: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+      }),
+      Type.Null(),
+    ]),
+    events: Type.Array(RunEvent),
+    pointCount: Type.Integer(),
+  }),
+]);
+export type RunDetail = Static<typeof RunDetail>;
+
+export const RunList = Type.Object({
+  runs: Type.Array(RunSummary),
+  total: Type.Integer(),
+  nextCursor: Type.Union([Type.String(), Type.Null()]),
+});
+export type RunList = Static<typeof RunList>;
+
+export const SeriesInfo = Type.Object({
+  name: Type.String(),
+  count: Type.Integer(),
+  firstStep: Type.Union([Type.Integer(), Type.Null()]),
+  lastStep: Type.Union([Type.Integer(), Type.Null()]),
+  firstNonFiniteStep: Type.Union([Type.Integer(), Type.Null()]),
+});
+export type SeriesInfo = Static<typeof SeriesInfo>;
+
+/** One bucket of a range query: an envelope of the points in [fromStep, toStep]. */
+export const Bucket = Type.Object({
+  fromStep: Type.Integer(),
+  toStep: Type.Integer(),
+  count: Type.Integer({ description: 'Points in the bucket, non-finite ones included' }),
+  min: Type.Union([Type.Number(), Type.Null()], { description: 'Over finite values; null if none' }),
+  max: Type.Union([Type.Number(), Type.Null()]),
+  last: Num,
+  nan: Type.Integer(),
+  posInf: Type.Integer(),
+  negInf: Type.Integer(),
+});
+export type Bucket = Static<typeof Bucket>;
+
+export const XAxis = Type.Union([Type.Literal('step'), Type.Literal('time'), Type.Literal('epoch')]);
+export type XAxis = Static<typeof XAxis>;
+
+export const SeriesQuery = Type.Object({
+  series: Type.String({ minLength: 1, maxLength: 20000, description: 'Comma-separated series names' }),
+  from: Type.Optional(Type.Number({ description: 'Start of the range, on the x axis' })),
+  to: Type.Optional(Type.Number()),
+  x: Type.Optional(XAxis),
+  maxPoints: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, default: 1000 })),
+});
+export type SeriesQuery = Static<typeof SeriesQuery>;
+
+export const SeriesResult = Type.Object({
+  name: Type.String(),
+  firstNonFiniteStep: Type.Union([Type.Integer(), Type.Null()]),
+  buckets: Type.Array(Bucket),
+});
+export const QueryResult = Type.Object({
+  runId: Type.String(),
+  fromStep: Type.Union([Type.Integer(), Type.Null()]),
+  toStep: Type.Union([Type.Integer(), Type.Null()]),
+  series: Type.Array(SeriesResult),
+});
+export type QueryResult = Static<typeof QueryResult>;
+
+export const StepTimes = Type.Object({
+  steps: Type.Array(Type.Tuple([Type.Integer(), Type.Union([Type.Number(), Type.Null()]), Type.Union([Type.Number(), Type.Null()])])),
+});
+
+export const Histogram = Type.Object({
+  step: Type.Integer(),
+  layer: Type.String(),
+  of: Type.String(),
+  edges: Type.Array(Type.Number()),
+  counts: Type.Array(Type.Integer()),
+});
+export type Histogram = Static<typeof Histogram>;
+
+export const Health = Type.Object({ status: Type.Literal('ok'), version: Type.String() });
