@@ -1,0 +1,1 @@
+export { IngestClient, type IngestClientOptions, type Rejected } from './ingest-client.js';

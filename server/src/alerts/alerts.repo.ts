@@ -1,0 +1,73 @@
+import { and, desc, eq, gte, inArray, isNull, lt, lte, type SQL } from 'drizzle-orm';
+import type { Db } from '../storage/db.js';
+import { alerts, projects, runs } from '../storage/schema.js';
+
+export type AlertRow = typeof alerts.$inferSelect;
+
+export interface AlertFilter {
+  project?: string;
+  runUid?: string;
+  rule?: string;
+  severity?: string[];
+  status?: string;
+  layer?: string;
+  since?: string;
+  until?: string;
+  beforeId?: number;
+  limit: number;
+}
+
+/** Alert rows: queries only. */
+export class AlertsRepo {
+  constructor(private readonly db: Db) {}
+
+  findOpen(runId: number, rule: string, layer: string | null): AlertRow | undefined {
+    return this.db
+      .select()
+      .from(alerts)
+      .where(and(eq(alerts.runId, runId), eq(alerts.rule, rule), layer === null ? isNull(alerts.layer) : eq(alerts.layer, layer), eq(alerts.status, 'open')))
+      .get();
+  }
+
+  insert(values: typeof alerts.$inferInsert): AlertRow {
+    return this.db.insert(alerts).values(values).returning().get();
+  }
+
+  update(id: number, values: Partial<typeof alerts.$inferInsert>): AlertRow | undefined {
+    return this.db.update(alerts).set(values).where(eq(alerts.id, id)).returning().get();
+  }
+
+  byId(id: number): (AlertRow & { runUid: string; project: string }) | undefined {
+    const r = this.db
+      .select({ a: alerts, runUid: runs.uid, project: projects.name })
+      .from(alerts)
+      .innerJoin(runs, eq(runs.id, alerts.runId))
+      .innerJoin(projects, eq(projects.id, alerts.projectId))
+      .where(eq(alerts.id, id))
+      .get();
+    return r ? { ...r.a, runUid: r.runUid, project: r.project } : undefined;
+  }
+
+  list(f: AlertFilter): Array<AlertRow & { runUid: string; project: string }> {
+    const conds: SQL[] = [];
+    if (f.project !== undefined) conds.push(eq(projects.name, f.project));
+    if (f.runUid !== undefined) conds.push(eq(runs.uid, f.runUid));
+    if (f.rule !== undefined) conds.push(eq(alerts.rule, f.rule));
+    if (f.severity?.length) conds.push(inArray(alerts.severity, f.severity));
+    if (f.status !== undefined) conds.push(eq(alerts.status, f.status));
+    if (f.layer !== undefined) conds.push(eq(alerts.layer, f.layer));
+    if (f.since !== undefined) conds.push(gte(alerts.updatedAt, f.since));
+    if (f.until !== undefined) conds.push(lte(alerts.createdAt, f.until));
+    if (f.beforeId !== undefined) conds.push(lt(alerts.id, f.beforeId));
+    return this.db
+      .select({ a: alerts, runUid: runs.uid, project: projects.name })
+      .from(alerts)
+      .innerJoin(runs, eq(runs.id, alerts.runId))
+      .innerJoin(projects, eq(projects.id, alerts.projectId))
+      .where(conds.length ? and(...conds) : undefined)
+      .orderBy(desc(alerts.id))
+      .limit(f.limit)
+      .all()
+      .map((r) => ({ ...r.a, runUid: r.runUid, project: r.project }));
+  }
+}

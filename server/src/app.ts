@@ -1,0 +1,64 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import websocket from '@fastify/websocket';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Config } from './config.js';
+import type { EngineFactory } from './ingest/ingest.service.js';
+import authPlugin from './plugins/auth.js';
+import configPlugin from './plugins/config.js';
+import dashboardPlugin from './plugins/dashboard.js';
+import dbPlugin from './plugins/db.js';
+import domainPlugin from './plugins/domain.js';
+import errorsPlugin from './plugins/errors.js';
+import swaggerPlugin from './plugins/swagger.js';
+import alertRoutes from './routes/alerts.js';
+import healthRoutes from './routes/health.js';
+import projectRoutes from './routes/projects.js';
+import runRoutes from './routes/runs.js';
+import seriesRoutes from './routes/series.js';
+import socketRoutes from './routes/sockets.js';
+
+export interface AppOptions {
+  config: Config;
+  /** Replaces the rule engine, for tests of the ingest path alone. */
+  engineFactory?: EngineFactory;
+  logger?: boolean;
+}
+
+/** The whole server as one Fastify instance, not yet listening. */
+export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
+  const { config } = opts;
+  const app = Fastify({
+    logger: opts.logger === false ? false : { level: config.logLevel },
+    bodyLimit: 1024 * 1024,
+    // Ingest batches are large; the WebSocket library's own limit sits above the app's, so an
+    // oversized frame is answered with an error by the app before the socket closes.
+    forceCloseConnections: true,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  // Infrastructure
+  await app.register(configPlugin, { config });
+  await app.register(errorsPlugin);
+  await app.register(dbPlugin);
+  await app.register(authPlugin);
+  await app.register(websocket, { options: { maxPayload: Math.min(config.limits.maxFrameBytes * 4, 1 << 30) } });
+  await app.register(swaggerPlugin);
+
+  // Domain
+  await app.register(domainPlugin, opts.engineFactory ? { engineFactory: opts.engineFactory } : {});
+
+  // Routes
+  await app.register(healthRoutes);
+  await app.register(socketRoutes);
+  await app.register(async (api) => {
+    api.addHook('onRequest', async (req, reply) => {
+      const denied = app.auth.check(app.auth.tokenOf(req));
+      if (denied) return reply.code(401).send({ statusCode: 401, error: 'Unauthorized', message: denied });
+    });
+    await api.register(projectRoutes);
+    await api.register(runRoutes);
+    await api.register(seriesRoutes);
+    await api.register(alertRoutes);
+  }, { prefix: '/api/v1' });
+  await app.register(dashboardPlugin);
+  return app;
+}

@@ -1,0 +1,86 @@
+import { isAbsolute, resolve } from 'node:path';
+
+/** Every setting the server reads, validated once at boot. */
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  /** ':memory:' is not offered: an acked value must be on disk. */
+  dbFile: string;
+  adminToken: string | null;
+  staleAfterS: number;
+  synchronous: 'FULL' | 'NORMAL';
+  logLevel: string;
+  limits: {
+    maxFrameBytes: number;
+    maxLayers: number;
+    maxSeriesPerRun: number;
+    maxItemsPerMessage: number;
+    maxMessagesPerSecond: number;
+    maxStringLength: number;
+    maxConnections: number;
+    liveMaxBufferedBytes: number;
+  };
+  dashboardDir: string | null;
+}
+
+export class ConfigError extends Error {}
+
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, name: string, def: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError(`${name} must be an integer between ${min} and ${max}, got "${raw}"`);
+  }
+  return n;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
+
+export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
+  const host = env.GRADWATCH_HOST || '127.0.0.1';
+  const port = int(env, 'GRADWATCH_PORT', 8080, 0, 65535);
+  const dataDirRaw = env.GRADWATCH_DATA_DIR || './data';
+  const dataDir = isAbsolute(dataDirRaw) ? dataDirRaw : resolve(cwd, dataDirRaw);
+  const adminToken = env.GRADWATCH_ADMIN_TOKEN || null;
+  if (adminToken !== null && adminToken.length < 16) {
+    throw new ConfigError('GRADWATCH_ADMIN_TOKEN must be at least 16 characters long');
+  }
+  if (!LOOPBACK.has(host) && adminToken === null) {
+    throw new ConfigError(
+      `GRADWATCH_HOST=${host} exposes the server beyond this machine: set GRADWATCH_ADMIN_TOKEN to turn authentication on`,
+    );
+  }
+  const sync = (env.GRADWATCH_SYNCHRONOUS || 'FULL').toUpperCase();
+  if (sync !== 'FULL' && sync !== 'NORMAL') {
+    throw new ConfigError(`GRADWATCH_SYNCHRONOUS must be FULL or NORMAL, got "${env.GRADWATCH_SYNCHRONOUS}"`);
+  }
+  const logLevel = env.GRADWATCH_LOG_LEVEL || 'info';
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
+    throw new ConfigError(`GRADWATCH_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent`);
+  }
+  return {
+    host,
+    port,
+    dataDir,
+    dbFile: resolve(dataDir, 'gradwatch.db'),
+    adminToken,
+    staleAfterS: int(env, 'GRADWATCH_STALE_AFTER_S', 300, 1, 86400 * 365),
+    synchronous: sync,
+    logLevel,
+    limits: {
+      maxFrameBytes: int(env, 'GRADWATCH_MAX_FRAME_BYTES', 4 * 1024 * 1024, 1024, 256 * 1024 * 1024),
+      maxLayers: int(env, 'GRADWATCH_MAX_LAYERS', 1000, 1, 100_000),
+      maxSeriesPerRun: int(env, 'GRADWATCH_MAX_SERIES_PER_RUN', 50_000, 10, 1_000_000),
+      maxItemsPerMessage: int(env, 'GRADWATCH_MAX_ITEMS_PER_MESSAGE', 1000, 1, 100_000),
+      maxMessagesPerSecond: int(env, 'GRADWATCH_MAX_MESSAGES_PER_SECOND', 1000, 1, 1_000_000),
+      maxStringLength: 200,
+      maxConnections: int(env, 'GRADWATCH_MAX_CONNECTIONS', 1000, 1, 100_000),
+      liveMaxBufferedBytes: int(env, 'GRADWATCH_LIVE_MAX_BUFFERED_BYTES', 8 * 1024 * 1024, 65536, 1 << 30),
+    },
+    dashboardDir: env.GRADWATCH_DASHBOARD_DIR ?? null,
+  };
+}

@@ -1,0 +1,126 @@
+import {
+  decodeNum, evalInputSeries, evalSeries, GRAD_NORM_RATIO, INPUT_FIELDS, inputSeries, STAT_FIELDS,
+  STAT_KINDS, updateRatioSeries, type EvalMsg, type InputStats, type Num, type StatKind, type StepItem,
+} from '@gradwatch/shared';
+import type { EvalView, NumInputs, NumStats, StepView } from '../rules/types.js';
+
+export interface LayerOrder {
+  first: string | null;
+  last: string | null;
+  frozen: ReadonlySet<string>;
+}
+
+/** A decoded step: its values by series name, and the view the rule engine reads. */
+export interface DecodedStep {
+  view: StepView;
+  names: string[];
+  values: number[];
+}
+
+function decodeStats(raw: Record<string, Num | undefined>, fields: readonly string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const f of fields) {
+    const v = raw[f];
+    if (v !== undefined) out[f] = decodeNum(v);
+  }
+  return out;
+}
+
+function pushInputs(prefix: (s: string) => string, inputs: InputStats, names: string[], values: number[]): NumInputs {
+  const d = decodeStats(inputs as unknown as Record<string, Num>, INPUT_FIELDS);
+  for (const f of INPUT_FIELDS) {
+    const v = d[f];
+    if (v !== undefined) {
+      names.push(prefix(f));
+      values.push(v);
+    }
+  }
+  return d as unknown as NumInputs;
+}
+
+export function decodeStep(item: StepItem, order: LayerOrder): DecodedStep {
+  const names: string[] = [];
+  const values: number[] = [];
+  const scalars: Record<string, number> = {};
+  for (const [k, raw] of Object.entries(item.scalars)) {
+    const v = decodeNum(raw);
+    scalars[k] = v;
+    names.push(k);
+    values.push(v);
+  }
+  const layers: StepView['layers'] = {};
+  const updateRatio: Record<string, number> = {};
+  for (const [layer, ls] of Object.entries(item.layers ?? {})) {
+    const decoded: Partial<Record<StatKind, NumStats>> = {};
+    for (const of of STAT_KINDS) {
+      const st = ls[of];
+      if (st === undefined) continue;
+      const d = decodeStats(st as unknown as Record<string, Num>, STAT_FIELDS);
+      for (const f of STAT_FIELDS) {
+        const v = d[f];
+        if (v !== undefined) {
+          names.push(`layer/${layer}/${of}/${f}`);
+          values.push(v);
+        }
+      }
+      decoded[of] = d as unknown as NumStats;
+    }
+    layers[layer] = decoded;
+    const ratio = updateRatioOf(decoded);
+    if (ratio !== undefined && !order.frozen.has(layer)) {
+      updateRatio[layer] = ratio;
+      names.push(updateRatioSeries(layer));
+      values.push(ratio);
+    }
+  }
+  const view: StepView = { step: item.step, scalars, layers, updateRatio };
+  if (item.epoch !== undefined) view.epoch = item.epoch;
+  if (item.time !== undefined) view.time = item.time;
+  if (item.inputs !== undefined) view.inputs = pushInputs(inputSeries, item.inputs, names, values);
+  const gnr = gradNormRatio(layers, order);
+  if (gnr !== undefined) {
+    view.gradNormRatio = gnr;
+    names.push(GRAD_NORM_RATIO);
+    values.push(gnr);
+  }
+  return { view, names, values };
+}
+
+/**
+ * log10(mean |update| / mean |param|). A zero update gives -Infinity, the marker of a layer that
+ * did not change; NaN only comes from non-finite inputs, which the NaN rule reports itself.
+ */
+export function updateRatioOf(s: Partial<Record<StatKind, NumStats>>): number | undefined {
+  const u = s.update?.meanAbs;
+  const p = s.param?.meanAbs;
+  if (u === undefined || p === undefined) return undefined;
+  if (u === 0) return Number.NEGATIVE_INFINITY;
+  if (p === 0) return Number.POSITIVE_INFINITY;
+  return Math.log10(u / p);
+}
+
+function gradNormRatio(layers: StepView['layers'], order: LayerOrder): number | undefined {
+  if (order.first === null || order.last === null || order.first === order.last) return undefined;
+  const a = layers[order.first]?.grad?.norm;
+  const b = layers[order.last]?.grad?.norm;
+  if (a === undefined || b === undefined || b === 0) return undefined;
+  return a / b;
+}
+
+export function decodeEval(msg: EvalMsg): { view: EvalView; names: string[]; values: number[] } {
+  const names: string[] = [];
+  const values: number[] = [];
+  const metrics: Record<string, number> = {};
+  for (const [k, raw] of Object.entries(msg.metrics)) {
+    const v = decodeNum(raw);
+    metrics[k] = v;
+    names.push(evalSeries(msg.split, k));
+    values.push(v);
+  }
+  const view: EvalView = { step: msg.step, split: msg.split, metrics };
+  if (msg.epoch !== undefined) view.epoch = msg.epoch;
+  if (msg.inputs !== undefined) {
+    view.inputs = pushInputs((f) => evalInputSeries(msg.split, f), msg.inputs, names, values);
+  }
+  return { view, names, values };
+}

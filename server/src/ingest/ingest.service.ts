@@ -1,0 +1,447 @@
+import {
+  PROTOCOL_VERSION, RESERVED_PREFIXES, type Alert, type EndMsg, type ErrorCode, type EvalMsg, type Hello,
+  type HistMsg, type Limits, type ModelMsg, type SeqMsg, type StepsMsg, type Welcome,
+} from '@gradwatch/shared';
+import { AlertsService, type RunRef } from '../alerts/alerts.service.js';
+import type { Config } from '../config.js';
+import type { AlertChange, ModelView, RuleSettings, RunEngine } from '../rules/types.js';
+import type { Db } from '../storage/db.js';
+import { newRow, rowToBuffer, setValue } from '../storage/packed.js';
+import type { PointsRepo } from '../storage/points.repo.js';
+import { CHUNK_ROWS, type PointStore } from '../storage/points.service.js';
+import type { RunsRepo } from '../storage/runs.repo.js';
+import { decodeEval, decodeStep } from './decode.js';
+import { RunState, SeriesCatalog, type Peer } from './run-state.js';
+
+export type EngineFactory = (settings: Record<string, Partial<RuleSettings>>) => RunEngine;
+
+/** Who hears about committed data: the live hub. Ingest never waits for it. */
+export interface IngestListener {
+  wants(runUid: string): boolean;
+  points(runUid: string, batch: Array<{ step: number; names: string[]; values: number[] }>): void;
+  alert(alert: Alert): void;
+  runChanged(runUid: string): void;
+}
+
+class Rejection extends Error {
+  constructor(readonly code: ErrorCode, message: string) {
+    super(message);
+  }
+}
+
+interface Pending {
+  peer: Peer;
+  state: RunState;
+  /** resend: a seq accepted but not yet committed, acked once it is; rejected: consumed only. */
+  msg: SeqMsg | { type: 'resend' | 'rejected'; seq: number };
+  error?: Rejection;
+  live?: Array<{ step: number; names: string[]; values: number[] }>;
+  alerts?: Alert[];
+  stop?: string;
+}
+
+const TRANSIENT = /SQLITE_(BUSY|LOCKED|FULL|IOERR|READONLY|CANTOPEN|PROTOCOL)/;
+
+/**
+ * The ingest path: seq bookkeeping per run, validation that needs run state, and group commit.
+ * Messages from every connection that arrive within one turn of the event loop are written in a
+ * single transaction; acks go out only after it commits.
+ */
+export class IngestService {
+  private readonly states = new Map<string, RunState>();
+  private queue: Pending[] = [];
+  private scheduled = false;
+  readonly limits: Limits;
+  private readonly alertsService: AlertsService;
+
+  constructor(
+    private readonly db: Db,
+    private readonly runs: RunsRepo,
+    private readonly pointsRepo: PointsRepo,
+    private readonly points: PointStore,
+    alertsService: AlertsService,
+    private readonly config: Config,
+    private readonly engineFactory: EngineFactory,
+    private readonly listener: IngestListener,
+  ) {
+    this.alertsService = alertsService;
+    const l = config.limits;
+    this.limits = {
+      maxFrameBytes: l.maxFrameBytes,
+      maxLayers: l.maxLayers,
+      maxSeriesPerRun: l.maxSeriesPerRun,
+      maxItemsPerMessage: l.maxItemsPerMessage,
+      maxMessagesPerSecond: l.maxMessagesPerSecond,
+      maxStringLength: l.maxStringLength,
+    };
+  }
+
+  /** Run uids with a connected training job, for live/stale status. */
+  connectedRuns(): string[] {
+    return [...this.states.values()].filter((s) => s.owner !== null).map((s) => s.uid);
+  }
+
+  isConnected(uid: string): boolean {
+    return this.states.get(uid)?.owner != null;
+  }
+
+  private load(uid: string): RunState | undefined {
+    const cached = this.states.get(uid);
+    if (cached) return cached;
+    const row = this.runs.byUid(uid);
+    if (!row) return undefined;
+    let settings: Record<string, Partial<RuleSettings>> = {};
+    const project = this.runs.projectName(row.projectId);
+    try {
+      settings = JSON.parse(this.runs.projectByName(project)?.ruleSettings ?? '{}') as typeof settings;
+    } catch {
+      settings = {};
+    }
+    const state = new RunState(
+      row.id, row.uid, row.projectId, project, row.lastSeq, row.lastStep,
+      new SeriesCatalog(this.pointsRepo.seriesOfRun(row.id)), this.pointsRepo.tailCount(row.id),
+      this.engineFactory(settings), settings,
+    );
+    if (row.model) state.setModel(JSON.parse(row.model) as ModelView);
+    this.states.set(uid, state);
+    return state;
+  }
+
+  /**
+   * Re-reads a run's persisted state into the object connections hold, after a rewind or a
+   * rolled-back transaction left memory ahead of the database. The rule engine keeps its state.
+   */
+  private refresh(state: RunState): void {
+    const row = this.runs.byUid(state.uid);
+    if (!row) return;
+    state.lastSeq = row.lastSeq;
+    state.acceptedSeq = row.lastSeq;
+    state.lastStep = row.lastStep;
+    state.tailCount = this.pointsRepo.tailCount(row.id);
+    state.catalog = new SeriesCatalog(this.pointsRepo.seriesOfRun(row.id));
+  }
+
+  /** Forgets cached run state, e.g. after its run was deleted. */
+  evict(uid: string): void {
+    const s = this.states.get(uid);
+    s?.owner?.send({ type: 'error', code: 'not_found', message: 'this run was deleted' });
+    s?.owner?.close(1008, 'run deleted');
+    this.states.delete(uid);
+  }
+
+  hello(peer: Peer, msg: Hello): { state: RunState; welcome: Welcome; alerts: Alert[] } {
+    if (msg.protocol !== PROTOCOL_VERSION) {
+      throw new Rejection('protocol', `protocol ${msg.protocol} is not supported; this server speaks ${PROTOCOL_VERSION}`);
+    }
+    // Anything queued for this run must land before a rewind or a takeover.
+    this.flush();
+    const now = new Date().toISOString();
+    const r = msg.run;
+    const alerts: Alert[] = [];
+    this.db.$client.transaction(() => {
+      const project = this.runs.ensureProject(r.project);
+      const existing = this.runs.byUid(r.id);
+      const fields = {
+        name: r.name,
+        tags: JSON.stringify(r.tags ?? []),
+        config: JSON.stringify(r.config ?? {}),
+        framework: r.framework ?? null,
+        host: r.host ?? null,
+        worldSize: r.worldSize ?? null,
+        lastSeenAt: now,
+      };
+      if (!existing) {
+        this.runs.insert({ uid: r.id, projectId: project.id, createdAt: now, ...fields });
+      } else {
+        if (existing.projectId !== project.id) {
+          throw new Rejection('bad_message', `run ${r.id} belongs to project ${this.runs.projectName(existing.projectId)}, not ${r.project}`);
+        }
+        this.runs.update(existing.id, { ...fields, status: 'live', endedAt: null });
+      }
+    })();
+    const state = this.load(r.id);
+    if (!state) throw new Error(`run ${r.id} missing after hello`);
+    if (msg.rewindTo !== undefined) this.rewind(state, msg.rewindTo, now);
+    if (state.owner && state.owner !== peer) {
+      state.owner.send({ type: 'error', code: 'replaced', message: 'another connection took over this run' });
+      state.owner.close(1000, 'replaced');
+    }
+    state.owner = peer;
+    const ref = this.ref(state);
+    const changes = state.engine.onHello(r);
+    if (changes.length) {
+      this.db.$client.transaction(() => alerts.push(...this.alertsService.apply(ref, changes, now)))();
+    }
+    this.listener.runChanged(state.uid);
+    const welcome: Welcome = {
+      type: 'welcome', protocol: PROTOCOL_VERSION, runId: state.uid, lastSeq: state.lastSeq, limits: this.limits,
+    };
+    if (state.lastStep !== null) welcome.lastStep = state.lastStep;
+    return { state, welcome, alerts };
+  }
+
+  private rewind(state: RunState, step: number, now: string): void {
+    this.db.$client.transaction(() => {
+      this.points.rewind(state.id, step);
+      const lastStep = step > 0 ? step - 1 : null;
+      const kept = state.lastStep === null ? null : Math.min(state.lastStep, lastStep ?? -1);
+      this.runs.update(state.id, { lastStep: kept !== null && kept >= 0 ? kept : null });
+      this.runs.addEvent(state.id, 'rewind', step, { previousLastStep: state.lastStep }, now);
+    })();
+    this.refresh(state);
+  }
+
+  detach(peer: Peer, state: RunState | null): void {
+    if (state && state.owner === peer) {
+      state.owner = null;
+      this.listener.runChanged(state.uid);
+    }
+  }
+
+  /** The seq rules: true when seq is the next to store; re-sends and gaps are answered here. */
+  private next(peer: Peer, state: RunState, seq: number): boolean {
+    if (seq <= state.acceptedSeq) {
+      if (seq <= state.lastSeq) peer.send({ type: 'ack', seq });
+      else this.enqueue({ peer, state, msg: { type: 'resend', seq } });
+      return false;
+    }
+    if (seq > state.acceptedSeq + 1) {
+      const expected = state.acceptedSeq + 1;
+      peer.send({ type: 'error', code: 'gap', seq, expected, message: `expected seq ${expected}, got ${seq}` });
+      return false;
+    }
+    state.acceptedSeq = seq;
+    return true;
+  }
+
+  submit(peer: Peer, state: RunState, msg: SeqMsg): void {
+    if (this.next(peer, state, msg.seq)) this.enqueue({ peer, state, msg });
+  }
+
+  /** A message whose content failed validation: nothing is stored, but its seq is consumed. */
+  reject(peer: Peer, state: RunState, seq: number, code: ErrorCode, message: string): void {
+    if (this.next(peer, state, seq)) {
+      this.enqueue({ peer, state, msg: { type: 'rejected', seq }, error: new Rejection(code, message) });
+    }
+  }
+
+  private enqueue(p: Pending): void {
+    this.queue.push(p);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Commits everything queued in one transaction, then acks. */
+  flush(): void {
+    this.scheduled = false;
+    if (this.queue.length === 0) return;
+    const batch = this.queue;
+    this.queue = [];
+    const now = new Date().toISOString();
+    const touched = new Set<RunState>();
+    try {
+      this.db.$client.transaction(() => {
+        for (const p of batch) {
+          touched.add(p.state);
+          if (p.msg.type === 'resend') continue;
+          if (!p.error) {
+            try {
+              this.apply(p, now);
+            } catch (e) {
+              if (!(e instanceof Rejection)) throw e;
+              p.error = e;
+            }
+          }
+          p.state.lastSeq = p.msg.seq;
+        }
+        for (const s of touched) {
+          this.runs.update(s.id, { lastSeq: s.lastSeq, lastStep: s.lastStep, lastSeenAt: now });
+        }
+      })();
+    } catch (e) {
+      this.failBatch(batch, touched, e);
+      return;
+    }
+    this.afterCommit(batch, touched);
+  }
+
+  private failBatch(batch: Pending[], touched: Set<RunState>, e: unknown): void {
+    const msg = e instanceof Error ? e.message : String(e);
+    const code = (e as { code?: string }).code ?? '';
+    const transient = TRANSIENT.test(code) || TRANSIENT.test(msg);
+    for (const s of touched) this.refresh(s);
+    for (const p of batch) {
+      p.peer.send({
+        type: 'error',
+        code: transient ? 'retry' : 'internal',
+        seq: p.msg.seq,
+        message: transient ? 'the database is busy or full; send this message again after a back-off' : 'internal error; send this message again later',
+      });
+    }
+    if (!transient) console.error('ingest transaction failed', e);
+  }
+
+  private afterCommit(batch: Pending[], touched: Set<RunState>): void {
+    for (const p of batch) {
+      if (p.error) {
+        p.peer.send({ type: 'error', code: p.error.code, seq: p.msg.seq, message: p.error.message });
+      } else if (p.msg.seq > p.state.lastSeq) {
+        // A re-send whose original was rolled back in an earlier batch.
+        p.peer.send({ type: 'error', code: 'retry', seq: p.msg.seq, message: 'not stored yet; send it again' });
+      } else {
+        p.peer.send({ type: 'ack', seq: p.msg.seq });
+      }
+      if (p.live?.length) this.listener.points(p.state.uid, p.live);
+      for (const a of p.alerts ?? []) {
+        p.state.owner?.send({ type: 'alert', alert: a });
+        this.listener.alert(a);
+      }
+      if (p.stop) p.state.owner?.send({ type: 'command', action: 'stop', reason: p.stop });
+    }
+    for (const s of touched) this.listener.runChanged(s.uid);
+  }
+
+  private ref(s: RunState): RunRef {
+    return { id: s.id, uid: s.uid, projectId: s.projectId, project: s.project };
+  }
+
+  private raise(p: Pending, changes: AlertChange[], now: string): void {
+    if (changes.length === 0) return;
+    const announced = this.alertsService.apply(this.ref(p.state), changes, now);
+    (p.alerts ??= []).push(...announced);
+    for (const a of announced) {
+      if (a.status === 'open' && p.state.ruleSettings[a.rule]?.stop) {
+        p.stop = `${a.rule}: ${a.advice}`;
+      }
+    }
+  }
+
+  private apply(p: Pending, now: string): void {
+    switch (p.msg.type) {
+      case 'steps':
+        return this.applySteps(p, p.msg, now);
+      case 'eval':
+        return this.applyEval(p, p.msg, now);
+      case 'hist':
+        return this.applyHist(p, p.msg);
+      case 'model':
+        return this.applyModel(p, p.msg, now);
+      case 'end':
+        return this.applyEnd(p, p.msg, now);
+      case 'resend':
+      case 'rejected':
+        return;
+    }
+  }
+
+  private applySteps(p: Pending, msg: StepsMsg, now: string): void {
+    const s = p.state;
+    const lim = this.config.limits;
+    if (msg.items.length > lim.maxItemsPerMessage) {
+      throw new Rejection('limit', `${msg.items.length} items exceed maxItemsPerMessage=${lim.maxItemsPerMessage}`);
+    }
+    let prev = s.lastStep;
+    for (const item of msg.items) {
+      if (prev !== null && item.step <= prev) {
+        throw new Rejection('step_order', `step ${item.step} does not follow step ${prev}: steps must increase within a run`);
+      }
+      prev = item.step;
+      const nLayers = item.layers ? Object.keys(item.layers).length : 0;
+      if (nLayers > lim.maxLayers) throw new Rejection('limit', `${nLayers} layers exceed maxLayers=${lim.maxLayers}`);
+      for (const k of Object.keys(item.scalars)) {
+        if (RESERVED_PREFIXES.some((pre) => k.startsWith(pre))) {
+          throw new Rejection('bad_message', `scalar "${k}" uses a reserved prefix (${RESERVED_PREFIXES.join(', ')})`);
+        }
+      }
+    }
+    const decoded = msg.items.map((item) => decodeStep(item, s.order));
+    const fresh = s.catalog.countNew(decoded.flatMap((d) => d.names));
+    if (s.catalog.size + fresh > lim.maxSeriesPerRun) {
+      throw new Rejection('limit', `run would have ${s.catalog.size + fresh} series, over maxSeriesPerRun=${lim.maxSeriesPerRun}`);
+    }
+    const wantsLive = this.listener.wants(s.uid);
+    for (let i = 0; i < decoded.length; i++) {
+      const d = decoded[i];
+      const item = msg.items[i];
+      if (!d || !item) continue;
+      const slots = d.names.map((n) => s.catalog.ensure(this.pointsRepo, s.id, n, true));
+      const width = slots.reduce((m, r) => Math.max(m, r.slot + 1), 0);
+      const row = newRow(width);
+      for (let j = 0; j < slots.length; j++) {
+        const sr = slots[j] as (typeof slots)[number];
+        const v = d.values[j] as number;
+        setValue(row.f64, row.u32, sr.slot, v);
+        if (!Number.isFinite(v) && sr.first_nonfinite_step === null) {
+          sr.first_nonfinite_step = item.step;
+          this.pointsRepo.markNonFinite(sr.id, item.step);
+        }
+      }
+      this.pointsRepo.insertStep(s.id, item.step, item.time ?? null, item.epoch ?? null, item.examples ?? null, rowToBuffer(row.f64, row.u32));
+      s.lastStep = item.step;
+      if (++s.tailCount >= CHUNK_ROWS) {
+        this.points.seal(s.id, s.catalog.idBySlot);
+        s.tailCount = 0;
+      }
+      if (wantsLive) (p.live ??= []).push({ step: item.step, names: d.names, values: d.values });
+      this.raise(p, s.engine.onStep(d.view), now);
+    }
+  }
+
+  private applyEval(p: Pending, msg: EvalMsg, now: string): void {
+    const s = p.state;
+    const d = decodeEval(msg);
+    if (s.catalog.size + s.catalog.countNew(d.names) > this.config.limits.maxSeriesPerRun) {
+      throw new Rejection('limit', `run would exceed maxSeriesPerRun=${this.config.limits.maxSeriesPerRun}`);
+    }
+    for (let j = 0; j < d.names.length; j++) {
+      const sr = s.catalog.ensure(this.pointsRepo, s.id, d.names[j] as string, false);
+      const v = d.values[j] as number;
+      this.pointsRepo.upsertEval(sr.id, msg.step, v);
+      if (!Number.isFinite(v) && sr.first_nonfinite_step === null) {
+        sr.first_nonfinite_step = msg.step;
+        this.pointsRepo.markNonFinite(sr.id, msg.step);
+      }
+    }
+    if (this.listener.wants(s.uid)) p.live = [{ step: msg.step, names: d.names, values: d.values }];
+    this.raise(p, s.engine.onEval(d.view), now);
+  }
+
+  private applyHist(p: Pending, msg: HistMsg): void {
+    if (msg.edges.length !== msg.counts.length + 1) {
+      throw new Rejection('bad_message', `a histogram needs one more edge than counts (got ${msg.edges.length} edges, ${msg.counts.length} counts)`);
+    }
+    for (let i = 1; i < msg.edges.length; i++) {
+      if (!((msg.edges[i] as number) >= (msg.edges[i - 1] as number))) {
+        throw new Rejection('bad_message', 'histogram edges must be finite and non-decreasing');
+      }
+    }
+    this.pointsRepo.insertHist(p.state.id, msg.step, msg.layer, msg.of, msg.edges, msg.counts);
+  }
+
+  private applyModel(p: Pending, msg: ModelMsg, now: string): void {
+    if (msg.layers.length > this.config.limits.maxLayers) {
+      throw new Rejection('limit', `${msg.layers.length} layers exceed maxLayers=${this.config.limits.maxLayers}`);
+    }
+    const names = new Set(msg.layers.map((l) => l.name));
+    if (names.size !== msg.layers.length) throw new Rejection('bad_message', 'layer names must be unique');
+    const model: ModelView = { layers: msg.layers };
+    if (msg.loss !== undefined) model.loss = msg.loss;
+    if (msg.optimizer !== undefined) {
+      model.optimizer = JSON.parse(JSON.stringify(msg.optimizer), (_k, v: unknown) =>
+        v === 'NaN' ? Number.NaN : v === 'Infinity' ? Infinity : v === '-Infinity' ? -Infinity : v,
+      ) as NonNullable<ModelView['optimizer']>;
+    }
+    this.runs.update(p.state.id, { model: JSON.stringify({ layers: msg.layers, loss: msg.loss, optimizer: msg.optimizer }) });
+    p.state.setModel(model);
+    this.raise(p, p.state.engine.onModel(model), now);
+  }
+
+  private applyEnd(p: Pending, msg: EndMsg, now: string): void {
+    this.runs.update(p.state.id, { status: msg.status, endedAt: now });
+    this.runs.addEvent(p.state.id, 'end', p.state.lastStep, { status: msg.status }, now);
+  }
+}
+
+export { Rejection };

@@ -1,0 +1,145 @@
+import type { WebSocket } from 'ws';
+import { encodeNum, type Alert, type LiveRun, type Num } from '@gradwatch/shared';
+import type { IngestListener } from '../ingest/ingest.service.js';
+
+/** Coalescing period: at most about ten frames a second per socket. */
+export const FRAME_MS = 100;
+/** Subscribing to "*" receives run and alert events of every run (no points). */
+export const ALL_RUNS = '*';
+
+class LiveClient {
+  /** runUid → series filter (null: every series). */
+  readonly subs = new Map<string, Set<string> | null>();
+  pending = new Map<string, Map<string, Array<[number, Num]>>>();
+  timer: NodeJS.Timeout | null = null;
+  lastFlush = 0;
+  constructor(readonly socket: WebSocket) {}
+}
+
+/** Fan-out of committed points, run changes and alerts to dashboard sockets. */
+export class LiveHub implements IngestListener {
+  private readonly clients = new Set<LiveClient>();
+  private readonly byRun = new Map<string, Set<LiveClient>>();
+  private readonly changedRuns = new Set<string>();
+  private runTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly describeRun: (uid: string) => LiveRun | null,
+    private readonly maxBufferedBytes: number,
+  ) {}
+
+  attach(socket: WebSocket): LiveClient {
+    const c = new LiveClient(socket);
+    this.clients.add(c);
+    return c;
+  }
+
+  detach(c: LiveClient): void {
+    this.clients.delete(c);
+    if (c.timer) clearTimeout(c.timer);
+    for (const uid of c.subs.keys()) this.byRun.get(uid)?.delete(c);
+  }
+
+  subscribe(c: LiveClient, runs: string[], series: string[] | undefined): void {
+    for (const uid of runs) {
+      c.subs.set(uid, series ? new Set(series) : null);
+      let set = this.byRun.get(uid);
+      if (!set) this.byRun.set(uid, (set = new Set()));
+      set.add(c);
+    }
+  }
+
+  unsubscribe(c: LiveClient, runs: string[]): void {
+    for (const uid of runs) {
+      c.subs.delete(uid);
+      c.pending.delete(uid);
+      this.byRun.get(uid)?.delete(c);
+    }
+  }
+
+  wants(uid: string): boolean {
+    return (this.byRun.get(uid)?.size ?? 0) > 0;
+  }
+
+  points(uid: string, batch: Array<{ step: number; names: string[]; values: number[] }>): void {
+    for (const c of this.byRun.get(uid) ?? []) {
+      const filter = c.subs.get(uid);
+      let run = c.pending.get(uid);
+      if (!run) c.pending.set(uid, (run = new Map()));
+      for (const item of batch) {
+        for (let i = 0; i < item.names.length; i++) {
+          const name = item.names[i] as string;
+          if (filter && !filter.has(name)) continue;
+          let pts = run.get(name);
+          if (!pts) run.set(name, (pts = []));
+          pts.push([item.step, encodeNum(item.values[i] as number)]);
+        }
+      }
+      this.schedule(c);
+    }
+  }
+
+  private schedule(c: LiveClient): void {
+    if (c.timer) return;
+    const wait = Math.max(0, c.lastFlush + FRAME_MS - Date.now());
+    c.timer = setTimeout(() => this.flush(c), wait);
+  }
+
+  private flush(c: LiveClient): void {
+    c.timer = null;
+    c.lastFlush = Date.now();
+    const pending = c.pending;
+    c.pending = new Map();
+    for (const [runId, series] of pending) {
+      if (series.size === 0) continue;
+      this.send(c, { type: 'points', runId, series: Object.fromEntries(series) });
+    }
+  }
+
+  /** A socket whose buffer passes the limit is not keeping up: drop it, never wait for it. */
+  private send(c: LiveClient, msg: object): void {
+    const s = c.socket;
+    if (s.readyState !== s.OPEN) return;
+    if (s.bufferedAmount > this.maxBufferedBytes) {
+      s.send(JSON.stringify({ type: 'error', code: 'slow_consumer', message: 'this socket fell behind the live stream and was dropped; reconnect' }));
+      s.close(1013, 'slow consumer');
+      this.detach(c);
+      return;
+    }
+    s.send(JSON.stringify(msg));
+  }
+
+  private listeners(uid: string): Set<LiveClient> {
+    return new Set([...(this.byRun.get(uid) ?? []), ...(this.byRun.get(ALL_RUNS) ?? [])]);
+  }
+
+  alert(alert: Alert): void {
+    for (const c of this.listeners(alert.runId)) this.send(c, { type: 'alert', alert });
+  }
+
+  runChanged(uid: string): void {
+    if (!this.wants(uid) && !this.wants(ALL_RUNS)) return;
+    this.changedRuns.add(uid);
+    this.runTimer ??= setTimeout(() => {
+      this.runTimer = null;
+      const uids = [...this.changedRuns];
+      this.changedRuns.clear();
+      for (const u of uids) {
+        const msg = this.describeRun(u);
+        if (msg) for (const c of this.listeners(u)) this.send(c, msg);
+      }
+    }, FRAME_MS);
+  }
+
+  close(): void {
+    if (this.runTimer) clearTimeout(this.runTimer);
+    for (const c of this.clients) {
+      if (c.timer) clearTimeout(c.timer);
+      c.socket.close(1001, 'server shutting down');
+    }
+    this.clients.clear();
+    this.byRun.clear();
+  }
+}
+
+export type { LiveClient };

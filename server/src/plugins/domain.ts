@@ -1,0 +1,40 @@
+import fp from 'fastify-plugin';
+import { AlertsService } from '../alerts/alerts.service.js';
+import { IngestService, type EngineFactory } from '../ingest/ingest.service.js';
+import { LiveHub } from '../live/hub.js';
+import { RunsService } from '../runs/runs.service.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    ingest: IngestService;
+    live: LiveHub;
+    runsService: RunsService;
+    alertsService: AlertsService;
+  }
+}
+
+/** Domain services, wired to each other: ingest feeds the live hub; the hub describes runs. */
+export default fp<{ engineFactory?: EngineFactory }>(
+  async (app, opts) => {
+    const { runs, points, alerts } = app.repos;
+    const alertsService = new AlertsService(alerts);
+    // The hub and the runs service need each other only through these late-bound closures.
+    let runsService: RunsService | null = null;
+    const live = new LiveHub((uid) => runsService?.live(uid) ?? null, app.config.limits.liveMaxBufferedBytes);
+    const factory: EngineFactory =
+      opts.engineFactory ??
+      (await import('../rules/index.js').then((m) => (settings: Parameters<EngineFactory>[0]) => m.createRunEngine({ settings })));
+    const ingest = new IngestService(app.db, runs, points, app.pointStore, alertsService, app.config, factory, live);
+    runsService = new RunsService(runs, points, app.config.staleAfterS, (uid) => ingest.isConnected(uid), () => ingest.connectedRuns());
+    app.decorate('alertsService', alertsService);
+    app.decorate('live', live);
+    app.decorate('ingest', ingest);
+    app.decorate('runsService', runsService);
+    app.addHook('preClose', async () => {
+      // Commit and ack what is queued before sockets close.
+      ingest.flush();
+      live.close();
+    });
+  },
+  { name: 'domain', dependencies: ['db'] },
+);

@@ -1,0 +1,204 @@
+import type Database from 'better-sqlite3';
+import type { Db } from './db.js';
+
+export interface ChunkSummaryRow {
+  start_step: number;
+  end_step: number;
+  count: number;
+  min: number | null;
+  max: number | null;
+  last: number | null;
+  last_kind: number;
+  nan: number;
+  pos_inf: number;
+  neg_inf: number;
+}
+
+export interface ChunkInsert extends ChunkSummaryRow {
+  series_id: number;
+  steps: Buffer;
+  vals: Buffer;
+}
+
+export interface SeriesRow {
+  id: number;
+  name: string;
+  slot: number;
+  first_nonfinite_step: number | null;
+}
+
+function statements(c: Database.Database) {
+  return {
+    insertSeries: c.prepare('INSERT INTO series (run_id, name, slot) VALUES (?, ?, ?) RETURNING id'),
+    seriesOfRun: c.prepare('SELECT id, name, slot, first_nonfinite_step FROM series WHERE run_id = ? ORDER BY slot'),
+    markNonFinite: c.prepare(
+      'UPDATE series SET first_nonfinite_step = ? WHERE id = ? AND (first_nonfinite_step IS NULL OR first_nonfinite_step > ?)',
+    ),
+    insertStepIndex: c.prepare('INSERT INTO step_index (run_id, step, time, epoch, examples) VALUES (?, ?, ?, ?, ?)'),
+    insertTail: c.prepare('INSERT INTO step_tail (run_id, step, vals) VALUES (?, ?, ?)'),
+    tailCount: c.prepare('SELECT count(*) AS n FROM step_tail WHERE run_id = ?'),
+    tailRows: c.prepare('SELECT step, vals FROM step_tail WHERE run_id = ? AND step BETWEEN ? AND ? ORDER BY step'),
+    deleteTail: c.prepare('DELETE FROM step_tail WHERE run_id = ?'),
+    insertChunk: c.prepare(
+      `INSERT INTO chunks (series_id, start_step, end_step, count, min, max, last, last_kind, nan, pos_inf, neg_inf, steps, vals)
+       VALUES (@series_id, @start_step, @end_step, @count, @min, @max, @last, @last_kind, @nan, @pos_inf, @neg_inf, @steps, @vals)`,
+    ),
+    chunkSummaries: c.prepare(
+      `SELECT start_step, end_step, count, min, max, last, last_kind, nan, pos_inf, neg_inf FROM chunks
+       WHERE series_id = ? AND end_step >= ? AND start_step <= ? ORDER BY start_step`,
+    ),
+    chunkData: c.prepare('SELECT steps, vals FROM chunks WHERE series_id = ? AND start_step = ?'),
+    chunkTotals: c.prepare(
+      `SELECT series_id AS id, sum(count) AS n, min(start_step) AS first, max(end_step) AS last
+       FROM chunks WHERE series_id IN (SELECT id FROM series WHERE run_id = ?) GROUP BY series_id`,
+    ),
+    upsertEval: c.prepare(
+      'INSERT INTO eval_points (series_id, step, value) VALUES (?, ?, ?) ON CONFLICT (series_id, step) DO UPDATE SET value = excluded.value',
+    ),
+    evalPoints: c.prepare('SELECT step, value FROM eval_points WHERE series_id = ? AND step BETWEEN ? AND ? ORDER BY step'),
+    evalTotals: c.prepare(
+      `SELECT series_id AS id, count(*) AS n, min(step) AS first, max(step) AS last FROM eval_points
+       WHERE series_id IN (SELECT id FROM series WHERE run_id = ?) GROUP BY series_id`,
+    ),
+    stepExtent: c.prepare('SELECT min(step) AS lo, max(step) AS hi FROM step_index WHERE run_id = ?'),
+    evalExtent: c.prepare(
+      'SELECT min(step) AS lo, max(step) AS hi FROM eval_points WHERE series_id IN (SELECT id FROM series WHERE run_id = ?)',
+    ),
+    timeRange: c.prepare('SELECT min(step) AS lo, max(step) AS hi FROM step_index WHERE run_id = ? AND time BETWEEN ? AND ?'),
+    epochRange: c.prepare('SELECT min(step) AS lo, max(step) AS hi FROM step_index WHERE run_id = ? AND epoch BETWEEN ? AND ?'),
+    stepTimes: c.prepare(
+      'SELECT step, time, epoch FROM step_index WHERE run_id = ? AND step BETWEEN ? AND ? ORDER BY step LIMIT ?',
+    ),
+    stepCount: c.prepare('SELECT count(*) AS n FROM step_index WHERE run_id = ?'),
+    // Rewind: everything at or after a step goes.
+    rewindStepIndex: c.prepare('DELETE FROM step_index WHERE run_id = ? AND step >= ?'),
+    rewindTail: c.prepare('DELETE FROM step_tail WHERE run_id = ? AND step >= ?'),
+    rewindChunks: c.prepare(
+      'DELETE FROM chunks WHERE start_step >= ? AND series_id IN (SELECT id FROM series WHERE run_id = ?)',
+    ),
+    straddlingChunks: c.prepare(
+      `SELECT series_id, start_step, steps, vals FROM chunks
+       WHERE start_step < ? AND end_step >= ? AND series_id IN (SELECT id FROM series WHERE run_id = ?)`,
+    ),
+    deleteChunk: c.prepare('DELETE FROM chunks WHERE series_id = ? AND start_step = ?'),
+    rewindEval: c.prepare(
+      'DELETE FROM eval_points WHERE step >= ? AND series_id IN (SELECT id FROM series WHERE run_id = ?)',
+    ),
+    rewindHist: c.prepare('DELETE FROM histograms WHERE run_id = ? AND step >= ?'),
+    resetNonFinite: c.prepare('UPDATE series SET first_nonfinite_step = NULL WHERE run_id = ? AND first_nonfinite_step >= ?'),
+    // Deleting a run: tables without foreign keys (kept lean for the write path).
+    deleteRunChunks: c.prepare('DELETE FROM chunks WHERE series_id IN (SELECT id FROM series WHERE run_id = ?)'),
+    deleteRunEval: c.prepare('DELETE FROM eval_points WHERE series_id IN (SELECT id FROM series WHERE run_id = ?)'),
+    deleteRunStepIndex: c.prepare('DELETE FROM step_index WHERE run_id = ?'),
+    insertHist: c.prepare(
+      `INSERT INTO histograms (run_id, step, layer, of, edges, counts) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (run_id, layer, of, step) DO UPDATE SET edges = excluded.edges, counts = excluded.counts`,
+    ),
+    histograms: c.prepare(
+      `SELECT step, layer, of, edges, counts FROM histograms WHERE run_id = ? AND (? IS NULL OR layer = ?)
+       AND (? IS NULL OR of = ?) AND step BETWEEN ? AND ? ORDER BY step DESC LIMIT ?`,
+    ),
+  };
+}
+
+/** Prepared statements of the point store: queries only, no decisions. */
+export class PointsRepo {
+  private readonly s: ReturnType<typeof statements>;
+
+  constructor(db: Db) {
+    this.s = statements(db.$client);
+  }
+
+
+  insertSeries(runId: number, name: string, slot: number): number {
+    return (this.s.insertSeries.get(runId, name, slot) as { id: number }).id;
+  }
+  seriesOfRun(runId: number): SeriesRow[] {
+    return this.s.seriesOfRun.all(runId) as SeriesRow[];
+  }
+  markNonFinite(seriesId: number, step: number): void {
+    this.s.markNonFinite.run(step, seriesId, step);
+  }
+  insertStep(runId: number, step: number, time: number | null, epoch: number | null, examples: number | null, vals: Buffer): void {
+    this.s.insertStepIndex.run(runId, step, time, epoch, examples);
+    this.s.insertTail.run(runId, step, vals);
+  }
+  tailCount(runId: number): number {
+    return (this.s.tailCount.get(runId) as { n: number }).n;
+  }
+  tailRows(runId: number, lo: number, hi: number): Array<{ step: number; vals: Buffer }> {
+    return this.s.tailRows.all(runId, lo, hi) as Array<{ step: number; vals: Buffer }>;
+  }
+  deleteTail(runId: number): void {
+    this.s.deleteTail.run(runId);
+  }
+  insertChunk(c: ChunkInsert): void {
+    this.s.insertChunk.run(c);
+  }
+  chunkSummaries(seriesId: number, lo: number, hi: number): ChunkSummaryRow[] {
+    return this.s.chunkSummaries.all(seriesId, lo, hi) as ChunkSummaryRow[];
+  }
+  chunkData(seriesId: number, startStep: number): { steps: Buffer; vals: Buffer } {
+    return this.s.chunkData.get(seriesId, startStep) as { steps: Buffer; vals: Buffer };
+  }
+  chunkTotals(runId: number): Array<{ id: number; n: number; first: number; last: number }> {
+    return this.s.chunkTotals.all(runId) as Array<{ id: number; n: number; first: number; last: number }>;
+  }
+  upsertEval(seriesId: number, step: number, value: number): void {
+    // SQLite turns a NaN REAL into NULL: NULL is the NaN of this table, ±Infinity are stored as is.
+    this.s.upsertEval.run(seriesId, step, value !== value ? null : value);
+  }
+  evalPoints(seriesId: number, lo: number, hi: number): Array<{ step: number; value: number }> {
+    const rows = this.s.evalPoints.all(seriesId, lo, hi) as Array<{ step: number; value: number | null }>;
+    return rows.map((r) => ({ step: r.step, value: r.value ?? Number.NaN }));
+  }
+  evalTotals(runId: number): Array<{ id: number; n: number; first: number; last: number }> {
+    return this.s.evalTotals.all(runId) as Array<{ id: number; n: number; first: number; last: number }>;
+  }
+  extent(runId: number): { lo: number | null; hi: number | null } {
+    const a = this.s.stepExtent.get(runId) as { lo: number | null; hi: number | null };
+    const b = this.s.evalExtent.get(runId) as { lo: number | null; hi: number | null };
+    const lo = [a.lo, b.lo].filter((x): x is number => x !== null);
+    const hi = [a.hi, b.hi].filter((x): x is number => x !== null);
+    return { lo: lo.length ? Math.min(...lo) : null, hi: hi.length ? Math.max(...hi) : null };
+  }
+  stepRangeFor(runId: number, x: 'time' | 'epoch', from: number, to: number): { lo: number | null; hi: number | null } {
+    return (x === 'time' ? this.s.timeRange : this.s.epochRange).get(runId, from, to) as { lo: number | null; hi: number | null };
+  }
+  stepTimes(runId: number, lo: number, hi: number, limit: number): Array<{ step: number; time: number | null; epoch: number | null }> {
+    return this.s.stepTimes.all(runId, lo, hi, limit) as Array<{ step: number; time: number | null; epoch: number | null }>;
+  }
+  stepCount(runId: number): number {
+    return (this.s.stepCount.get(runId) as { n: number }).n;
+  }
+  rewind(runId: number, step: number): Array<{ series_id: number; start_step: number; steps: Buffer; vals: Buffer }> {
+    this.s.rewindStepIndex.run(runId, step);
+    this.s.rewindTail.run(runId, step);
+    this.s.rewindChunks.run(step, runId);
+    this.s.rewindEval.run(step, runId);
+    this.s.rewindHist.run(runId, step);
+    this.s.resetNonFinite.run(runId, step);
+    return this.s.straddlingChunks.all(step, step, runId) as Array<{
+      series_id: number; start_step: number; steps: Buffer; vals: Buffer;
+    }>;
+  }
+  deleteChunk(seriesId: number, startStep: number): void {
+    this.s.deleteChunk.run(seriesId, startStep);
+  }
+  deleteRunPoints(runId: number): void {
+    this.s.deleteRunChunks.run(runId);
+    this.s.deleteRunEval.run(runId);
+    this.s.deleteRunStepIndex.run(runId);
+    this.s.deleteTail.run(runId);
+  }
+  insertHist(runId: number, step: number, layer: string, of: string, edges: number[], counts: number[]): void {
+    this.s.insertHist.run(runId, step, layer, of, JSON.stringify(edges), JSON.stringify(counts));
+  }
+  histograms(runId: number, layer: string | null, of: string | null, lo: number, hi: number, limit: number): Array<{
+    step: number; layer: string; of: string; edges: string; counts: string;
+  }> {
+    return this.s.histograms.all(runId, layer, layer, of, of, lo, hi, limit) as Array<{
+      step: number; layer: string; of: string; edges: string; counts: string;
+    }>;
+  }
+}

@@ -1,0 +1,179 @@
+import type { Bucket, SeriesInfo } from '@gradwatch/shared';
+import { Bucketizer, Envelope, kindOf, valueOfKind } from './buckets.js';
+import { f64Buffer, f64View, readSlot } from './packed.js';
+import type { PointsRepo, SeriesRow } from './points.repo.js';
+
+/** Tail rows per run sealed into one chunk per series. */
+export const CHUNK_ROWS = 256;
+
+export interface SeriesQueryResult {
+  name: string;
+  firstNonFiniteStep: number | null;
+  buckets: Bucket[];
+}
+
+const isEval = (name: string): boolean => name.startsWith('eval/');
+
+/**
+ * The point store: packed step rows for the newest steps, sealed per-series chunks for the
+ * rest, a narrow table for eval metrics. Reads see one ordered stream per series.
+ */
+export class PointStore {
+  constructor(private readonly repo: PointsRepo) {}
+
+  /** Moves a run's tail rows into per-series chunks. Call inside the ingest transaction. */
+  seal(runId: number, seriesBySlot: ReadonlyMap<number, number>): void {
+    const rows = this.repo.tailRows(runId, 0, Number.MAX_SAFE_INTEGER);
+    if (rows.length === 0) return;
+    const steps = new Map<number, number[]>();
+    const vals = new Map<number, number[]>();
+    for (const r of rows) {
+      const f = f64View(r.vals);
+      for (let slot = 0; slot < f.length; slot++) {
+        const v = readSlot(f, slot);
+        if (v === undefined) continue;
+        let s = steps.get(slot);
+        if (!s) {
+          s = [];
+          steps.set(slot, s);
+          vals.set(slot, []);
+        }
+        s.push(r.step);
+        vals.get(slot)?.push(v);
+      }
+    }
+    for (const [slot, s] of steps) {
+      const seriesId = seriesBySlot.get(slot);
+      if (seriesId === undefined) continue;
+      this.writeChunk(seriesId, s, vals.get(slot) ?? []);
+    }
+    this.repo.deleteTail(runId);
+  }
+
+  private writeChunk(seriesId: number, steps: number[], vals: number[]): void {
+    const env = new Envelope();
+    for (let i = 0; i < steps.length; i++) env.add(steps[i] as number, vals[i] as number);
+    this.repo.insertChunk({
+      series_id: seriesId,
+      start_step: env.fromStep,
+      end_step: env.toStep,
+      count: env.count,
+      min: env.finiteMin,
+      max: env.finiteMax,
+      last: Number.isFinite(env.last) ? env.last : null,
+      last_kind: kindOf(env.last),
+      nan: env.nan,
+      pos_inf: env.posInf,
+      neg_inf: env.negInf,
+      steps: f64Buffer(steps),
+      vals: f64Buffer(vals),
+    });
+  }
+
+  /** Deletes everything at or after `step`, trimming chunks that straddle it. */
+  rewind(runId: number, step: number): void {
+    for (const c of this.repo.rewind(runId, step)) {
+      const steps = Array.from(f64View(c.steps));
+      const vals = Array.from(f64View(c.vals));
+      const keep = steps.findIndex((s) => s >= step);
+      this.repo.deleteChunk(c.series_id, c.start_step);
+      if (keep > 0) this.writeChunk(c.series_id, steps.slice(0, keep), vals.slice(0, keep));
+    }
+  }
+
+  query(runId: number, series: SeriesRow[], lo: number, hi: number, maxPoints: number): SeriesQueryResult[] {
+    const stream = series.filter((s) => !isEval(s.name));
+    const sizers = new Map<number, Bucketizer>();
+    const results = series.map((s) => {
+      const b = new Bucketizer(lo, hi, maxPoints);
+      sizers.set(s.id, b);
+      if (isEval(s.name)) for (const p of this.repo.evalPoints(s.id, lo, hi)) b.add(p.step, p.value);
+      else this.scanChunks(s.id, b);
+      return { s, b };
+    });
+    if (stream.length > 0) {
+      // One pass over the tail serves every requested series; tail steps follow all chunks.
+      for (const row of this.repo.tailRows(runId, lo, hi)) {
+        const f = f64View(row.vals);
+        for (const s of stream) {
+          const v = readSlot(f, s.slot);
+          if (v !== undefined) sizers.get(s.id)?.add(row.step, v);
+        }
+      }
+    }
+    return results.map(({ s, b }) => ({
+      name: s.name,
+      firstNonFiniteStep: s.first_nonfinite_step,
+      buckets: b.finish(),
+    }));
+  }
+
+  private scanChunks(seriesId: number, b: Bucketizer): void {
+    for (const c of this.repo.chunkSummaries(seriesId, b.lo, b.hi)) {
+      if (b.fitsWhole(c.start_step, c.end_step)) {
+        b.mergeWhole({
+          fromStep: c.start_step,
+          toStep: c.end_step,
+          count: c.count,
+          min: c.min,
+          max: c.max,
+          last: valueOfKind(c.last_kind, c.last),
+          nan: c.nan,
+          posInf: c.pos_inf,
+          negInf: c.neg_inf,
+        });
+        continue;
+      }
+      const d = this.repo.chunkData(seriesId, c.start_step);
+      const steps = f64View(d.steps);
+      const vals = f64View(d.vals);
+      for (let i = 0; i < steps.length; i++) b.add(steps[i] as number, vals[i] as number);
+    }
+  }
+
+  /** Every point of one series at full resolution, in step order. */
+  *points(runId: number, s: SeriesRow): Generator<[number, number]> {
+    const all = Number.MAX_SAFE_INTEGER;
+    if (isEval(s.name)) {
+      for (const p of this.repo.evalPoints(s.id, 0, all)) yield [p.step, p.value];
+      return;
+    }
+    for (const c of this.repo.chunkSummaries(s.id, 0, all)) {
+      const d = this.repo.chunkData(s.id, c.start_step);
+      const steps = f64View(d.steps);
+      const vals = f64View(d.vals);
+      for (let i = 0; i < steps.length; i++) yield [steps[i] as number, vals[i] as number];
+    }
+    for (const row of this.repo.tailRows(runId, 0, all)) {
+      const v = readSlot(f64View(row.vals), s.slot);
+      if (v !== undefined) yield [row.step, v];
+    }
+  }
+
+  seriesInfo(runId: number, series: SeriesRow[]): SeriesInfo[] {
+    const totals = new Map<number, { n: number; first: number; last: number }>();
+    for (const t of [...this.repo.chunkTotals(runId), ...this.repo.evalTotals(runId)]) totals.set(t.id, t);
+    const bySlot = new Map(series.filter((s) => !isEval(s.name)).map((s) => [s.slot, s]));
+    for (const row of this.repo.tailRows(runId, 0, Number.MAX_SAFE_INTEGER)) {
+      const f = f64View(row.vals);
+      for (const [slot, s] of bySlot) {
+        if (readSlot(f, slot) === undefined) continue;
+        const t = totals.get(s.id);
+        if (t) {
+          t.n++;
+          t.last = row.step;
+        } else totals.set(s.id, { n: 1, first: row.step, last: row.step });
+      }
+    }
+    return series.map((s) => {
+      const t = totals.get(s.id);
+      return {
+        name: s.name,
+        count: t?.n ?? 0,
+        firstStep: t?.first ?? null,
+        lastStep: t?.last ?? null,
+        firstNonFiniteStep: s.first_nonfinite_step,
+      };
+    });
+  }
+}

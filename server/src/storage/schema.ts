@@ -1,0 +1,156 @@
+import { sql } from 'drizzle-orm';
+import { blob, index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+
+export const projects = sqliteTable('projects', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  name: text('name').notNull().unique(),
+  ruleSettings: text('rule_settings').notNull().default('{}'),
+  createdAt: text('created_at').notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`),
+});
+
+export const runs = sqliteTable(
+  'runs',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    uid: text('uid').notNull().unique(),
+    projectId: integer('project_id').notNull().references(() => projects.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    tags: text('tags').notNull().default('[]'),
+    config: text('config').notNull().default('{}'),
+    framework: text('framework'),
+    host: text('host'),
+    worldSize: integer('world_size'),
+    model: text('model'),
+    /** 'live' until an end message; live vs stale is derived from last_seen_at. */
+    status: text('status').notNull().default('live'),
+    lastSeq: integer('last_seq').notNull().default(0),
+    lastStep: integer('last_step'),
+    createdAt: text('created_at').notNull(),
+    lastSeenAt: text('last_seen_at').notNull(),
+    endedAt: text('ended_at'),
+  },
+  (t) => [index('runs_project_idx').on(t.projectId, t.lastSeenAt)],
+);
+
+/** One named series of a run; slot is its position in the run's packed step rows. */
+export const series = sqliteTable(
+  'series',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    runId: integer('run_id').notNull().references(() => runs.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    slot: integer('slot').notNull(),
+    firstNonFiniteStep: integer('first_nonfinite_step'),
+  },
+  (t) => [uniqueIndex('series_run_name_idx').on(t.runId, t.name)],
+);
+
+/** Every step of a run with its wall-clock time and epoch (x axes other than step). */
+export const stepIndex = sqliteTable(
+  'step_index',
+  {
+    runId: integer('run_id').notNull(),
+    step: integer('step').notNull(),
+    time: real('time'),
+    epoch: real('epoch'),
+    examples: integer('examples'),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.step] }), index('step_index_time_idx').on(t.runId, t.time)],
+);
+
+/**
+ * The newest steps of a run, one row per step holding every series value packed as
+ * float64 by slot. Packed rows are what makes a million values a second possible; they are
+ * sealed into per-series chunks every few hundred steps so range scans stay cheap.
+ */
+export const stepTail = sqliteTable(
+  'step_tail',
+  {
+    runId: integer('run_id').notNull(),
+    step: integer('step').notNull(),
+    vals: blob('vals', { mode: 'buffer' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.step] })],
+);
+
+/** Sealed points of one series: a summary for whole-chunk buckets, then the packed points. */
+export const chunks = sqliteTable(
+  'chunks',
+  {
+    seriesId: integer('series_id').notNull(),
+    startStep: integer('start_step').notNull(),
+    endStep: integer('end_step').notNull(),
+    count: integer('count').notNull(),
+    min: real('min'),
+    max: real('max'),
+    last: real('last'),
+    lastKind: integer('last_kind').notNull(),
+    nan: integer('nan').notNull(),
+    posInf: integer('pos_inf').notNull(),
+    negInf: integer('neg_inf').notNull(),
+    steps: blob('steps', { mode: 'buffer' }).notNull(),
+    vals: blob('vals', { mode: 'buffer' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.seriesId, t.startStep] })],
+);
+
+/** Eval metrics arrive at any step and in any order: a narrow table; value NULL means NaN. */
+export const evalPoints = sqliteTable(
+  'eval_points',
+  {
+    seriesId: integer('series_id').notNull(),
+    step: integer('step').notNull(),
+    value: real('value'),
+  },
+  (t) => [primaryKey({ columns: [t.seriesId, t.step] })],
+);
+
+export const histograms = sqliteTable(
+  'histograms',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    runId: integer('run_id').notNull().references(() => runs.id, { onDelete: 'cascade' }),
+    step: integer('step').notNull(),
+    layer: text('layer').notNull(),
+    of: text('of').notNull(),
+    edges: text('edges').notNull(),
+    counts: text('counts').notNull(),
+  },
+  (t) => [uniqueIndex('histograms_key_idx').on(t.runId, t.layer, t.of, t.step)],
+);
+
+export const alerts = sqliteTable(
+  'alerts',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    runId: integer('run_id').notNull().references(() => runs.id, { onDelete: 'cascade' }),
+    projectId: integer('project_id').notNull(),
+    rule: text('rule').notNull(),
+    section: text('section').notNull(),
+    severity: text('severity').notNull(),
+    status: text('status').notNull(),
+    acknowledged: integer('acknowledged', { mode: 'boolean' }).notNull().default(false),
+    muted: integer('muted', { mode: 'boolean' }).notNull().default(false),
+    layer: text('layer'),
+    firstStep: integer('first_step').notNull(),
+    lastStep: integer('last_step').notNull(),
+    evidence: text('evidence').notNull(),
+    advice: text('advice').notNull(),
+    createdAt: text('created_at').notNull(),
+    updatedAt: text('updated_at').notNull(),
+    resolvedAt: text('resolved_at'),
+  },
+  (t) => [
+    index('alerts_run_idx').on(t.runId, t.rule, t.layer),
+    index('alerts_project_idx').on(t.projectId, t.id),
+  ],
+);
+
+export const runEvents = sqliteTable('run_events', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  runId: integer('run_id').notNull().references(() => runs.id, { onDelete: 'cascade' }),
+  kind: text('kind').notNull(),
+  step: integer('step'),
+  detail: text('detail').notNull().default('{}'),
+  at: text('at').notNull(),
+});
