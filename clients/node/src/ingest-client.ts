@@ -34,7 +34,7 @@ type Body =
 
 interface Outgoing {
   seq: number;
-  json: string;
+  body: Body;
 }
 
 /**
@@ -60,6 +60,7 @@ export class IngestClient extends EventEmitter<{
   private closed = false;
   private backoff = 100;
   private ready = false;
+  private numbered = false;
   private idleWaiters: Array<() => void> = [];
   readonly rejected: Rejected[] = [];
   readonly alerts: Alert[] = [];
@@ -106,6 +107,7 @@ export class IngestClient extends EventEmitter<{
     ws.on('message', (data: Buffer) => {
       const msg = JSON.parse(data.toString('utf8')) as ServerMsg;
       if (msg.type === 'welcome') {
+        if (!this.numbered) this.renumber(msg.lastSeq);
         this.backoff = 100;
         this.limits = msg.limits;
         this.onAcked(msg.lastSeq);
@@ -138,6 +140,16 @@ export class IngestClient extends EventEmitter<{
         if (!this.closed) this.open(() => undefined, () => undefined);
       }, wait);
     });
+  }
+
+  /**
+   * Seqs belong to the run, not to this process: a process resuming a run learns the run's
+   * lastSeq from its first welcome and numbers everything it queued so far after it.
+   */
+  private renumber(lastSeq: number): void {
+    this.numbered = true;
+    this.outbox.forEach((o, i) => (o.seq = lastSeq + 1 + i));
+    this.seq = lastSeq + this.outbox.length;
   }
 
   private onAcked(seq: number): void {
@@ -186,14 +198,15 @@ export class IngestClient extends EventEmitter<{
     if (!ws || !this.ready || ws.readyState !== WebSocket.OPEN) return;
     const window = this.opts.window ?? 64;
     while (this.cursor < this.outbox.length && this.cursor < window) {
-      ws.send((this.outbox[this.cursor] as Outgoing).json);
+      const o = this.outbox[this.cursor] as Outgoing;
+      ws.send(JSON.stringify({ ...o.body, seq: o.seq }));
       this.cursor++;
     }
   }
 
   private push(body: Body): number {
     const seq = ++this.seq;
-    this.outbox.push({ seq, json: JSON.stringify({ ...body, seq }) });
+    this.outbox.push({ seq, body });
     this.pump();
     return seq;
   }

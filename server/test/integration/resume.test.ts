@@ -1,0 +1,104 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { IngestClient } from '@gradwatch/client';
+import type { RunDetail } from '@gradwatch/shared';
+import { getJson, hello, noRules, RawSocket, removeDir, startServer, tempDir, type TestServer } from '../helpers.js';
+
+const servers: TestServer[] = [];
+afterEach(async () => {
+  for (const s of servers.splice(0)) await s.close().catch(() => undefined);
+});
+
+async function lossPoints(srv: TestServer, run: string): Promise<Array<[number, number]>> {
+  return (await getJson<{ points: Array<[number, number]> }>(`${srv.url}/api/v1/runs/${run}/series/export?name=loss`)).body.points;
+}
+
+describe('resume, restart and rewind', () => {
+  it('a connection cut mid-stream loses nothing and duplicates nothing', async () => {
+    const srv = await startServer({ engineFactory: noRules });
+    servers.push(srv);
+    const c = new IngestClient({ url: srv.wsUrl, run: { id: 'cut-1', project: 'test', name: 'cut' }, batchSize: 10, window: 8 });
+    await c.connect();
+    for (let s = 0; s < 3000; s++) {
+      c.step({ step: s, scalars: { loss: s * 0.5 } });
+      if (s % 700 === 350) {
+        c.flushBatch();
+        const before = c.connects;
+        c.dropConnection();
+        while (c.connects === before) await new Promise((r) => setTimeout(r, 5));
+      }
+      if (s % 100 === 0) await new Promise((r) => setTimeout(r, 1));
+    }
+    await c.end('completed', 60_000);
+    c.close();
+    expect(c.connects).toBeGreaterThan(3);
+    const pts = await lossPoints(srv, 'cut-1');
+    expect(pts.length).toBe(3000);
+    pts.forEach(([step, v], i) => {
+      expect(step).toBe(i);
+      expect(v).toBe(i * 0.5);
+    });
+    removeDir(srv.dataDir);
+  }, 60_000);
+
+  it('a server restart keeps everything that was acked', async () => {
+    const dir = tempDir();
+    const a = await startServer({ dataDir: dir, engineFactory: noRules });
+    const s = await RawSocket.open(`${a.wsUrl}/v1/ingest`);
+    s.send(hello('restart-1'));
+    await s.next((m) => m.type === 'welcome');
+    for (let i = 1; i <= 600; i++) s.send({ type: 'steps', seq: i, items: [{ step: i, scalars: { loss: i / 7 } }] });
+    await s.ack(600);
+    s.send({ type: 'eval', seq: 601, step: 600, split: 'val', metrics: { loss: 0.25, acc: 'NaN' } });
+    await s.ack(601);
+    await a.close();
+
+    const b = await startServer({ dataDir: dir, engineFactory: noRules });
+    servers.push(b);
+    const pts = await lossPoints(b, 'restart-1');
+    expect(pts.length).toBe(600);
+    expect(pts[599]).toEqual([600, 600 / 7]);
+    const acc = await getJson<{ points: unknown[] }>(`${b.url}/api/v1/runs/restart-1/series/export?name=eval/val/acc`);
+    expect(acc.body.points).toEqual([[600, 'NaN']]);
+    const t = await RawSocket.open(`${b.wsUrl}/v1/ingest`);
+    t.send(hello('restart-1'));
+    expect(await t.next((m) => m.type === 'welcome')).toMatchObject({ lastSeq: 601, lastStep: 600 });
+    t.send({ type: 'steps', seq: 602, items: [{ step: 601, scalars: { loss: 1 } }] });
+    await t.ack(602);
+    t.close();
+    removeDir(dir);
+  });
+
+  it('rewindTo discards points at and after the step, records the rewind, and accepts those steps again', async () => {
+    const srv = await startServer({ engineFactory: noRules });
+    servers.push(srv);
+    const c = new IngestClient({ url: srv.wsUrl, run: { id: 'rw-1', project: 'test', name: 'rewind' }, batchSize: 64 });
+    await c.connect();
+    // 1000 steps: chunks are sealed every 256 rows, so the rewind cuts through a sealed chunk.
+    for (let s = 0; s < 1000; s++) c.step({ step: s, scalars: { loss: s } });
+    c.eval({ step: 500, split: 'val', metrics: { loss: 1 } });
+    c.eval({ step: 900, split: 'val', metrics: { loss: 2 } });
+    c.hist({ step: 800, layer: 'fc', of: 'param', edges: [0, 1], counts: [3] });
+    await c.flush();
+    c.close();
+
+    const r = new IngestClient({ url: srv.wsUrl, run: { id: 'rw-1', project: 'test', name: 'rewind' }, rewindTo: 600, batchSize: 64 });
+    await r.connect();
+    for (let s = 600; s < 700; s++) r.step({ step: s, scalars: { loss: -s } });
+    await r.flush();
+    r.close();
+
+    const pts = await lossPoints(srv, 'rw-1');
+    expect(pts.length).toBe(700);
+    expect(pts[599]).toEqual([599, 599]);
+    expect(pts[600]).toEqual([600, -600]);
+    expect(pts[699]).toEqual([699, -699]);
+    const ev = await getJson<{ points: unknown[] }>(`${srv.url}/api/v1/runs/rw-1/series/export?name=eval/val/loss`);
+    expect(ev.body.points).toEqual([[500, 1]]);
+    const h = await getJson<{ histograms: unknown[] }>(`${srv.url}/api/v1/runs/rw-1/histograms`);
+    expect(h.body.histograms).toEqual([]);
+    const d = await getJson<RunDetail>(`${srv.url}/api/v1/runs/rw-1`);
+    expect(d.body.events).toEqual([expect.objectContaining({ kind: 'rewind', step: 600, detail: { previousLastStep: 999 } })]);
+    expect(d.body.lastStep).toBe(699);
+    removeDir(srv.dataDir);
+  });
+});
