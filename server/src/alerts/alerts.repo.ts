@@ -1,4 +1,4 @@
-import { and, desc, eq, gte, inArray, isNull, lt, lte, type SQL } from 'drizzle-orm';
+import { and, desc, eq, gte, inArray, lt, lte, type SQL } from 'drizzle-orm';
 import type { Db } from '../storage/db.js';
 import { alerts, projects, runs } from '../storage/schema.js';
 
@@ -19,14 +19,21 @@ export interface AlertFilter {
 
 /** Alert rows: queries only. */
 export class AlertsRepo {
-  constructor(private readonly db: Db) {}
+  /** Alerts progress on the ingest path: that write is prepared once. */
+  private readonly progressStmt;
 
-  findOpen(runId: number, rule: string, layer: string | null): AlertRow | undefined {
-    return this.db
-      .select()
-      .from(alerts)
-      .where(and(eq(alerts.runId, runId), eq(alerts.rule, rule), layer === null ? isNull(alerts.layer) : eq(alerts.layer, layer), eq(alerts.status, 'open')))
-      .get();
+  constructor(private readonly db: Db) {
+    this.progressStmt = db.$client.prepare(
+      'UPDATE alerts SET severity = ?, last_step = ?, evidence = ?, advice = ?, updated_at = ? WHERE id = ?',
+    );
+  }
+
+  openOfRun(runId: number): AlertRow[] {
+    return this.db.select().from(alerts).where(and(eq(alerts.runId, runId), eq(alerts.status, 'open'))).all();
+  }
+
+  progress(id: number, severity: string, lastStep: number, evidence: string, advice: string, updatedAt: string): void {
+    this.progressStmt.run(severity, lastStep, evidence, advice, updatedAt, id);
   }
 
   insert(values: typeof alerts.$inferInsert): AlertRow {

@@ -31,36 +31,60 @@ export interface RunRef {
   project: string;
 }
 
+interface OpenAlert {
+  row: AlertRow;
+  /** Progress not yet written: updates collapse to one write per alert per transaction. */
+  dirty: boolean;
+}
+
+const key = (rule: string, layer: string | null): string => `${rule}\u0000${layer ?? ''}`;
+const encodeEvidence = (e: Record<string, unknown>): string =>
+  JSON.stringify(e, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v));
+
 /**
- * Applies the engine's transitions: one open alert per (run, rule, layer). Returns the alerts
- * worth announcing (opened, severity changed, resolved); plain updates are stored quietly.
+ * Applies the engine's transitions: one open alert per (run, rule, layer). Open alerts of the
+ * runs being ingested are kept in memory so a rule that keeps firing costs no query per step.
+ * Returns the alerts worth announcing (opened, severity changed, resolved).
  */
 export class AlertsService {
+  private readonly open = new Map<number, Map<string, OpenAlert>>();
+
   constructor(private readonly repo: AlertsRepo) {}
+
+  private openOf(runId: number): Map<string, OpenAlert> {
+    let m = this.open.get(runId);
+    if (!m) {
+      m = new Map(this.repo.openOfRun(runId).map((row) => [key(row.rule, row.layer), { row, dirty: false }]));
+      this.open.set(runId, m);
+    }
+    return m;
+  }
 
   apply(run: RunRef, changes: AlertChange[], now: string): Alert[] {
     const announce: Alert[] = [];
+    const open = changes.length ? this.openOf(run.id) : undefined;
     for (const c of changes) {
+      if (!open) break;
       const layer = c.layer ?? null;
-      const open = this.repo.findOpen(run.id, c.rule, layer);
-      const evidence = JSON.stringify(c.evidence, (_k, v: unknown) =>
-        typeof v === 'number' && !Number.isFinite(v) ? String(v) : v,
-      );
+      const k = key(c.rule, layer);
+      const cur = open.get(k);
       if (c.action === 'resolve') {
-        if (!open) continue;
-        const row = this.repo.update(open.id, { status: 'resolved', resolvedAt: now, updatedAt: now, lastStep: Math.max(open.lastStep, c.step) });
+        if (!cur) continue;
+        open.delete(k);
+        this.writeProgress(cur, now);
+        const row = this.repo.update(cur.row.id, { status: 'resolved', resolvedAt: now, updatedAt: now, lastStep: Math.max(cur.row.lastStep, c.step) });
         if (row) announce.push(toAlert(row, run.uid, run.project));
         continue;
       }
-      if (open) {
-        const row = this.repo.update(open.id, {
-          severity: c.severity,
-          lastStep: Math.max(open.lastStep, c.step),
-          evidence,
-          advice: c.advice,
-          updatedAt: now,
-        });
-        if (row && row.severity !== open.severity) announce.push(toAlert(row, run.uid, run.project));
+      if (cur) {
+        const severityChanged = cur.row.severity !== c.severity;
+        Object.assign(cur.row, { severity: c.severity, lastStep: Math.max(cur.row.lastStep, c.step), advice: c.advice, updatedAt: now });
+        cur.row.evidence = encodeEvidence(c.evidence);
+        cur.dirty = true;
+        if (severityChanged) {
+          this.writeProgress(cur, now);
+          announce.push(toAlert(cur.row, run.uid, run.project));
+        }
         continue;
       }
       if (c.action === 'update') continue;
@@ -74,13 +98,31 @@ export class AlertsService {
         layer,
         firstStep: c.step,
         lastStep: c.step,
-        evidence,
+        evidence: encodeEvidence(c.evidence),
         advice: c.advice,
         createdAt: now,
         updatedAt: now,
       });
+      open.set(k, { row, dirty: false });
       announce.push(toAlert(row, run.uid, run.project));
     }
     return announce;
+  }
+
+  private writeProgress(a: OpenAlert, now: string): void {
+    if (!a.dirty) return;
+    a.dirty = false;
+    this.repo.progress(a.row.id, a.row.severity, a.row.lastStep, a.row.evidence, a.row.advice, now);
+  }
+
+  /** Writes collapsed progress; call inside the transaction that produced it. */
+  flush(now: string): void {
+    for (const m of this.open.values()) for (const a of m.values()) this.writeProgress(a, now);
+  }
+
+  /** Drops cached state: after a rolled-back transaction, a deleted run, or acknowledge/mute. */
+  forget(runId?: number): void {
+    if (runId === undefined) this.open.clear();
+    else this.open.delete(runId);
   }
 }

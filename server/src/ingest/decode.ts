@@ -8,6 +8,22 @@ export interface LayerOrder {
   first: string | null;
   last: string | null;
   frozen: ReadonlySet<string>;
+  /**
+   * Series names per layer, built once: the same string objects every step keep their hash,
+   * so looking a thousand of them up per step costs no string building or hashing.
+   */
+  names: Map<string, string[]>;
+}
+
+function namesOf(order: LayerOrder, layer: string): string[] {
+  let n = order.names.get(layer);
+  if (!n) {
+    n = [];
+    for (const of of STAT_KINDS) for (const f of STAT_FIELDS) n.push(`layer/${layer}/${of}/${f}`);
+    n.push(updateRatioSeries(layer));
+    order.names.set(layer, n);
+  }
+  return n;
 }
 
 /** A decoded step: its values by series name, and the view the rule engine reads. */
@@ -52,16 +68,24 @@ export function decodeStep(item: StepItem, order: LayerOrder): DecodedStep {
   const updateRatio: Record<string, number> = {};
   for (const [layer, ls] of Object.entries(item.layers ?? {})) {
     const decoded: Partial<Record<StatKind, NumStats>> = {};
+    const layerNames = namesOf(order, layer);
+    let k = 0;
     for (const of of STAT_KINDS) {
-      const st = ls[of];
-      if (st === undefined) continue;
-      const d = decodeStats(st as unknown as Record<string, Num>, STAT_FIELDS);
+      const st = ls[of] as Record<string, Num | undefined> | undefined;
+      if (st === undefined) {
+        k += STAT_FIELDS.length;
+        continue;
+      }
+      const d: Record<string, number> = {};
       for (const f of STAT_FIELDS) {
-        const v = d[f];
-        if (v !== undefined) {
-          names.push(`layer/${layer}/${of}/${f}`);
+        const raw = st[f];
+        if (raw !== undefined) {
+          const v = decodeNum(raw);
+          d[f] = v;
+          names.push(layerNames[k] as string);
           values.push(v);
         }
+        k++;
       }
       decoded[of] = d as unknown as NumStats;
     }
@@ -69,7 +93,7 @@ export function decodeStep(item: StepItem, order: LayerOrder): DecodedStep {
     const ratio = updateRatioOf(decoded);
     if (ratio !== undefined && !order.frozen.has(layer)) {
       updateRatio[layer] = ratio;
-      names.push(updateRatioSeries(layer));
+      names.push(layerNames[k] as string);
       values.push(ratio);
     }
   }

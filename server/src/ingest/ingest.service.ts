@@ -126,6 +126,7 @@ export class IngestService {
     const s = this.states.get(uid);
     s?.owner?.send({ type: 'error', code: 'not_found', message: 'this run was deleted' });
     s?.owner?.close(1008, 'run deleted');
+    if (s) this.alertsService.forget(s.id);
     this.states.delete(uid);
   }
 
@@ -257,8 +258,9 @@ export class IngestService {
           p.state.lastSeq = p.msg.seq;
         }
         for (const s of touched) {
-          this.runs.update(s.id, { lastSeq: s.lastSeq, lastStep: s.lastStep, lastSeenAt: now });
+          this.runs.updateProgress(s.id, s.lastSeq, s.lastStep, now);
         }
+        this.alertsService.flush(now);
       })();
     } catch (e) {
       this.failBatch(batch, touched, e);
@@ -272,6 +274,7 @@ export class IngestService {
     const code = (e as { code?: string }).code ?? '';
     const transient = TRANSIENT.test(code) || TRANSIENT.test(msg);
     for (const s of touched) this.refresh(s);
+    this.alertsService.forget();
     for (const p of batch) {
       p.peer.send({
         type: 'error',
@@ -357,7 +360,7 @@ export class IngestService {
       }
     }
     const decoded = msg.items.map((item) => decodeStep(item, s.order));
-    const fresh = s.catalog.countNew(decoded.flatMap((d) => d.names));
+    const fresh = decoded.reduce((n, d) => n + s.catalog.countNew(d.names), 0);
     if (s.catalog.size + fresh > lim.maxSeriesPerRun) {
       throw new Rejection('limit', `run would have ${s.catalog.size + fresh} series, over maxSeriesPerRun=${lim.maxSeriesPerRun}`);
     }

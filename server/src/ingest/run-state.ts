@@ -28,10 +28,11 @@ export class SeriesCatalog {
     return this.byName.get(name);
   }
 
-  countNew(names: Iterable<string>): number {
-    const fresh = new Set<string>();
-    for (const n of names) if (!this.byName.has(n)) fresh.add(n);
-    return fresh.size;
+  /** New names among these; an upper bound across several calls (a name may repeat). */
+  countNew(names: readonly string[]): number {
+    let n = 0;
+    for (const name of names) if (!this.byName.has(name)) n++;
+    return n;
   }
 
   /** Finds or creates a series; eval series live outside packed rows and get no slot. */
@@ -60,7 +61,7 @@ export class RunState {
   lastStep: number | null;
   tailCount: number;
   model: ModelView | null = null;
-  order: LayerOrder = { first: null, last: null, frozen: new Set() };
+  order: LayerOrder = { first: null, last: null, frozen: new Set(), names: new Map() };
   owner: Peer | null = null;
 
   constructor(
@@ -87,6 +88,7 @@ export class RunState {
       first: layers[0]?.name ?? null,
       last: layers[layers.length - 1]?.name ?? null,
       frozen: new Set(layers.filter((l) => l.trainable === false).map((l) => l.name)),
+      names: this.order.names,
     };
   }
 }

@@ -17,7 +17,16 @@ export interface RunFilter {
 
 /** Runs, projects and run events: queries only. */
 export class RunsRepo {
-  constructor(private readonly db: Db) {}
+  /** The one write on every commit: a prepared statement, not a query built each time. */
+  private readonly progressStmt;
+
+  constructor(private readonly db: Db) {
+    this.progressStmt = db.$client.prepare('UPDATE runs SET last_seq = ?, last_step = ?, last_seen_at = ? WHERE id = ?');
+  }
+
+  updateProgress(id: number, lastSeq: number, lastStep: number | null, lastSeenAt: string): void {
+    this.progressStmt.run(lastSeq, lastStep, lastSeenAt, id);
+  }
 
   projectByName(name: string): ProjectRow | undefined {
     return this.db.select().from(projects).where(eq(projects.name, name)).get();

@@ -1,0 +1,166 @@
+/**
+ * Ingest benchmark: N concurrent training jobs stream synthetic per-layer stats through the real
+ * WebSocket path into a server process; prints values/s (acked after commit), ack latency,
+ * server RSS, then the same with live subscribers attached and their delivery latency.
+ *
+ * One value = one number: a scalar, or one field of a layer's stats object. A step carries
+ * LAYERS x 4 stats objects (param, grad, update, act) x 5 fields (mean, std, meanAbs, min, max)
+ * plus 2 scalars (loss, lr): 1,002 values at the default 50 layers.
+ *
+ *   npx tsx bench/ingest.ts [--jobs 16] [--layers 50] [--seconds 15] [--batch 10] [--subscribers 5] [--smoke]
+ */
+import WebSocket from 'ws';
+import { parseArgs } from 'node:util';
+import { percentile, startServerProcess } from './server-process.js';
+
+const { values: args } = parseArgs({
+  options: {
+    jobs: { type: 'string', default: '16' },
+    layers: { type: 'string', default: '50' },
+    seconds: { type: 'string', default: '15' },
+    batch: { type: 'string', default: '10' },
+    window: { type: 'string', default: '4' },
+    subscribers: { type: 'string', default: '5' },
+    synchronous: { type: 'string', default: 'FULL' },
+    smoke: { type: 'boolean', default: false },
+  },
+});
+const JOBS = Number(args.jobs);
+const LAYERS = Number(args.layers);
+const SECONDS = args.smoke ? 2 : Number(args.seconds);
+const BATCH = Number(args.batch);
+const WINDOW = Number(args.window);
+const SUBS = Number(args.subscribers);
+const VALUES_PER_STEP = LAYERS * 4 * 5 + 2;
+
+function stats(seed: number) {
+  const r = (k: number) => Math.sin(seed * 12.9898 + k * 78.233) * 0.5;
+  return { mean: r(1), std: Math.abs(r(2)) + 0.01, meanAbs: Math.abs(r(3)) + 0.01, min: r(4) - 1, max: r(5) + 1 };
+}
+
+/**
+ * Messages are built once as a template and only their seq, steps and times are filled in, so
+ * the load generator spends its CPU on sending, not on JSON.stringify, and the server gets the
+ * whole machine's other core.
+ */
+const SEQ = '"__SEQ__"';
+const STEP = (i: number) => `"__STEP${i}__"`;
+const TIME = '"__TIME__"';
+const template = (() => {
+  const items = [];
+  for (let i = 0; i < BATCH; i++) {
+    const layers: Record<string, object> = {};
+    for (let l = 0; l < LAYERS; l++) {
+      const k = i * 131 + l * 7;
+      layers[`block${l}.conv`] = { param: stats(k), grad: stats(k + 1), update: stats(k + 2), act: stats(k + 3) };
+    }
+    items.push({ step: `__STEP${i}__`, time: '__TIME__', scalars: { loss: 2 / (1 + i / 1000), lr: 1e-3 }, layers });
+  }
+  const json = JSON.stringify({ type: 'steps', seq: '__SEQ__', items });
+  const parts: string[] = [];
+  const holes: Array<{ kind: 'seq' | 'time' | 'step'; i: number }> = [];
+  const re = new RegExp(`${SEQ}|${TIME}|"__STEP(\\d+)__"`, 'g');
+  let last = 0;
+  for (const m of json.matchAll(re)) {
+    parts.push(json.slice(last, m.index));
+    holes.push(m[0] === SEQ ? { kind: 'seq', i: 0 } : m[0] === TIME ? { kind: 'time', i: 0 } : { kind: 'step', i: Number(m[1]) });
+    last = (m.index ?? 0) + m[0].length;
+  }
+  parts.push(json.slice(last));
+  void STEP;
+  return { parts, holes };
+})();
+
+function stepsMessage(seq: number, firstStep: number, t: number): string {
+  let out = template.parts[0] as string;
+  template.holes.forEach((h, i) => {
+    out += String(h.kind === 'seq' ? seq : h.kind === 'time' ? t : firstStep + h.i) + (template.parts[i + 1] as string);
+  });
+  return out;
+}
+
+interface JobResult { acked: number; latencies: number[] }
+
+async function runJob(wsUrl: string, id: string, until: number): Promise<JobResult> {
+  const ws = new WebSocket(`${wsUrl}/v1/ingest`);
+  await new Promise((r, j) => { ws.once('open', r); ws.once('error', j); });
+  const res: JobResult = { acked: 0, latencies: [] };
+  const sentAt = new Map<number, number>();
+  let seq = 0;
+  let step = 0;
+  let done: () => void = () => undefined;
+  const finished = new Promise<void>((r) => (done = r));
+  const send = () => {
+    if (Date.now() >= until) {
+      if (sentAt.size === 0) done();
+      return;
+    }
+    seq++;
+    sentAt.set(seq, performance.now());
+    ws.send(stepsMessage(seq, step, Date.now() / 1000));
+    step += BATCH;
+  };
+  ws.on('message', (d: Buffer) => {
+    const m = JSON.parse(d.toString()) as { type: string; seq?: number; code?: string; message?: string };
+    if (m.type === 'welcome') {
+      for (let i = 0; i < WINDOW; i++) send();
+    } else if (m.type === 'ack' && m.seq !== undefined) {
+      const t0 = sentAt.get(m.seq);
+      if (t0 !== undefined) {
+        res.latencies.push(performance.now() - t0);
+        sentAt.delete(m.seq);
+        res.acked += BATCH * VALUES_PER_STEP;
+      }
+      send();
+    } else if (m.type === 'error') {
+      console.error(`job ${id}: ${m.code}: ${m.message}`);
+    }
+  });
+  ws.send(JSON.stringify({ type: 'hello', protocol: 1, run: { id, project: 'bench', name: id } }));
+  await finished;
+  ws.close();
+  return res;
+}
+
+function subscribe(wsUrl: string, runs: string[], latencies: number[]): Promise<WebSocket> {
+  const ws = new WebSocket(`${wsUrl}/v1/live`);
+  // What a dashboard shows of a run: the loss and every layer's update ratio.
+  const series = ['loss', ...Array.from({ length: LAYERS }, (_, l) => `layer/block${l}.conv/update_ratio`)];
+  ws.on('message', (d: Buffer) => {
+    const m = JSON.parse(d.toString()) as { type: string; series?: Record<string, Array<[number, number]>> };
+    if (m.type === 'points' && m.series?.loss) latencies.push(Date.now() - lastSendWall);
+  });
+  return new Promise((r) => ws.once('open', () => { ws.send(JSON.stringify({ type: 'subscribe', runs, series })); r(ws); }));
+}
+// The newest send time across jobs approximates when the delivered step was produced.
+let lastSendWall = Date.now();
+
+async function phase(label: string, wsUrl: string, rss: () => number, subscribers: number): Promise<void> {
+  const runs = Array.from({ length: JOBS }, (_, i) => `${label}-job-${i}`);
+  const liveLat: number[] = [];
+  const subs = await Promise.all(Array.from({ length: subscribers }, () => subscribe(wsUrl, runs, liveLat)));
+  let maxRss = 0;
+  const sampler = setInterval(() => { maxRss = Math.max(maxRss, rss()); lastSendWall = Date.now(); }, 20);
+  const t0 = performance.now();
+  const until = Date.now() + SECONDS * 1000;
+  const results = await Promise.all(runs.map((id) => runJob(wsUrl, id, until)));
+  const secs = (performance.now() - t0) / 1000;
+  clearInterval(sampler);
+  subs.forEach((s) => s.close());
+  const acked = results.reduce((n, r) => n + r.acked, 0);
+  const lat = results.flatMap((r) => r.latencies).sort((a, b) => a - b);
+  const ll = liveLat.sort((a, b) => a - b);
+  console.log(`\n${label}: ${JOBS} jobs x ${LAYERS} layers, ${VALUES_PER_STEP} values/step, ${BATCH} steps/message, window ${WINDOW}, ${subscribers} live subscribers`);
+  console.log(`  ingested   ${(acked / secs).toFixed(0).padStart(10)} values/s  (${((acked / secs) / VALUES_PER_STEP).toFixed(0)} steps/s, ${acked} values acked in ${secs.toFixed(1)} s)`);
+  console.log(`  ack latency p50 ${percentile(lat, 50).toFixed(1)} ms, p99 ${percentile(lat, 99).toFixed(1)} ms (${lat.length} messages)`);
+  console.log(`  server RSS max ${maxRss.toFixed(0)} MB`);
+  if (subscribers > 0) console.log(`  live frames received ${ll.length}, delivery p50 ${percentile(ll, 50).toFixed(0)} ms, p99 ${percentile(ll, 99).toFixed(0)} ms (approximate: frame arrival minus newest send)`);
+}
+
+const srv = await startServerProcess({ GRADWATCH_SYNCHRONOUS: String(args.synchronous), GRADWATCH_MAX_MESSAGES_PER_SECOND: '100000' });
+try {
+  await phase('ingest', srv.wsUrl, srv.rssMb, 0);
+  if (SUBS > 0) await phase('ingest-live', srv.wsUrl, srv.rssMb, SUBS);
+} finally {
+  await srv.stop();
+}
