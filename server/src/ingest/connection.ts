@@ -7,6 +7,13 @@ import { validators } from './validators.js';
 
 let nextPeerId = 1;
 
+/** Decodes a frame without copying it first: frames are large on the ingest path. */
+function textOf(data: Buffer | ArrayBuffer | Buffer[]): string {
+  if (Buffer.isBuffer(data)) return data.toString('utf8');
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.from(data).toString('utf8');
+}
+
 /** Token bucket: messages per second per connection, with one second of burst. */
 class RateLimiter {
   private tokens: number;
@@ -57,7 +64,7 @@ export function serveIngest(socket: WebSocket, service: IngestService, authorize
     }
     let msg: unknown;
     try {
-      msg = JSON.parse(Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8'));
+      msg = JSON.parse(textOf(data));
     } catch (e) {
       return fail('bad_json', `malformed JSON: ${(e as Error).message}`);
     }

@@ -40,6 +40,9 @@ interface Pending {
   stop?: string;
 }
 
+/** Messages per transaction: enough to amortize the fsync, small enough to keep latency low. */
+const MAX_BATCH = 32;
+
 const TRANSIENT = /SQLITE_(BUSY|LOCKED|FULL|IOERR|READONLY|CANTOPEN|PROTOCOL)/;
 
 /**
@@ -228,18 +231,31 @@ export class IngestService {
 
   private enqueue(p: Pending): void {
     this.queue.push(p);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => this.flush());
-    }
+    this.schedule();
   }
 
-  /** Commits everything queued in one transaction, then acks. */
+  /**
+   * Group commit: what arrived during one turn of the event loop is written in one transaction.
+   * A transaction is capped at MAX_BATCH messages so it never holds the loop for long; between
+   * batches the loop reads sockets and sends live frames.
+   */
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.commitBatch();
+      if (this.queue.length > 0) this.schedule();
+    });
+  }
+
+  /** Commits everything queued now (before a hello, a delete, or shutdown). */
   flush(): void {
-    this.scheduled = false;
-    if (this.queue.length === 0) return;
-    const batch = this.queue;
-    this.queue = [];
+    while (this.queue.length > 0) this.commitBatch();
+  }
+
+  private commitBatch(): void {
+    const batch = this.queue.splice(0, MAX_BATCH);
     const now = new Date().toISOString();
     const touched = new Set<RunState>();
     try {

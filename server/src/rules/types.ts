@@ -40,6 +40,8 @@ export interface StepView {
   scalars: Record<string, number>;
   layers: Record<string, Partial<Record<StatKind, NumStats>>>;
   inputs?: NumInputs;
+  /** Examples in this step's batch, when the client sends them (not read by any rule yet). */
+  examples?: number;
   /** Derived per layer: log10(update.meanAbs / param.meanAbs); -Infinity for a zero update. */
   updateRatio: Record<string, number>;
   /** Derived: grad norm of the first layer / the last (forward order), when both are known. */
@@ -65,6 +67,13 @@ export interface AlertChange {
   step: number;
   evidence: Record<string, unknown>;
   advice: string;
+  /**
+   * The last step at which the condition held. Updates are throttled, so on `resolve` this is
+   * the alert's true lastStep (step is then the step at which the engine resolved it).
+   */
+  lastStep?: number;
+  /** Set on `open` when the project marked this rule as stopping: send `command {stop}`. */
+  stop?: boolean;
 }
 
 export interface RuleSettings {

@@ -154,3 +154,18 @@ export const runEvents = sqliteTable('run_events', {
   detail: text('detail').notNull().default('{}'),
   at: text('at').notNull(),
 });
+
+/**
+ * API tokens: only the sha256 of the secret is stored. scope is 'ingest', 'read' or 'admin';
+ * project, when set, limits the token to that project's runs.
+ */
+export const tokens = sqliteTable('tokens', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  name: text('name').notNull(),
+  scope: text('scope').notNull(),
+  project: text('project'),
+  hash: text('hash').notNull().unique(),
+  /** The first characters of the secret, to tell tokens apart in listings. */
+  hint: text('hint').notNull(),
+  createdAt: text('created_at').notNull(),
+});

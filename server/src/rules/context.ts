@@ -1,0 +1,192 @@
+/**
+ * Per-run facts that several rule families read: the config, the model in forward order and a
+ * few running summaries of the loss, learning rate and gradient norm. The engine updates it
+ * before any rule sees a step, so every rule reads the same numbers.
+ */
+import type { LayerInfo, RunInfo } from '@gradwatch/shared';
+import type { ModelView, StepView } from './types.js';
+import { Ema, isEmbedding, isRecurrent, isSigmoid, num, str } from './util.js';
+
+/** Per-layer facts derived once per model message, so per-step loops do no string work. */
+export interface LayerFlags {
+  trainable: boolean;
+  hidden: boolean;
+  sigmoid: boolean;
+  recurrent: boolean;
+  embedding: boolean;
+}
+
+/** Losses averaged at the start of a run to get its starting level. */
+const INITIAL_LOSS_STEPS = 10;
+
+export class LossTracker {
+  /** Fast EMA: follows the loss closely, still smooths single-batch noise. */
+  readonly fast = new Ema(0.1);
+  /** Slow EMA: the level used for plateau and progress questions. */
+  readonly slow = new Ema(0.02);
+  count = 0;
+  initial: number | undefined;
+  private initialSum = 0;
+  minFast = Number.POSITIVE_INFINITY;
+  /** Relative comparisons make no sense for losses that can be negative (log-likelihoods). */
+  allNonNegative = true;
+  last: number | undefined;
+
+  push(loss: number | undefined): void {
+    if (loss === undefined || !Number.isFinite(loss)) return;
+    this.last = loss;
+    if (loss < 0) this.allNonNegative = false;
+    this.count++;
+    if (this.count <= INITIAL_LOSS_STEPS) {
+      this.initialSum += loss;
+      this.initial = this.initialSum / this.count;
+    }
+    const f = this.fast.push(loss);
+    this.slow.push(loss);
+    if (this.count >= INITIAL_LOSS_STEPS) this.minFast = Math.min(this.minFast, f);
+  }
+
+  /** Fraction of the starting loss that has been removed so far (0 = none, 1 = all). */
+  progress(): number | undefined {
+    const init = this.initial;
+    const now = this.slow.value;
+    if (init === undefined || now === undefined || !this.allNonNegative || init <= 0) return undefined;
+    return (init - now) / init;
+  }
+}
+
+export class LrTracker {
+  value: number | undefined;
+  max = 0;
+  private readonly ema = new Ema(0.05);
+  /** lr above its recent average: a warm-up in progress. */
+  rising = false;
+
+  push(lr: number | undefined): void {
+    if (lr === undefined || !Number.isFinite(lr)) return;
+    const prev = this.ema.value;
+    this.ema.push(lr);
+    this.rising = prev !== undefined && lr > prev * 1.001;
+    this.value = lr;
+    this.max = Math.max(this.max, lr);
+  }
+
+  /** The schedule has the rate well below its peak (warm-up start or decay tail). */
+  scheduledLow(frac: number): boolean {
+    return this.value !== undefined && (this.rising || this.value < frac * this.max);
+  }
+}
+
+export class RunContext {
+  run: RunInfo | undefined;
+  config: Record<string, unknown> = {};
+  model: ModelView | undefined;
+  readonly layerIndex = new Map<string, number>();
+  readonly layerInfo = new Map<string, LayerInfo>();
+  readonly flags = new Map<string, LayerFlags>();
+  /** The current (or last seen) step; 0 before any step. */
+  step = 0;
+  stepsSeen = 0;
+  readonly loss = new LossTracker();
+  readonly lr = new LrTracker();
+  /** Total grad norm of this step, sqrt of the sum of the layers' squared norms, when sent. */
+  gradNorm: number | undefined;
+  /** Largest finite update ratio over trainable layers this step. */
+  maxUpdateRatio: number | undefined;
+
+  setRun(run: RunInfo): void {
+    this.run = run;
+    this.config = run.config ?? {};
+  }
+
+  setModel(model: ModelView): void {
+    this.model = model;
+    this.layerIndex.clear();
+    this.layerInfo.clear();
+    this.flags.clear();
+    model.layers.forEach((l, i) => {
+      this.layerIndex.set(l.name, i);
+      this.layerInfo.set(l.name, l);
+      this.flags.set(l.name, {
+        trainable: l.trainable !== false,
+        hidden: i < model.layers.length - 1,
+        sigmoid: isSigmoid(l.activation),
+        recurrent: isRecurrent(l.kind),
+        embedding: isEmbedding(l.kind),
+      });
+    });
+  }
+
+  get layers(): LayerInfo[] {
+    return this.model?.layers ?? [];
+  }
+
+  lastLayer(): LayerInfo | undefined {
+    const ls = this.layers;
+    return ls[ls.length - 1];
+  }
+
+  isLastLayer(name: string): boolean {
+    return this.lastLayer()?.name === name;
+  }
+
+  /** A layer counts as trainable unless the client said otherwise. */
+  trainable(name: string): boolean {
+    return this.flags.get(name)?.trainable !== false;
+  }
+
+  cfgNum(key: string): number | undefined {
+    return num(this.config[key]);
+  }
+
+  cfgStr(key: string): string | undefined {
+    return str(this.config[key]);
+  }
+
+  optimizerType(): string | undefined {
+    const fromModel = this.model?.optimizer?.type;
+    if (fromModel) return fromModel;
+    const c = this.config.optimizer;
+    if (typeof c === 'string') return c;
+    if (c && typeof c === 'object') return str((c as Record<string, unknown>).type);
+    return undefined;
+  }
+
+  /** An optimizer hyper-parameter from the model message, else from config. */
+  optimizerNum(key: 'lr' | 'momentum' | 'weightDecay'): number | undefined {
+    const fromModel = num(this.model?.optimizer?.[key]);
+    if (fromModel !== undefined) return fromModel;
+    const c = this.config.optimizer;
+    if (c && typeof c === 'object') {
+      const v = num((c as Record<string, unknown>)[key]);
+      if (v !== undefined) return v;
+    }
+    return this.cfgNum(key);
+  }
+
+  worldSize(): number | undefined {
+    return this.run?.worldSize ?? this.cfgNum('worldSize');
+  }
+
+  /** Updates the shared summaries from a step, before the rules run. */
+  observeStep(s: StepView): void {
+    this.step = s.step;
+    this.stepsSeen++;
+    this.loss.push(s.scalars.loss);
+    this.lr.push(s.scalars.lr);
+    let sq = 0;
+    let any = false;
+    let maxRatio = Number.NEGATIVE_INFINITY;
+    for (const name in s.layers) {
+      const n = s.layers[name]?.grad?.norm;
+      if (n !== undefined && Number.isFinite(n)) {
+        sq += n * n;
+        any = true;
+      }
+      const r = s.updateRatio[name];
+      if (r !== undefined && Number.isFinite(r) && this.trainable(name)) maxRatio = Math.max(maxRatio, r);
+    }
+    this.gradNorm = any ? Math.sqrt(sq) : undefined;
+    this.maxUpdateRatio = Number.isFinite(maxRatio) ? maxRatio : undefined;
+  }
+}
