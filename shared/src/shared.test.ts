@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest';
+import { decodeNum, encodeNum } from './numbers.js';
+import { layerSeries, parseSeries, updateRatioSeries } from './series.js';
+
+describe('non-finite numbers on the wire', () => {
+  it('round-trips NaN and both infinities through their markers', () => {
+    for (const v of [0, -0.5, 1e300, Number.NaN, Infinity, -Infinity]) {
+      const back = decodeNum(encodeNum(v));
+      expect(Object.is(back, v) || (Number.isNaN(v) && Number.isNaN(back))).toBe(true);
+    }
+    expect(JSON.stringify([NaN, Infinity, -Infinity].map(encodeNum))).toBe('["NaN","Infinity","-Infinity"]');
+  });
+});
+
+describe('series names', () => {
+  it('parses layer names that contain slashes and dots', () => {
+    expect(parseSeries(layerSeries('encoder/block.0', 'grad', 'norm'))).toEqual({ kind: 'layer', layer: 'encoder/block.0', of: 'grad', stat: 'norm' });
+    expect(parseSeries(updateRatioSeries('fc.1'))).toEqual({ kind: 'layer', layer: 'fc.1', stat: 'update_ratio' });
+    expect(parseSeries('sys/gpu_mem')).toEqual({ kind: 'scalar', stat: 'sys/gpu_mem' });
+    expect(parseSeries('inputs/std')).toEqual({ kind: 'inputs', stat: 'std' });
+    expect(parseSeries('eval/val/loss').kind).toBe('eval');
+  });
+});
