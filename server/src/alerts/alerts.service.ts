@@ -72,7 +72,7 @@ export class AlertsService {
         if (!cur) continue;
         open.delete(k);
         this.writeProgress(cur, now);
-        const row = this.repo.update(cur.row.id, { status: 'resolved', resolvedAt: now, updatedAt: now, lastStep: Math.max(cur.row.lastStep, c.step) });
+        const row = this.repo.update(cur.row.id, { status: 'resolved', resolvedAt: now, updatedAt: now, lastStep: Math.max(cur.row.lastStep, c.lastStep ?? c.step) });
         if (row) announce.push(toAlert(row, run.uid, run.project));
         continue;
       }

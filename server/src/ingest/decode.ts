@@ -100,6 +100,7 @@ export function decodeStep(item: StepItem, order: LayerOrder): DecodedStep {
   const view: StepView = { step: item.step, scalars, layers, updateRatio };
   if (item.epoch !== undefined) view.epoch = item.epoch;
   if (item.time !== undefined) view.time = item.time;
+  if (item.examples !== undefined) view.examples = item.examples;
   if (item.inputs !== undefined) view.inputs = pushInputs(inputSeries, item.inputs, names, values);
   const gnr = gradNormRatio(layers, order);
   if (gnr !== undefined) {

@@ -2,6 +2,7 @@ import fp from 'fastify-plugin';
 import { AlertsService } from '../alerts/alerts.service.js';
 import { IngestService, type EngineFactory } from '../ingest/ingest.service.js';
 import { LiveHub } from '../live/hub.js';
+import { createRunEngine } from '../rules/index.js';
 import { RunsService } from '../runs/runs.service.js';
 
 declare module 'fastify' {
@@ -23,7 +24,7 @@ export default fp<{ engineFactory?: EngineFactory }>(
     const live = new LiveHub((uid) => runsService?.live(uid) ?? null, app.config.limits.liveMaxBufferedBytes);
     const factory: EngineFactory =
       opts.engineFactory ??
-      (await import('../rules/index.js').then((m) => (settings: Parameters<EngineFactory>[0]) => m.createRunEngine({ settings })));
+      ((settings) => createRunEngine({ settings, onError: (rule, err) => app.log.error({ err, rule }, 'rule failed; disabled for this run') }));
     const ingest = new IngestService(app.db, runs, points, app.pointStore, alertsService, app.config, factory, live);
     runsService = new RunsService(runs, points, app.config.staleAfterS, (uid) => ingest.isConnected(uid), () => ingest.connectedRuns());
     app.decorate('alertsService', alertsService);

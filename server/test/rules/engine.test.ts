@@ -1,0 +1,111 @@
+/** Engine lifecycle, settings and catalogue. */
+import { describe, expect, it } from 'vitest';
+import { RULE_CATALOGUE, RULE_IDS, SECTIONS, createRunEngine, validateRuleSettings, type ModelView } from '../../src/rules/index.js';
+import { AlertLog, st, step } from './helpers.js';
+
+const MODEL: ModelView = {
+  layers: [
+    { name: 'fc1', kind: 'Linear', activation: 'relu', params: 100, fanIn: 10, fanOut: 10 },
+    { name: 'fc2', kind: 'Linear', activation: 'identity', params: 20, fanIn: 10, fanOut: 2 },
+  ],
+};
+
+/** A step whose fc1 update ratio is `ratio` (param meanAbs 0.1). */
+function ratioStep(i: number, ratio: number): ReturnType<typeof step> {
+  const layers = {
+    fc1: { param: st(0.1), update: st(0.1 * 10 ** ratio) },
+    fc2: { param: st(0.1), update: st(0.1 * 1e-3) },
+  };
+  return step(i, { loss: 1 }, layers, MODEL);
+}
+
+describe('alert lifecycle', () => {
+  it('opens once, updates throttled, resolves after the condition clears for a while, lastStep kept', () => {
+    const e = createRunEngine({ updateEvery: 10 });
+    const log = new AlertLog();
+    e.onHello({ id: 'r', project: 'p', name: 'n' });
+    e.onModel(MODEL);
+    for (let i = 0; i < 60; i++) log.add(e.onStep(ratioStep(i, -1)));
+    for (let i = 60; i < 120; i++) log.add(e.onStep(ratioStep(i, -3)));
+    const mine = log.changes.filter((c) => c.rule === 'lr.update_ratio_high');
+    expect(mine.filter((c) => c.action === 'open')).toHaveLength(1);
+    expect(mine[0]).toMatchObject({ action: 'open', layer: 'fc1', severity: 'warning', section: SECTIONS.lr });
+    const updates = mine.filter((c) => c.action === 'update');
+    expect(updates.length).toBeGreaterThan(0);
+    expect(updates.length).toBeLessThanOrEqual(5);
+    const res = mine.find((c) => c.action === 'resolve');
+    expect(res).toBeDefined();
+    expect(res?.lastStep).toBeLessThan(res?.step ?? 0);
+    expect(res?.lastStep).toBeGreaterThanOrEqual(59);
+    expect(log.open.size).toBe(0);
+  });
+
+  it('marks opens of stopping rules, skips disabled rules, applies threshold overrides', () => {
+    const stopEngine = createRunEngine({ settings: { 'lr.update_ratio_high': { stop: true } } });
+    stopEngine.onModel(MODEL);
+    const opened = Array.from({ length: 30 }, (_, i) => stopEngine.onStep(ratioStep(i, -1))).flat();
+    expect(opened.find((c) => c.action === 'open')?.stop).toBe(true);
+
+    const off = createRunEngine({ settings: { 'lr.update_ratio_high': { enabled: false } } });
+    off.onModel(MODEL);
+    expect(Array.from({ length: 30 }, (_, i) => off.onStep(ratioStep(i, -1))).flat()).toEqual([]);
+
+    const lenient = createRunEngine({ settings: { 'lr.update_ratio_high': { thresholds: { high: -0.5 } } } });
+    lenient.onModel(MODEL);
+    expect(Array.from({ length: 30 }, (_, i) => lenient.onStep(ratioStep(i, -1))).flat()).toEqual([]);
+  });
+
+  it('a rule that throws is switched off for the run and reported, the others keep working', () => {
+    const errors: string[] = [];
+    const e = createRunEngine({ onError: (rule) => errors.push(rule) });
+    e.onModel(MODEL);
+    const weird = ratioStep(0, -3);
+    // A malformed view (layers entry that is not an object) must not take ingest down.
+    (weird.layers as Record<string, unknown>).bad = 42;
+    expect(() => e.onStep(weird)).not.toThrow();
+    const s = ratioStep(1, -3);
+    s.scalars.loss = Number.NaN;
+    expect(e.onStep(s).some((c) => c.rule === 'nan.detected')).toBe(true);
+  });
+});
+
+describe('catalogue and settings', () => {
+  it('describes every rule with section, severity, condition, thresholds, requirements and advice', () => {
+    expect(RULE_CATALOGUE.length).toBeGreaterThanOrEqual(30);
+    expect(new Set(RULE_IDS).size).toBe(RULE_IDS.length);
+    const sections = new Set<string>(Object.values(SECTIONS));
+    for (const r of RULE_CATALOGUE) {
+      expect(r.id).toMatch(/^[a-z]+\.[a-z_]+$/);
+      expect(sections.has(r.section), r.id).toBe(true);
+      expect(['info', 'warning', 'critical']).toContain(r.severity);
+      expect(r.condition.length, r.id).toBeGreaterThan(20);
+      expect(r.advice.length, r.id).toBeGreaterThan(20);
+      expect(r.requires.length, r.id).toBeGreaterThan(0);
+      for (const v of Object.values(r.thresholds)) expect(Number.isFinite(v)).toBe(true);
+    }
+    // Every section of the guide has at least one rule.
+    expect(new Set(RULE_CATALOGUE.map((r) => r.section))).toEqual(sections);
+  });
+
+  it('validates settings', () => {
+    expect(validateRuleSettings({ 'nan.detected': { stop: true }, 'lr.update_ratio_high': { thresholds: { high: -1.5 } } }))
+      .toEqual({ ok: true, value: { 'nan.detected': { stop: true }, 'lr.update_ratio_high': { thresholds: { high: -1.5 } } } });
+    expect(validateRuleSettings({ 'no.such_rule': {} })).toMatchObject({ ok: false, error: expect.stringContaining('unknown rule') });
+    expect(validateRuleSettings({ 'lr.update_ratio_high': { thresholds: { nope: 1 } } })).toMatchObject({ ok: false });
+    expect(validateRuleSettings({ 'lr.update_ratio_high': { thresholds: { high: '1' } } })).toMatchObject({ ok: false });
+    expect(validateRuleSettings({ 'lr.update_ratio_high': { enabled: 'yes' } })).toMatchObject({ ok: false });
+    expect(validateRuleSettings({ 'lr.update_ratio_high': { colour: 'red' } })).toMatchObject({ ok: false });
+    expect(validateRuleSettings([])).toMatchObject({ ok: false });
+  });
+});
+
+describe('docs/rules.md', () => {
+  it('documents every rule id with its thresholds', async () => {
+    const { readFileSync } = await import('node:fs');
+    const doc = readFileSync(new URL('../../../docs/rules.md', import.meta.url), 'utf8');
+    for (const r of RULE_CATALOGUE) {
+      expect(doc, r.id).toContain(`### ${r.id}`);
+      for (const k of Object.keys(r.thresholds)) expect(doc, `${r.id}.${k}`).toContain(`\`${k}\``);
+    }
+  });
+});
