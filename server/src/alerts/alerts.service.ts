@@ -120,6 +120,13 @@ export class AlertsService {
     for (const m of this.open.values()) for (const a of m.values()) this.writeProgress(a, now);
   }
 
+  /** Acknowledges or mutes an alert; the cached copy follows so a later flush keeps the marks. */
+  mark(id: number, runId: number, marks: { acknowledged?: boolean; muted?: boolean }, now: string): AlertRow | undefined {
+    const row = this.repo.update(id, { ...marks, updatedAt: now });
+    for (const a of this.open.get(runId)?.values() ?? []) if (a.row.id === id && row) a.row = row;
+    return row;
+  }
+
   /** Drops cached state: after a rolled-back transaction, a deleted run, or acknowledge/mute. */
   forget(runId?: number): void {
     if (runId === undefined) this.open.clear();

@@ -44,7 +44,11 @@ export function socketPeer(socket: WebSocket): Peer {
 const SEQ_TYPES = new Set(['model', 'steps', 'eval', 'hist', 'end']);
 
 /** One training job's socket: framing, parsing and schema checks; the service does the rest. */
-export function serveIngest(socket: WebSocket, service: IngestService, authorize: (project: string, token?: string) => string | null): void {
+export function serveIngest(
+  socket: WebSocket,
+  service: IngestService,
+  authorize: (project: string, token?: string) => { code: 'unauthorized' | 'forbidden' | 'not_found'; message: string } | null,
+): void {
   const peer = socketPeer(socket);
   const limiter = new RateLimiter(service.limits.maxMessagesPerSecond);
   let state: RunState | null = null;
@@ -76,8 +80,8 @@ export function serveIngest(socket: WebSocket, service: IngestService, authorize
       if (!validators.hello.check(msg)) return fail('bad_message', `invalid hello: ${validators.hello.explain(msg)}`);
       const denied = authorize(msg.run.project, msg.token);
       if (denied !== null) {
-        fail('unauthorized', denied);
-        socket.close(1008, 'unauthorized');
+        fail(denied.code, denied.message);
+        socket.close(1008, denied.code);
         return;
       }
       try {

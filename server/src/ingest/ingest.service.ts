@@ -124,6 +124,16 @@ export class IngestService {
     state.catalog = new SeriesCatalog(this.pointsRepo.seriesOfRun(row.id));
   }
 
+  /** New rule settings take effect at once for the project's runs in memory (fresh rule state). */
+  applyRuleSettings(projectId: number, settings: Record<string, Partial<RuleSettings>>): void {
+    for (const s of this.states.values()) {
+      if (s.projectId !== projectId) continue;
+      s.ruleSettings = settings;
+      s.engine = this.engineFactory(settings);
+      if (s.model) s.engine.onModel(s.model);
+    }
+  }
+
   /** Forgets cached run state, e.g. after its run was deleted. */
   evict(uid: string): void {
     const s = this.states.get(uid);

@@ -73,8 +73,8 @@ export class RunState {
     lastStep: number | null,
     public catalog: SeriesCatalog,
     tailCount: number,
-    readonly engine: RunEngine,
-    readonly ruleSettings: Record<string, Partial<RuleSettings>>,
+    public engine: RunEngine,
+    public ruleSettings: Record<string, Partial<RuleSettings>>,
   ) {
     this.acceptedSeq = lastSeq;
     this.lastStep = lastStep;

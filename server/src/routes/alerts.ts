@@ -44,6 +44,26 @@ const alerts: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/alerts', { schema: { querystring: AlertQuery, response: { 200: AlertPage } } }, async (req) => page(filter(req.query)));
 
+  app.patch(
+    '/alerts/:id',
+    {
+      schema: {
+        params: Type.Object({ id: Type.Integer({ minimum: 1 }) }),
+        body: Type.Object({ acknowledged: Type.Optional(Type.Boolean()), muted: Type.Optional(Type.Boolean()) }, { minProperties: 1, additionalProperties: false }),
+        response: { 200: Alert, 400: ErrorBody, 404: ErrorBody },
+      },
+    },
+    async (req, reply) => {
+      if (req.body.acknowledged === undefined && req.body.muted === undefined) {
+        return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: 'send acknowledged and/or muted (booleans)' });
+      }
+      const found = app.repos.alerts.byId(req.params.id);
+      if (!found) return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no alert ${req.params.id}` });
+      const row = app.alertsService.mark(found.id, found.runId, req.body, new Date().toISOString());
+      return toAlert(row ?? found, found.runUid, found.project);
+    },
+  );
+
   app.get(
     '/runs/:id/alerts',
     { schema: { params: RunParams, querystring: Type.Omit(AlertQuery, ['run']), response: { 200: AlertPage, 404: ErrorBody } } },
