@@ -49,7 +49,11 @@ const encodeEvidence = (e: Record<string, unknown>): string =>
 export class AlertsService {
   private readonly open = new Map<number, Map<string, OpenAlert>>();
 
-  constructor(private readonly repo: AlertsRepo) {}
+  /** announce: where announced alerts go besides the caller, inside the same transaction (webhooks). */
+  constructor(
+    private readonly repo: AlertsRepo,
+    private readonly announce: (projectId: number, alert: Alert) => void = () => undefined,
+  ) {}
 
   private openOf(runId: number): Map<string, OpenAlert> {
     let m = this.open.get(runId);
@@ -61,6 +65,12 @@ export class AlertsService {
   }
 
   apply(run: RunRef, changes: AlertChange[], now: string): Alert[] {
+    const announced = this.transition(run, changes, now);
+    for (const a of announced) this.announce(run.projectId, a);
+    return announced;
+  }
+
+  private transition(run: RunRef, changes: AlertChange[], now: string): Alert[] {
     const announce: Alert[] = [];
     const open = changes.length ? this.openOf(run.id) : undefined;
     for (const c of changes) {

@@ -4,6 +4,8 @@ import { IngestService, type EngineFactory } from '../ingest/ingest.service.js';
 import { LiveHub } from '../live/hub.js';
 import { createRunEngine } from '../rules/index.js';
 import { RunsService } from '../runs/runs.service.js';
+import { WebhooksRepo } from '../webhooks/webhooks.repo.js';
+import { DEFAULT_WEBHOOK_OPTIONS, WebhooksService } from '../webhooks/webhooks.service.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -11,6 +13,8 @@ declare module 'fastify' {
     live: LiveHub;
     runsService: RunsService;
     alertsService: AlertsService;
+    webhooks: WebhooksService;
+    webhooksRepo: WebhooksRepo;
   }
 }
 
@@ -18,7 +22,13 @@ declare module 'fastify' {
 export default fp<{ engineFactory?: EngineFactory }>(
   async (app, opts) => {
     const { runs, points, alerts } = app.repos;
-    const alertsService = new AlertsService(alerts);
+    const webhooksRepo = new WebhooksRepo(app.db);
+    const webhooks = new WebhooksService(webhooksRepo, { ...DEFAULT_WEBHOOK_OPTIONS, baseDelayMs: app.config.webhookRetryMs });
+    const alertsService = new AlertsService(alerts, (projectId, alert) => {
+      webhooks.enqueue(projectId, alert);
+      // Sent once the transaction that queued it has committed.
+      setImmediate(() => webhooks.kick());
+    });
     // The hub and the runs service need each other only through these late-bound closures.
     let runsService: RunsService | null = null;
     const live = new LiveHub((uid) => runsService?.live(uid) ?? null, app.config.limits.liveMaxBufferedBytes);
@@ -28,6 +38,9 @@ export default fp<{ engineFactory?: EngineFactory }>(
     const ingest = new IngestService(app.db, runs, points, app.pointStore, alertsService, app.config, factory, live);
     runsService = new RunsService(runs, points, app.config.staleAfterS, (uid) => ingest.isConnected(uid), () => ingest.connectedRuns());
     app.decorate('alertsService', alertsService);
+    app.decorate('webhooks', webhooks);
+    app.decorate('webhooksRepo', webhooksRepo);
+    webhooks.start();
     app.decorate('live', live);
     app.decorate('ingest', ingest);
     app.decorate('runsService', runsService);
@@ -35,6 +48,7 @@ export default fp<{ engineFactory?: EngineFactory }>(
       // Commit and ack what is queued before sockets close.
       ingest.flush();
       live.close();
+      webhooks.stop();
     });
   },
   { name: 'domain', dependencies: ['db'] },

@@ -1,0 +1,120 @@
+import type { Alert } from '@gradwatch/shared';
+import type { WebhooksRepo } from './webhooks.repo.js';
+
+export interface WebhookOptions {
+  /** First retry delay; doubles per attempt up to maxDelayMs. */
+  baseDelayMs: number;
+  maxDelayMs: number;
+  maxAttempts: number;
+  timeoutMs: number;
+  /** How often the outbox is polled when nothing wakes it. */
+  pollMs: number;
+}
+
+export const DEFAULT_WEBHOOK_OPTIONS: WebhookOptions = { baseDelayMs: 1000, maxDelayMs: 600_000, maxAttempts: 8, timeoutMs: 5000, pollMs: 1000 };
+
+/** The JSON body a webhook receives; `text` makes it a valid Slack incoming-webhook message. */
+export function webhookPayload(alert: Alert): { event: string; alert: Alert; text: string } {
+  const event = alert.status === 'resolved' ? 'alert.resolved' : 'alert.opened';
+  const where = `run ${alert.runId} (${alert.project})${alert.layer ? `, layer ${alert.layer}` : ''}`;
+  const head = alert.status === 'resolved' ? `Resolved: ${alert.rule}` : `[${alert.severity.toUpperCase()}] ${alert.rule}`;
+  return { event, alert, text: `${head} on ${where} at step ${alert.lastStep}. ${alert.advice}` };
+}
+
+/**
+ * Alert events to project webhooks. Deliveries are written to an outbox in the transaction that
+ * raised the alert, then sent in the background with retries and exponential back-off, so a
+ * slow or dead endpoint never slows ingest and nothing is lost across a restart.
+ */
+export class WebhooksService {
+  private readonly hooksByProject = new Map<number, number[]>();
+  private timer: NodeJS.Timeout | null = null;
+  private running = false;
+  private stopped = false;
+
+  constructor(private readonly repo: WebhooksRepo, private readonly opts: WebhookOptions = DEFAULT_WEBHOOK_OPTIONS) {}
+
+  private hooksOf(projectId: number): number[] {
+    let ids = this.hooksByProject.get(projectId);
+    if (!ids) {
+      ids = this.repo.ofProject(projectId).map((w) => w.id);
+      this.hooksByProject.set(projectId, ids);
+    }
+    return ids;
+  }
+
+  /** Call after adding or removing a project's webhooks. */
+  invalidate(projectId: number): void {
+    this.hooksByProject.delete(projectId);
+  }
+
+  /** Queues one delivery per webhook of the project; call inside the transaction. */
+  enqueue(projectId: number, alert: Alert): void {
+    const ids = this.hooksOf(projectId);
+    if (ids.length === 0) return;
+    const payload = JSON.stringify(webhookPayload(alert));
+    for (const id of ids) this.repo.enqueue(id, alert.id, payload, Date.now(), new Date().toISOString());
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  /** Wakes the sender now (after a commit that queued deliveries). */
+  kick(): void {
+    this.schedule(0);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.run(), ms);
+    this.timer.unref();
+  }
+
+  private async run(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      const due = this.repo.due(Date.now(), 20);
+      await Promise.all(due.map((d) => this.deliver(d.id, d.url, d.payload, d.attempts)));
+      this.schedule(due.length === 20 ? 0 : this.opts.pollMs);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async deliver(id: number, url: string, payload: string, attempts: number): Promise<void> {
+    let status: number | null = null;
+    let error: string | null = null;
+    try {
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'user-agent': 'gradwatch-webhook/1' },
+        body: payload,
+        signal: AbortSignal.timeout(this.opts.timeoutMs),
+        redirect: 'manual',
+      });
+      status = res.status;
+      await res.body?.cancel();
+      if (res.ok) {
+        this.repo.settle(id, { status: 'delivered', attempts: attempts + 1, lastStatus: status, lastError: null, deliveredAt: new Date().toISOString() });
+        return;
+      }
+      error = `HTTP ${status}`;
+    } catch (e) {
+      error = e instanceof Error ? (e.cause instanceof Error ? `${e.message}: ${e.cause.message}` : e.message) : String(e);
+    }
+    const n = attempts + 1;
+    const giveUp = n >= this.opts.maxAttempts;
+    const delay = Math.min(this.opts.maxDelayMs, this.opts.baseDelayMs * 2 ** (n - 1));
+    this.repo.settle(id, { status: giveUp ? 'failed' : 'pending', attempts: n, lastStatus: status, lastError: error, nextAttemptAt: Date.now() + delay });
+  }
+}

@@ -1,0 +1,93 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IngestClient } from '@gradwatch/client';
+import { freePort } from '../../../bench/server-process.js';
+import { getJson, removeDir, startServer, type TestServer } from '../helpers.js';
+
+let srv: TestServer;
+let hookServer: Server;
+let hookUrl: string;
+const received: Array<{ event: string; text: string; alert: { rule: string; runId: string } }> = [];
+let failuresLeft = 2;
+
+beforeAll(async () => {
+  srv = await startServer({ env: { GRADWATCH_WEBHOOK_RETRY_MS: '20' } });
+  hookServer = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      if (failuresLeft-- > 0) {
+        res.writeHead(500).end('not yet');
+        return;
+      }
+      received.push(JSON.parse(body) as (typeof received)[number]);
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => hookServer.listen(0, '127.0.0.1', r));
+  hookUrl = `http://127.0.0.1:${(hookServer.address() as AddressInfo).port}/hook`;
+});
+afterAll(async () => {
+  await srv.close();
+  hookServer.close();
+  removeDir(srv.dataDir);
+});
+
+const post = (path: string, body: unknown) =>
+  getJson<{ id: number }>(`${srv.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+async function until(pred: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await pred())) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe('webhooks', () => {
+  it('delivers alert events with a Slack-compatible text, retrying with back-off, and shows failures', async () => {
+    expect((await post('/api/v1/projects/hooked/webhooks', { url: 'ftp://example/x' })).status).toBe(400);
+    const good = await post('/api/v1/projects/hooked/webhooks', { url: hookUrl });
+    expect(good.status).toBe(201);
+    const deadPort = await freePort();
+    const dead = await post('/api/v1/projects/hooked/webhooks', { url: `http://127.0.0.1:${deadPort}/nobody` });
+
+    const c = new IngestClient({ url: srv.wsUrl, run: { id: 'hook-1', project: 'hooked', name: 'nan run' } });
+    await c.connect();
+    c.step({ step: 0, scalars: { loss: 1 } });
+    c.step({ step: 1, scalars: { loss: 'NaN' } });
+    await c.end('failed');
+    c.close();
+
+    await until(() => received.some((r) => r.alert.rule === 'nan.detected'));
+    const msg = received.find((r) => r.alert.rule === 'nan.detected');
+    expect(msg).toMatchObject({ event: 'alert.opened', alert: { runId: 'hook-1' } });
+    expect(msg?.text).toMatch(/^\[CRITICAL\] nan\.detected on run hook-1 \(hooked\) at step 1\./);
+
+    const okDeliveries = await getJson<{ deliveries: Array<{ status: string; attempts: number }> }>(
+      `${srv.url}/api/v1/projects/hooked/webhooks/${good.body.id}/deliveries`,
+    );
+    expect(okDeliveries.body.deliveries.find((d) => d.status === 'delivered')?.attempts).toBe(3);
+
+    // The dead endpoint: every attempt fails, each visible, until it gives up.
+    await until(async () => {
+      const r = await getJson<{ deliveries: Array<{ status: string }> }>(`${srv.url}/api/v1/projects/hooked/webhooks/${dead.body.id}/deliveries?status=failed`);
+      return r.body.deliveries.length > 0;
+    }, 20_000);
+    const failed = await getJson<{ deliveries: Array<{ attempts: number; lastError: string }> }>(
+      `${srv.url}/api/v1/projects/hooked/webhooks/${dead.body.id}/deliveries?status=failed`,
+    );
+    expect(failed.body.deliveries[0]?.attempts).toBe(8);
+    expect(failed.body.deliveries[0]?.lastError).toMatch(/fetch failed|ECONNREFUSED/);
+  }, 30_000);
+
+  it('lists and deletes webhooks, 404 for another project', async () => {
+    const list = await getJson<{ webhooks: Array<{ id: number }> }>(`${srv.url}/api/v1/projects/hooked/webhooks`);
+    expect(list.body.webhooks.length).toBe(2);
+    const id = list.body.webhooks[0]?.id as number;
+    expect((await getJson(`${srv.url}/api/v1/projects/other/webhooks/${id}`, { method: 'DELETE' })).status).toBe(404);
+    expect((await getJson(`${srv.url}/api/v1/projects/hooked/webhooks/${id}`, { method: 'DELETE' })).status).toBe(204);
+    expect((await getJson<{ webhooks: unknown[] }>(`${srv.url}/api/v1/projects/hooked/webhooks`)).body.webhooks.length).toBe(1);
+  });
+});
