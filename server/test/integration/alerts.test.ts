@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { IngestClient } from '@gradwatch/client';
 import type { Alert, LiveServerMsg } from '@gradwatch/shared';
-import { fixtureMessages } from '../fixture-stream.js';
+import { fixtureMessages } from '../../../tools/tiny-train/wire.js';
 import { getJson, removeDir, startServer, type TestServer } from '../helpers.js';
 import { fixtureNames, loadFixture } from '../rules/helpers.js';
 

@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LayerInfo, RunInfo, StatKind } from '@gradwatch/shared';
 import { createRunEngine, type AlertChange, type EvalView, type ModelView, type NumInputs, type NumStats, type RunEngine, type RunEngineOptions, type StepView } from '../../src/rules/index.js';
-import { unpack, type Fixture, type PackedStats } from './fixtures/format.js';
+import { unpack, type Fixture, type PackedStats } from '../../../tools/tiny-train/format.js';
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
 
