@@ -120,4 +120,13 @@ describe('bad input gets a clear error, changes nothing, and the socket keeps se
     expect(r.status).toBe(404);
     expect(r.body.message).toContain('/api/v1/nothing-here');
   });
+
+  it('describes every REST route in OpenAPI at /docs/json', async () => {
+    const { status, body } = await getJson<{ paths: Record<string, Record<string, { responses: Record<string, unknown> }>> }>(`${srv.url}/docs/json`);
+    expect(status).toBe(200);
+    for (const p of ['/api/v1/runs', '/api/v1/runs/{id}', '/api/v1/runs/{id}/query', '/api/v1/alerts', '/api/v1/rules', '/healthz']) {
+      expect(Object.keys(body.paths)).toContain(p);
+    }
+    expect(Object.keys(body.paths['/api/v1/runs/{id}']?.get?.responses ?? {})).toEqual(expect.arrayContaining(['200', '404']));
+  });
 });
