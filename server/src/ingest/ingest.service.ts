@@ -1,17 +1,15 @@
-import {
-  PROTOCOL_VERSION, RESERVED_PREFIXES, type Alert, type EndMsg, type ErrorCode, type EvalMsg, type Hello,
-  type HistMsg, type Limits, type ModelMsg, type SeqMsg, type StepsMsg, type Welcome,
-} from '@gradwatch/shared';
-import { AlertsService, type RunRef } from '../alerts/alerts.service.js';
+import { PROTOCOL_VERSION, type Alert, type ErrorCode, type Hello, type Limits, type SeqMsg, type Welcome } from '@gradwatch/shared';
+import type { AlertsService } from '../alerts/alerts.service.js';
 import type { Config } from '../config.js';
-import type { AlertChange, ModelView, RuleSettings, RunEngine } from '../rules/types.js';
+import type { ModelView, RuleSettings, RunEngine } from '../rules/types.js';
 import type { Db } from '../storage/db.js';
-import { newRow, rowToBuffer, setValue } from '../storage/packed.js';
 import type { PointsRepo } from '../storage/points.repo.js';
-import { CHUNK_ROWS, type PointStore } from '../storage/points.service.js';
+import type { PointStore } from '../storage/points.service.js';
 import type { RunsRepo } from '../storage/runs.repo.js';
-import { decodeEval, decodeStep } from './decode.js';
+import { MessageWriter, Rejection, runRef, type Pending } from './message-writer.js';
 import { RunState, SeriesCatalog, type Peer } from './run-state.js';
+
+export { Rejection };
 
 export type EngineFactory = (settings: Record<string, Partial<RuleSettings>>) => RunEngine;
 
@@ -21,23 +19,6 @@ export interface IngestListener {
   points(runUid: string, batch: Array<{ step: number; names: string[]; values: number[] }>): void;
   alert(alert: Alert): void;
   runChanged(runUid: string): void;
-}
-
-class Rejection extends Error {
-  constructor(readonly code: ErrorCode, message: string) {
-    super(message);
-  }
-}
-
-interface Pending {
-  peer: Peer;
-  state: RunState;
-  /** resend: a seq accepted but not yet committed, acked once it is; rejected: consumed only. */
-  msg: SeqMsg | { type: 'resend' | 'rejected'; seq: number };
-  error?: Rejection;
-  live?: Array<{ step: number; names: string[]; values: number[] }>;
-  alerts?: Alert[];
-  stop?: string;
 }
 
 /** Messages per transaction: enough to amortize the fsync, small enough to keep latency low. */
@@ -56,6 +37,7 @@ export class IngestService {
   private scheduled = false;
   readonly limits: Limits;
   private readonly alertsService: AlertsService;
+  private readonly writer: MessageWriter;
 
   constructor(
     private readonly db: Db,
@@ -68,6 +50,7 @@ export class IngestService {
     private readonly listener: IngestListener,
   ) {
     this.alertsService = alertsService;
+    this.writer = new MessageWriter(runs, pointsRepo, points, alertsService, config.limits, listener);
     const l = config.limits;
     this.limits = {
       maxFrameBytes: l.maxFrameBytes,
@@ -181,7 +164,7 @@ export class IngestService {
       state.owner.close(1000, 'replaced');
     }
     state.owner = peer;
-    const ref = this.ref(state);
+    const ref = runRef(state);
     const changes = state.engine.onHello(r);
     if (changes.length) {
       this.db.$client.transaction(() => alerts.push(...this.alertsService.apply(ref, changes, now)))();
@@ -275,7 +258,7 @@ export class IngestService {
           if (p.msg.type === 'resend') continue;
           if (!p.error) {
             try {
-              this.apply(p, now);
+              this.writer.apply(p, now);
             } catch (e) {
               if (!(e instanceof Rejection)) throw e;
               p.error = e;
@@ -331,146 +314,4 @@ export class IngestService {
     }
     for (const s of touched) this.listener.runChanged(s.uid);
   }
-
-  private ref(s: RunState): RunRef {
-    return { id: s.id, uid: s.uid, projectId: s.projectId, project: s.project };
-  }
-
-  private raise(p: Pending, changes: AlertChange[], now: string): void {
-    if (changes.length === 0) return;
-    const announced = this.alertsService.apply(this.ref(p.state), changes, now);
-    (p.alerts ??= []).push(...announced);
-    for (const a of announced) {
-      if (a.status === 'open' && p.state.ruleSettings[a.rule]?.stop) {
-        p.stop = `${a.rule}: ${a.advice}`;
-      }
-    }
-  }
-
-  private apply(p: Pending, now: string): void {
-    switch (p.msg.type) {
-      case 'steps':
-        return this.applySteps(p, p.msg, now);
-      case 'eval':
-        return this.applyEval(p, p.msg, now);
-      case 'hist':
-        return this.applyHist(p, p.msg);
-      case 'model':
-        return this.applyModel(p, p.msg, now);
-      case 'end':
-        return this.applyEnd(p, p.msg, now);
-      case 'resend':
-      case 'rejected':
-        return;
-    }
-  }
-
-  private applySteps(p: Pending, msg: StepsMsg, now: string): void {
-    const s = p.state;
-    const lim = this.config.limits;
-    if (msg.items.length > lim.maxItemsPerMessage) {
-      throw new Rejection('limit', `${msg.items.length} items exceed maxItemsPerMessage=${lim.maxItemsPerMessage}`);
-    }
-    let prev = s.lastStep;
-    for (const item of msg.items) {
-      if (prev !== null && item.step <= prev) {
-        throw new Rejection('step_order', `step ${item.step} does not follow step ${prev}: steps must increase within a run`);
-      }
-      prev = item.step;
-      const nLayers = item.layers ? Object.keys(item.layers).length : 0;
-      if (nLayers > lim.maxLayers) throw new Rejection('limit', `${nLayers} layers exceed maxLayers=${lim.maxLayers}`);
-      for (const k of Object.keys(item.scalars)) {
-        if (RESERVED_PREFIXES.some((pre) => k.startsWith(pre))) {
-          throw new Rejection('bad_message', `scalar "${k}" uses a reserved prefix (${RESERVED_PREFIXES.join(', ')})`);
-        }
-      }
-    }
-    const decoded = msg.items.map((item) => decodeStep(item, s.order));
-    const fresh = decoded.reduce((n, d) => n + s.catalog.countNew(d.names), 0);
-    if (s.catalog.size + fresh > lim.maxSeriesPerRun) {
-      throw new Rejection('limit', `run would have ${s.catalog.size + fresh} series, over maxSeriesPerRun=${lim.maxSeriesPerRun}`);
-    }
-    const wantsLive = this.listener.wants(s.uid);
-    for (let i = 0; i < decoded.length; i++) {
-      const d = decoded[i];
-      const item = msg.items[i];
-      if (!d || !item) continue;
-      const slots = d.names.map((n) => s.catalog.ensure(this.pointsRepo, s.id, n, true));
-      const width = slots.reduce((m, r) => Math.max(m, r.slot + 1), 0);
-      const row = newRow(width);
-      for (let j = 0; j < slots.length; j++) {
-        const sr = slots[j] as (typeof slots)[number];
-        const v = d.values[j] as number;
-        setValue(row.f64, row.u32, sr.slot, v);
-        if (!Number.isFinite(v) && sr.first_nonfinite_step === null) {
-          sr.first_nonfinite_step = item.step;
-          this.pointsRepo.markNonFinite(sr.id, item.step);
-        }
-      }
-      this.pointsRepo.insertStep(s.id, item.step, item.time ?? null, item.epoch ?? null, item.examples ?? null, rowToBuffer(row.f64, row.u32));
-      s.lastStep = item.step;
-      if (++s.tailCount >= CHUNK_ROWS) {
-        this.points.seal(s.id, s.catalog.idBySlot);
-        s.tailCount = 0;
-      }
-      if (wantsLive) (p.live ??= []).push({ step: item.step, names: d.names, values: d.values });
-      this.raise(p, s.engine.onStep(d.view), now);
-    }
-  }
-
-  private applyEval(p: Pending, msg: EvalMsg, now: string): void {
-    const s = p.state;
-    const d = decodeEval(msg);
-    if (s.catalog.size + s.catalog.countNew(d.names) > this.config.limits.maxSeriesPerRun) {
-      throw new Rejection('limit', `run would exceed maxSeriesPerRun=${this.config.limits.maxSeriesPerRun}`);
-    }
-    for (let j = 0; j < d.names.length; j++) {
-      const sr = s.catalog.ensure(this.pointsRepo, s.id, d.names[j] as string, false);
-      const v = d.values[j] as number;
-      this.pointsRepo.upsertEval(sr.id, msg.step, v);
-      if (!Number.isFinite(v) && sr.first_nonfinite_step === null) {
-        sr.first_nonfinite_step = msg.step;
-        this.pointsRepo.markNonFinite(sr.id, msg.step);
-      }
-    }
-    if (this.listener.wants(s.uid)) p.live = [{ step: msg.step, names: d.names, values: d.values }];
-    this.raise(p, s.engine.onEval(d.view), now);
-  }
-
-  private applyHist(p: Pending, msg: HistMsg): void {
-    if (msg.edges.length !== msg.counts.length + 1) {
-      throw new Rejection('bad_message', `a histogram needs one more edge than counts (got ${msg.edges.length} edges, ${msg.counts.length} counts)`);
-    }
-    for (let i = 1; i < msg.edges.length; i++) {
-      if (!((msg.edges[i] as number) >= (msg.edges[i - 1] as number))) {
-        throw new Rejection('bad_message', 'histogram edges must be finite and non-decreasing');
-      }
-    }
-    this.pointsRepo.insertHist(p.state.id, msg.step, msg.layer, msg.of, msg.edges, msg.counts);
-  }
-
-  private applyModel(p: Pending, msg: ModelMsg, now: string): void {
-    if (msg.layers.length > this.config.limits.maxLayers) {
-      throw new Rejection('limit', `${msg.layers.length} layers exceed maxLayers=${this.config.limits.maxLayers}`);
-    }
-    const names = new Set(msg.layers.map((l) => l.name));
-    if (names.size !== msg.layers.length) throw new Rejection('bad_message', 'layer names must be unique');
-    const model: ModelView = { layers: msg.layers };
-    if (msg.loss !== undefined) model.loss = msg.loss;
-    if (msg.optimizer !== undefined) {
-      model.optimizer = JSON.parse(JSON.stringify(msg.optimizer), (_k, v: unknown) =>
-        v === 'NaN' ? Number.NaN : v === 'Infinity' ? Infinity : v === '-Infinity' ? -Infinity : v,
-      ) as NonNullable<ModelView['optimizer']>;
-    }
-    this.runs.update(p.state.id, { model: JSON.stringify({ layers: msg.layers, loss: msg.loss, optimizer: msg.optimizer }) });
-    p.state.setModel(model);
-    this.raise(p, p.state.engine.onModel(model), now);
-  }
-
-  private applyEnd(p: Pending, msg: EndMsg, now: string): void {
-    this.runs.update(p.state.id, { status: msg.status, endedAt: now });
-    this.runs.addEvent(p.state.id, 'end', p.state.lastStep, { status: msg.status }, now);
-  }
 }
-
-export { Rejection };
