@@ -90,8 +90,10 @@ export class Envelope {
 }
 
 /**
- * Splits [lo, hi] into at most maxPoints equal-width step buckets and collects points and
- * whole-chunk summaries into them. Input must arrive in step order.
+ * Splits [lo, hi] into at most maxPoints step buckets and collects points and chunk summaries
+ * into them, in step order. Buckets are equal-width, except that a summary no wider than a
+ * bucket is kept whole in the bucket where it starts; every bucket reports the steps it
+ * actually covers, so the envelope stays exact.
  */
 export class Bucketizer {
   readonly width: number;
@@ -125,6 +127,11 @@ export class Bucketizer {
   /** True when a summary spanning [from, to] falls inside one bucket and can be merged whole. */
   fitsWhole(from: number, to: number): boolean {
     return from >= this.lo && to <= this.hi && this.index(from) === this.index(to);
+  }
+
+  /** True when a summary inside the range is no wider than a bucket: it may go whole into one. */
+  absorbs(from: number, to: number): boolean {
+    return from >= this.lo && to <= this.hi && to - from < this.width;
   }
 
   mergeWhole(s: Parameters<Envelope['merge']>[0]): void {

@@ -17,6 +17,8 @@ export const MIGRATIONS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '
 export function openDb(file: string, synchronous: 'FULL' | 'NORMAL' = 'FULL'): Db {
   mkdirSync(dirname(file), { recursive: true });
   const sqlite = new Database(file);
+  // Takes effect only for a new database: pages that hold a packed step row or chunk whole.
+  sqlite.pragma('page_size = 16384');
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma(`synchronous = ${synchronous}`);
   sqlite.pragma('foreign_keys = ON');

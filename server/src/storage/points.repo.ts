@@ -16,8 +16,17 @@ export interface ChunkSummaryRow {
 
 export interface ChunkInsert extends ChunkSummaryRow {
   series_id: number;
-  steps: Buffer;
-  vals: Buffer;
+}
+
+/** [window (0 for chunks), start, end, count, min, max, last, last_kind, nan, pos_inf, neg_inf] */
+type SummaryTuple = [number, number, number, number, number | null, number | null, number | null, number, number, number, number];
+
+const summaryOf = (t: SummaryTuple): ChunkSummaryRow => ({
+  start_step: t[1], end_step: t[2], count: t[3], min: t[4], max: t[5], last: t[6], last_kind: t[7], nan: t[8], pos_inf: t[9], neg_inf: t[10],
+});
+
+export interface RollupRow extends ChunkSummaryRow {
+  window: number;
 }
 
 export interface SeriesRow {
@@ -39,15 +48,49 @@ function statements(c: Database.Database) {
     tailCount: c.prepare('SELECT count(*) AS n FROM step_tail WHERE run_id = ?'),
     tailRows: c.prepare('SELECT step, vals FROM step_tail WHERE run_id = ? AND step BETWEEN ? AND ? ORDER BY step'),
     deleteTail: c.prepare('DELETE FROM step_tail WHERE run_id = ?'),
+    insertChunkData: c.prepare('INSERT INTO chunk_data (series_id, start_step, steps, vals) VALUES (?, ?, ?, ?)'),
     insertChunk: c.prepare(
-      `INSERT INTO chunks (series_id, start_step, end_step, count, min, max, last, last_kind, nan, pos_inf, neg_inf, steps, vals)
-       VALUES (@series_id, @start_step, @end_step, @count, @min, @max, @last, @last_kind, @nan, @pos_inf, @neg_inf, @steps, @vals)`,
+      `INSERT INTO chunks (series_id, start_step, end_step, count, min, max, last, last_kind, nan, pos_inf, neg_inf)
+       VALUES (@series_id, @start_step, @end_step, @count, @min, @max, @last, @last_kind, @nan, @pos_inf, @neg_inf)`,
     ),
-    chunkSummaries: c.prepare(
-      `SELECT start_step, end_step, count, min, max, last, last_kind, nan, pos_inf, neg_inf FROM chunks
-       WHERE series_id = ? AND end_step >= ? AND start_step <= ? ORDER BY start_step`,
+    chunkData: c.prepare('SELECT steps, vals FROM chunk_data WHERE series_id = ? AND start_step = ?'),
+    // Summaries are read by the thousand per query: as arrays, which better-sqlite3 builds faster.
+    chunksByStart: c.prepare(
+      `SELECT 0, start_step, end_step, count, min, max, last, last_kind, nan, pos_inf, neg_inf FROM chunks
+       WHERE series_id = ? AND start_step BETWEEN ? AND ? AND end_step >= ? AND start_step <= ? ORDER BY start_step`,
+    ).raw(true),
+    chunkStartAtOrBefore: c.prepare('SELECT max(start_step) AS s FROM chunks WHERE series_id = ? AND start_step <= ?'),
+    upsertRollup: c.prepare(
+      `INSERT INTO rollups (series_id, level, window, from_step, to_step, count, min, max, last, last_kind, nan, pos_inf, neg_inf)
+       VALUES (@series_id, @level, @window, @start_step, @end_step, @count, @min, @max, @last, @last_kind, @nan, @pos_inf, @neg_inf)
+       ON CONFLICT (series_id, level, window) DO UPDATE SET
+         from_step = min(from_step, excluded.from_step), to_step = max(to_step, excluded.to_step),
+         count = count + excluded.count,
+         min = min(coalesce(min, excluded.min), coalesce(excluded.min, min)),
+         max = max(coalesce(max, excluded.max), coalesce(excluded.max, max)),
+         last = CASE WHEN excluded.to_step >= to_step THEN excluded.last ELSE last END,
+         last_kind = CASE WHEN excluded.to_step >= to_step THEN excluded.last_kind ELSE last_kind END,
+         nan = nan + excluded.nan, pos_inf = pos_inf + excluded.pos_inf, neg_inf = neg_inf + excluded.neg_inf`,
     ),
-    chunkData: c.prepare('SELECT steps, vals FROM chunks WHERE series_id = ? AND start_step = ?'),
+    rollups: c.prepare(
+      `SELECT window, from_step AS start_step, to_step AS end_step, count, min, max, last, last_kind, nan, pos_inf, neg_inf FROM rollups
+       WHERE series_id = ? AND level = ? AND window BETWEEN ? AND ? AND to_step >= ? AND from_step <= ? ORDER BY window`,
+    ).raw(true),
+    deleteRunRollupsFrom: c.prepare(
+      'DELETE FROM rollups WHERE level = ? AND window >= ? AND series_id IN (SELECT id FROM series WHERE run_id = ?)',
+    ),
+    // Rebuilds windows from the chunks that remain, as the migration that introduced rollups does.
+    rebuildRunRollupsFrom: c.prepare(
+      `WITH w AS (SELECT c.*, c.start_step / CAST(@size AS INTEGER) AS win FROM chunks c
+                 WHERE c.series_id IN (SELECT id FROM series WHERE run_id = @run))
+       INSERT INTO rollups (series_id, level, window, from_step, to_step, count, min, max, last, last_kind, nan, pos_inf, neg_inf)
+       SELECT w.series_id, @level, w.win, min(w.start_step), max(w.end_step), sum(w.count), min(w.min), max(w.max),
+         (SELECT l.last FROM w l WHERE l.series_id = w.series_id AND l.win = w.win ORDER BY l.start_step DESC LIMIT 1),
+         (SELECT l.last_kind FROM w l WHERE l.series_id = w.series_id AND l.win = w.win ORDER BY l.start_step DESC LIMIT 1),
+         sum(w.nan), sum(w.pos_inf), sum(w.neg_inf)
+       FROM w WHERE w.win >= @window GROUP BY w.series_id, w.win`,
+    ),
+    deleteRunRollups: c.prepare('DELETE FROM rollups WHERE series_id IN (SELECT id FROM series WHERE run_id = ?)'),
     chunkTotals: c.prepare(
       `SELECT series_id AS id, sum(count) AS n, min(start_step) AS first, max(end_step) AS last
        FROM chunks WHERE series_id IN (SELECT id FROM series WHERE run_id = ?) GROUP BY series_id`,
@@ -73,13 +116,18 @@ function statements(c: Database.Database) {
     // Rewind: everything at or after a step goes.
     rewindStepIndex: c.prepare('DELETE FROM step_index WHERE run_id = ? AND step >= ?'),
     rewindTail: c.prepare('DELETE FROM step_tail WHERE run_id = ? AND step >= ?'),
+    rewindChunkData: c.prepare(
+      'DELETE FROM chunk_data WHERE start_step >= ? AND series_id IN (SELECT id FROM series WHERE run_id = ?)',
+    ),
     rewindChunks: c.prepare(
       'DELETE FROM chunks WHERE start_step >= ? AND series_id IN (SELECT id FROM series WHERE run_id = ?)',
     ),
     straddlingChunks: c.prepare(
-      `SELECT series_id, start_step, steps, vals FROM chunks
-       WHERE start_step < ? AND end_step >= ? AND series_id IN (SELECT id FROM series WHERE run_id = ?)`,
+      `SELECT c.series_id, c.start_step, d.steps, d.vals FROM chunks c
+       JOIN chunk_data d ON d.series_id = c.series_id AND d.start_step = c.start_step
+       WHERE c.start_step < ? AND c.end_step >= ? AND c.series_id IN (SELECT id FROM series WHERE run_id = ?)`,
     ),
+    deleteChunkData: c.prepare('DELETE FROM chunk_data WHERE series_id = ? AND start_step = ?'),
     deleteChunk: c.prepare('DELETE FROM chunks WHERE series_id = ? AND start_step = ?'),
     rewindEval: c.prepare(
       'DELETE FROM eval_points WHERE step >= ? AND series_id IN (SELECT id FROM series WHERE run_id = ?)',
@@ -87,6 +135,7 @@ function statements(c: Database.Database) {
     rewindHist: c.prepare('DELETE FROM histograms WHERE run_id = ? AND step >= ?'),
     resetNonFinite: c.prepare('UPDATE series SET first_nonfinite_step = NULL WHERE run_id = ? AND first_nonfinite_step >= ?'),
     // Deleting a run: tables without foreign keys (kept lean for the write path).
+    deleteRunChunkData: c.prepare('DELETE FROM chunk_data WHERE series_id IN (SELECT id FROM series WHERE run_id = ?)'),
     deleteRunChunks: c.prepare('DELETE FROM chunks WHERE series_id IN (SELECT id FROM series WHERE run_id = ?)'),
     deleteRunEval: c.prepare('DELETE FROM eval_points WHERE series_id IN (SELECT id FROM series WHERE run_id = ?)'),
     deleteRunStepIndex: c.prepare('DELETE FROM step_index WHERE run_id = ?'),
@@ -132,11 +181,26 @@ export class PointsRepo {
   deleteTail(runId: number): void {
     this.s.deleteTail.run(runId);
   }
-  insertChunk(c: ChunkInsert): void {
+  insertChunk(c: ChunkInsert, steps: Buffer, vals: Buffer): void {
+    this.s.insertChunkData.run(c.series_id, c.start_step, steps, vals);
     this.s.insertChunk.run(c);
   }
-  chunkSummaries(seriesId: number, lo: number, hi: number): ChunkSummaryRow[] {
-    return this.s.chunkSummaries.all(seriesId, lo, hi) as ChunkSummaryRow[];
+  chunksByStart(seriesId: number, startLo: number, startHi: number, lo: number, hi: number): ChunkSummaryRow[] {
+    return (this.s.chunksByStart.all(seriesId, startLo, startHi, lo, hi) as SummaryTuple[]).map(summaryOf);
+  }
+  /** Start of the chunk holding `step`, if any: where a scan of the range from `step` begins. */
+  chunkStartAtOrBefore(seriesId: number, step: number): number | null {
+    return (this.s.chunkStartAtOrBefore.get(seriesId, step) as { s: number | null }).s;
+  }
+  upsertRollup(level: number, window: number, c: ChunkInsert): void {
+    this.s.upsertRollup.run({ ...c, level, window });
+  }
+  rollups(seriesId: number, level: number, wLo: number, wHi: number, lo: number, hi: number): RollupRow[] {
+    return (this.s.rollups.all(seriesId, level, wLo, wHi, lo, hi) as SummaryTuple[]).map((t) => ({ ...summaryOf(t), window: t[0] }));
+  }
+  rebuildRollupsFrom(runId: number, level: number, size: number, window: number): void {
+    this.s.deleteRunRollupsFrom.run(level, window, runId);
+    this.s.rebuildRunRollupsFrom.run({ level, size, window, run: runId });
   }
   chunkData(seriesId: number, startStep: number): { steps: Buffer; vals: Buffer } {
     return this.s.chunkData.get(seriesId, startStep) as { steps: Buffer; vals: Buffer };
@@ -174,6 +238,7 @@ export class PointsRepo {
   rewind(runId: number, step: number): Array<{ series_id: number; start_step: number; steps: Buffer; vals: Buffer }> {
     this.s.rewindStepIndex.run(runId, step);
     this.s.rewindTail.run(runId, step);
+    this.s.rewindChunkData.run(step, runId);
     this.s.rewindChunks.run(step, runId);
     this.s.rewindEval.run(step, runId);
     this.s.rewindHist.run(runId, step);
@@ -183,9 +248,12 @@ export class PointsRepo {
     }>;
   }
   deleteChunk(seriesId: number, startStep: number): void {
+    this.s.deleteChunkData.run(seriesId, startStep);
     this.s.deleteChunk.run(seriesId, startStep);
   }
   deleteRunPoints(runId: number): void {
+    this.s.deleteRunRollups.run(runId);
+    this.s.deleteRunChunkData.run(runId);
     this.s.deleteRunChunks.run(runId);
     this.s.deleteRunEval.run(runId);
     this.s.deleteRunStepIndex.run(runId);

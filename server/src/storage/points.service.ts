@@ -1,10 +1,16 @@
 import type { Bucket, SeriesInfo } from '@gradwatch/shared';
 import { Bucketizer, Envelope, kindOf, valueOfKind } from './buckets.js';
 import { f64Buffer, f64View, readSlot } from './packed.js';
-import type { PointsRepo, SeriesRow } from './points.repo.js';
+import type { ChunkInsert, ChunkSummaryRow, PointsRepo, SeriesRow } from './points.repo.js';
 
 /** Tail rows per run sealed into one chunk per series. */
-export const CHUNK_ROWS = 256;
+export const CHUNK_ROWS = 128;
+
+/** Rollup levels, coarsest first: aligned windows of steps summarising the chunks starting in them. */
+export const ROLLUP_LEVELS = [
+  { level: 2, size: 131_072 },
+  { level: 1, size: 4_096 },
+] as const;
 
 export interface SeriesQueryResult {
   name: string;
@@ -50,10 +56,10 @@ export class PointStore {
     this.repo.deleteTail(runId);
   }
 
-  private writeChunk(seriesId: number, steps: number[], vals: number[]): void {
+  private writeChunk(seriesId: number, steps: number[], vals: number[], rollUp = true): void {
     const env = new Envelope();
     for (let i = 0; i < steps.length; i++) env.add(steps[i] as number, vals[i] as number);
-    this.repo.insertChunk({
+    const summary: ChunkInsert = {
       series_id: seriesId,
       start_step: env.fromStep,
       end_step: env.toStep,
@@ -65,20 +71,22 @@ export class PointStore {
       nan: env.nan,
       pos_inf: env.posInf,
       neg_inf: env.negInf,
-      steps: f64Buffer(steps),
-      vals: f64Buffer(vals),
-    });
+    };
+    this.repo.insertChunk(summary, f64Buffer(steps), f64Buffer(vals));
+    if (rollUp) for (const l of ROLLUP_LEVELS) this.repo.upsertRollup(l.level, Math.floor(env.fromStep / l.size), summary);
   }
 
-  /** Deletes everything at or after `step`, trimming chunks that straddle it. */
+  /** Deletes everything at or after `step`, trimming chunks that straddle it, and their rollups. */
   rewind(runId: number, step: number): void {
     for (const c of this.repo.rewind(runId, step)) {
       const steps = Array.from(f64View(c.steps));
       const vals = Array.from(f64View(c.vals));
       const keep = steps.findIndex((s) => s >= step);
       this.repo.deleteChunk(c.series_id, c.start_step);
-      if (keep > 0) this.writeChunk(c.series_id, steps.slice(0, keep), vals.slice(0, keep));
+      if (keep > 0) this.writeChunk(c.series_id, steps.slice(0, keep), vals.slice(0, keep), false);
     }
+    // A trimmed chunk starts before `step`, so windows from the one holding `step` are rebuilt.
+    for (const l of ROLLUP_LEVELS) this.repo.rebuildRollupsFrom(runId, l.level, l.size, Math.floor(step / l.size));
   }
 
   query(runId: number, series: SeriesRow[], lo: number, hi: number, maxPoints: number): SeriesQueryResult[] {
@@ -88,7 +96,7 @@ export class PointStore {
       const b = new Bucketizer(lo, hi, maxPoints);
       sizers.set(s.id, b);
       if (isEval(s.name)) for (const p of this.repo.evalPoints(s.id, lo, hi)) b.add(p.step, p.value);
-      else this.scanChunks(s.id, b);
+      else this.scanSealed(s.id, b);
       return { s, b };
     });
     if (stream.length > 0) {
@@ -108,27 +116,58 @@ export class PointStore {
     }));
   }
 
-  private scanChunks(seriesId: number, b: Bucketizer): void {
-    for (const c of this.repo.chunkSummaries(seriesId, b.lo, b.hi)) {
-      if (b.fitsWhole(c.start_step, c.end_step)) {
-        b.mergeWhole({
-          fromStep: c.start_step,
-          toStep: c.end_step,
-          count: c.count,
-          min: c.min,
-          max: c.max,
-          last: valueOfKind(c.last_kind, c.last),
-          nan: c.nan,
-          posInf: c.pos_inf,
-          negInf: c.neg_inf,
-        });
-        continue;
+  /**
+   * Sealed points of a series into the buckets, coarsest summaries first: a rollup window or a
+   * chunk that fits a bucket is merged whole; one cut by a bucket edge is opened one level down.
+   * Only the chunks at the ends of the range are read point by point.
+   */
+  private scanSealed(seriesId: number, b: Bucketizer): void {
+    const first = ROLLUP_LEVELS.findIndex((l) => l.size < b.width);
+    if (first >= 0) return this.scanLevel(seriesId, b, first, 0, b.hi);
+    const start = this.repo.chunkStartAtOrBefore(seriesId, b.lo) ?? b.lo;
+    this.scanChunks(seriesId, b, this.repo.chunksByStart(seriesId, start, b.hi, b.lo, b.hi));
+  }
+
+  private scanLevel(seriesId: number, b: Bucketizer, li: number, startLo: number, startHi: number): void {
+    const lvl = ROLLUP_LEVELS[li];
+    if (!lvl) {
+      this.scanChunks(seriesId, b, this.repo.chunksByStart(seriesId, startLo, startHi, b.lo, b.hi));
+      return;
+    }
+    const rows = this.repo.rollups(seriesId, lvl.level, Math.floor(startLo / lvl.size), Math.floor(startHi / lvl.size), b.lo, b.hi);
+    for (const r of rows) {
+      if (!this.mergeIfWhole(b, r)) {
+        const ws = r.window * lvl.size;
+        this.scanLevel(seriesId, b, li + 1, Math.max(startLo, ws), Math.min(startHi, ws + lvl.size - 1));
       }
+    }
+  }
+
+  private scanChunks(seriesId: number, b: Bucketizer, chunks: ChunkSummaryRow[]): void {
+    for (const c of chunks) {
+      if (this.mergeIfWhole(b, c)) continue;
       const d = this.repo.chunkData(seriesId, c.start_step);
       const steps = f64View(d.steps);
       const vals = f64View(d.vals);
       for (let i = 0; i < steps.length; i++) b.add(steps[i] as number, vals[i] as number);
     }
+  }
+
+  /** Merges a summary whole when it fits one bucket, or is no wider than one (see Bucketizer). */
+  private mergeIfWhole(b: Bucketizer, c: ChunkSummaryRow): boolean {
+    if (!b.fitsWhole(c.start_step, c.end_step) && !b.absorbs(c.start_step, c.end_step)) return false;
+    b.mergeWhole({
+      fromStep: c.start_step,
+      toStep: c.end_step,
+      count: c.count,
+      min: c.min,
+      max: c.max,
+      last: valueOfKind(c.last_kind, c.last),
+      nan: c.nan,
+      posInf: c.pos_inf,
+      negInf: c.neg_inf,
+    });
+    return true;
   }
 
   /** Every point of one series at full resolution, in step order. */
@@ -138,7 +177,7 @@ export class PointStore {
       for (const p of this.repo.evalPoints(s.id, 0, all)) yield [p.step, p.value];
       return;
     }
-    for (const c of this.repo.chunkSummaries(s.id, 0, all)) {
+    for (const c of this.repo.chunksByStart(s.id, 0, all, 0, all)) {
       const d = this.repo.chunkData(s.id, c.start_step);
       const steps = f64View(d.steps);
       const vals = f64View(d.vals);

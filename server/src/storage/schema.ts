@@ -73,7 +73,11 @@ export const stepTail = sqliteTable(
   (t) => [primaryKey({ columns: [t.runId, t.step] })],
 );
 
-/** Sealed points of one series: a summary for whole-chunk buckets, then the packed points. */
+/**
+ * Sealed points of one series: a small summary row per chunk (so whole-chunk buckets never touch
+ * the points) pointing at its packed points in chunk_data. Large blobs stay out of the
+ * WITHOUT ROWID summary table, whose rows must stay small for range scans to be fast.
+ */
 export const chunks = sqliteTable(
   'chunks',
   {
@@ -88,6 +92,19 @@ export const chunks = sqliteTable(
     nan: integer('nan').notNull(),
     posInf: integer('pos_inf').notNull(),
     negInf: integer('neg_inf').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.seriesId, t.startStep] })],
+);
+
+/**
+ * The packed steps and values of one chunk (float64, platform byte order), clustered by series
+ * so reading a series' chunks in order reads neighbouring pages.
+ */
+export const chunkData = sqliteTable(
+  'chunk_data',
+  {
+    seriesId: integer('series_id').notNull(),
+    startStep: integer('start_step').notNull(),
     steps: blob('steps', { mode: 'buffer' }).notNull(),
     vals: blob('vals', { mode: 'buffer' }).notNull(),
   },
@@ -195,4 +212,28 @@ export const webhookDeliveries = sqliteTable(
     deliveredAt: text('delivered_at'),
   },
   (t) => [index('webhook_deliveries_due_idx').on(t.status, t.nextAttemptAt), index('webhook_deliveries_hook_idx').on(t.webhookId, t.id)],
+);
+
+/**
+ * Envelopes of a series' chunks per aligned window of steps, at two widths (level 1: 4,096 steps,
+ * level 2: 131,072), so a query over millions of points reads a few thousand small rows.
+ */
+export const rollups = sqliteTable(
+  'rollups',
+  {
+    seriesId: integer('series_id').notNull(),
+    level: integer('level').notNull(),
+    window: integer('window').notNull(),
+    fromStep: integer('from_step').notNull(),
+    toStep: integer('to_step').notNull(),
+    count: integer('count').notNull(),
+    min: real('min'),
+    max: real('max'),
+    last: real('last'),
+    lastKind: integer('last_kind').notNull(),
+    nan: integer('nan').notNull(),
+    posInf: integer('pos_inf').notNull(),
+    negInf: integer('neg_inf').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.seriesId, t.level, t.window] })],
 );

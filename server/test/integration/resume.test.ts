@@ -101,4 +101,23 @@ describe('resume, restart and rewind', () => {
     expect(d.body.lastStep).toBe(699);
     removeDir(srv.dataDir);
   });
+
+  it('rewinding through summarised windows keeps range queries exact', async () => {
+    const srv = await startServer({ engineFactory: noRules });
+    servers.push(srv);
+    const send = async (rewindTo: number | undefined, from: number, to: number, f: (s: number) => number) => {
+      const c = new IngestClient({ url: srv.wsUrl, run: { id: 'rw-2', project: 'test', name: 'rewind' }, batchSize: 500, ...(rewindTo !== undefined ? { rewindTo } : {}) });
+      await c.connect();
+      for (let s = from; s < to; s++) c.step({ step: s, scalars: { loss: f(s) } });
+      await c.flush(60_000);
+      c.close();
+    };
+    await send(undefined, 0, 20_000, (s) => s);
+    await send(9_000, 9_000, 10_000, (s) => -s);
+    const q = await getJson<{ series: Array<{ buckets: Array<{ count: number; min: number; max: number; last: number; toStep: number }> }> }>(
+      `${srv.url}/api/v1/runs/rw-2/query?series=loss&maxPoints=1`,
+    );
+    expect(q.body.series[0]?.buckets).toEqual([expect.objectContaining({ count: 10_000, min: -9_999, max: 8_999, last: -9_999, toStep: 9_999 })]);
+    removeDir(srv.dataDir);
+  });
 });
