@@ -1,0 +1,112 @@
+import type {
+  Alert, Histogram, Project, QueryResult, RunDetail, RunList, SeriesInfo, XAxis,
+} from '@gradwatch/shared';
+import { auth } from './auth.svelte';
+import type { StepTriple } from './step-index';
+
+export class ApiError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+export interface AlertPage {
+  alerts: Alert[];
+  nextCursor: string | null;
+}
+
+export interface AlertFilter {
+  project?: string;
+  severity?: string;
+  status?: 'open' | 'resolved';
+  rule?: string;
+  cursor?: string;
+  limit?: number;
+}
+
+type Params = Record<string, string | number | undefined | null>;
+
+function qs(params: Params): string {
+  const u = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') u.set(k, String(v));
+  const s = u.toString();
+  return s ? `?${s}` : '';
+}
+
+const enc = encodeURIComponent;
+
+async function get<T>(path: string, params: Params = {}, signal?: AbortSignal): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (auth.token) headers.authorization = `Bearer ${auth.token}`;
+  const res = await fetch(`/api/v1${path}${qs(params)}`, { headers, ...(signal ? { signal } : {}) });
+  if (res.status === 401) {
+    auth.reject();
+    throw new ApiError(401, 'this server needs an access token');
+  }
+  if (!res.ok) {
+    let message = res.statusText;
+    try {
+      message = ((await res.json()) as { message?: string }).message ?? message;
+    } catch {
+      // Not JSON: keep the status text.
+    }
+    throw new ApiError(res.status, message);
+  }
+  return (await res.json()) as T;
+}
+
+/** Series names per request: the server takes 500 and a query string of 20,000 characters. */
+function chunkNames(names: readonly string[], maxChars = 12_000, maxNames = 200): string[][] {
+  const out: string[][] = [];
+  let cur: string[] = [];
+  let len = 0;
+  for (const n of names) {
+    const l = enc(n).length + 3;
+    if (cur.length && (len + l > maxChars || cur.length >= maxNames)) {
+      out.push(cur);
+      cur = [];
+      len = 0;
+    }
+    cur.push(n);
+    len += l;
+  }
+  if (cur.length) out.push(cur);
+  return out;
+}
+
+export interface QueryOptions {
+  from?: number;
+  to?: number;
+  x?: XAxis;
+  maxPoints?: number;
+  signal?: AbortSignal;
+}
+
+/** The typed REST API. Every path and shape comes from the server's routes and shared schemas. */
+export const api = {
+  projects: () => get<{ projects: Project[] }>('/projects').then((r) => r.projects),
+  runs: (q: { project?: string; status?: string; search?: string; cursor?: string; limit?: number }) => get<RunList>('/runs', q),
+  run: (id: string) => get<RunDetail>(`/runs/${enc(id)}`),
+  series: (id: string) => get<{ series: SeriesInfo[] }>(`/runs/${enc(id)}/series`).then((r) => r.series),
+
+  /** A bucketed range query; long lists of series are split into parallel requests. */
+  async query(id: string, names: readonly string[], o: QueryOptions = {}): Promise<QueryResult['series']> {
+    if (names.length === 0) return [];
+    const parts = await Promise.all(
+      chunkNames(names).map((chunk) =>
+        get<QueryResult>(`/runs/${enc(id)}/query`, { series: chunk.join(','), from: o.from, to: o.to, x: o.x, maxPoints: o.maxPoints }, o.signal),
+      ),
+    );
+    return parts.flatMap((p) => p.series);
+  },
+
+  steps: (id: string, q: { from?: number; to?: number; limit?: number } = {}) =>
+    get<{ steps: StepTriple[] }>(`/runs/${enc(id)}/steps`, q).then((r) => r.steps),
+  /** Newest first, as the server orders them. */
+  histograms: (id: string, q: { layer?: string; of?: string; limit?: number }) =>
+    get<{ histograms: Histogram[] }>(`/runs/${enc(id)}/histograms`, q).then((r) => r.histograms),
+  alerts: (q: AlertFilter & { run?: string }) => get<AlertPage>('/alerts', { ...q }),
+  runAlerts: (id: string, q: AlertFilter = {}) => get<AlertPage>(`/runs/${enc(id)}/alerts`, { ...q }),
+};
+
+export { chunkNames };

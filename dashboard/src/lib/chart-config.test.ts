@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { pointBin } from './buckets';
+import { buildData, logTick, markerText, type ChartSpec } from './chart-config';
+
+const spec = (over: Partial<ChartSpec> = {}): ChartSpec => ({
+  series: [{ label: 'loss', color: '#4e79a7', bins: () => [pointBin(0, 2), pointBin(1, 'NaN'), pointBin(2, 1)] }],
+  axis: 'step', index: null, logY: false, smoothing: 0, ...over,
+});
+
+type DS = { label?: string; gwRole?: string; data: Array<{ x: number; y: number | null }> };
+
+describe('buildData', () => {
+  it('draws a line, and a NaN marker dataset on the hidden axis', () => {
+    const ds = buildData(spec()).datasets as unknown as DS[];
+    expect(ds.map((d) => [d.label, d.gwRole])).toEqual([['loss', 'line'], ['NaN', 'marker']]);
+    expect(ds[1]?.data[0]).toMatchObject({ x: 1, kind: 'nan' });
+  });
+
+  it('adds the raw line behind a smoothed one', () => {
+    const ds = buildData(spec({ smoothing: 0.6 })).datasets as unknown as DS[];
+    expect(ds.filter((d) => d.gwRole === 'raw')).toHaveLength(1);
+  });
+
+  it('highlights an alert range as a filled rectangle over the steps', () => {
+    const ds = buildData(spec({ highlight: [5, 9] })).datasets as unknown as DS[];
+    const h = ds.find((d) => d.gwRole === 'highlight');
+    expect(h?.data.map((p) => p.x)).toEqual([5, 5, 9, 9]);
+  });
+});
+
+describe('labels', () => {
+  it('labels 1, 2 and 5 of each decade on log axes', () => {
+    expect([1e-4, 2e-4, 3e-4, 5e-3, 0.1, 0.7].map((v) => logTick(v))).toEqual(['1.00e-4', '2.00e-4', '', '0.005', '0.1', '']);
+  });
+
+  it('names the kind, count and step of a marker', () => {
+    expect(markerText({ x: 0, y: 0.5, kind: 'nan', series: 'loss', fromStep: 7, toStep: 7, count: 1 })).toBe('loss: NaN at step 7');
+    expect(markerText({ x: 0, y: 0.9, kind: 'posInf', series: 'g', fromStep: 1, toStep: 9, count: 2 })).toBe('g: +Infinity ×2 in steps 1–9');
+  });
+});
