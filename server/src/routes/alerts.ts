@@ -44,6 +44,16 @@ const alerts: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/alerts', { schema: { querystring: AlertQuery, response: { 200: AlertPage } } }, async (req) => page(filter(req.query)));
 
+  app.get(
+    '/alerts/:id',
+    { schema: { params: Type.Object({ id: Type.Integer({ minimum: 1 }) }), response: { 200: Alert, 404: ErrorBody } } },
+    async (req, reply) => {
+      const found = app.repos.alerts.byId(req.params.id);
+      if (!found) return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no alert ${req.params.id}` });
+      return toAlert(found, found.runUid, found.project);
+    },
+  );
+
   app.patch(
     '/alerts/:id',
     {

@@ -90,6 +90,8 @@ describe('alerts end to end', () => {
       method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ acknowledged: true, muted: true }),
     });
     expect(patched.body).toMatchObject({ id, acknowledged: true, muted: true });
+    expect((await getJson<Alert>(`${srv.url}/api/v1/alerts/${id}`)).body).toMatchObject({ id, acknowledged: true, muted: true });
+    expect((await getJson(`${srv.url}/api/v1/alerts/999999`)).status).toBe(404);
     expect((await getJson(`${srv.url}/api/v1/alerts/${id}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: '{"color":"red"}' })).status).toBe(400);
     const page1 = await getJson<{ alerts: Alert[]; nextCursor: string | null }>(`${srv.url}/api/v1/alerts?limit=2`);
     expect(page1.body.alerts.length).toBe(2);
