@@ -9,13 +9,18 @@ import dashboardPlugin from './plugins/dashboard.js';
 import dbPlugin from './plugins/db.js';
 import domainPlugin from './plugins/domain.js';
 import errorsPlugin from './plugins/errors.js';
+import retentionPlugin from './plugins/retention.js';
+import { flushThenCloseSockets } from './plugins/shutdown.js';
 import swaggerPlugin from './plugins/swagger.js';
 import alertRoutes from './routes/alerts.js';
 import healthRoutes from './routes/health.js';
 import projectRoutes from './routes/projects.js';
+import ruleRoutes from './routes/rules.js';
 import runRoutes from './routes/runs.js';
 import seriesRoutes from './routes/series.js';
 import socketRoutes from './routes/sockets.js';
+import webhookRoutes from './routes/webhooks.js';
+import tokenRoutes from './tokens/tokens.routes.js';
 
 export interface AppOptions {
   config: Config;
@@ -40,24 +45,25 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(errorsPlugin);
   await app.register(dbPlugin);
   await app.register(authPlugin);
-  await app.register(websocket, { options: { maxPayload: Math.min(config.limits.maxFrameBytes * 4, 1 << 30) } });
+  await app.register(websocket, { preClose: flushThenCloseSockets, options: { maxPayload: Math.min(config.limits.maxFrameBytes * 4, 1 << 30) } });
   await app.register(swaggerPlugin);
 
   // Domain
   await app.register(domainPlugin, opts.engineFactory ? { engineFactory: opts.engineFactory } : {});
+  await app.register(retentionPlugin);
 
   // Routes
   await app.register(healthRoutes);
   await app.register(socketRoutes);
+  // Every route is guarded by the auth plugin's onRequest hook (plugins/auth.ts: policyOf).
   await app.register(async (api) => {
-    api.addHook('onRequest', async (req, reply) => {
-      const denied = app.auth.check(app.auth.tokenOf(req));
-      if (denied) return reply.code(401).send({ statusCode: 401, error: 'Unauthorized', message: denied });
-    });
     await api.register(projectRoutes);
     await api.register(runRoutes);
     await api.register(seriesRoutes);
     await api.register(alertRoutes);
+    await api.register(ruleRoutes);
+    await api.register(webhookRoutes);
+    await api.register(tokenRoutes);
   }, { prefix: '/api/v1' });
   await app.register(dashboardPlugin);
   return app;

@@ -11,6 +11,8 @@ export interface Config {
   staleAfterS: number;
   synchronous: 'FULL' | 'NORMAL';
   logLevel: string;
+  /** Runs inactive for longer are deleted (hourly and at start); null: kept forever. */
+  retentionDays: number | null;
   limits: {
     maxFrameBytes: number;
     maxLayers: number;
@@ -19,9 +21,12 @@ export interface Config {
     maxMessagesPerSecond: number;
     maxStringLength: number;
     maxConnections: number;
+    maxLiveConnections: number;
     liveMaxBufferedBytes: number;
   };
   dashboardDir: string | null;
+  /** First webhook retry delay; doubles per attempt. */
+  webhookRetryMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -71,6 +76,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     staleAfterS: int(env, 'GRADWATCH_STALE_AFTER_S', 300, 1, 86400 * 365),
     synchronous: sync,
     logLevel,
+    retentionDays: env.GRADWATCH_RETENTION_DAYS ? int(env, 'GRADWATCH_RETENTION_DAYS', 0, 1, 36_500) : null,
     limits: {
       maxFrameBytes: int(env, 'GRADWATCH_MAX_FRAME_BYTES', 4 * 1024 * 1024, 1024, 256 * 1024 * 1024),
       maxLayers: int(env, 'GRADWATCH_MAX_LAYERS', 1000, 1, 100_000),
@@ -79,8 +85,10 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       maxMessagesPerSecond: int(env, 'GRADWATCH_MAX_MESSAGES_PER_SECOND', 1000, 1, 1_000_000),
       maxStringLength: 200,
       maxConnections: int(env, 'GRADWATCH_MAX_CONNECTIONS', 1000, 1, 100_000),
+      maxLiveConnections: int(env, 'GRADWATCH_MAX_LIVE_CONNECTIONS', 200, 1, 100_000),
       liveMaxBufferedBytes: int(env, 'GRADWATCH_LIVE_MAX_BUFFERED_BYTES', 8 * 1024 * 1024, 65536, 1 << 30),
     },
     dashboardDir: env.GRADWATCH_DASHBOARD_DIR ?? null,
+    webhookRetryMs: int(env, 'GRADWATCH_WEBHOOK_RETRY_MS', 1000, 10, 3_600_000),
   };
 }

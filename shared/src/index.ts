@@ -5,3 +5,4 @@ export * from './series.js';
 export * from './rest.js';
 export * from './protocol/ingest.js';
 export * from './protocol/live.js';
+export * from './tokens.js';

@@ -122,8 +122,10 @@ export const QueryResult = Type.Object({
 });
 export type QueryResult = Static<typeof QueryResult>;
 
+/** number or null as a type list: fast-json-stringify cannot serialize anyOf inside a tuple (a 500). */
+const NumOrNull = Type.Unsafe<number | null>({ type: ['number', 'null'] });
 export const StepTimes = Type.Object({
-  steps: Type.Array(Type.Tuple([Type.Integer(), Type.Union([Type.Number(), Type.Null()]), Type.Union([Type.Number(), Type.Null()])])),
+  steps: Type.Array(Type.Tuple([Type.Integer(), NumOrNull, NumOrNull])),
 });
 
 export const Histogram = Type.Object({

@@ -59,6 +59,8 @@ export class IngestClient extends EventEmitter<{
   private limits: Limits | null = null;
   private closed = false;
   private backoff = 100;
+  private retryBackoff = 100;
+  private retryTimer: NodeJS.Timeout | null = null;
   private ready = false;
   private numbered = false;
   private idleWaiters: Array<() => void> = [];
@@ -66,6 +68,8 @@ export class IngestClient extends EventEmitter<{
   readonly alerts: Alert[] = [];
   lastAckedSeq = 0;
   connects = 0;
+  /** Back-offs taken after `retry` errors (database busy, full or read-only). */
+  retries = 0;
 
   constructor(private readonly opts: IngestClientOptions) {
     super();
@@ -117,6 +121,7 @@ export class IngestClient extends EventEmitter<{
         onWelcome();
         this.pump();
       } else if (msg.type === 'ack') {
+        this.retryBackoff = 100;
         this.onAcked(msg.seq);
         this.pump();
       } else if (msg.type === 'alert') {
@@ -175,10 +180,24 @@ export class IngestClient extends EventEmitter<{
       this.pump();
       return;
     }
+    if (code === 'retry' && seq === undefined) {
+      // hello could not be stored (database busy or full): reconnect after the back-off.
+      this.ws?.close();
+      return;
+    }
     if (code === 'retry' && seq !== undefined) {
+      // Database busy, full or read-only: re-send from this seq after a back-off that doubles
+      // while retries continue (one timer for a whole failed batch) and resets on the next ack.
       const i = this.outbox.findIndex((o) => o.seq === seq);
       if (i >= 0) this.cursor = Math.min(this.cursor, i);
-      setTimeout(() => this.pump(), this.backoff);
+      if (!this.retryTimer) {
+        this.retries++;
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = null;
+          this.pump();
+        }, this.retryBackoff);
+        this.retryBackoff = Math.min(this.retryBackoff * 2, this.opts.maxBackoffMs ?? 5000);
+      }
       return;
     }
     if (seq !== undefined) {
@@ -195,7 +214,7 @@ export class IngestClient extends EventEmitter<{
 
   private pump(): void {
     const ws = this.ws;
-    if (!ws || !this.ready || ws.readyState !== WebSocket.OPEN) return;
+    if (!ws || !this.ready || this.retryTimer || ws.readyState !== WebSocket.OPEN) return;
     const window = this.opts.window ?? 64;
     while (this.cursor < this.outbox.length && this.cursor < window) {
       const o = this.outbox[this.cursor] as Outgoing;
@@ -280,6 +299,7 @@ export class IngestClient extends EventEmitter<{
   close(): void {
     this.closed = true;
     if (this.batchTimer) clearTimeout(this.batchTimer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     this.ws?.close();
   }
 }

@@ -91,14 +91,19 @@ export function serveIngest(
         peer.send(res.welcome);
         for (const a of res.alerts) peer.send({ type: 'alert', alert: a });
       } catch (e) {
-        if (!(e instanceof Rejection)) throw e;
+        if (!(e instanceof Rejection)) {
+          // Never a crash: a busy, full or read-only database is worth a retry; anything else is logged.
+          const transient = /SQLITE_(BUSY|LOCKED|FULL|IOERR|READONLY)/.test(String((e as { code?: unknown }).code ?? ''));
+          if (!transient) console.error('hello failed', e);
+          return fail(transient ? 'retry' : 'internal', transient ? 'the database is busy or full; send hello again after a back-off' : 'internal error; see the server log');
+        }
         fail(e.code, e.message);
         if (e.code === 'protocol') socket.close(1002, 'unsupported protocol');
       }
       return;
     }
     if (typeof type !== 'string' || !SEQ_TYPES.has(type)) {
-      return fail('unknown_type', `unknown message type ${JSON.stringify(type)}; expected hello, model, steps, eval, hist or end`);
+      return fail('unknown_type', `unknown message type ${JSON.stringify(type)?.slice(0, 60)}; expected hello, model, steps, eval, hist or end`);
     }
     if (state === null) return fail('no_hello', 'send hello before any other message');
     const seq = (msg as { seq?: unknown }).seq;

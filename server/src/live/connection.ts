@@ -11,7 +11,7 @@ const v = {
 
 export interface LiveAuthorizer {
   /** null when the token may read these runs (or no token is needed); else why not. */
-  check(token: string | undefined, runUids: string[]): string | null;
+  check(token: string | undefined, runUids: string[]): { code: string; message: string } | null;
   required: boolean;
 }
 
@@ -36,15 +36,15 @@ export function serveLive(socket: WebSocket, hub: LiveHub, auth: LiveAuthorizer,
       token = msg.token;
       const denied = auth.check(token, []);
       if (denied) {
-        fail('unauthorized', denied);
-        socket.close(1008, 'unauthorized');
+        fail(denied.code, denied.message);
+        socket.close(1008, denied.code);
       } else socket.send(JSON.stringify({ type: 'ready' }));
       return;
     }
     if (type === 'subscribe') {
       if (!v.subscribe.check(msg)) return fail('bad_message', `invalid subscribe: ${v.subscribe.explain(msg)}`);
       const denied = auth.check(token, msg.runs);
-      if (denied) return fail(token === undefined ? 'unauthorized' : 'forbidden', denied);
+      if (denied) return fail(denied.code, denied.message);
       hub.subscribe(client, msg.runs, msg.series);
       socket.send(JSON.stringify({ type: 'ready' }));
       return;
@@ -55,7 +55,7 @@ export function serveLive(socket: WebSocket, hub: LiveHub, auth: LiveAuthorizer,
       socket.send(JSON.stringify({ type: 'ready' }));
       return;
     }
-    fail('unknown_type', `unknown message type ${JSON.stringify(type)}; expected auth, subscribe or unsubscribe`);
+    fail('unknown_type', `unknown message type ${JSON.stringify(type)?.slice(0, 60)}; expected auth, subscribe or unsubscribe`);
   });
   socket.on('close', () => hub.detach(client));
   socket.on('error', () => socket.terminate());

@@ -1,38 +1,154 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import fp from 'fastify-plugin';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { TokenScope } from '@gradwatch/shared';
+import { hashToken, TokensRepo } from '../tokens/tokens.repo.js';
+
+export type Scope = TokenScope;
+
+/** Who is asking: the bootstrap admin (tokenId null) or a stored token. */
+export interface Principal {
+  tokenId: number | null;
+  name: string;
+  scope: Scope;
+  /** The one project this principal may see; null: every project. */
+  project: string | null;
+}
+
+/** Why not: 401 (no or unknown token) or 403 (a valid token that may not do this). */
+export interface Denial {
+  status: 401 | 403 | 404;
+  code: 'unauthorized' | 'forbidden' | 'not_found';
+  message: string;
+}
+
+/**
+ * How a route is guarded. public: no token (health, OpenAPI, dashboard files); socket: the
+ * socket checks in its protocol (hello.token, the live auth message); scope: a REST route.
+ * global: only tokens not limited to a project (token management).
+ */
+export type RoutePolicy = { kind: 'public' } | { kind: 'socket' } | { kind: 'scope'; scope: Scope; global: boolean };
 
 export interface Auth {
   /** Whether requests need a token at all (GRADWATCH_ADMIN_TOKEN set). */
   readonly required: boolean;
-  /** null when the token is accepted; otherwise the reason, for the error message. */
-  check(token: string | undefined): string | null;
+  readonly tokens: TokensRepo;
+  /** The principal a token stands for, or why it stands for none. Auth off: an unrestricted admin. */
+  identify(token: string | undefined): Principal | Denial;
+  /** null when the token may act with this scope (on this project, when one is given). */
+  check(token: string | undefined, scope: Scope, project?: string | null): Denial | null;
+  /** The ingest socket's hello: scope ingest, and the run's project. */
+  checkIngest(token: string | undefined, project: string): Denial | null;
+  /** The live socket: scope read; a project-limited token only for runs of its project. */
+  checkLive(token: string | undefined, runUids: string[]): Denial | null;
   tokenOf(req: FastifyRequest): string | undefined;
+  policyOf(method: string, url: string): RoutePolicy;
+  /** Every route registered (onRoute), for the startup check and the auth matrix test. */
+  readonly routes: ReadonlyArray<{ method: string; url: string }>;
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
     auth: Auth;
   }
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
 }
 
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 
+/** admin may do everything; read and ingest only themselves. */
+const grants = (has: Scope, needs: Scope): boolean => has === 'admin' || has === needs;
+
+const isDenial = (x: Principal | Denial): x is Denial => 'status' in x;
+
+const ROOT: Principal = { tokenId: null, name: 'admin (GRADWATCH_ADMIN_TOKEN)', scope: 'admin', project: null };
+const OPEN: Principal = { tokenId: null, name: 'anonymous (auth off)', scope: 'admin', project: null };
+
+export function policyOf(method: string, url: string): RoutePolicy {
+  if (url.startsWith('/v1/')) return { kind: 'socket' };
+  if (url === '/api' || url.startsWith('/api/')) {
+    if (url === '/api/v1/tokens' || url.startsWith('/api/v1/tokens/')) return { kind: 'scope', scope: 'admin', global: true };
+    // Reads need read; anything that changes something (deletes, settings) needs admin.
+    return { kind: 'scope', scope: method === 'GET' || method === 'HEAD' ? 'read' : 'admin', global: false };
+  }
+  return { kind: 'public' };
+}
+
+const deny = (reply: FastifyReply, d: Denial) =>
+  reply.code(d.status).send({ statusCode: d.status, error: d.status === 401 ? 'Unauthorized' : d.status === 403 ? 'Forbidden' : 'Not Found', message: d.message });
+
 /**
- * Bearer tokens. With GRADWATCH_ADMIN_TOKEN unset the server is a single-user tool bound to
- * loopback and needs none; with it set, every route but /healthz and the dashboard asks for it.
+ * Bearer tokens with scopes, optionally limited to one project; the one place where access is
+ * decided. With GRADWATCH_ADMIN_TOKEN unset the server is a single-user tool bound to loopback
+ * and needs none; with it set, every route but the public ones asks for a token. Stored tokens
+ * are looked up by their sha256; the bootstrap token is compared in constant time.
  */
 export default fp(
   async (app) => {
     const admin = app.config.adminToken;
     const adminDigest = admin === null ? null : digest(admin);
+    const required = admin !== null;
+    const tokens = new TokensRepo(app.db);
+    const routes: Array<{ method: string; url: string }> = [];
+
+    const projectOfRun = (uid: string): string | null => {
+      const run = app.repos.runs.byUid(uid);
+      return run ? app.repos.runs.projectName(run.projectId) : null;
+    };
+
+    const alertProjectStmt = app.db.$client.prepare('SELECT p.name AS name FROM alerts a JOIN projects p ON p.id = a.project_id WHERE a.id = ?');
+    const projectOfAlert = (id: string): string | null => {
+      if (!/^[0-9]{1,15}$/.test(id)) return null;
+      return (alertProjectStmt.get(Number(id)) as { name: string } | undefined)?.name ?? null;
+    };
+
+    const identify = (token: string | undefined): Principal | Denial => {
+      if (!required) return OPEN;
+      if (token === undefined || token === '') {
+        return { status: 401, code: 'unauthorized', message: 'this server requires a token: send Authorization: Bearer <token> (ingest: "token" in hello; live socket: an auth message or ?token=)' };
+      }
+      // Digests have equal lengths, so the comparison time says nothing about the token.
+      if (adminDigest !== null && timingSafeEqual(digest(token), adminDigest)) return ROOT;
+      const row = token.length <= 500 ? tokens.byHash(hashToken(token)) : undefined;
+      if (!row) return { status: 401, code: 'unauthorized', message: 'the token is not valid (unknown or revoked)' };
+      return { tokenId: row.id, name: row.name, scope: row.scope as Scope, project: row.project };
+    };
+
+    const check = (token: string | undefined, scope: Scope, project?: string | null): Denial | null => {
+      const p = identify(token);
+      if (isDenial(p)) return p;
+      if (!grants(p.scope, scope)) {
+        return { status: 403, code: 'forbidden', message: `this token has scope "${p.scope}"; this needs "${scope}"` };
+      }
+      if (p.project !== null && project !== undefined && project !== p.project) {
+        return { status: 403, code: 'forbidden', message: `this token is limited to project "${p.project}"` };
+      }
+      return null;
+    };
+
     const auth: Auth = {
-      required: admin !== null,
-      check(token) {
-        if (adminDigest === null) return null;
-        if (token === undefined || token === '') return 'this server requires a token: send Authorization: Bearer <token>';
-        // Digests have equal lengths, so the comparison time says nothing about the token.
-        return timingSafeEqual(digest(token), adminDigest) ? null : 'the token is not valid';
+      required,
+      tokens,
+      routes,
+      identify,
+      check,
+      checkIngest: (token, project) => check(token, 'ingest', project),
+      checkLive(token, runUids) {
+        const denied = check(token, 'read');
+        if (denied) return denied;
+        const p = identify(token) as Principal;
+        if (p.project === null) return null;
+        for (const uid of runUids) {
+          if (uid === '*') {
+            return { status: 403, code: 'forbidden', message: `this token is limited to project "${p.project}": subscribe to its runs by id, not to "*"` };
+          }
+          if (projectOfRun(uid) !== p.project) {
+            return { status: 403, code: 'forbidden', message: `run ${uid} is not in project "${p.project}", the one this token is limited to` };
+          }
+        }
+        return null;
       },
       tokenOf(req) {
         const h = req.headers.authorization;
@@ -40,8 +156,65 @@ export default fp(
         const q = (req.query as Record<string, unknown> | undefined)?.token;
         return typeof q === 'string' ? q : undefined;
       },
+      policyOf,
     };
     app.decorate('auth', auth);
+    app.decorateRequest('principal', null);
+
+    app.addHook('onRoute', (route) => {
+      for (const method of [route.method].flat()) routes.push({ method, url: route.url });
+    });
+
+    // REST guard, for every route registered after this plugin (and the 404 handler).
+    app.addHook('onRequest', async (req, reply) => {
+      const url = req.routeOptions.url ?? req.url.split('?')[0] ?? '/';
+      const policy = policyOf(req.method, url);
+      if (policy.kind !== 'scope' || !required) return;
+      const p = identify(auth.tokenOf(req));
+      if (isDenial(p)) return deny(reply, p);
+      if (!grants(p.scope, policy.scope)) {
+        return deny(reply, { status: 403, code: 'forbidden', message: `this token has scope "${p.scope}"; ${req.method} ${url} needs "${policy.scope}"` });
+      }
+      if (p.project !== null) {
+        if (policy.global) {
+          return deny(reply, { status: 403, code: 'forbidden', message: `this token is limited to project "${p.project}"; managing tokens needs an admin token for every project` });
+        }
+        const params = (req.params ?? {}) as Record<string, unknown>;
+        if (typeof params.project === 'string' && params.project !== p.project) {
+          return deny(reply, { status: 403, code: 'forbidden', message: `this token is limited to project "${p.project}"` });
+        }
+        // A run or alert of another project looks exactly like one that does not exist. An :id
+        // whose project cannot be told (and no :project beside it) is refused: fail closed.
+        if (params.id !== undefined && typeof params.project !== 'string') {
+          const id = String(params.id);
+          const kind = url.startsWith('/api/v1/runs/:id') ? 'run' : url.startsWith('/api/v1/alerts/:id') ? 'alert' : null;
+          if (kind === null) {
+            return deny(reply, { status: 403, code: 'forbidden', message: `${req.method} ${url} is not open to tokens limited to a project` });
+          }
+          const project = kind === 'run' ? projectOfRun(id) : projectOfAlert(id);
+          if (project !== null && project !== p.project) return deny(reply, { status: 404, code: 'not_found', message: `no ${kind} ${id}` });
+        }
+        // Listings that take a project filter are pinned to the token's project.
+        const query = req.query as Record<string, unknown> | undefined;
+        const schema = req.routeOptions.schema?.querystring as { properties?: Record<string, unknown> } | undefined;
+        if (query && typeof query === 'object' && schema?.properties?.project !== undefined) {
+          if (query.project !== undefined && query.project !== p.project) {
+            return deny(reply, { status: 403, code: 'forbidden', message: `this token is limited to project "${p.project}"` });
+          }
+          query.project = p.project;
+        }
+      }
+      req.principal = p;
+    });
+
+    // The project listing has no filter: a project-limited token sees its own project only.
+    app.addHook('preSerialization', async (req, _reply, payload: unknown) => {
+      const p = req.principal;
+      if (!p || p.project === null || req.routeOptions.url !== '/api/v1/projects') return payload;
+      const body = payload as { projects?: Array<{ name: string }> };
+      if (!Array.isArray(body?.projects)) return payload;
+      return { ...body, projects: body.projects.filter((x) => x.name === p.project) };
+    });
   },
-  { name: 'auth', dependencies: ['config'] },
+  { name: 'auth', dependencies: ['config', 'db'] },
 );

@@ -16,6 +16,18 @@ export default fp(
       const message = err.validation ? `invalid ${err.validationContext ?? 'request'}: ${err.message}` : err.message;
       return reply.code(status).send({ statusCode: status, error: httpName(status), message });
     });
+    // Ajv coerces "1e400" or "Infinity" to Infinity and then passes it as an integer within its
+    // maximum; no route wants a non-finite number from a URL, so refuse them here with a 400.
+    app.addHook('preHandler', async (req, reply) => {
+      for (const [where, obj] of [['querystring', req.query], ['params', req.params]] as const) {
+        if (!obj || typeof obj !== 'object') continue;
+        for (const [k, v] of Object.entries(obj as Record<string, unknown>)) {
+          if (typeof v === 'number' && !Number.isFinite(v)) {
+            return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: `invalid ${where}: ${where}/${k} must be a finite number` });
+          }
+        }
+      }
+    });
     app.setNotFoundHandler((req, reply) =>
       reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no route ${req.method} ${req.url.split('?')[0]}` }),
     );

@@ -1,4 +1,4 @@
-import Type, { type Static } from 'typebox';
+import Type, { type Static, type TSchema } from 'typebox';
 import { Num } from '../numbers.js';
 import { EndStatus, ProjectName, RunId } from '../run.js';
 import { Alert } from '../alert.js';
@@ -6,6 +6,12 @@ import { Alert } from '../alert.js';
 export const PROTOCOL_VERSION = 1;
 
 const Name = Type.String({ minLength: 1, maxLength: 200 });
+/**
+ * A record keyed by names of 1..maxLength characters. TypeBox drops the constraints of a Record's
+ * key schema (keys match "^.*$"), so the key length is checked with propertyNames.
+ */
+const NamedRecord = <T extends Parameters<typeof Type.Record>[1]>(value: T, maxLength = 200) =>
+  Type.Record(Type.String(), value, { propertyNames: { minLength: 1, maxLength } });
 const Seq = Type.Integer({ minimum: 1 });
 const Step = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 
@@ -42,12 +48,21 @@ export const InputStats = Type.Object({
 });
 export type InputStats = Static<typeof InputStats>;
 
+/**
+ * A config value: JSON nested at most 8 deep. Unbounded nesting once overflowed the server's
+ * stack while it stored a hello (a crash); the static type stays `unknown`.
+ */
+const ConfigLeaf = Type.Union([Type.Number(), Type.String({ maxLength: 10_000 }), Type.Boolean(), Type.Null()]);
+let configValue: TSchema = ConfigLeaf;
+for (let i = 0; i < 8; i++) configValue = Type.Union([ConfigLeaf, Type.Array(configValue, { maxItems: 10_000 }), Type.Record(Type.String({ maxLength: 200 }), configValue)]);
+export const ConfigValue = Type.Unsafe<unknown>(configValue);
+
 export const RunInfo = Type.Object({
   id: RunId,
   project: ProjectName,
   name: Name,
   tags: Type.Optional(Type.Array(Type.String({ maxLength: 100 }), { maxItems: 50 })),
-  config: Type.Optional(Type.Record(Type.String({ maxLength: 200 }), Type.Unknown())),
+  config: Type.Optional(NamedRecord(ConfigValue)),
   framework: Type.Optional(Type.String({ maxLength: 100 })),
   host: Type.Optional(Type.String({ maxLength: 200 })),
   rank: Type.Optional(Type.Integer({ minimum: 0 })),
@@ -83,7 +98,11 @@ export const OptimizerInfo = Type.Object(
     momentum: Type.Optional(Num),
     weightDecay: Type.Optional(Num),
   },
-  { additionalProperties: true },
+  {
+    // Other hyper-parameters (betas, eps, nesterov, ...): flat values only. Arbitrary nesting
+    // here once overflowed the stack while the server decoded it, failing a whole group commit.
+    additionalProperties: Type.Union([Num, Type.String({ maxLength: 200 }), Type.Boolean(), Type.Null(), Type.Array(Num, { maxItems: 100 })]),
+  },
 );
 
 export const ModelMsg = Type.Object({
@@ -100,8 +119,8 @@ export const StepItem = Type.Object({
   epoch: Type.Optional(Type.Number({ minimum: 0 })),
   time: Type.Optional(Type.Number({ description: 'Unix time in seconds' })),
   examples: Type.Optional(Type.Integer({ minimum: 0 })),
-  scalars: Type.Record(Type.String({ minLength: 1, maxLength: 200 }), Num),
-  layers: Type.Optional(Type.Record(Name, LayerStats)),
+  scalars: NamedRecord(Num),
+  layers: Type.Optional(NamedRecord(LayerStats)),
   inputs: Type.Optional(InputStats),
 });
 export type StepItem = Static<typeof StepItem>;
@@ -119,7 +138,7 @@ export const EvalMsg = Type.Object({
   step: Step,
   epoch: Type.Optional(Type.Number({ minimum: 0 })),
   split: Type.Union([Type.Literal('val'), Type.Literal('test')]),
-  metrics: Type.Record(Type.String({ minLength: 1, maxLength: 200 }), Num),
+  metrics: NamedRecord(Num),
   inputs: Type.Optional(InputStats),
 });
 export type EvalMsg = Static<typeof EvalMsg>;

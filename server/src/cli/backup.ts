@@ -1,0 +1,49 @@
+/**
+ * A consistent copy of the database, safe while the server is running and ingesting:
+ *
+ *   npm run backup -- DEST [--data-dir DIR]
+ *
+ * Uses SQLite's online backup (better-sqlite3 db.backup()): pages are copied in steps, and a
+ * write by the server during the copy restarts the affected part, so DEST is the database as of
+ * one commit. The copy is checked (PRAGMA quick_check) before the command reports success.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import Database from 'better-sqlite3';
+import { dbFileOf, fail, mustExist, userCwd } from './common.js';
+
+const USAGE = 'usage: npm run backup -- DEST [--data-dir DIR] [--force]';
+
+const { values: opts, positionals } = (() => {
+  try {
+    return parseArgs({ allowPositionals: true, options: { 'data-dir': { type: 'string' }, force: { type: 'boolean', default: false } } });
+  } catch (e) {
+    return fail(`${(e as Error).message}\n${USAGE}`);
+  }
+})();
+
+const destArg = positionals[0];
+if (destArg === undefined || positionals.length > 1) fail(USAGE);
+const dest = isAbsolute(destArg) ? destArg : resolve(userCwd(), destArg);
+const src = dbFileOf(opts['data-dir']);
+mustExist(src);
+if (resolve(dest) === resolve(src)) fail('DEST is the live database itself');
+if (existsSync(dest) && !opts.force) fail(`${dest} exists; pass --force to overwrite it`);
+
+const t0 = Date.now();
+const db = new Database(src, { fileMustExist: true });
+db.pragma('busy_timeout = 5000');
+try {
+  await db.backup(dest);
+} catch (e) {
+  fail(`backup failed: ${(e as Error).message}`, 1);
+} finally {
+  db.close();
+}
+const copy = new Database(dest, { readonly: true });
+const check = copy.pragma('quick_check', { simple: true });
+const runs = (copy.prepare('SELECT count(*) AS n FROM runs').get() as { n: number }).n;
+copy.close();
+if (check !== 'ok') fail(`the copy failed its check: ${String(check)}`, 1);
+console.log(`backed up ${src} to ${dest}: ${(statSync(dest).size / 1e6).toFixed(1)} MB, ${runs} runs, in ${Date.now() - t0} ms`);

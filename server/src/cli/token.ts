@@ -1,0 +1,77 @@
+/**
+ * Token management on the database file, for a server running or not:
+ *
+ *   npm run token -- create --scope ingest|read|admin [--project NAME] [--name TEXT]
+ *   npm run token -- list
+ *   npm run token -- revoke ID
+ *
+ * Common option: --data-dir DIR (default GRADWATCH_DATA_DIR). Tokens take effect when the server
+ * runs with GRADWATCH_ADMIN_TOKEN set (auth on); a revoked token stops working at once.
+ */
+import { parseArgs } from 'node:util';
+import { Value } from 'typebox/value';
+import { ProjectName, TokenScope } from '@gradwatch/shared';
+import { openDb } from '../storage/db.js';
+import { SCOPES, TokensRepo } from '../tokens/tokens.repo.js';
+import { dbFileOf, fail } from './common.js';
+
+const USAGE = `usage: npm run token -- create --scope ${SCOPES.join('|')} [--project NAME] [--name TEXT]
+       npm run token -- list
+       npm run token -- revoke ID
+options: --data-dir DIR (default: GRADWATCH_DATA_DIR)`;
+
+const { values: opts, positionals } = (() => {
+  try {
+    return parseArgs({
+      allowPositionals: true,
+      options: {
+        scope: { type: 'string' },
+        project: { type: 'string' },
+        name: { type: 'string' },
+        'data-dir': { type: 'string' },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (e) {
+    return fail(`${(e as Error).message}\n${USAGE}`);
+  }
+})();
+
+const [command, ...rest] = positionals;
+if (opts.help || command === undefined) {
+  console.log(USAGE);
+  process.exit(command === undefined && !opts.help ? 2 : 0);
+}
+
+const file = dbFileOf(opts['data-dir']);
+const db = openDb(file);
+const repo = new TokensRepo(db);
+try {
+  if (command === 'create') {
+    if (!Value.Check(TokenScope, opts.scope)) fail(`--scope must be one of ${SCOPES.join(', ')}\n${USAGE}`);
+    if (opts.project !== undefined && !Value.Check(ProjectName, opts.project)) fail(`--project "${opts.project}" is not a valid project name`);
+    const name = opts.name ?? `${opts.scope}${opts.project ? ` for ${opts.project}` : ''} (cli)`;
+    if (name.length > 100) fail('--name is limited to 100 characters');
+    const { info, secret } = repo.create({ scope: opts.scope, project: opts.project ?? null, name });
+    if (opts.json) console.log(JSON.stringify({ ...info, token: secret }));
+    else {
+      console.log(`created token ${info.id} "${info.name}": scope ${info.scope}, ${info.project ? `project ${info.project}` : 'every project'}`);
+      console.log(`secret (shown once, store it now): ${secret}`);
+    }
+  } else if (command === 'list') {
+    const rows = repo.list();
+    if (opts.json) console.log(JSON.stringify(rows));
+    else if (rows.length === 0) console.log(`no tokens in ${file}`);
+    else for (const t of rows) console.log(`${String(t.id).padStart(4)}  ${t.scope.padEnd(6)}  ${(t.project ?? '*').padEnd(20)}  ${t.hint}…  ${t.createdAt}  ${t.name}`);
+  } else if (command === 'revoke') {
+    const id = Number(rest[0]);
+    if (!Number.isSafeInteger(id) || id < 1) fail(`revoke needs a token id (see "list")\n${USAGE}`);
+    if (!repo.revoke(id)) fail(`no token ${id}`, 1);
+    console.log(`revoked token ${id}`);
+  } else {
+    fail(`unknown command "${command}"\n${USAGE}`);
+  }
+} finally {
+  db.$client.close();
+}

@@ -1,0 +1,30 @@
+import fp from 'fastify-plugin';
+import { pruneOldRuns } from '../storage/retention.js';
+
+const HOUR_MS = 3_600_000;
+
+/** GRADWATCH_RETENTION_DAYS: prunes old runs once the server is ready, then every hour. */
+export default fp(
+  async (app) => {
+    const days = app.config.retentionDays;
+    if (days === null) return;
+    let timer: NodeJS.Timeout | null = null;
+    const prune = (): void => {
+      try {
+        const n = pruneOldRuns(app, days);
+        if (n > 0) app.log.info(`retention: deleted ${n} runs inactive for more than ${days} days`);
+      } catch (err) {
+        app.log.error({ err }, 'retention: pruning failed; will try again in an hour');
+      }
+    };
+    app.addHook('onReady', async () => {
+      prune();
+      timer = setInterval(prune, HOUR_MS);
+      timer.unref();
+    });
+    app.addHook('onClose', async () => {
+      if (timer) clearInterval(timer);
+    });
+  },
+  { name: 'retention', dependencies: ['domain'] },
+);

@@ -1,0 +1,60 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { eq } from 'drizzle-orm';
+import type { TokenInfo, TokenScope } from '@gradwatch/shared';
+import type { Db } from '../storage/db.js';
+import { tokens } from '../storage/schema.js';
+
+export const SCOPES: readonly TokenScope[] = ['ingest', 'read', 'admin'];
+
+/** sha256 of a secret, hex: what the table stores and looks tokens up by. */
+export const hashToken = (secret: string): string => createHash('sha256').update(secret, 'utf8').digest('hex');
+
+/** A new secret: "gw_" and 32 random bytes, base64url (256 bits). */
+export const newSecret = (): string => `gw_${randomBytes(32).toString('base64url')}`;
+
+export type TokenRow = typeof tokens.$inferSelect;
+
+export function toInfo(r: TokenRow): TokenInfo {
+  return { id: r.id, name: r.name, scope: r.scope as TokenScope, project: r.project, hint: r.hint, createdAt: r.createdAt };
+}
+
+/** The tokens table: the REST routes, the CLI and the auth plugin share it. */
+export class TokensRepo {
+  private readonly byHashStmt;
+
+  constructor(private readonly db: Db) {
+    this.byHashStmt = db.$client.prepare('SELECT id, name, scope, project, hash, hint, created_at AS createdAt FROM tokens WHERE hash = ?');
+  }
+
+  /** Stores a new token; the secret is returned here and never again. */
+  create(input: { scope: TokenScope; project?: string | null; name: string }): { info: TokenInfo; secret: string } {
+    const secret = newSecret();
+    const row = this.db
+      .insert(tokens)
+      .values({
+        name: input.name,
+        scope: input.scope,
+        project: input.project ?? null,
+        hash: hashToken(secret),
+        hint: secret.slice(0, 7),
+        createdAt: new Date().toISOString(),
+      })
+      .returning()
+      .get();
+    return { info: toInfo(row), secret };
+  }
+
+  list(): TokenInfo[] {
+    return this.db.select().from(tokens).orderBy(tokens.id).all().map(toInfo);
+  }
+
+  /** true when a token was deleted. */
+  revoke(id: number): boolean {
+    return this.db.delete(tokens).where(eq(tokens.id, id)).run().changes > 0;
+  }
+
+  /** Looked up on every check, never cached: a token revoked by the CLI stops working at once. */
+  byHash(hash: string): TokenRow | undefined {
+    return this.byHashStmt.get(hash) as TokenRow | undefined;
+  }
+}
