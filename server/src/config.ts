@@ -45,7 +45,11 @@ function int(env: Env, name: string, def: number, min: number, max: number): num
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 
-export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
+/**
+ * A relative GRADWATCH_DATA_DIR is relative to where the user ran the command: npm runs scripts
+ * inside the workspace folder but records the caller's folder in INIT_CWD.
+ */
+export function loadConfig(env: Env = process.env, cwd = process.env.INIT_CWD ?? process.cwd()): Config {
   const host = env.GRADWATCH_HOST || '127.0.0.1';
   const port = int(env, 'GRADWATCH_PORT', 8080, 0, 65535);
   const dataDirRaw = env.GRADWATCH_DATA_DIR || './data';

@@ -1,18 +1,14 @@
 import { existsSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { isAbsolute, resolve } from 'node:path';
 import { loadConfig } from '../config.js';
-
-/** The server package folder: `npm start` runs there, so a relative data dir is relative to it. */
-const SERVER_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** Where the user ran npm from (npm sets INIT_CWD), for paths given on the command line. */
 export const userCwd = (): string => process.env.INIT_CWD ?? process.cwd();
 
-/** The database file the server uses: --data-dir, else GRADWATCH_DATA_DIR, else ./data as `npm start` sees it. */
+/** The database file the server uses: --data-dir, else GRADWATCH_DATA_DIR, else ./data where npm was run. */
 export function dbFileOf(dataDirArg: string | undefined): string {
   const dir = dataDirArg !== undefined ? (isAbsolute(dataDirArg) ? dataDirArg : resolve(userCwd(), dataDirArg)) : undefined;
-  return loadConfig({ GRADWATCH_DATA_DIR: dir ?? process.env.GRADWATCH_DATA_DIR }, SERVER_DIR).dbFile;
+  return loadConfig({ GRADWATCH_DATA_DIR: dir ?? process.env.GRADWATCH_DATA_DIR }, userCwd()).dbFile;
 }
 
 export function fail(message: string, code = 2): never {
