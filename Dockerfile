@@ -24,4 +24,4 @@ RUN mkdir -p /data && chown node:node /data
 VOLUME ["/data"]
 EXPOSE 8080
 USER node
-CMD ["npm", "run", "dev"]
+CMD ["npm", "run", "serve"]

@@ -7,6 +7,9 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
+/** The heap limits `npm start` runs the server with (server/package.json): measure what ships. */
+const SERVER_NODE_FLAGS = '--max-old-space-size=192 --max-semi-space-size=8';
+
 export interface ServerProcess {
   proc: ChildProcess;
   port: number;
@@ -31,7 +34,7 @@ export async function freePort(): Promise<number> {
 export async function startServerProcess(env: Record<string, string> = {}, dataDir?: string): Promise<ServerProcess> {
   const port = await freePort();
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'gradwatch-bench-'));
-  const proc = spawn(process.execPath, [...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : []), ...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(' ') : []), '--import', 'tsx', join(ROOT, 'server/src/server.ts')], {
+  const proc = spawn(process.execPath, [...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : []), ...(process.env.BENCH_NODE_FLAGS ?? SERVER_NODE_FLAGS).split(' ').filter(Boolean), '--import', 'tsx', join(ROOT, 'server/src/server.ts')], {
     cwd: ROOT,
     env: { ...process.env, GRADWATCH_PORT: String(port), GRADWATCH_DATA_DIR: dir, GRADWATCH_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'inherit', 'inherit'],
