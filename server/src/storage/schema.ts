@@ -1,6 +1,21 @@
 import { sql } from 'drizzle-orm';
 import { blob, index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
+/**
+ * The summary of a set of points: count, finite min/max, the last value (its kind beside it,
+ * since SQLite cannot hold a NaN REAL) and the non-finite counts. Chunks and rollups share it.
+ */
+const envelopeColumns = () => ({
+  count: integer('count').notNull(),
+  min: real('min'),
+  max: real('max'),
+  last: real('last'),
+  lastKind: integer('last_kind').notNull(),
+  nan: integer('nan').notNull(),
+  posInf: integer('pos_inf').notNull(),
+  negInf: integer('neg_inf').notNull(),
+});
+
 export const projects = sqliteTable('projects', {
   id: integer('id').primaryKey({ autoIncrement: true }),
   name: text('name').notNull().unique(),
@@ -84,14 +99,7 @@ export const chunks = sqliteTable(
     seriesId: integer('series_id').notNull(),
     startStep: integer('start_step').notNull(),
     endStep: integer('end_step').notNull(),
-    count: integer('count').notNull(),
-    min: real('min'),
-    max: real('max'),
-    last: real('last'),
-    lastKind: integer('last_kind').notNull(),
-    nan: integer('nan').notNull(),
-    posInf: integer('pos_inf').notNull(),
-    negInf: integer('neg_inf').notNull(),
+    ...envelopeColumns(),
   },
   (t) => [primaryKey({ columns: [t.seriesId, t.startStep] })],
 );
@@ -226,14 +234,7 @@ export const rollups = sqliteTable(
     window: integer('window').notNull(),
     fromStep: integer('from_step').notNull(),
     toStep: integer('to_step').notNull(),
-    count: integer('count').notNull(),
-    min: real('min'),
-    max: real('max'),
-    last: real('last'),
-    lastKind: integer('last_kind').notNull(),
-    nan: integer('nan').notNull(),
-    posInf: integer('pos_inf').notNull(),
-    negInf: integer('neg_inf').notNull(),
+    ...envelopeColumns(),
   },
   (t) => [primaryKey({ columns: [t.seriesId, t.level, t.window] })],
 );
