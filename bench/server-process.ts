@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** The heap limits `npm start` runs the server with (server/package.json): measure what ships. */
-const SERVER_NODE_FLAGS = '--max-old-space-size=192 --max-semi-space-size=8';
+const SERVER_NODE_FLAGS = '--max-old-space-size=256 --max-semi-space-size=8';
 
 export interface ServerProcess {
   proc: ChildProcess;

@@ -1,11 +1,31 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { encodeNum, ErrorBody, Histogram, QueryResult, SeriesInfo, SeriesQuery, StepTimes } from '@gradwatch/shared';
+import { Readable } from 'node:stream';
 import type { SeriesRow } from '../storage/points.repo.js';
 import { RunParams } from './runs.js';
 
+/** Buckets one query may return across all its series (maxPoints is "at most"). */
+const MAX_BUCKETS = 200_000;
+
 const notFound = (message: string) => ({ statusCode: 404, error: 'Not Found', message });
 const badRequest = (message: string) => ({ statusCode: 400, error: 'Bad Request', message });
+
+function* exportChunks(points: Iterable<[number, number]>, csv: boolean, runId: string, name: string): Generator<string> {
+  const PER_CHUNK = 10_000;
+  let buf: string[] = [];
+  let first = true;
+  yield csv ? 'step,value\n' : `{"runId":${JSON.stringify(runId)},"series":${JSON.stringify(name)},"points":[`;
+  for (const [step, v] of points) {
+    buf.push(csv ? `${step},${encodeNum(v)}\n` : `${first ? '' : ','}[${step},${JSON.stringify(encodeNum(v))}]`);
+    first = false;
+    if (buf.length >= PER_CHUNK) {
+      yield buf.join('');
+      buf = [];
+    }
+  }
+  yield buf.join('') + (csv ? '' : ']}');
+}
 
 /** A run's series: listing, bucketed range queries, full-resolution export, histograms. */
 const series: FastifyPluginAsyncTypebox = async (app) => {
@@ -50,7 +70,9 @@ const series: FastifyPluginAsyncTypebox = async (app) => {
       if (lo === null || hi === null || lo > hi) {
         return { runId: run.uid, fromStep: null, toStep: null, series: rows.map((s) => ({ name: s.name, firstNonFiniteStep: s.first_nonfinite_step, buckets: [] })) };
       }
-      const result = app.pointStore.query(run.id, rows, lo, hi, q.maxPoints ?? 1000);
+      // The answer's size is bounded whatever is asked: at most MAX_BUCKETS buckets in all.
+      const perSeries = Math.max(1, Math.min(q.maxPoints ?? 1000, Math.floor(MAX_BUCKETS / rows.length)));
+      const result = app.pointStore.query(run.id, rows, lo, hi, perSeries);
       return { runId: run.uid, fromStep: lo, toStep: hi, series: result };
     },
   );
@@ -72,19 +94,14 @@ const series: FastifyPluginAsyncTypebox = async (app) => {
       if (!run) return reply.code(404).send(notFound(`no run ${req.params.id}`));
       const s = seriesOf(run.id).get(req.query.name);
       if (!s) return reply.code(404).send(notFound(`run ${run.uid} has no series ${req.query.name}`));
-      const pts = app.pointStore.points(run.id, s);
       const file = `${run.uid}-${s.name.replace(/[^A-Za-z0-9._-]+/g, '_')}`;
-      if (req.query.format === 'csv') {
-        const lines = ['step,value'];
-        for (const [step, v] of pts) lines.push(`${step},${encodeNum(v)}`);
-        return reply
-          .header('content-type', 'text/csv; charset=utf-8')
-          .header('content-disposition', `attachment; filename="${file}.csv"`)
-          .send(`${lines.join('\n')}\n`);
-      }
-      const points: Array<[number, number | string]> = [];
-      for (const [step, v] of pts) points.push([step, encodeNum(v)]);
-      return reply.header('content-type', 'application/json; charset=utf-8').send(JSON.stringify({ runId: run.uid, series: s.name, points }));
+      const csv = req.query.format === 'csv';
+      // Streamed in pieces: a series of millions of points never sits in memory as one string.
+      const body = Readable.from(exportChunks(app.pointStore.points(run.id, s), csv, run.uid, s.name));
+      return reply
+        .header('content-type', csv ? 'text/csv; charset=utf-8' : 'application/json; charset=utf-8')
+        .header('content-disposition', `attachment; filename="${file}.${csv ? 'csv' : 'json'}"`)
+        .send(body);
     },
   );
 

@@ -170,20 +170,27 @@ export class PointStore {
     return true;
   }
 
-  /** Every point of one series at full resolution, in step order. */
+  /**
+   * Every point of one series at full resolution, in step order. Read lazily, so ingest may seal
+   * the tail into a chunk meanwhile: chunks sealed since the start are read before the tail.
+   */
   *points(runId: number, s: SeriesRow): Generator<[number, number]> {
     const all = Number.MAX_SAFE_INTEGER;
     if (isEval(s.name)) {
       for (const p of this.repo.evalPoints(s.id, 0, all)) yield [p.step, p.value];
       return;
     }
-    for (const c of this.repo.chunksByStart(s.id, 0, all, 0, all)) {
-      const d = this.repo.chunkData(s.id, c.start_step);
-      const steps = f64View(d.steps);
-      const vals = f64View(d.vals);
-      for (let i = 0; i < steps.length; i++) yield [steps[i] as number, vals[i] as number];
+    let next = 0;
+    for (let round = 0; round < 2; round++) {
+      for (const c of this.repo.chunksByStart(s.id, next, all, next, all)) {
+        const d = this.repo.chunkData(s.id, c.start_step);
+        const steps = f64View(d.steps);
+        const vals = f64View(d.vals);
+        for (let i = 0; i < steps.length; i++) yield [steps[i] as number, vals[i] as number];
+        next = c.end_step + 1;
+      }
     }
-    for (const row of this.repo.tailRows(runId, 0, all)) {
+    for (const row of this.repo.tailRows(runId, next, all)) {
       const v = readSlot(f64View(row.vals), s.slot);
       if (v !== undefined) yield [row.step, v];
     }
