@@ -12,7 +12,9 @@ troubleshooting alerts back.
     run.finish()
 """
 
-from .run import Alert, Run, init
+from .alerts import Alert
+from .run import Run
+from .startup import init
 
 __version__ = "0.1.0"
 

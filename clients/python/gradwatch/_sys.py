@@ -1,10 +1,12 @@
-"""Process figures for the sys/ scalars (memory; CUDA memory when torch has CUDA up)."""
+"""Process figures for the sys/ scalars (memory; CUDA memory when torch has CUDA up) and
+their sampling for runs logged without watch()."""
 
 from __future__ import annotations
 
 import os
 import sys
-from typing import Dict
+import time
+from typing import Dict, Optional
 
 try:
     _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -47,3 +49,25 @@ def sys_scalars() -> Dict[str, float]:
     out = {"sys/rss_mb": rss_mb()}
     out.update(cuda_mem())
     return out
+
+
+class StepSampler:
+    """sys/ scalars for `run.log()` without watch(): at most one sample every `interval` s of
+    wall time (reading /proc is not free), with the step rate since the previous sample."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._wall = 0.0
+        self._t = time.monotonic()
+        self._step = -1
+
+    def sample(self, step: int, wall: float) -> Optional[Dict[str, float]]:
+        if wall - self._wall < self.interval:
+            return None
+        self._wall = wall
+        out = sys_scalars()
+        now = time.monotonic()
+        if self._step >= 0 and step > self._step and now > self._t:
+            out["sys/steps_per_s"] = (step - self._step) / (now - self._t)
+        self._t, self._step = now, step
+        return out

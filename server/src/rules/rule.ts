@@ -8,6 +8,7 @@
 import type { Severity } from '@gradwatch/shared';
 import type { RunContext } from './context.js';
 import type { EvalView, StepView } from './types.js';
+import { Sustain } from './util.js';
 
 export const SECTIONS = {
   data: 'Data normalization',
@@ -67,4 +68,39 @@ export interface RuleDef<T extends Record<string, number> = Record<string, numbe
 /** Keeps each rule's thresholds typed inside its own file while the catalogue holds them all. */
 export function defineRule<T extends Record<string, number>>(d: RuleDef<T>): RuleDef {
   return d as unknown as RuleDef;
+}
+
+/**
+ * The sustained-condition protocol shared by the streaming rules: record whether the condition
+ * held this step and, once it is no longer sustained, tell the sink it cleared. Returns whether
+ * it is sustained; firing stays with the caller because the evidence is the rule's own, and
+ * most rules fire only on a hit step (a sustained miss neither fires nor clears: it holds).
+ */
+export function sustained(sus: Sustain, sink: Sink, hit: boolean, layer?: string): boolean {
+  if (sus.push(hit)) return true;
+  sink.clear(layer);
+  return false;
+}
+
+/** One Sustain per layer, made on the layer's first observation (layers can appear mid-run). */
+export class PerLayerSustain {
+  private readonly per = new Map<string, Sustain>();
+  constructor(readonly window: number, readonly need: number) {}
+
+  /** `sustained` for `layer`. */
+  push(sink: Sink, layer: string, hit: boolean): boolean {
+    let sus = this.per.get(layer);
+    if (!sus) this.per.set(layer, (sus = new Sustain(this.window, this.need)));
+    return sustained(sus, sink, hit, layer);
+  }
+
+  /** Hits in the layer's current window (evidence for the alert). */
+  count(layer: string): number {
+    return this.per.get(layer)?.count ?? 0;
+  }
+
+  /** Every layer observed so far. */
+  layers(): IterableIterator<string> {
+    return this.per.keys();
+  }
 }

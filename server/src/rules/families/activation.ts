@@ -5,7 +5,7 @@
  * about half of a healthy ReLU layer's elements are zero, which is exactly where the
  * per-element detectors of the literature raise their false alarms.
  */
-import { SECTIONS, defineRule } from '../rule.js';
+import { PerLayerSustain, SECTIONS, defineRule } from '../rule.js';
 import { Sustain, isRecurrent, isSaturating, r4 } from '../util.js';
 import type { RunContext } from '../context.js';
 
@@ -51,7 +51,7 @@ export const saturated = defineRule({
     'Lower the weight scale or learning rate, normalise the inputs, or switch to ReLU.',
   clearAfter: 20,
   create(t) {
-    const per = new Map<string, Sustain>();
+    const per = new PerLayerSustain(t.window, t.need);
     return {
       onStep(ctx, s, sink) {
         for (const name in s.layers) {
@@ -59,12 +59,8 @@ export const saturated = defineRule({
           if (f === undefined || !Number.isFinite(f) || !hidden(ctx, name)) continue;
           if (ctx.flags.get(name)?.recurrent) continue;
           const info = ctx.layerInfo.get(name);
-          let sus = per.get(name);
-          if (!sus) per.set(name, (sus = new Sustain(t.window, t.need)));
           const hit = f > t.maxSaturated;
-          if (sus.push(hit)) {
-            if (hit) sink.fire(name, { fracSaturated: r4(f), activation: info?.activation ?? null });
-          } else sink.clear(name);
+          if (per.push(sink, name, hit) && hit) sink.fire(name, { fracSaturated: r4(f), activation: info?.activation ?? null });
         }
       },
     };
@@ -86,7 +82,7 @@ export const deadRelu = defineRule({
     'Lower the learning rate, use He initialisation, or switch to leaky ReLU / ELU.',
   clearAfter: 20,
   create(t) {
-    const per = new Map<string, Sustain>();
+    const per = new PerLayerSustain(t.window, t.need);
     return {
       onStep(ctx, s, sink) {
         const bs = ctx.cfgNum('batchSize');
@@ -94,12 +90,10 @@ export const deadRelu = defineRule({
         for (const name in s.layers) {
           const f = s.layers[name]?.act?.fracDeadUnits;
           if (f === undefined || !Number.isFinite(f) || !hidden(ctx, name)) continue;
-          let sus = per.get(name);
-          if (!sus) per.set(name, (sus = new Sustain(t.window, t.need)));
           const hit = f > t.maxDead;
-          if (sus.push(hit)) {
-            if (hit) sink.fire(name, { fracDeadUnits: r4(f), fracZero: r4(s.layers[name]?.act?.fracZero) });
-          } else sink.clear(name);
+          if (per.push(sink, name, hit) && hit) {
+            sink.fire(name, { fracDeadUnits: r4(f), fracZero: r4(s.layers[name]?.act?.fracZero) });
+          }
         }
       },
     };

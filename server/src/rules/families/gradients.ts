@@ -5,7 +5,7 @@
  * gradients are reported by nan.detected, whose advice names exploding gradients when the
  * norm jumped just before.
  */
-import { SECTIONS, defineRule } from '../rule.js';
+import { SECTIONS, defineRule, sustained } from '../rule.js';
 import { RollingMedian, Sustain, r4 } from '../util.js';
 
 export const exploding = defineRule({
@@ -73,9 +73,7 @@ export const normRatioHigh = defineRule({
         const r = s.gradNormRatio;
         if (r === undefined || !Number.isFinite(r)) return;
         const hit = r > t.maxRatio;
-        if (sus.push(hit)) {
-          if (hit) sink.fire(undefined, { gradNormRatio: r4(r), maxRatio: t.maxRatio });
-        } else sink.clear();
+        if (sustained(sus, sink, hit) && hit) sink.fire(undefined, { gradNormRatio: r4(r), maxRatio: t.maxRatio });
       },
     };
   },

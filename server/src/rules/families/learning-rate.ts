@@ -4,8 +4,8 @@
  * value. Both ratio rules count how often the band was left over a window, so a single noisy
  * step neither opens nor keeps an alert.
  */
-import { SECTIONS, defineRule } from '../rule.js';
-import { Sustain, r4 } from '../util.js';
+import { PerLayerSustain, SECTIONS, defineRule } from '../rule.js';
+import { r4 } from '../util.js';
 
 export const updateRatioHigh = defineRule({
   id: 'lr.update_ratio_high',
@@ -21,19 +21,15 @@ export const updateRatioHigh = defineRule({
     'for it. Lower it (try 3-10x) until the ratio sits near -3, or add warm-up.',
   clearAfter: 20,
   create(t) {
-    const per = new Map<string, Sustain>();
+    const per = new PerLayerSustain(t.window, t.need);
     return {
       onStep(ctx, s, sink) {
         for (const name in s.updateRatio) {
           const r = s.updateRatio[name];
           if (r === undefined || Number.isNaN(r) || !ctx.trainable(name)) continue;
-          let sus = per.get(name);
-          if (!sus) per.set(name, (sus = new Sustain(t.window, t.need)));
           const hit = r > t.high;
-          if (sus.push(hit)) {
-            if (hit) sink.fire(name, { ratio: r4(r), aboveInWindow: sus.count, window: t.window, lr: r4(ctx.lr.value) });
-          } else {
-            sink.clear(name);
+          if (per.push(sink, name, hit) && hit) {
+            sink.fire(name, { ratio: r4(r), aboveInWindow: per.count(name), window: t.window, lr: r4(ctx.lr.value) });
           }
         }
       },
@@ -57,7 +53,7 @@ export const updateRatioLow = defineRule({
     'for it, so training will be slow. Raise it, or use an adaptive optimizer.',
   clearAfter: 20,
   create(t) {
-    const per = new Map<string, Sustain>();
+    const per = new PerLayerSustain(t.window, t.need);
     return {
       onStep(ctx, s, sink) {
         const scheduled = ctx.lr.scheduledLow(t.scheduleFrac) || (ctx.loss.progress() ?? 0) > t.maxProgress;
@@ -65,13 +61,9 @@ export const updateRatioLow = defineRule({
           const r = s.updateRatio[name];
           if (r === undefined || Number.isNaN(r) || !ctx.trainable(name)) continue;
           if (ctx.flags.get(name)?.embedding) continue;
-          let sus = per.get(name);
-          if (!sus) per.set(name, (sus = new Sustain(t.window, t.need)));
           const hit = !scheduled && Number.isFinite(r) && r < t.low;
-          if (sus.push(hit)) {
-            if (hit) sink.fire(name, { ratio: r4(r), belowInWindow: sus.count, window: t.window, lr: r4(ctx.lr.value) });
-          } else {
-            sink.clear(name);
+          if (per.push(sink, name, hit) && hit) {
+            sink.fire(name, { ratio: r4(r), belowInWindow: per.count(name), window: t.window, lr: r4(ctx.lr.value) });
           }
         }
       },

@@ -4,8 +4,8 @@
  * AdamW-style decoupled weight decay is not an L2 penalty: its 0.01 default shrinks weights by
  * lr × 0.01 per step and is healthy, so only coupled optimizers' weightDecay counts as L2.
  */
-import { SECTIONS, defineRule } from '../rule.js';
-import { Sustain, norm, r4 } from '../util.js';
+import { PerLayerSustain, SECTIONS, defineRule } from '../rule.js';
+import { norm, r4 } from '../util.js';
 import type { RunContext } from '../context.js';
 
 /** Optimizers whose weight_decay adds wd × w to the gradient, i.e. an L2 penalty of wd/2·|w|². */
@@ -64,14 +64,14 @@ export const weightsCollapsing = defineRule({
   clearAfter: 20,
   create(t) {
     const first = new Map<string, number>();
-    const per = new Map<string, Sustain>();
+    const per = new PerLayerSustain(t.window, t.need);
     return {
       onStep(ctx, s, sink) {
         const progress = ctx.loss.progress();
         // Once the loss has clearly improved the condition cannot hold: only first sightings matter then.
         const learning = progress !== undefined && progress >= t.maxProgress;
         if (learning && first.size > 0) {
-          for (const name of per.keys()) sink.clear(name);
+          for (const name of per.layers()) sink.clear(name);
           return;
         }
         for (const name in s.layers) {
@@ -83,12 +83,10 @@ export const weightsCollapsing = defineRule({
             continue;
           }
           if (!(m0 > 0) || progress === undefined) continue;
-          let sus = per.get(name);
-          if (!sus) per.set(name, (sus = new Sustain(t.window, t.need)));
           const hit = m < t.collapseFrac * m0 && progress < t.maxProgress;
-          if (sus.push(hit)) {
-            if (hit) sink.fire(name, { meanAbs: r4(m), initialMeanAbs: r4(m0), lossProgress: r4(progress) });
-          } else sink.clear(name);
+          if (per.push(sink, name, hit) && hit) {
+            sink.fire(name, { meanAbs: r4(m), initialMeanAbs: r4(m0), lossProgress: r4(progress) });
+          }
         }
       },
     };

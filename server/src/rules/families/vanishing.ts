@@ -3,7 +3,7 @@
  * -Infinity: that is this family's business (an unchanged layer), never a NaN alarm. Layers
  * marked trainable:false are frozen on purpose and skipped.
  */
-import { SECTIONS, defineRule } from '../rule.js';
+import { PerLayerSustain, SECTIONS, defineRule, sustained } from '../rule.js';
 import { Sustain, r4 } from '../util.js';
 
 export const vanishing = defineRule({
@@ -28,9 +28,9 @@ export const vanishing = defineRule({
         const n = first && s.layers[first.name]?.grad?.norm;
         if (r === undefined || n === undefined || !Number.isFinite(r) || !Number.isFinite(n)) return;
         const hit = r < t.minRatio && n < t.minFirstNorm;
-        if (sus.push(hit)) {
-          if (hit) sink.fire(undefined, { gradNormRatio: r4(r), firstLayer: first?.name ?? null, firstLayerGradNorm: r4(n) });
-        } else sink.clear();
+        if (sustained(sus, sink, hit) && hit) {
+          sink.fire(undefined, { gradNormRatio: r4(r), firstLayer: first?.name ?? null, firstLayerGradNorm: r4(n) });
+        }
       },
     };
   },
@@ -49,18 +49,14 @@ export const tinyGrad = defineRule({
     'dead activations before it, the initialisation scale, and consider normalisation or skip connections.',
   clearAfter: 20,
   create(t) {
-    const per = new Map<string, Sustain>();
+    const per = new PerLayerSustain(t.window, t.need);
     return {
       onStep(ctx, s, sink) {
         for (const name in s.layers) {
           const g = s.layers[name]?.grad?.meanAbs;
           if (g === undefined || !Number.isFinite(g) || !ctx.trainable(name)) continue;
-          let sus = per.get(name);
-          if (!sus) per.set(name, (sus = new Sustain(t.window, t.need)));
           const hit = g < t.minMeanAbs;
-          if (sus.push(hit)) {
-            if (hit) sink.fire(name, { gradMeanAbs: r4(g), minMeanAbs: t.minMeanAbs });
-          } else sink.clear(name);
+          if (per.push(sink, name, hit) && hit) sink.fire(name, { gradMeanAbs: r4(g), minMeanAbs: t.minMeanAbs });
         }
       },
     };
@@ -82,18 +78,16 @@ export const unchanged = defineRule({
     'check that its parameters are passed to the optimizer, require gradients, and receive a non-zero gradient.',
   clearAfter: 5,
   create(t) {
-    const per = new Map<string, Sustain>();
+    const per = new PerLayerSustain(t.window, t.need);
     return {
       onStep(ctx, s, sink) {
         for (const name in s.updateRatio) {
           const r = s.updateRatio[name];
           if (r === undefined || Number.isNaN(r) || !ctx.trainable(name)) continue;
-          let sus = per.get(name);
-          if (!sus) per.set(name, (sus = new Sustain(t.window, t.need)));
-          const hit = r === Number.NEGATIVE_INFINITY;
-          if (sus.push(hit)) {
-            sink.fire(name, { steps: sus.count, gradMeanAbs: r4(s.layers[name]?.grad?.meanAbs) });
-          } else sink.clear(name);
+          // Refreshes on every sustained step, a miss included (possible only when need < window).
+          if (per.push(sink, name, r === Number.NEGATIVE_INFINITY)) {
+            sink.fire(name, { steps: per.count(name), gradMeanAbs: r4(s.layers[name]?.grad?.meanAbs) });
+          }
         }
       },
     };
