@@ -6,3 +6,4 @@ export * from './rest.js';
 export * from './protocol/ingest.js';
 export * from './protocol/live.js';
 export * from './tokens.js';
+export * from './rules.js';

@@ -1,5 +1,6 @@
 /** Engine lifecycle, settings and catalogue. */
 import { describe, expect, it } from 'vitest';
+import { RULE_IDS as SHARED_RULE_IDS } from '@gradwatch/shared';
 import { RULE_CATALOGUE, RULE_IDS, SECTIONS, createRunEngine, validateRuleSettings, type ModelView } from '../../src/rules/index.js';
 import { AlertLog, st, step } from './helpers.js';
 
@@ -70,6 +71,10 @@ describe('alert lifecycle', () => {
 });
 
 describe('catalogue and settings', () => {
+  it('raises exactly the rule ids the shared contract lists', () => {
+    expect([...RULE_IDS].sort()).toEqual([...SHARED_RULE_IDS].sort());
+  });
+
   it('describes every rule with section, severity, condition, thresholds, requirements and advice', () => {
     expect(RULE_CATALOGUE.length).toBeGreaterThanOrEqual(30);
     expect(new Set(RULE_IDS).size).toBe(RULE_IDS.length);
