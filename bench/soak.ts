@@ -1,5 +1,5 @@
 /**
- * Soak: measures the maximum ingest rate for a few seconds, then streams at half of it for a
+ * Soak: measures the maximum ingest rate (live subscribers attached) for a few seconds, then streams at half of it for a
  * bounded time (default 10 minutes) with 5 live subscribers attached, sampling the server's RSS.
  * Prints RSS over time (it should stay flat) and acked latency percentiles (p50, p99, max).
  * Loopback only: the server is a child process on 127.0.0.1.
@@ -88,6 +88,20 @@ function send(job: Job): void {
 
 const srv = await startServerProcess({ GRADWATCH_MAX_MESSAGES_PER_SECOND: '100000' });
 try {
+  // Live subscribers first: the maximum is measured under the same fan-out as the soak.
+  const runs = Array.from({ length: JOBS }, (_, i) => `soak-${i}`);
+  const probeRuns = Array.from({ length: JOBS }, (_, i) => `max-${i}`);
+  let livePoints = 0;
+  const subs = await Promise.all(Array.from({ length: SUBS }, async (_, k) => {
+    const ws = new WebSocket(`${srv.wsUrl}/v1/live`);
+    await new Promise((r) => ws.once('open', r));
+    ws.on('message', (d: Buffer) => { if ((JSON.parse(d.toString()) as { type: string }).type === 'points') livePoints++; });
+    // Dashboards: one watches everything, the others the loss and a few layers.
+    const all = [...runs, ...probeRuns];
+    ws.send(JSON.stringify(k === 0 ? { type: 'subscribe', runs: all } : { type: 'subscribe', runs: all, series: ['loss', 'layer/layer0/update_ratio', `layer/layer${k}/grad/std`] }));
+    return ws;
+  }));
+
   // 1. The maximum: every job keeps 4 messages in flight for MEASURE_S seconds.
   const probe = await Promise.all(Array.from({ length: JOBS }, (_, i) => openJob(srv.wsUrl, `max-${i}`)));
   const t0 = performance.now();
@@ -106,18 +120,8 @@ try {
   console.log(`max ingest: ${maxMsgs.toFixed(0)} messages/s = ${(maxMsgs * BATCH * VALUES_PER_STEP).toFixed(0)} values/s (${JOBS} jobs x ${LAYERS} layers, ${BATCH} steps/message)`);
   console.log(`soak: ${SOAK_S} s at half of it, ${target.toFixed(0)} messages/s = ${(target * BATCH * VALUES_PER_STEP).toFixed(0)} values/s, ${SUBS} live subscribers`);
 
-  // 2. The soak: paced senders, live subscribers on every run.
+  // 2. The soak: paced senders at half the maximum.
   const jobs = await Promise.all(Array.from({ length: JOBS }, (_, i) => openJob(srv.wsUrl, `soak-${i}`)));
-  const runs = jobs.map((_, i) => `soak-${i}`);
-  let livePoints = 0;
-  const subs = await Promise.all(Array.from({ length: SUBS }, async (_, k) => {
-    const ws = new WebSocket(`${srv.wsUrl}/v1/live`);
-    await new Promise((r) => ws.once('open', r));
-    ws.on('message', (d: Buffer) => { if ((JSON.parse(d.toString()) as { type: string }).type === 'points') livePoints++; });
-    // Dashboards: one watches everything, the others the loss and a few layers.
-    ws.send(JSON.stringify(k === 0 ? { type: 'subscribe', runs } : { type: 'subscribe', runs, series: ['loss', 'layer/layer0/update_ratio', `layer/layer${k}/grad/std`] }));
-    return ws;
-  }));
   const perJobInterval = 1000 / (target / JOBS);
   const start = Date.now();
   const end = start + SOAK_S * 1000;
