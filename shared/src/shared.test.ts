@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeNum, encodeNum } from './numbers.js';
-import { layerSeries, parseSeries, updateRatioSeries } from './series.js';
+import { layerSeries, parseSeries, updateRatioSeries } from './wire/series.js';
 
 describe('non-finite numbers on the wire', () => {
   it('round-trips NaN and both infinities through their markers', () => {
@@ -19,5 +19,15 @@ describe('series names', () => {
     expect(parseSeries('sys/gpu_mem')).toEqual({ kind: 'scalar', stat: 'sys/gpu_mem' });
     expect(parseSeries('inputs/std')).toEqual({ kind: 'inputs', stat: 'std' });
     expect(parseSeries('eval/val/loss').kind).toBe('eval');
+  });
+});
+
+describe('error codes', () => {
+  it('docs/protocol.md lists every code with the action the shared table gives it', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { ERROR_ACTIONS } = await import('./wire/errors.js');
+    const doc = readFileSync(new URL('../../docs/protocol.md', import.meta.url), 'utf8');
+    const rows = [...doc.matchAll(/^\s*\| `([a-z_]+)` \| (rejected|retry|resend|reconnect|fatal) \|/gm)];
+    expect(Object.fromEntries(rows.map((m) => [m[1], m[2]]))).toEqual(ERROR_ACTIONS);
   });
 });

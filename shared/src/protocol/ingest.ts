@@ -2,6 +2,7 @@ import Type, { type Static, type TSchema } from 'typebox';
 import { Num } from '../numbers.js';
 import { EndStatus, ProjectName, RunId } from '../run.js';
 import { Alert } from '../alert.js';
+import type { ErrorCode } from '../wire/errors.js';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -202,12 +203,6 @@ export const CommandMsg = Type.Object({
 });
 export type CommandMsg = Static<typeof CommandMsg>;
 
-export const ERROR_CODES = [
-  'bad_json', 'bad_message', 'unknown_type', 'protocol', 'no_hello', 'gap', 'step_order',
-  'limit', 'frame_too_large', 'rate_limited', 'retry', 'unauthorized', 'forbidden',
-  'replaced', 'shutdown', 'internal', 'slow_consumer', 'not_found',
-] as const;
-export type ErrorCode = (typeof ERROR_CODES)[number];
 
 export const ErrorMsg = Type.Object({
   type: Type.Literal('error'),
