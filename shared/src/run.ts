@@ -1,7 +1,13 @@
 import Type, { type Static } from 'typebox';
 
 export const RUN_STATUSES = ['live', 'stale', 'completed', 'failed', 'stopped'] as const;
-export const RunStatus = Type.Union(RUN_STATUSES.map((s) => Type.Literal(s)));
+export const RunStatus = Type.Union([
+  Type.Literal('live'),
+  Type.Literal('stale'),
+  Type.Literal('completed'),
+  Type.Literal('failed'),
+  Type.Literal('stopped'),
+]);
 export type RunStatus = Static<typeof RunStatus>;
 
 export const EndStatus = Type.Union([

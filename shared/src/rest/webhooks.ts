@@ -1,7 +1,7 @@
 import Type, { type Static } from 'typebox';
 
 export const DELIVERY_STATUSES = ['pending', 'delivered', 'failed'] as const;
-const DeliveryStatus = Type.Union(DELIVERY_STATUSES.map((s) => Type.Literal(s)));
+const DeliveryStatus = Type.Union([Type.Literal('pending'), Type.Literal('delivered'), Type.Literal('failed')]);
 
 export const Webhook = Type.Object({ id: Type.Integer(), project: Type.String(), url: Type.String(), createdAt: Type.String() });
 export type Webhook = Static<typeof Webhook>;
