@@ -1,8 +1,7 @@
 import { decodeTree } from '@gradwatch/shared';
 import type { ProjectsService } from '../projects/projects.service.js';
 import type { ModelView, RunEngine } from '../rules/types.js';
-import type { RunRecords } from '../runs/run-records.js';
-import type { RunRow } from '../runs/runs.repo.js';
+import type { RunRecord, RunRecords } from '../runs/run-records.js';
 import { RunSession, type RuleSettingsMap } from './run-session.js';
 
 export type EngineFactory = (settings: RuleSettingsMap) => RunEngine;
@@ -36,7 +35,7 @@ export class RunSessions {
     return session;
   }
 
-  private restore(row: RunRow): RunSession {
+  private restore(row: RunRecord): RunSession {
     const project = this.projects.nameOf(row.projectId);
     const p = this.projects.find(project);
     const settings = p ? this.projects.ruleSettings(p) : {};

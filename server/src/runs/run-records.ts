@@ -2,6 +2,9 @@ import type { EndStatus, RunInfo } from '@gradwatch/shared';
 import type { ProjectsService } from '../projects/projects.service.js';
 import type { RunRow, RunsRepo } from './runs.repo.js';
 
+/** A stored run as ingest sees it. */
+export type RunRecord = RunRow;
+
 /** A hello that names a run id another project already uses. */
 export class RunOfOtherProject extends Error {}
 
