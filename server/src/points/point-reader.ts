@@ -1,6 +1,7 @@
 import type { Bucket, SeriesInfo } from '@gradwatch/shared';
 import { Bucketizer, valueOfKind } from './buckets.js';
 import { ROLLUP_LEVELS } from './chunk-writer.js';
+import { decodeSteps, decodeValues } from './chunk-codec.js';
 import { f64View, readSlot } from './packed.js';
 import type { ChunkSummaryRow, PointsRepo, SeriesRow } from './points.repo.js';
 
@@ -74,8 +75,8 @@ export class PointReader {
     for (const c of chunks) {
       if (this.mergeIfWhole(b, c)) continue;
       const d = this.repo.chunkData(seriesId, c.startStep);
-      const steps = f64View(d.steps);
-      const vals = f64View(d.vals);
+      const steps = decodeSteps(d.steps, c.count);
+      const vals = decodeValues(d.vals, c.count);
       for (let i = 0; i < steps.length; i++) b.add(steps[i] as number, vals[i] as number);
     }
   }
@@ -111,8 +112,8 @@ export class PointReader {
     for (let round = 0; round < 2; round++) {
       for (const c of this.repo.chunksByStart(s.id, next, all, next, all)) {
         const d = this.repo.chunkData(s.id, c.startStep);
-        const steps = f64View(d.steps);
-        const vals = f64View(d.vals);
+        const steps = decodeSteps(d.steps, c.count);
+        const vals = decodeValues(d.vals, c.count);
         for (let i = 0; i < steps.length; i++) yield [steps[i] as number, vals[i] as number];
         next = c.endStep + 1;
       }

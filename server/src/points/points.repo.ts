@@ -39,6 +39,7 @@ export interface SeriesRow {
 export interface StraddlingChunk {
   seriesId: number;
   startStep: number;
+  count: number;
   steps: Buffer;
   vals: Buffer;
 }
@@ -133,7 +134,7 @@ function statements(c: Database.Database) {
       'DELETE FROM chunks WHERE start_step >= ? AND series_id IN (SELECT id FROM series WHERE run_id = ?)',
     ),
     straddlingChunks: c.prepare(
-      `SELECT c.series_id AS seriesId, c.start_step AS startStep, d.steps, d.vals FROM chunks c
+      `SELECT c.series_id AS seriesId, c.start_step AS startStep, c.count, d.steps, d.vals FROM chunks c
        JOIN chunk_data d ON d.series_id = c.series_id AND d.start_step = c.start_step
        WHERE c.start_step < ? AND c.end_step >= ? AND c.series_id IN (SELECT id FROM series WHERE run_id = ?)`,
     ),
