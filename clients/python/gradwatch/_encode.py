@@ -48,6 +48,12 @@ def _sanitize(obj: Any) -> Any:
     return obj
 
 
+def dumps_local(obj: Any) -> str:
+    """Compact JSON keeping non-finite floats as bare NaN/Infinity tokens, which Python's json
+    reads back: for the client's own files only, never for the wire."""
+    return _dumps(obj)
+
+
 def dumps(obj: Any) -> str:
     """Compact JSON with non-finite floats as marker strings.
 

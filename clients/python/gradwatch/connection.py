@@ -8,10 +8,11 @@ import json
 import random
 import threading
 import time
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Set
 
 from ._encode import dumps
 from ._warn import warn
+from .errors import GradwatchError, error_action
 from .outbox import Outbox
 
 try:  # the only runtime dependency
@@ -35,14 +36,18 @@ DEFAULT_LIMITS: Dict[str, int] = {
     "maxStringLength": 200,
 }
 
-_FATAL_CODES = {"unauthorized", "forbidden", "protocol", "replaced"}
-
 MessageCallback = Callable[[Dict[str, Any]], None]
 
 
+def backoff(attempt: int) -> float:
+    """Seconds before try number `attempt` + 1: doubling from 0.25 s up to 10 s, jittered."""
+    return min(10.0, 0.25 * (2 ** min(attempt, 6))) * (0.75 + 0.5 * random.random())
+
+
 class Connection:
-    """One run's link to the server; `ws` is None while disconnected. After a fatal error
-    (`fatal` set) nothing more is sent and the data stays in the spool."""
+    """One run's link to the server; `ws` is None while disconnected. Every error code is
+    handled as errors.py's table says. After a fatal error (`fatal` set) nothing more is sent
+    and the data stays in the spool."""
 
     def __init__(self, url: str, run_info: Dict[str, Any], outbox: Outbox,
                  limits: Dict[str, int], *, token: Optional[str], rewind_to: Optional[int],
@@ -66,9 +71,13 @@ class Connection:
         self._pause_until = 0.0
         self.connected_once = False
         self.warned_unreachable = False
-        self.fatal: Optional[str] = None
-        self._warned_codes: set = set()
+        self.fatal: Optional[GradwatchError] = None
+        self.rejected: Dict[str, int] = {}
+        self._retries = 0
+        self._warned_codes: Set[str] = set()
         self.welcomed = threading.Event()
+        # set by the first handshake's outcome: welcomed, refused for good, or unreachable
+        self.first_outcome = threading.Event()
         self.last_welcome: Optional[Dict[str, Any]] = None
         self.stopping = False
 
@@ -107,13 +116,15 @@ class Connection:
                 if t == "welcome":
                     welcome = msg
                 elif t == "error":
-                    code = msg.get("code")
-                    text = f"server refused the run: {code}: {msg.get('message')}"
-                    if code in _FATAL_CODES:
-                        self._give_up(text)
+                    code = str(msg.get("code"))
+                    text = str(msg.get("message", ""))
+                    # A rejected hello is our own run description (ids, config): sending it
+                    # again cannot help, so it ends the run like a fatal code.
+                    if error_action(code) in ("fatal", "rejected"):
+                        self._give_up(code, text)
                         ws.close()
                         return
-                    raise ConnectionError(text)
+                    raise ConnectionError(f"server error {code}: {text}")
                 else:
                     self._dispatch(msg)
         except (OSError, TimeoutError, ConnectionClosed, ValueError) as exc:
@@ -133,12 +144,15 @@ class Connection:
             warn(f"cannot reach the server at {self.url} ({type(exc).__name__}: {exc}); "
                  f"training goes on, data is buffered in {self.spool_dir} and sent once it "
                  "is reachable")
-        delay = min(10.0, 0.25 * (2 ** min(self.attempts, 6)))
-        self.next_attempt = time.monotonic() + delay * (0.75 + 0.5 * random.random())
+        self.next_attempt = time.monotonic() + backoff(self.attempts)
+        self.first_outcome.set()
 
-    def _give_up(self, why: str) -> None:
-        self.fatal = why
-        warn(why + "; nothing more is sent (data stays in the spool " + self.spool_dir + ")")
+    def _give_up(self, code: str, text: str) -> None:
+        self.fatal = GradwatchError(code, f"the server refused the run: {text}" if text
+                                    else "the server refused the run")
+        warn(f"{self.fatal}; nothing more is sent (data stays in the spool {self.spool_dir})")
+        self.outbox.release_waiters()
+        self.first_outcome.set()
 
     def _on_welcome(self, welcome: Dict[str, Any]) -> None:
         self.last_welcome = welcome
@@ -156,6 +170,7 @@ class Connection:
         self.warned_unreachable = False
         self.connected_once = True
         self.welcomed.set()
+        self.first_outcome.set()
         if self.on_welcome is not None:
             try:
                 self.on_welcome(welcome)
@@ -171,13 +186,12 @@ class Connection:
             except Exception:  # noqa: BLE001
                 pass
         self.outbox.sent_upto = self.outbox.acked
-        if not self.warned_unreachable and not self.stopping:
+        if not self.warned_unreachable and not self.stopping and self.fatal is None:
             self.warned_unreachable = True
             warn(f"lost the connection to {self.url}; reconnecting in the background, "
                  "nothing is lost")
-        delay = min(10.0, 0.25 * (2 ** min(self.attempts, 6)))
+        self.next_attempt = time.monotonic() + backoff(self.attempts)
         self.attempts += 1
-        self.next_attempt = time.monotonic() + delay * (0.75 + 0.5 * random.random())
 
     def close(self) -> None:
         ws, self.ws = self.ws, None
@@ -191,6 +205,7 @@ class Connection:
     def _dispatch(self, msg: Dict[str, Any]) -> None:
         t = msg.get("type")
         if t == "ack":
+            self._retries = 0
             self.outbox.ack(int(msg.get("seq", 0)))
         elif t == "error":
             self._on_error(msg)
@@ -207,39 +222,48 @@ class Connection:
             warn(text)
 
     def _on_error(self, msg: Dict[str, Any]) -> None:
-        ob = self.outbox
         code = str(msg.get("code"))
         seq = msg.get("seq")
-        text = msg.get("message", "")
-        if code == "gap":
+        text = str(msg.get("message", ""))
+        action = error_action(code)
+        if action == "rejected":
+            self._rejected(code, int(seq) if isinstance(seq, int) else None, text)
+        elif action == "retry":
+            self._retry_later(code, int(seq) if isinstance(seq, int) else None)
+        elif action == "resend":
+            # Re-send from `expected`. What comes before it is only *accepted* by the server,
+            # maybe not committed yet: it stays in the outbox until its own ack arrives.
+            ob = self.outbox
             expected = int(msg.get("expected", ob.acked + 1))
-            if expected - 1 > ob.acked:
-                ob.ack(expected - 1)
-            ob.sent_upto = max(ob.acked, expected - 1)
-        elif code == "retry":
-            s = int(seq) if seq is not None else ob.acked + 1
-            ob.sent_upto = min(ob.sent_upto, s - 1)
-            self._pause_until = time.monotonic() + 0.5
-        elif code in ("rate_limited",):
-            self._pause_until = time.monotonic() + 1.0
-            ob.sent_upto = ob.acked
-            self._warn_code(code, "the server rate-limits this run; slowing down")
-        elif code in _FATAL_CODES:
-            self._give_up(f"server error {code}: {text}")
+            ob.sent_upto = max(ob.acked, min(ob.sent_upto, expected - 1))
+        elif action == "reconnect":
             self.drop()
-        elif code == "shutdown":
-            self.drop()
-        elif seq is not None:
-            # A validation error consumes the seq: the message is not stored.
-            e = ob.entry(int(seq))
-            what = e.kind if e is not None else "message"
-            self._warn_code(code, f"the server rejected a {what} message (seq {seq}): "
-                                  f"{code}: {text}")
-            if e is not None:
-                e.consumed = True
-                ob.ack(ob.acked)
         else:
-            self._warn_code(code, f"server error {code}: {text}")
+            self._give_up(code, text)
+            self.drop()
+
+    def _rejected(self, code: str, seq: Optional[int], text: str) -> None:
+        """The message is consumed: count it, say so once per code, never send it again."""
+        self.rejected[code] = self.rejected.get(code, 0) + 1
+        ob = self.outbox
+        e = ob.entry(seq) if seq is not None else None
+        what = f"a {e.kind} message" if e is not None else "a message"
+        at = f" (seq {seq})" if seq is not None else ""
+        self._warn_code(code, f"the server rejected {what}{at}: {code}: {text}; it is not "
+                              "stored and not sent again")
+        if e is not None:
+            e.consumed = True
+            ob.ack(ob.acked)
+
+    def _retry_later(self, code: str, seq: Optional[int]) -> None:
+        """Nothing was stored: send again from `seq` (or everything not acked) after a
+        back-off that grows while the server keeps refusing and resets on the next ack."""
+        ob = self.outbox
+        ob.sent_upto = min(ob.sent_upto, seq - 1) if seq is not None else ob.acked
+        self._pause_until = time.monotonic() + backoff(self._retries)
+        self._retries += 1
+        if code == "rate_limited":
+            self._warn_code(code, "the server rate-limits this run; slowing down")
 
     # ------------------------------------------------------------------ pumping
     def pump(self, wait: float) -> None:

@@ -14,6 +14,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 from . import _sys
 from ._warn import warn
 from .alerts import AlertCallback, AlertsMixin
+from .errors import GradwatchError
 from .scalars import ScalarNames, to_float
 from .sender import Sender
 from .shutdown import install_excepthook, live_runs
@@ -229,22 +230,33 @@ class Run(AlertsMixin):
 
     # ------------------------------------------------------------------ lifecycle
     def flush(self, timeout: float = 10.0) -> bool:
-        """Waits until everything logged so far is acknowledged by the server."""
+        """Waits until everything logged so far is acknowledged by the server; False when
+        that did not happen within `timeout` s or the server refused the run (`run.error`)."""
         sender = self._sender
         if sender is None:
             return True
         ev = threading.Event()
-        if not sender.put(("flush", ev), block_timeout=timeout):
-            return False
+        sender.put(("flush", ev))
         sender.wake()
-        return ev.wait(timeout) and sender.acked >= 0 and not sender.undelivered()[0]
+        return (ev.wait(timeout) and sender.fatal is None
+                and not sender.undelivered()[0])
 
-    def finish(self, status: str = "completed", timeout: float = 30.0) -> int:
+    def finish(self, status: Optional[str] = None, timeout: float = 30.0, *,
+               raise_error: bool = True) -> int:
         """Ends the run: sends `end {status}`, waits up to `timeout` s for the server to
         acknowledge everything, and returns how many messages could not be delivered (they
-        stay in the spool; `init(id=..., resume=True)` delivers them later)."""
+        stay in the spool; `init(id=..., resume=True)` delivers them later).
+
+        `status` defaults to "stopped" when gradwatch stopped the run (`should_stop`: the
+        server's stop command or a `stop_on` alert), else "completed". Raises GradwatchError
+        when the server refused the run for good (`run.error`), unless `raise_error=False`.
+        """
         if self.finished:
             return 0
+        if status is None:
+            status = "stopped" if self.should_stop else "completed"
+        if status not in ("completed", "failed", "stopped"):
+            raise ValueError('status must be "completed", "failed" or "stopped"')
         self.finished = True
         self.status = status
         for w in self._watchers:
@@ -256,9 +268,7 @@ class Run(AlertsMixin):
         live_runs.discard(self)
         if sender is None:
             return 0
-        if status not in ("completed", "failed", "stopped"):
-            raise ValueError('status must be "completed", "failed" or "stopped"')
-        sender.put(("msg", {"type": "end", "status": status}), block_timeout=1.0)
+        sender.put(("msg", {"type": "end", "status": status}))
         sender.stop(timeout)
         sender.join(timeout + 5.0)
         n, first, last = sender.undelivered()
@@ -269,25 +279,51 @@ class Run(AlertsMixin):
             warn(f"{n} messages of run {self.id}{span} were not delivered: {why}. They are kept "
                   f"in {self.spool_dir}; gradwatch.init(id={self.id!r}, resume=True) "
                   "delivers them.")
+        rejected = sender.rejected
+        if rejected:
+            codes = ", ".join(f"{c}: {k}" for c, k in sorted(rejected.items()))
+            warn(f"the server rejected {sum(rejected.values())} messages of run {self.id} "
+                 f"({codes}); nothing of them is stored")
         if sender.dropped:
-            warn(f"{sender.dropped} log calls were dropped because the send queue was full")
+            warn(f"{sender.dropped} log calls were not sent: the sender thread had stopped")
+        err = sender.fatal
+        if err is not None and raise_error:
+            raise GradwatchError(err.code, err.message)
         return n
+
+    def _abandon(self) -> None:
+        """Stops the sender of a run that init() does not hand out (the server refused it)."""
+        self.finished = True
+        live_runs.discard(self)
+        if self._sender is not None:
+            self._sender.stop(0.0)
+            self._sender.join(5.0)
 
     def __enter__(self) -> "Run":
         return self
 
     def __exit__(self, tp: Any, value: Any, tb: Any) -> None:
         if tp is None:
-            self.finish("stopped" if self.should_stop else "completed")
+            self.finish()
         elif issubclass(tp, KeyboardInterrupt):
-            self.finish("stopped")
+            self.finish("stopped", raise_error=False)  # the exception on its way out wins
         else:
-            self.finish("failed")
+            self.finish("failed", raise_error=False)
 
     # ------------------------------------------------------------------ info
     @property
     def connected(self) -> bool:
         return self._sender is not None and self._sender.connected
+
+    @property
+    def error(self) -> Optional[GradwatchError]:
+        """Why the server refused the run for good (a fatal error code), else None."""
+        return None if self._sender is None else self._sender.fatal
+
+    @property
+    def rejected(self) -> Dict[str, int]:
+        """How many messages the server rejected for their content, per error code."""
+        return {} if self._sender is None else self._sender.rejected
 
     @property
     def pending(self) -> int:

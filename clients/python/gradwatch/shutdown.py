@@ -39,7 +39,7 @@ def _finish_at_exit() -> None:
     for run in list(live_runs):
         try:
             if not run.finished:
-                status = "failed" if _uncaught else "completed"
-                run.finish(status, timeout=run._exit_timeout)
+                status = "failed" if _uncaught else None  # None: completed, or stopped
+                run.finish(status, timeout=run._exit_timeout, raise_error=False)
         except Exception:  # noqa: BLE001
             pass

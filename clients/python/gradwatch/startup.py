@@ -11,6 +11,7 @@ import uuid
 from typing import Any, Iterable, Mapping, Optional, Sequence, Tuple, Union
 
 from .alerts import AlertCallback
+from .errors import GradwatchError
 from .run import Run
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
@@ -85,6 +86,9 @@ def init(
     hello. Alerts that come back are printed once each, kept in `run.alerts` and passed to
     `on_alert`; an alert whose severity is in `stop_on` (e.g. ("critical",)) sets
     `run.should_stop`, as does the server's stop command.
+
+    Raises GradwatchError when the server refuses the run for good (a bad token, a project
+    the token may not write, an unsupported protocol); an unreachable server only warns.
     """
     url = url or os.environ.get("GRADWATCH_URL") or "http://127.0.0.1:8080"
     token = token or os.environ.get("GRADWATCH_TOKEN") or None
@@ -114,7 +118,15 @@ def init(
         print_alerts=print_alerts, rank=rank, world_size=world_size, enabled=enabled,
         spool_dir=spool_dir, framework=framework, linger=linger, queue_size=queue_size,
         exit_timeout=exit_timeout, connect_timeout=connect_timeout)
-    if resume and run._sender is not None:
-        # learn where the stored run ends (welcome.lastStep) before training continues
-        run._sender.welcomed.wait(connect_timeout)
+    sender = run._sender
+    if sender is not None:
+        # A refused token or project fails here rather than after the training; an
+        # unreachable server only warns (data is spooled). A resumed run waits for the
+        # welcome so that `last_step` says where the stored run ends.
+        sender.conn.first_outcome.wait(connect_timeout)
+        if resume:
+            sender.welcomed.wait(connect_timeout)
+        if sender.fatal is not None:
+            run._abandon()
+            raise GradwatchError(sender.fatal.code, sender.fatal.message)
     return run

@@ -50,9 +50,10 @@ def spool(tmp_path: Path) -> str:
 class Server:
     """The real gradwatch server, started from the repository with `npx tsx`."""
 
-    def __init__(self, data_dir: str) -> None:
+    def __init__(self, data_dir: str, env: Optional[Dict[str, str]] = None) -> None:
         self.port = free_port()
         self.data_dir = data_dir
+        self.env = dict(env or {})
         self.proc: Optional[subprocess.Popen] = None
         self.log_path = os.path.join(data_dir, "server.log")
 
@@ -64,6 +65,7 @@ class Server:
         env = dict(os.environ, GRADWATCH_PORT=str(self.port), GRADWATCH_HOST="127.0.0.1",
                    GRADWATCH_DATA_DIR=self.data_dir)
         env.pop("GRADWATCH_ADMIN_TOKEN", None)
+        env.update(self.env)
         log = open(self.log_path, "ab")
         npx = shutil.which("npx") or "npx"
         self.proc = subprocess.Popen([npx, "tsx", "server/src/server.ts"], cwd=str(REPO),
@@ -130,6 +132,13 @@ class Server:
         with urllib.request.urlopen(url, timeout=10) as r:
             return json.loads(r.read().decode())
 
+    def put(self, path: str, body: Any) -> Any:
+        req = urllib.request.Request(self.url + "/api/v1" + path, method="PUT",
+                                     data=json.dumps(body).encode(),
+                                     headers={"content-type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read().decode())
+
     def status(self, path: str) -> int:
         try:
             with urllib.request.urlopen(self.url + path, timeout=10) as r:
@@ -142,12 +151,13 @@ class Server:
                         format="json")["points"]
 
 
-def _server_or_skip(tmp_path_factory: pytest.TempPathFactory) -> Server:
+def _server_or_skip(tmp_path_factory: pytest.TempPathFactory,
+                    env: Optional[Dict[str, str]] = None) -> Server:
     if not SERVER_ENTRY.exists():
         pytest.skip("server/src/server.ts does not exist yet")
     if shutil.which("npx") is None:
         pytest.fail("npx is not on PATH: run `npm ci` at the repository root")
-    srv = Server(str(tmp_path_factory.mktemp("gwdata")))
+    srv = Server(str(tmp_path_factory.mktemp("gwdata")), env)
     srv.start()
     return srv
 
@@ -171,6 +181,17 @@ def server(_session_server: Server) -> Server:
 def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A server of the test's own, which the test may kill and restart."""
     srv = _server_or_skip(tmp_path_factory)
+    yield srv
+    srv.stop()
+
+
+ADMIN_TOKEN = "test-admin-token-0123456789"
+
+
+@pytest.fixture()
+def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server of the test's own that requires a token (GRADWATCH_ADMIN_TOKEN set)."""
+    srv = _server_or_skip(tmp_path_factory, {"GRADWATCH_ADMIN_TOKEN": ADMIN_TOKEN})
     yield srv
     srv.stop()
 

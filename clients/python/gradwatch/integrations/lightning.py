@@ -116,8 +116,9 @@ class GradwatchCallback(Callback):
 
     def on_fit_end(self, trainer: Any, pl_module: Any) -> None:
         if self.run is not None and self._owns_run:
-            self.run.finish("stopped" if self.run.should_stop else "completed")
+            self.run.finish()  # "stopped" when gradwatch stopped it
 
     def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
         if self.run is not None and self._owns_run:
-            self.run.finish("stopped" if isinstance(exception, KeyboardInterrupt) else "failed")
+            self.run.finish("stopped" if isinstance(exception, KeyboardInterrupt) else "failed",
+                            raise_error=False)  # the training's own exception wins

@@ -116,4 +116,4 @@ class GradwatchCallback(TrainerCallback):
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
         if self.run is not None and self._owns_run:
-            self.run.finish("stopped" if self.run.should_stop else "completed")
+            self.run.finish()  # "stopped" when gradwatch stopped it
