@@ -28,4 +28,4 @@ if __name__ == "__main__":
     a = parse_args(200)
     r = main(a.url, a.project, a.steps)
     summary(r)
-    r.finish("stopped" if r.should_stop else "completed")
+    r.finish()  # "stopped" when gradwatch stopped it

@@ -132,3 +132,27 @@ def test_fatal_code_in_a_context_manager_leaves_the_training_exception_alone(
             assert run.flush(5)
             fake.push("fatal-cm2", {"type": "error", "code": "replaced", "message": "x"})
             assert wait_for(lambda: run.error is not None, 5)
+
+
+def test_a_gap_does_not_count_uncommitted_messages_as_acked(fake: FakeServer,
+                                                            spool: str) -> None:
+    """`expected` counts what the server accepted, not what it committed: messages before it
+    stay in the outbox (and the spool) until their own ack, so a failed commit loses nothing."""
+    seen: list = []
+    run = gradwatch.init(fake.url, project="p", id="gap-1", spool_dir=spool,
+                         on_alert=seen.append)
+    run.log(0, loss=0.0)
+    assert run.flush(5)
+    fake.hold_acks = True
+    for s in range(3):
+        run.log_eval(s, loss=float(s))  # seqs 2..4, not acked yet
+    assert wait_for(lambda: {m["seq"] for m in fake.received} >= {2, 3, 4}, 5)
+    fake.push("gap-1", {"type": "error", "code": "gap", "seq": 9, "expected": 5,
+                        "message": "pushed by the test"})
+    fake.push("gap-1", {"type": "alert", "alert": {"id": 1, "rule": "r", "severity": "info"}})
+    assert wait_for(lambda: seen, 5), "the gap was handled before this alert"
+    ob = run._sender.outbox
+    assert ob.acked == 1 and [e.seq for e in ob.entries] == [2, 3, 4]
+    fake.release_acks()
+    assert run.finish(timeout=10) == 0
+    assert [m["step"] for m in fake.stored("gap-1", "eval")] == [0, 1, 2]
