@@ -19,4 +19,4 @@ from .startup import init
 
 __version__ = "0.1.0"
 
-__all__ = ["Alert", "GradwatchError", "Run", "init", "__version__"]
+__all__ = ["Alert", "GradwatchError", "Run", "__version__", "init"]

@@ -3,27 +3,23 @@ and "-Infinity" (JSON has no such numbers)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from typing import Any
-
 
 
 def _default(obj: Any) -> Any:
     """Numbers from numpy/torch become floats (or lists); anything else its str()."""
     item = getattr(obj, "item", None)
     if callable(item):
-        try:
+        with contextlib.suppress(Exception):  # best effort: str() below otherwise
             if getattr(obj, "ndim", 0) == 0 or getattr(obj, "size", None) == 1:
                 return item()
-        except Exception:  # noqa: BLE001 - best effort
-            pass
     tolist = getattr(obj, "tolist", None)
     if callable(tolist):
-        try:
+        with contextlib.suppress(Exception):
             return tolist()
-        except Exception:  # noqa: BLE001
-            pass
     if isinstance(obj, (set, frozenset)):
         return sorted(obj, key=str)
     return str(obj)

@@ -4,11 +4,12 @@ here runs on the sender thread."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import threading
 import time
-from typing import Any, Callable, Dict, Optional, Set
+from typing import Any, Callable
 
 from ._encode import dumps
 from ._warn import warn
@@ -27,7 +28,7 @@ PROTOCOL = 1
 
 # Used until the server's welcome says otherwise; conservative so a batch cut before the
 # first welcome is still accepted by a server with smaller limits.
-DEFAULT_LIMITS: Dict[str, int] = {
+DEFAULT_LIMITS: dict[str, int] = {
     "maxFrameBytes": 1 << 20,
     "maxLayers": 1000,
     "maxSeriesPerRun": 50000,
@@ -36,12 +37,12 @@ DEFAULT_LIMITS: Dict[str, int] = {
     "maxStringLength": 200,
 }
 
-MessageCallback = Callable[[Dict[str, Any]], None]
+MessageCallback = Callable[[dict[str, Any]], None]
 
 
 def backoff(attempt: int) -> float:
     """Seconds before try number `attempt` + 1: doubling from 0.25 s up to 10 s, jittered."""
-    return min(10.0, 0.25 * (2 ** min(attempt, 6))) * (0.75 + 0.5 * random.random())
+    return min(10.0, 0.25 * 2.0 ** min(attempt, 6)) * (0.75 + 0.5 * random.random())
 
 
 class Connection:
@@ -49,11 +50,11 @@ class Connection:
     handled as errors.py's table says. After a fatal error (`fatal` set) nothing more is sent
     and the data stays in the spool."""
 
-    def __init__(self, url: str, run_info: Dict[str, Any], outbox: Outbox,
-                 limits: Dict[str, int], *, token: Optional[str], rewind_to: Optional[int],
+    def __init__(self, url: str, run_info: dict[str, Any], outbox: Outbox,
+                 limits: dict[str, int], *, token: str | None, rewind_to: int | None,
                  connect_timeout: float, window: int, spool_dir: str,
-                 on_message: Optional[MessageCallback],
-                 on_welcome: Optional[MessageCallback]) -> None:
+                 on_message: MessageCallback | None,
+                 on_welcome: MessageCallback | None) -> None:
         self.url = url
         self.run_info = run_info
         self.outbox = outbox
@@ -71,26 +72,26 @@ class Connection:
         self._pause_until = 0.0
         self.connected_once = False
         self.warned_unreachable = False
-        self.fatal: Optional[GradwatchError] = None
-        self.rejected: Dict[str, int] = {}
+        self.fatal: GradwatchError | None = None
+        self.rejected: dict[str, int] = {}
         self._retries = 0
-        self._warned_codes: Set[str] = set()
+        self._warned_codes: set[str] = set()
         self.welcomed = threading.Event()
         # set by the first handshake's outcome: welcomed, refused for good, or unreachable
         self.first_outcome = threading.Event()
-        self.last_welcome: Optional[Dict[str, Any]] = None
+        self.last_welcome: dict[str, Any] | None = None
         self.stopping = False
 
     # ------------------------------------------------------------------ connecting
-    def _headers(self) -> Dict[str, str]:
+    def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
     def connect(self) -> None:
         assert _ws_connect is not None, "the websockets package is required"
         self.attempts += 1
         try:
-            kwargs: Dict[str, Any] = dict(open_timeout=self.connect_timeout, close_timeout=1,
-                                          max_size=None, compression=None)
+            kwargs: dict[str, Any] = {"open_timeout": self.connect_timeout, "close_timeout": 1,
+                                          "max_size": None, "compression": None}
             headers = self._headers()
             if headers:
                 kwargs["additional_headers"] = headers
@@ -99,7 +100,7 @@ class Connection:
             self._connect_failed(exc)
             return
         try:
-            hello: Dict[str, Any] = {"type": "hello", "protocol": PROTOCOL, "run": self.run_info}
+            hello: dict[str, Any] = {"type": "hello", "protocol": PROTOCOL, "run": self.run_info}
             if self.rewind_to is not None:
                 hello["rewindTo"] = self.rewind_to
             if self.token:
@@ -128,10 +129,8 @@ class Connection:
                 else:
                     self._dispatch(msg)
         except (OSError, TimeoutError, ConnectionClosed, ValueError) as exc:
-            try:
+            with contextlib.suppress(Exception):
                 ws.close()
-            except Exception:  # noqa: BLE001
-                pass
             self._connect_failed(exc)
             return
         self.ws = ws
@@ -154,7 +153,7 @@ class Connection:
         self.outbox.release_waiters()
         self.first_outcome.set()
 
-    def _on_welcome(self, welcome: Dict[str, Any]) -> None:
+    def _on_welcome(self, welcome: dict[str, Any]) -> None:
         self.last_welcome = welcome
         self.rewind_to = None
         limits = welcome.get("limits") or {}
@@ -172,19 +171,15 @@ class Connection:
         self.welcomed.set()
         self.first_outcome.set()
         if self.on_welcome is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self.on_welcome(welcome)
-            except Exception:  # noqa: BLE001
-                pass
 
     def drop(self) -> None:
         """Closes the socket after an error; everything not acked is re-sent on reconnect."""
         ws, self.ws = self.ws, None
         if ws is not None:
-            try:
+            with contextlib.suppress(Exception):
                 ws.close()
-            except Exception:  # noqa: BLE001
-                pass
         self.outbox.sent_upto = self.outbox.acked
         if not self.warned_unreachable and not self.stopping and self.fatal is None:
             self.warned_unreachable = True
@@ -196,13 +191,11 @@ class Connection:
     def close(self) -> None:
         ws, self.ws = self.ws, None
         if ws is not None:
-            try:
+            with contextlib.suppress(Exception):
                 ws.close()
-            except Exception:  # noqa: BLE001
-                pass
 
     # ------------------------------------------------------------------ receiving
-    def _dispatch(self, msg: Dict[str, Any]) -> None:
+    def _dispatch(self, msg: dict[str, Any]) -> None:
         t = msg.get("type")
         if t == "ack":
             self._retries = 0
@@ -221,7 +214,7 @@ class Connection:
             self._warned_codes.add(code)
             warn(text)
 
-    def _on_error(self, msg: Dict[str, Any]) -> None:
+    def _on_error(self, msg: dict[str, Any]) -> None:
         code = str(msg.get("code"))
         seq = msg.get("seq")
         text = str(msg.get("message", ""))
@@ -242,7 +235,7 @@ class Connection:
             self._give_up(code, text)
             self.drop()
 
-    def _rejected(self, code: str, seq: Optional[int], text: str) -> None:
+    def _rejected(self, code: str, seq: int | None, text: str) -> None:
         """The message is consumed: count it, say so once per code, never send it again."""
         self.rejected[code] = self.rejected.get(code, 0) + 1
         ob = self.outbox
@@ -255,7 +248,7 @@ class Connection:
             e.consumed = True
             ob.ack(ob.acked)
 
-    def _retry_later(self, code: str, seq: Optional[int]) -> None:
+    def _retry_later(self, code: str, seq: int | None) -> None:
         """Nothing was stored: send again from `seq` (or everything not acked) after a
         back-off that grows while the server keeps refusing and resets on the next ack."""
         ob = self.outbox
@@ -285,7 +278,7 @@ class Connection:
                         self._warn_code("frame_too_large_local",
                                         f"a {e.kind} message of {len(text)} bytes exceeds the "
                                         f"server's frame limit ({limit}); it is dropped")
-                        text = '{"seq":%d,"type":"%s","items":[]}' % (e.seq, "steps")
+                        text = f'{{"seq":{e.seq},"type":"steps","items":[]}}'
                     ws.send(text)
                     ob.sent_upto = e.seq
             raw = ws.recv(timeout=wait)

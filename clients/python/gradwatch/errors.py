@@ -14,8 +14,9 @@ A code this table does not know (a newer server) is fatal.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Literal, Mapping
+from typing import Literal
 
 ErrorAction = Literal["rejected", "retry", "resend", "reconnect", "fatal"]
 

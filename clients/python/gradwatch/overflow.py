@@ -14,11 +14,11 @@ from __future__ import annotations
 import json
 import os
 import threading
-from typing import IO, Any, Callable, Dict, List, Optional, Tuple
+from typing import IO, Any, Callable
 
 from ._encode import dumps_local
 
-Item = Tuple[Any, ...]
+Item = tuple[Any, ...]
 
 CHUNK = 2000  # items per line of the file
 
@@ -31,13 +31,13 @@ class Overflow:
         self.path = path
         self.lock = threading.Lock()
         self.active = False
-        self._buf: List[Item] = []
-        self._w: Optional[IO[bytes]] = None
-        self._r: Optional[IO[bytes]] = None
+        self._buf: list[Item] = []
+        self._w: IO[bytes] | None = None
+        self._r: IO[bytes] | None = None
         self._rpos = 0
         self._wpos = 0
         self._on_disk = 0  # items in the file not read back yet
-        self._events: Dict[int, threading.Event] = {}
+        self._events: dict[int, threading.Event] = {}
         self._next_event = 0
         self.used = 0  # items that ever went through the overflow
 
@@ -58,7 +58,7 @@ class Overflow:
         if self._w is None:
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
             self._w = open(self.path, "wb")  # noqa: SIM115 - open for the client's lifetime
-        chunk: List[Any] = []
+        chunk: list[Any] = []
         for item in self._buf:
             if item[0] == "flush":  # an Event cannot be written: it waits here by number
                 self._next_event += 1
@@ -72,7 +72,7 @@ class Overflow:
         self._on_disk += len(self._buf)
         self._buf = []
 
-    def take(self) -> List[Item]:
+    def take(self) -> list[Item]:
         """The oldest items not taken yet: one chunk from the file while it has any, else
         everything buffered."""
         with self.lock:
@@ -85,7 +85,7 @@ class Overflow:
         self._r.seek(self._rpos)
         line = self._r.readline()
         self._rpos += len(line)
-        out: List[Item] = []
+        out: list[Item] = []
         for raw in json.loads(line):
             if raw[0] == "flush":
                 raw = ["flush", self._events.pop(raw[1])]

@@ -3,7 +3,7 @@ into floats. Checked on the training thread, so an allowed name is checked only 
 
 from __future__ import annotations
 
-from typing import Any, Set
+from typing import Any
 
 from ._warn import warn
 
@@ -27,8 +27,8 @@ class ScalarNames:
     """Allowed scalar names seen so far; a bad name is warned about once and not sent."""
 
     def __init__(self) -> None:
-        self.ok: Set[str] = set()
-        self._warned: Set[str] = set()
+        self.ok: set[str] = set()
+        self._warned: set[str] = set()
 
     def check(self, k: str) -> bool:
         if k in self.ok:

@@ -19,7 +19,7 @@ import collections
 import os
 import threading
 import time
-from typing import Any, Callable, Deque, Dict, Optional, Tuple
+from typing import Any, Callable
 
 from ._encode import dumps
 from ._warn import warn
@@ -37,10 +37,10 @@ class Sender(threading.Thread):
     def __init__(
         self,
         url: str,
-        run_info: Dict[str, Any],
+        run_info: dict[str, Any],
         *,
-        token: Optional[str] = None,
-        rewind_to: Optional[int] = None,
+        token: str | None = None,
+        rewind_to: int | None = None,
         spool_dir: str,
         seq_known: bool,
         queue_size: int = 10000,
@@ -48,16 +48,16 @@ class Sender(threading.Thread):
         memory_limit: int = 64 << 20,
         window: int = 256,
         connect_timeout: float = 5.0,
-        on_message: Optional[Callable[[Dict[str, Any]], None]] = None,
-        on_welcome: Optional[Callable[[Dict[str, Any]], None]] = None,
+        on_message: Callable[[dict[str, Any]], None] | None = None,
+        on_welcome: Callable[[dict[str, Any]], None] | None = None,
         reuse_spool: bool = True,
     ) -> None:
         super().__init__(name="gradwatch-sender", daemon=True)
         # deque appends/pops are atomic: the training thread never takes a lock to log
-        self.q: Deque[Item] = collections.deque()
+        self.q: collections.deque[Item] = collections.deque()
         self.queue_size = queue_size
         self.linger = linger
-        self.limits: Dict[str, int] = dict(DEFAULT_LIMITS)
+        self.limits: dict[str, int] = dict(DEFAULT_LIMITS)
 
         # stopping
         self._stopping = False
@@ -128,11 +128,11 @@ class Sender(threading.Thread):
         return self.outbox.acked
 
     @property
-    def fatal(self) -> Optional[GradwatchError]:
+    def fatal(self) -> GradwatchError | None:
         return self.conn.fatal
 
     @property
-    def rejected(self) -> Dict[str, int]:
+    def rejected(self) -> dict[str, int]:
         return dict(self.conn.rejected)
 
     @property
@@ -140,14 +140,14 @@ class Sender(threading.Thread):
         return self.conn.welcomed
 
     @property
-    def last_welcome(self) -> Optional[Dict[str, Any]]:
+    def last_welcome(self) -> dict[str, Any] | None:
         return self.conn.last_welcome
 
     @property
     def connected_once(self) -> bool:
         return self.conn.connected_once
 
-    def undelivered(self) -> Tuple[int, Optional[int], Optional[int]]:
+    def undelivered(self) -> tuple[int, int | None, int | None]:
         """(count, first seq, last seq) of messages not acked."""
         live = self.outbox.live_seqs()
         steps = self.steps

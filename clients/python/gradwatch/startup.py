@@ -3,12 +3,14 @@ a `Run`, checking ids and names up front so mistakes fail before training starts
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
 import time
 import uuid
-from typing import Any, Iterable, Mapping, Optional, Sequence, Tuple, Union
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from .alerts import AlertCallback
 from .errors import GradwatchError
@@ -36,15 +38,13 @@ def _new_run_id() -> str:
     return time.strftime("r-%Y%m%d-%H%M%S-", time.gmtime()) + uuid.uuid4().hex[:10]
 
 
-def _dist_rank_world() -> Tuple[Optional[int], Optional[int]]:
+def _dist_rank_world() -> tuple[int | None, int | None]:
     torch = sys.modules.get("torch")
     if torch is not None:
-        try:
+        with contextlib.suppress(Exception):
             dist = torch.distributed
             if dist.is_available() and dist.is_initialized():
                 return dist.get_rank(), dist.get_world_size()
-        except Exception:  # noqa: BLE001
-            pass
     r, w = os.environ.get("RANK"), os.environ.get("WORLD_SIZE")
     try:
         return (int(r) if r is not None else None), (int(w) if w is not None else None)
@@ -53,24 +53,24 @@ def _dist_rank_world() -> Tuple[Optional[int], Optional[int]]:
 
 
 def init(
-    url: Optional[str] = None,
-    project: Optional[str] = None,
-    name: Optional[str] = None,
-    config: Optional[Mapping[str, Any]] = None,
-    token: Optional[str] = None,
+    url: str | None = None,
+    project: str | None = None,
+    name: str | None = None,
+    config: Mapping[str, Any] | None = None,
+    token: str | None = None,
     *,
-    id: Optional[str] = None,  # noqa: A002 - the protocol's name
+    id: str | None = None,  # the protocol's name for the resume key
     resume: bool = False,
-    rewind_to: Optional[int] = None,
-    tags: Optional[Sequence[str]] = None,
-    on_alert: Optional[AlertCallback] = None,
-    stop_on: Union[Iterable[str], str] = (),
+    rewind_to: int | None = None,
+    tags: Sequence[str] | None = None,
+    on_alert: AlertCallback | None = None,
+    stop_on: Iterable[str] | str = (),
     print_alerts: bool = True,
-    rank: Optional[int] = None,
-    world_size: Optional[int] = None,
+    rank: int | None = None,
+    world_size: int | None = None,
     all_ranks: bool = False,
-    spool_dir: Optional[str] = None,
-    framework: Optional[str] = None,
+    spool_dir: str | None = None,
+    framework: str | None = None,
     linger: float = 0.05,
     queue_size: int = 10000,
     connect_timeout: float = 5.0,

@@ -11,8 +11,9 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Dict, Iterator, Optional
+from typing import Any
 
 import pytest
 import torch
@@ -50,11 +51,11 @@ def spool(tmp_path: Path) -> str:
 class Server:
     """The real gradwatch server, started from the repository with `npx tsx`."""
 
-    def __init__(self, data_dir: str, env: Optional[Dict[str, str]] = None) -> None:
+    def __init__(self, data_dir: str, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.data_dir = data_dir
         self.env = dict(env or {})
-        self.proc: Optional[subprocess.Popen] = None
+        self.proc: subprocess.Popen | None = None
         self.log_path = os.path.join(data_dir, "server.log")
 
     @property
@@ -66,7 +67,7 @@ class Server:
                    GRADWATCH_DATA_DIR=self.data_dir)
         env.pop("GRADWATCH_ADMIN_TOKEN", None)
         env.update(self.env)
-        log = open(self.log_path, "ab")
+        log = open(self.log_path, "ab")  # noqa: SIM115 - the child process keeps writing it
         npx = shutil.which("npx") or "npx"
         self.proc = subprocess.Popen([npx, "tsx", "server/src/server.ts"], cwd=str(REPO),
                                      env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -152,7 +153,7 @@ class Server:
 
 
 def _server_or_skip(tmp_path_factory: pytest.TempPathFactory,
-                    env: Optional[Dict[str, str]] = None) -> Server:
+                    env: dict[str, str] | None = None) -> Server:
     if not SERVER_ENTRY.exists():
         pytest.skip("server/src/server.ts does not exist yet")
     if shutil.which("npx") is None:
@@ -213,7 +214,7 @@ def _no_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(k, raising=False)
 
 
-def digits() -> Dict[str, Any]:
+def digits() -> dict[str, Any]:
     from sklearn.datasets import load_digits
 
     d = load_digits()

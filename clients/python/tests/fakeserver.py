@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from typing import Any, Dict, List, Optional, Set
+from typing import Any
 
 from websockets.asyncio.server import serve
 
@@ -19,35 +19,35 @@ LIMITS = {"maxFrameBytes": 4194304, "maxLayers": 1000, "maxSeriesPerRun": 50000,
 class FakeRun:
     def __init__(self) -> None:
         self.last_seq = 0
-        self.stored: List[Dict[str, Any]] = []  # every stored message, in seq order
+        self.stored: list[dict[str, Any]] = []  # every stored message, in seq order
         self.last_step = -1
-        self.rewinds: List[int] = []
+        self.rewinds: list[int] = []
 
 
 class FakeServer:
-    def __init__(self, limits: Optional[Dict[str, int]] = None) -> None:
+    def __init__(self, limits: dict[str, int] | None = None) -> None:
         self.limits = dict(LIMITS, **(limits or {}))
-        self.runs: Dict[str, FakeRun] = {}
-        self.hellos: List[Dict[str, Any]] = []
-        self.received: List[Dict[str, Any]] = []  # every sequenced message received
-        self.reject: Set[int] = set()  # seqs answered with a validation error
+        self.runs: dict[str, FakeRun] = {}
+        self.hellos: list[dict[str, Any]] = []
+        self.received: list[dict[str, Any]] = []  # every sequenced message received
+        self.reject: set[int] = set()  # seqs answered with a validation error
         # seq -> error codes answering its next receptions; per docs/protocol.md a `rejected`
         # code consumes the seq, any other stores nothing and leaves the seq to be re-sent
-        self.answer: Dict[int, List[str]] = {}
-        self.hello_errors: List[str] = []  # codes answering the next hellos, one each
-        self.drop_after: Optional[int] = None  # abort the socket after storing N more messages
+        self.answer: dict[int, list[str]] = {}
+        self.hello_errors: list[str] = []  # codes answering the next hellos, one each
+        self.drop_after: int | None = None  # abort the socket after storing N more messages
         self.withhold_acks = False
         self.hold_acks = False  # keep the replies until release_acks()
-        self._held: List[Any] = []
+        self._held: list[Any] = []
         self.port = 0
-        self._loop: Optional[asyncio.AbstractEventLoop] = None
-        self._thread: Optional[threading.Thread] = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
         self._server: Any = None
-        self._conns: Dict[str, Any] = {}
+        self._conns: dict[str, Any] = {}
         self.lock = threading.Lock()
 
     # ------------------------------------------------------------------ lifecycle
-    def start(self, port: int = 0) -> "FakeServer":
+    def start(self, port: int = 0) -> FakeServer:
         ready = threading.Event()
 
         def main() -> None:
@@ -90,7 +90,7 @@ class FakeServer:
     def url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/v1/ingest"
 
-    def push(self, run_id: str, msg: Dict[str, Any]) -> None:
+    def push(self, run_id: str, msg: dict[str, Any]) -> None:
         """Sends a server message (alert, command, error) to the run's connection."""
         ws = self._conns[run_id]
         assert self._loop is not None
@@ -192,9 +192,9 @@ class FakeServer:
                 del self._conns[rid]
 
     # ------------------------------------------------------------------ inspection
-    def items(self, run_id: str) -> List[Dict[str, Any]]:
+    def items(self, run_id: str) -> list[dict[str, Any]]:
         run = self.runs[run_id]
         return [it for m in run.stored if m["type"] == "steps" for it in m["items"]]
 
-    def stored(self, run_id: str, kind: Optional[str] = None) -> List[Dict[str, Any]]:
+    def stored(self, run_id: str, kind: str | None = None) -> list[dict[str, Any]]:
         return [m for m in self.runs[run_id].stored if kind is None or m["type"] == kind]

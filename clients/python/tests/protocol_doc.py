@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Dict
 
 PROTOCOL_MD = Path(__file__).resolve().parents[3] / "docs" / "protocol.md"
 _ROW = re.compile(r"^\s*\| `([a-z_]+)` \| (rejected|retry|resend|reconnect|fatal) \|", re.M)
 
 
-def doc_error_actions() -> Dict[str, str]:
+def doc_error_actions() -> dict[str, str]:
     """code -> action, in the document's order."""
     return dict(_ROW.findall(PROTOCOL_MD.read_text(encoding="utf-8")))
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 import threading
 
 import gradwatch
+from gradwatch.overflow import CHUNK, Overflow
+
 from conftest import wait_for
 from fakeserver import FakeServer
-from gradwatch.overflow import CHUNK, Overflow
 
 
 def test_overflow_gives_back_every_item_in_order(tmp_path) -> None:

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 import gradwatch
+
 from conftest import ADMIN_TOKEN, Server, wait_for
 
 BURST = int(os.environ.get("GRADWATCH_BURST_CALLS", "200000"))

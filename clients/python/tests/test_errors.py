@@ -11,12 +11,13 @@ import time
 import pytest
 
 import gradwatch
+from gradwatch.errors import ERROR_ACTIONS, GradwatchError, error_action
+
 from conftest import wait_for
 from fakeserver import FakeServer
-from gradwatch.errors import ERROR_ACTIONS, GradwatchError, error_action
 from protocol_doc import codes_with, doc_error_actions
 
-FATAL = codes_with("fatal") + ["a_code_from_a_newer_server"]
+FATAL = [*codes_with("fatal"), "a_code_from_a_newer_server"]
 
 
 def received_seqs(fake: FakeServer, seq: int) -> int:
@@ -119,19 +120,19 @@ def test_a_fatal_code_mid_run_stops_sending_and_surfaces(
 
 def test_fatal_code_in_a_context_manager_leaves_the_training_exception_alone(
         fake: FakeServer, spool: str) -> None:
-    with pytest.raises(KeyError):
-        with gradwatch.init(fake.url, project="p", id="fatal-cm", spool_dir=spool) as run:
-            run.log(0, loss=1.0)
-            assert run.flush(5)
-            fake.push("fatal-cm", {"type": "error", "code": "replaced", "message": "x"})
-            assert wait_for(lambda: run.error is not None, 5)
-            raise KeyError("the training's own error")
-    with pytest.raises(GradwatchError):
-        with gradwatch.init(fake.url, project="p", id="fatal-cm2", spool_dir=spool) as run:
-            run.log(0, loss=1.0)
-            assert run.flush(5)
-            fake.push("fatal-cm2", {"type": "error", "code": "replaced", "message": "x"})
-            assert wait_for(lambda: run.error is not None, 5)
+    run = gradwatch.init(fake.url, project="p", id="fatal-cm", spool_dir=spool)
+    with pytest.raises(KeyError), run:
+        run.log(0, loss=1.0)
+        assert run.flush(5)
+        fake.push("fatal-cm", {"type": "error", "code": "replaced", "message": "x"})
+        assert wait_for(lambda: run.error is not None, 5)
+        raise KeyError("the training's own error")
+    run = gradwatch.init(fake.url, project="p", id="fatal-cm2", spool_dir=spool)
+    with pytest.raises(GradwatchError), run:
+        run.log(0, loss=1.0)
+        assert run.flush(5)
+        fake.push("fatal-cm2", {"type": "error", "code": "replaced", "message": "x"})
+        assert wait_for(lambda: run.error is not None, 5)
 
 
 def test_a_gap_does_not_count_uncommitted_messages_as_acked(fake: FakeServer,
