@@ -5,19 +5,18 @@ bounded queue and everything else happens on the sender thread."""
 from __future__ import annotations
 
 import contextlib
-import os
-import socket
-import sys
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Callable
+from typing import Any
 
 from . import _sys
 from ._warn import warn
 from .alerts import AlertCallback, AlertsMixin
+from .end_report import report_end
 from .errors import GradwatchError
-from .scalars import ScalarNames, to_float
+from .hello import hello_run, spool_path
+from .scalars import ScalarNames, eval_message, to_float
 from .sender import Sender
 from .shutdown import install_excepthook, live_runs
 
@@ -70,32 +69,19 @@ class Run(AlertsMixin):
         self.last_step: int | None = None
         self._init_alerts(on_alert, {s.lower() for s in stop_on}, print_alerts)
         self._last_step = -1
-        self._auto_step = 0
         self._names = ScalarNames()
         self._warned_order = False
         self._sys = _sys.StepSampler(sys_interval)
         self._watchers: list[Any] = []
         self._step_offset = 0
         self._exit_timeout = exit_timeout
-        self._eval_inputs_provider: Callable[[], dict[str, float] | None] | None = None
         self._sender: Sender | None = None
         self.spool_dir: str | None = None
         if not enabled:
             return
-        info: dict[str, Any] = {"id": run_id, "project": project, "name": name}
-        if tags:
-            info["tags"] = [str(t) for t in tags]
-        if self.config:
-            info["config"] = self.config
-        info["framework"] = framework or ("pytorch" if "torch" in sys.modules else "python")
-        info["host"] = socket.gethostname()[:200]
-        if rank is not None:
-            info["rank"] = rank
-        if world_size is not None:
-            info["worldSize"] = world_size
-        root = spool_dir or os.environ.get("GRADWATCH_SPOOL_DIR") or os.path.join(
-            os.path.expanduser("~"), ".cache", "gradwatch", "spool")
-        self.spool_dir = os.path.join(root, run_id.replace(":", "_"))
+        info = hello_run(run_id, project, name, tags=tags, config=self.config,
+                         framework=framework, rank=rank, world_size=world_size)
+        self.spool_dir = spool_path(run_id, spool_dir)
         self._sender = Sender(
             url, info, token=token, rewind_to=rewind_to, spool_dir=self.spool_dir,
             seq_known=seq_known, queue_size=queue_size, linger=linger,
@@ -191,15 +177,8 @@ class Run(AlertsMixin):
         call ride along."""
         if self._sender is None or self.finished:
             return
-        if split not in ("val", "test"):
-            raise ValueError('split must be "val" or "test"')
-        m = dict(metrics or {})
-        m.update(kw)
         step_i = int(step) if step is not None else max(self._last_step, 0)
-        vals = {k: to_float(v) for k, v in m.items() if isinstance(k, str) and 0 < len(k) <= 200}
-        msg: dict[str, Any] = {"type": "eval", "step": step_i, "split": split, "metrics": vals}
-        if epoch is not None:
-            msg["epoch"] = epoch
+        msg = eval_message(step_i, split, {**(metrics or {}), **kw}, epoch)
         if inputs is None:
             for w in self._watchers:
                 inputs = w.take_eval_inputs()
@@ -271,21 +250,7 @@ class Run(AlertsMixin):
         sender.put(("msg", {"type": "end", "status": status}))
         sender.stop(timeout)
         sender.join(timeout + 5.0)
-        n, first, last = sender.undelivered()
-        if n:
-            span = f" (seq {first}..{last})" if first is not None else ""
-            why = sender.fatal or (f"the server at {self.url} did not acknowledge them within "
-                                   f"{timeout:g} s")
-            warn(f"{n} messages of run {self.id}{span} were not delivered: {why}. They are kept "
-                  f"in {self.spool_dir}; gradwatch.init(id={self.id!r}, resume=True) "
-                  "delivers them.")
-        rejected = sender.rejected
-        if rejected:
-            codes = ", ".join(f"{c}: {k}" for c, k in sorted(rejected.items()))
-            warn(f"the server rejected {sum(rejected.values())} messages of run {self.id} "
-                 f"({codes}); nothing of them is stored")
-        if sender.dropped:
-            warn(f"{sender.dropped} log calls were not sent: the sender thread had stopped")
+        n = report_end(self.id, self.url, self.spool_dir, sender, timeout)
         err = sender.fatal
         if err is not None and raise_error:
             raise GradwatchError(err.code, err.message)
