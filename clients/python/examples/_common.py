@@ -7,7 +7,7 @@ import argparse
 import math
 import os
 import sys
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -15,10 +15,10 @@ from torch import nn
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))  # run from a checkout
 
-import gradwatch  # noqa: E402
+import gradwatch
 
 
-def digits(normalize: bool = True, seed: int = 0) -> Tuple[torch.Tensor, ...]:
+def digits(normalize: bool = True, seed: int = 0) -> tuple[torch.Tensor, ...]:
     """Train/val split of the digits; standardized unless normalize=False
     (then raw pixel intensities 0..16 scaled to 0..255, as unprocessed image data)."""
     from sklearn.datasets import load_digits
@@ -51,19 +51,19 @@ def parse_args(default_steps: int) -> argparse.Namespace:
 
 
 def train(
-    run: "gradwatch.Run",
+    run: gradwatch.Run,
     model: nn.Module,
     opt: torch.optim.Optimizer,
     crit: nn.Module,
-    data: Tuple[torch.Tensor, ...],
+    data: tuple[torch.Tensor, ...],
     steps: int,
     batch: int = 64,
     image: bool = False,
     target: Callable[[torch.Tensor], torch.Tensor] = lambda y: y,
-    sched: Optional[Any] = None,
+    sched: Any | None = None,
     eval_every: int = 50,
     every: int = 10,
-) -> "gradwatch.Run":
+) -> gradwatch.Run:
     xtr, ytr, xva, yva = data
     if image:
         xtr, xva = xtr.reshape(-1, 1, 8, 8), xva.reshape(-1, 1, 8, 8)
@@ -96,7 +96,7 @@ def train(
     return run
 
 
-def summary(run: "gradwatch.Run") -> None:
+def summary(run: gradwatch.Run) -> None:
     print(f"run {run.id}: {len(run.alerts)} alerts")
     for a in run.alerts:
         print("  ", gradwatch.Run.format_alert(a))

@@ -9,7 +9,7 @@ from torch import nn
 from _common import digits, gradwatch, parse_args, summary, train
 
 
-def main(url: str, project: str = "examples", steps: int = 300, **kw) -> "gradwatch.Run":
+def main(url: str, project: str = "examples", steps: int = 300, **kw) -> gradwatch.Run:
     torch.manual_seed(0)
     layers: list = [nn.Linear(64, 64), nn.Sigmoid()]
     for _ in range(9):

@@ -10,7 +10,7 @@ from torch import nn
 from _common import digits, gradwatch, parse_args, summary, train
 
 
-def main(url: str, project: str = "examples", steps: int = 200, **kw) -> "gradwatch.Run":
+def main(url: str, project: str = "examples", steps: int = 200, **kw) -> gradwatch.Run:
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(64, 64), nn.Tanh(), nn.Linear(64, 64), nn.Tanh(),
                           nn.Linear(64, 10))
@@ -28,4 +28,4 @@ if __name__ == "__main__":
     a = parse_args(200)
     r = main(a.url, a.project, a.steps)
     summary(r)
-    r.finish("stopped" if r.should_stop else "completed")
+    r.finish()  # "stopped" when gradwatch stopped it

@@ -8,7 +8,7 @@ from torch import nn
 from _common import digits, gradwatch, parse_args, summary, train
 
 
-def main(url: str, project: str = "examples", steps: int = 200, **kw) -> "gradwatch.Run":
+def main(url: str, project: str = "examples", steps: int = 200, **kw) -> gradwatch.Run:
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)

@@ -18,7 +18,7 @@ def make_cnn() -> nn.Module:
         nn.MaxPool2d(2), nn.Flatten(), nn.Linear(32 * 4 * 4, 10))
 
 
-def main(url: str, project: str = "examples", steps: int = 300, **kw) -> "gradwatch.Run":
+def main(url: str, project: str = "examples", steps: int = 300, **kw) -> gradwatch.Run:
     torch.manual_seed(0)
     model = make_cnn()
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)

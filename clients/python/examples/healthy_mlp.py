@@ -9,7 +9,7 @@ from torch import nn
 from _common import digits, gradwatch, parse_args, summary, train
 
 
-def main(url: str, project: str = "examples", steps: int = 300, **kw) -> "gradwatch.Run":
+def main(url: str, project: str = "examples", steps: int = 300, **kw) -> gradwatch.Run:
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(),
                           nn.Linear(64, 10))

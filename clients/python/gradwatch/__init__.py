@@ -13,9 +13,10 @@ troubleshooting alerts back.
 """
 
 from .alerts import Alert
+from .errors import GradwatchError
 from .run import Run
 from .startup import init
 
 __version__ = "0.1.0"
 
-__all__ = ["Alert", "Run", "init", "__version__"]
+__all__ = ["Alert", "GradwatchError", "Run", "__version__", "init"]

@@ -3,27 +3,23 @@ and "-Infinity" (JSON has no such numbers)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from typing import Any
-
 
 
 def _default(obj: Any) -> Any:
     """Numbers from numpy/torch become floats (or lists); anything else its str()."""
     item = getattr(obj, "item", None)
     if callable(item):
-        try:
+        with contextlib.suppress(Exception):  # best effort: str() below otherwise
             if getattr(obj, "ndim", 0) == 0 or getattr(obj, "size", None) == 1:
                 return item()
-        except Exception:  # noqa: BLE001 - best effort
-            pass
     tolist = getattr(obj, "tolist", None)
     if callable(tolist):
-        try:
+        with contextlib.suppress(Exception):
             return tolist()
-        except Exception:  # noqa: BLE001
-            pass
     if isinstance(obj, (set, frozenset)):
         return sorted(obj, key=str)
     return str(obj)
@@ -46,6 +42,12 @@ def _sanitize(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return [_sanitize(v) for v in obj]
     return obj
+
+
+def dumps_local(obj: Any) -> str:
+    """Compact JSON keeping non-finite floats as bare NaN/Infinity tokens, which Python's json
+    reads back: for the client's own files only, never for the wire."""
+    return _dumps(obj)
 
 
 def dumps(obj: Any) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Dict, Optional
 
 try:
     _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -29,7 +28,7 @@ def rss_mb() -> float:
             return 0.0
 
 
-def cuda_mem() -> Dict[str, float]:
+def cuda_mem() -> dict[str, float]:
     torch = sys.modules.get("torch")
     if torch is None:
         return {}
@@ -45,7 +44,7 @@ def cuda_mem() -> Dict[str, float]:
         return {}
 
 
-def sys_scalars() -> Dict[str, float]:
+def sys_scalars() -> dict[str, float]:
     out = {"sys/rss_mb": rss_mb()}
     out.update(cuda_mem())
     return out
@@ -61,7 +60,7 @@ class StepSampler:
         self._t = time.monotonic()
         self._step = -1
 
-    def sample(self, step: int, wall: float) -> Optional[Dict[str, float]]:
+    def sample(self, step: int, wall: float) -> dict[str, float] | None:
         if wall - self._wall < self.interval:
             return None
         self._wall = wall

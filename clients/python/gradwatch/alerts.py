@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import Any, Callable, Dict, List, Optional, Set
+from typing import Any, Callable
 
 from ._warn import warn
 
-Alert = Dict[str, Any]
+Alert = dict[str, Any]
 AlertCallback = Callable[[Alert], None]
 
 
@@ -29,14 +29,14 @@ class AlertsMixin:
     is guarded by a lock; `should_stop` only ever goes from False to True."""
 
     should_stop: bool
-    stop_reason: Optional[str]
-    _alerts: Dict[Any, Alert]
+    stop_reason: str | None
+    _alerts: dict[Any, Alert]
     _alert_lock: threading.Lock
-    _on_alert: Optional[AlertCallback]
-    _stop_on: Set[str]
+    _on_alert: AlertCallback | None
+    _stop_on: set[str]
     _print_alerts: bool
 
-    def _init_alerts(self, on_alert: Optional[AlertCallback], stop_on: Set[str],
+    def _init_alerts(self, on_alert: AlertCallback | None, stop_on: set[str],
                      print_alerts: bool) -> None:
         self.should_stop = False
         self.stop_reason = None
@@ -47,12 +47,12 @@ class AlertsMixin:
         self._print_alerts = print_alerts
 
     @property
-    def alerts(self) -> List[Alert]:
+    def alerts(self) -> list[Alert]:
         """Alerts received for this run: the latest state of each, oldest first."""
         with self._alert_lock:
             return list(self._alerts.values())
 
-    def _on_server_message(self, msg: Dict[str, Any]) -> None:
+    def _on_server_message(self, msg: dict[str, Any]) -> None:
         if msg.get("type") == "command":
             if msg.get("action") == "stop" and not self.should_stop:
                 self.should_stop = True

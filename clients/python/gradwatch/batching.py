@@ -5,7 +5,7 @@ a few scalars at a time still produces few, large messages."""
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable
 
 from ._encode import dumps
 from ._warn import warn
@@ -17,20 +17,20 @@ class StepBatcher:
     The open item (the tail) takes more values for its step until a later step arrives or it
     lingers; `limits` is the sender's live dict, updated by each welcome."""
 
-    def __init__(self, limits: Dict[str, int], emit: Callable[[str, str], None]) -> None:
+    def __init__(self, limits: dict[str, int], emit: Callable[[str, str], None]) -> None:
         self.limits = limits
         self._emit = emit
-        self.closed: List[str] = []
+        self.closed: list[str] = []
         self._closed_bytes = 0
         self.closed_since = 0.0
-        self.tail: Optional[Dict[str, Any]] = None
+        self.tail: dict[str, Any] | None = None
         self.tail_touched = 0.0
         self._last_closed_step = -1
         self._late_warned = False
 
-    def add(self, step: int, scalars: Dict[str, float], epoch: Optional[float],
-            examples: Optional[int], layers: Optional[Dict[str, Any]],
-            inputs: Optional[Dict[str, float]], t: float) -> None:
+    def add(self, step: int, scalars: dict[str, float], epoch: float | None,
+            examples: int | None, layers: dict[str, Any] | None,
+            inputs: dict[str, float] | None, t: float) -> None:
         """Merges one log call into the item of its step."""
         tail = self.tail
         if tail is not None and step == tail["step"]:
@@ -52,7 +52,7 @@ class StepBatcher:
                      "dropped (log every value of a step together, with increasing steps)")
             return
         self.close_tail()
-        d: Dict[str, Any] = {"step": step, "time": t, "scalars": dict(scalars)}
+        d: dict[str, Any] = {"step": step, "time": t, "scalars": dict(scalars)}
         if epoch is not None:
             d["epoch"] = epoch
         if examples is not None:

@@ -4,14 +4,16 @@ here runs on the sender thread."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import threading
 import time
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable
 
 from ._encode import dumps
 from ._warn import warn
+from .errors import GradwatchError, error_action
 from .outbox import Outbox
 
 try:  # the only runtime dependency
@@ -26,7 +28,7 @@ PROTOCOL = 1
 
 # Used until the server's welcome says otherwise; conservative so a batch cut before the
 # first welcome is still accepted by a server with smaller limits.
-DEFAULT_LIMITS: Dict[str, int] = {
+DEFAULT_LIMITS: dict[str, int] = {
     "maxFrameBytes": 1 << 20,
     "maxLayers": 1000,
     "maxSeriesPerRun": 50000,
@@ -35,20 +37,24 @@ DEFAULT_LIMITS: Dict[str, int] = {
     "maxStringLength": 200,
 }
 
-_FATAL_CODES = {"unauthorized", "forbidden", "protocol", "replaced"}
+MessageCallback = Callable[[dict[str, Any]], None]
 
-MessageCallback = Callable[[Dict[str, Any]], None]
+
+def backoff(attempt: int) -> float:
+    """Seconds before try number `attempt` + 1: doubling from 0.25 s up to 10 s, jittered."""
+    return min(10.0, 0.25 * 2.0 ** min(attempt, 6)) * (0.75 + 0.5 * random.random())
 
 
 class Connection:
-    """One run's link to the server; `ws` is None while disconnected. After a fatal error
-    (`fatal` set) nothing more is sent and the data stays in the spool."""
+    """One run's link to the server; `ws` is None while disconnected. Every error code is
+    handled as errors.py's table says. After a fatal error (`fatal` set) nothing more is sent
+    and the data stays in the spool."""
 
-    def __init__(self, url: str, run_info: Dict[str, Any], outbox: Outbox,
-                 limits: Dict[str, int], *, token: Optional[str], rewind_to: Optional[int],
+    def __init__(self, url: str, run_info: dict[str, Any], outbox: Outbox,
+                 limits: dict[str, int], *, token: str | None, rewind_to: int | None,
                  connect_timeout: float, window: int, spool_dir: str,
-                 on_message: Optional[MessageCallback],
-                 on_welcome: Optional[MessageCallback]) -> None:
+                 on_message: MessageCallback | None,
+                 on_welcome: MessageCallback | None) -> None:
         self.url = url
         self.run_info = run_info
         self.outbox = outbox
@@ -66,22 +72,26 @@ class Connection:
         self._pause_until = 0.0
         self.connected_once = False
         self.warned_unreachable = False
-        self.fatal: Optional[str] = None
-        self._warned_codes: set = set()
+        self.fatal: GradwatchError | None = None
+        self.rejected: dict[str, int] = {}
+        self._retries = 0
+        self._warned_codes: set[str] = set()
         self.welcomed = threading.Event()
-        self.last_welcome: Optional[Dict[str, Any]] = None
+        # set by the first handshake's outcome: welcomed, refused for good, or unreachable
+        self.first_outcome = threading.Event()
+        self.last_welcome: dict[str, Any] | None = None
         self.stopping = False
 
     # ------------------------------------------------------------------ connecting
-    def _headers(self) -> Dict[str, str]:
+    def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
     def connect(self) -> None:
         assert _ws_connect is not None, "the websockets package is required"
         self.attempts += 1
         try:
-            kwargs: Dict[str, Any] = dict(open_timeout=self.connect_timeout, close_timeout=1,
-                                          max_size=None, compression=None)
+            kwargs: dict[str, Any] = {"open_timeout": self.connect_timeout, "close_timeout": 1,
+                                          "max_size": None, "compression": None}
             headers = self._headers()
             if headers:
                 kwargs["additional_headers"] = headers
@@ -90,7 +100,7 @@ class Connection:
             self._connect_failed(exc)
             return
         try:
-            hello: Dict[str, Any] = {"type": "hello", "protocol": PROTOCOL, "run": self.run_info}
+            hello: dict[str, Any] = {"type": "hello", "protocol": PROTOCOL, "run": self.run_info}
             if self.rewind_to is not None:
                 hello["rewindTo"] = self.rewind_to
             if self.token:
@@ -107,20 +117,20 @@ class Connection:
                 if t == "welcome":
                     welcome = msg
                 elif t == "error":
-                    code = msg.get("code")
-                    text = f"server refused the run: {code}: {msg.get('message')}"
-                    if code in _FATAL_CODES:
-                        self._give_up(text)
+                    code = str(msg.get("code"))
+                    text = str(msg.get("message", ""))
+                    # A rejected hello is our own run description (ids, config): sending it
+                    # again cannot help, so it ends the run like a fatal code.
+                    if error_action(code) in ("fatal", "rejected"):
+                        self._give_up(code, text)
                         ws.close()
                         return
-                    raise ConnectionError(text)
+                    raise ConnectionError(f"server error {code}: {text}")
                 else:
                     self._dispatch(msg)
         except (OSError, TimeoutError, ConnectionClosed, ValueError) as exc:
-            try:
+            with contextlib.suppress(Exception):
                 ws.close()
-            except Exception:  # noqa: BLE001
-                pass
             self._connect_failed(exc)
             return
         self.ws = ws
@@ -133,14 +143,17 @@ class Connection:
             warn(f"cannot reach the server at {self.url} ({type(exc).__name__}: {exc}); "
                  f"training goes on, data is buffered in {self.spool_dir} and sent once it "
                  "is reachable")
-        delay = min(10.0, 0.25 * (2 ** min(self.attempts, 6)))
-        self.next_attempt = time.monotonic() + delay * (0.75 + 0.5 * random.random())
+        self.next_attempt = time.monotonic() + backoff(self.attempts)
+        self.first_outcome.set()
 
-    def _give_up(self, why: str) -> None:
-        self.fatal = why
-        warn(why + "; nothing more is sent (data stays in the spool " + self.spool_dir + ")")
+    def _give_up(self, code: str, text: str) -> None:
+        self.fatal = GradwatchError(code, f"the server refused the run: {text}" if text
+                                    else "the server refused the run")
+        warn(f"{self.fatal}; nothing more is sent (data stays in the spool {self.spool_dir})")
+        self.outbox.release_waiters()
+        self.first_outcome.set()
 
-    def _on_welcome(self, welcome: Dict[str, Any]) -> None:
+    def _on_welcome(self, welcome: dict[str, Any]) -> None:
         self.last_welcome = welcome
         self.rewind_to = None
         limits = welcome.get("limits") or {}
@@ -156,41 +169,36 @@ class Connection:
         self.warned_unreachable = False
         self.connected_once = True
         self.welcomed.set()
+        self.first_outcome.set()
         if self.on_welcome is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self.on_welcome(welcome)
-            except Exception:  # noqa: BLE001
-                pass
 
     def drop(self) -> None:
         """Closes the socket after an error; everything not acked is re-sent on reconnect."""
         ws, self.ws = self.ws, None
         if ws is not None:
-            try:
+            with contextlib.suppress(Exception):
                 ws.close()
-            except Exception:  # noqa: BLE001
-                pass
         self.outbox.sent_upto = self.outbox.acked
-        if not self.warned_unreachable and not self.stopping:
+        if not self.warned_unreachable and not self.stopping and self.fatal is None:
             self.warned_unreachable = True
             warn(f"lost the connection to {self.url}; reconnecting in the background, "
                  "nothing is lost")
-        delay = min(10.0, 0.25 * (2 ** min(self.attempts, 6)))
+        self.next_attempt = time.monotonic() + backoff(self.attempts)
         self.attempts += 1
-        self.next_attempt = time.monotonic() + delay * (0.75 + 0.5 * random.random())
 
     def close(self) -> None:
         ws, self.ws = self.ws, None
         if ws is not None:
-            try:
+            with contextlib.suppress(Exception):
                 ws.close()
-            except Exception:  # noqa: BLE001
-                pass
 
     # ------------------------------------------------------------------ receiving
-    def _dispatch(self, msg: Dict[str, Any]) -> None:
+    def _dispatch(self, msg: dict[str, Any]) -> None:
         t = msg.get("type")
         if t == "ack":
+            self._retries = 0
             self.outbox.ack(int(msg.get("seq", 0)))
         elif t == "error":
             self._on_error(msg)
@@ -206,40 +214,49 @@ class Connection:
             self._warned_codes.add(code)
             warn(text)
 
-    def _on_error(self, msg: Dict[str, Any]) -> None:
-        ob = self.outbox
+    def _on_error(self, msg: dict[str, Any]) -> None:
         code = str(msg.get("code"))
         seq = msg.get("seq")
-        text = msg.get("message", "")
-        if code == "gap":
+        text = str(msg.get("message", ""))
+        action = error_action(code)
+        if action == "rejected":
+            self._rejected(code, int(seq) if isinstance(seq, int) else None, text)
+        elif action == "retry":
+            self._retry_later(code, int(seq) if isinstance(seq, int) else None)
+        elif action == "resend":
+            # Re-send from `expected`. What comes before it is only *accepted* by the server,
+            # maybe not committed yet: it stays in the outbox until its own ack arrives.
+            ob = self.outbox
             expected = int(msg.get("expected", ob.acked + 1))
-            if expected - 1 > ob.acked:
-                ob.ack(expected - 1)
-            ob.sent_upto = max(ob.acked, expected - 1)
-        elif code == "retry":
-            s = int(seq) if seq is not None else ob.acked + 1
-            ob.sent_upto = min(ob.sent_upto, s - 1)
-            self._pause_until = time.monotonic() + 0.5
-        elif code in ("rate_limited",):
-            self._pause_until = time.monotonic() + 1.0
-            ob.sent_upto = ob.acked
-            self._warn_code(code, "the server rate-limits this run; slowing down")
-        elif code in _FATAL_CODES:
-            self._give_up(f"server error {code}: {text}")
+            ob.sent_upto = max(ob.acked, min(ob.sent_upto, expected - 1))
+        elif action == "reconnect":
             self.drop()
-        elif code == "shutdown":
-            self.drop()
-        elif seq is not None:
-            # A validation error consumes the seq: the message is not stored.
-            e = ob.entry(int(seq))
-            what = e.kind if e is not None else "message"
-            self._warn_code(code, f"the server rejected a {what} message (seq {seq}): "
-                                  f"{code}: {text}")
-            if e is not None:
-                e.consumed = True
-                ob.ack(ob.acked)
         else:
-            self._warn_code(code, f"server error {code}: {text}")
+            self._give_up(code, text)
+            self.drop()
+
+    def _rejected(self, code: str, seq: int | None, text: str) -> None:
+        """The message is consumed: count it, say so once per code, never send it again."""
+        self.rejected[code] = self.rejected.get(code, 0) + 1
+        ob = self.outbox
+        e = ob.entry(seq) if seq is not None else None
+        what = f"a {e.kind} message" if e is not None else "a message"
+        at = f" (seq {seq})" if seq is not None else ""
+        self._warn_code(code, f"the server rejected {what}{at}: {code}: {text}; it is not "
+                              "stored and not sent again")
+        if e is not None:
+            e.consumed = True
+            ob.ack(ob.acked)
+
+    def _retry_later(self, code: str, seq: int | None) -> None:
+        """Nothing was stored: send again from `seq` (or everything not acked) after a
+        back-off that grows while the server keeps refusing and resets on the next ack."""
+        ob = self.outbox
+        ob.sent_upto = min(ob.sent_upto, seq - 1) if seq is not None else ob.acked
+        self._pause_until = time.monotonic() + backoff(self._retries)
+        self._retries += 1
+        if code == "rate_limited":
+            self._warn_code(code, "the server rate-limits this run; slowing down")
 
     # ------------------------------------------------------------------ pumping
     def pump(self, wait: float) -> None:
@@ -261,7 +278,7 @@ class Connection:
                         self._warn_code("frame_too_large_local",
                                         f"a {e.kind} message of {len(text)} bytes exceeds the "
                                         f"server's frame limit ({limit}); it is dropped")
-                        text = '{"seq":%d,"type":"%s","items":[]}' % (e.seq, "steps")
+                        text = f'{{"seq":{e.seq},"type":"steps","items":[]}}'
                     ws.send(text)
                     ob.sent_upto = e.seq
             raw = ws.recv(timeout=wait)

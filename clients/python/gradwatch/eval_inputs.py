@@ -4,7 +4,6 @@ back only when `run.log_eval()` sends them, so evaluation adds no host syncs."""
 from __future__ import annotations
 
 import math
-from typing import Dict, Optional
 
 import torch
 
@@ -13,7 +12,7 @@ class EvalInputs:
     """Count, sum, sum of squares, min, max and non-finite count of the finite inputs."""
 
     def __init__(self) -> None:
-        self._acc: Optional[torch.Tensor] = None
+        self._acc: torch.Tensor | None = None
 
     def add(self, x: torch.Tensor) -> None:
         with torch.no_grad():
@@ -35,7 +34,7 @@ class EvalInputs:
                                          torch.minimum(acc[3], v[3]),
                                          torch.maximum(acc[4], v[4]), acc[5] + v[5]])
 
-    def take(self) -> Optional[Dict[str, float]]:
+    def take(self) -> dict[str, float] | None:
         """The statistics since the last take (None when there was no eval forward)."""
         acc, self._acc = self._acc, None
         if acc is None:

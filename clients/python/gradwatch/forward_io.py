@@ -3,12 +3,12 @@ positionally, in containers or as keyword arguments (`input_ids`, `pixel_values`
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Tuple
+from typing import Any
 
 import torch
 
 
-def first_tensor(args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Optional[torch.Tensor]:
+def first_tensor(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | None:
     for a in args:
         if isinstance(a, torch.Tensor):
             return a
@@ -28,7 +28,7 @@ def first_tensor(args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Optional[torc
     return None
 
 
-def out_tensor(out: Any) -> Optional[torch.Tensor]:
+def out_tensor(out: Any) -> torch.Tensor | None:
     if isinstance(out, torch.Tensor):
         return out
     if isinstance(out, (list, tuple)) and out and isinstance(out[0], torch.Tensor):

@@ -4,12 +4,13 @@ learnt from the first training forward."""
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
+from typing import Optional
 
 import torch
 from torch import nn
 
-ACTIVATIONS: Dict[type, str] = {}
+ACTIVATIONS: dict[type, str] = {}
 for _cls, _name in [
     ("ReLU", "relu"), ("ReLU6", "relu6"), ("LeakyReLU", "leaky_relu"), ("PReLU", "prelu"),
     ("RReLU", "rrelu"), ("ELU", "elu"), ("SELU", "selu"), ("CELU", "celu"), ("GELU", "gelu"),
@@ -33,7 +34,7 @@ _CHANNEL_FIRST = (nn.modules.conv._ConvNd, nn.modules.batchnorm._NormBase, nn.Gr
                   else nn.MaxPool2d)
 
 
-def main_weight(m: nn.Module) -> Optional[nn.Parameter]:
+def main_weight(m: nn.Module) -> nn.Parameter | None:
     params = dict(m.named_parameters(recurse=False))
     w = params.get("weight")
     if isinstance(w, nn.Parameter):
@@ -46,8 +47,18 @@ def main_weight(m: nn.Module) -> Optional[nn.Parameter]:
 class Layer:
     """A watched module: its main weight and bias, and the activation module after it."""
 
-    __slots__ = ("name", "module", "weight", "bias", "act_module", "activation", "unit_dim",
-                 "trainable", "snapshot", "order")
+    __slots__ = (
+        "act_module",
+        "activation",
+        "bias",
+        "module",
+        "name",
+        "order",
+        "snapshot",
+        "trainable",
+        "unit_dim",
+        "weight",
+    )
 
     def __init__(self, name: str, module: nn.Module, weight: nn.Parameter) -> None:
         self.name = name
@@ -55,15 +66,15 @@ class Layer:
         self.weight = weight
         b = getattr(module, "bias", None)
         self.bias = b if isinstance(b, nn.Parameter) and b is not weight else None
-        self.act_module: Optional[nn.Module] = None
-        self.activation: Optional[str] = None
+        self.act_module: nn.Module | None = None
+        self.activation: str | None = None
         self.unit_dim = 1 if isinstance(module, _CHANNEL_FIRST) else -1
         self.trainable = any(p.requires_grad for p in module.parameters(recurse=False))
-        self.snapshot: Optional[torch.Tensor] = None
+        self.snapshot: torch.Tensor | None = None
         self.order = 10 ** 9
 
 
-def find_layers(model: nn.Module) -> List[Layer]:
+def find_layers(model: nn.Module) -> list[Layer]:
     """Every module with a main weight (activations with parameters, like PReLU, excepted)."""
     layers = []
     for name, m in model.named_modules():
@@ -76,27 +87,27 @@ def find_layers(model: nn.Module) -> List[Layer]:
     return layers
 
 
-def order_layers(model: nn.Module, layers: List[Layer], starts: Sequence[str]) -> None:
+def order_layers(model: nn.Module, layers: list[Layer], starts: Sequence[str]) -> None:
     """Sorts `layers` in forward order: the order in which the modules started (`starts`)."""
-    order: Dict[int, int] = {}
+    order: dict[int, int] = {}
     for i, name in enumerate(starts):
         order.setdefault(id(model.get_submodule(name)) if name else id(model), i)
     for layer in layers:
         layer.order = order.get(id(layer.module), 10 ** 9)
-    layers.sort(key=lambda l: l.order)
+    layers.sort(key=lambda layer: layer.order)
 
 
-Finished = Tuple[str, nn.Module, Optional[torch.Tensor]]
+Finished = tuple[str, nn.Module, Optional[torch.Tensor]]
 
 
-def pair_activations(finished: Sequence[Finished], by_module: Dict[int, Layer],
-                     act_owner: Dict[int, Layer]) -> Dict[int, Optional[torch.Tensor]]:
+def pair_activations(finished: Sequence[Finished], by_module: dict[int, Layer],
+                     act_owner: dict[int, Layer]) -> dict[int, torch.Tensor | None]:
     """Pairs each layer with the activation module that follows it in `finished` (modules in
     the order their forwards returned, with their outputs), through pass-through modules
     such as dropout. Fills `act_owner` and returns the outputs seen: by id(module), and by
     -id(layer module) for the output of a layer's activation."""
-    outputs: Dict[int, Optional[torch.Tensor]] = {}
-    for i, (name, m, out) in enumerate(finished):
+    outputs: dict[int, torch.Tensor | None] = {}
+    for i, (_name, m, out) in enumerate(finished):
         outputs.setdefault(id(m), out)
         owner = by_module.get(id(m))
         if owner is None or owner.act_module is not None:

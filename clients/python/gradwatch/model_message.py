@@ -4,8 +4,9 @@ to judge the statistics (e.g. the init scale that fits a ReLU layer's fan-in).""
 
 from __future__ import annotations
 
+import contextlib
 import math
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 import torch
 from torch import nn
@@ -13,7 +14,7 @@ from torch import nn
 from .layers import NORMS, Layer
 
 
-def fans(m: nn.Module, w: torch.Tensor) -> Tuple[Optional[int], Optional[int]]:
+def fans(m: nn.Module, w: torch.Tensor) -> tuple[int | None, int | None]:
     if isinstance(m, nn.Linear):
         return m.in_features, m.out_features
     if w.dim() < 2 or isinstance(m, (nn.Embedding, nn.EmbeddingBag)):
@@ -24,16 +25,16 @@ def fans(m: nn.Module, w: torch.Tensor) -> Tuple[Optional[int], Optional[int]]:
     return int(w.shape[1]) * receptive, int(w.shape[0]) * receptive
 
 
-def optimizer_info(opt: Any) -> Optional[Dict[str, Any]]:
+def optimizer_info(opt: Any) -> dict[str, Any] | None:
     if opt is None:
         return None
-    info: Dict[str, Any] = {"type": type(opt).__name__}
+    info: dict[str, Any] = {"type": type(opt).__name__}
     try:
         g = opt.param_groups[0]
     except (AttributeError, IndexError):
         return info
 
-    def num(v: Any) -> Optional[float]:
+    def num(v: Any) -> float | None:
         try:
             f = float(v)
         except (TypeError, ValueError):
@@ -45,10 +46,8 @@ def optimizer_info(opt: Any) -> Optional[Dict[str, Any]]:
     if "momentum" in g and num(g["momentum"]) is not None:
         info["momentum"] = num(g["momentum"])
     if "betas" in g:
-        try:
+        with contextlib.suppress(TypeError, ValueError):
             info["betas"] = [float(b) for b in g["betas"]]
-        except (TypeError, ValueError):
-            pass
     if num(g.get("weight_decay", 0.0)) is not None:
         info["weightDecay"] = num(g.get("weight_decay", 0.0))
     if g.get("nesterov"):
@@ -56,7 +55,7 @@ def optimizer_info(opt: Any) -> Optional[Dict[str, Any]]:
     return info
 
 
-def loss_name(c: Any) -> Optional[str]:
+def loss_name(c: Any) -> str | None:
     if c is None:
         return None
     if isinstance(c, str):
@@ -66,7 +65,7 @@ def loss_name(c: Any) -> Optional[str]:
     return str(getattr(c, "__name__", type(c).__name__))[:100]
 
 
-def activation_after_norm(layers: List[Layer], layer: Layer) -> Optional[str]:
+def activation_after_norm(layers: list[Layer], layer: Layer) -> str | None:
     # conv -> batchnorm -> relu: the conv's activation is the relu
     idx = layers.index(layer)
     if idx + 1 < len(layers):
@@ -76,10 +75,10 @@ def activation_after_norm(layers: List[Layer], layer: Layer) -> Optional[str]:
     return None
 
 
-def model_message(layers: List[Layer], optimizer: Any, criterion: Any) -> Dict[str, Any]:
+def model_message(layers: list[Layer], optimizer: Any, criterion: Any) -> dict[str, Any]:
     described = []
     for layer in layers:
-        d: Dict[str, Any] = {
+        d: dict[str, Any] = {
             "name": layer.name[:200], "kind": type(layer.module).__name__[:100],
             "params": int(sum(p.numel() for p in layer.module.parameters(recurse=False))),
         }
@@ -92,7 +91,7 @@ def model_message(layers: List[Layer], optimizer: Any, criterion: Any) -> Dict[s
             d["fanOut"] = fo
         d["trainable"] = layer.trainable
         described.append(d)
-    msg: Dict[str, Any] = {"type": "model", "layers": described}
+    msg: dict[str, Any] = {"type": "model", "layers": described}
     loss = loss_name(criterion)
     if loss:
         msg["loss"] = loss

@@ -5,7 +5,7 @@ optimizer, global optimizer hooks adopt the first optimizer that updates the mod
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 import torch
 
@@ -18,14 +18,14 @@ class OptimizerHooksMixin:
 
     optimizer: Any
     every: int
-    _handles: List[Any]
-    _layers: List[Layer]
+    _handles: list[Any]
+    _layers: list[Layer]
     _removed: bool
     _opt_steps: int
     _opt_seen: bool
-    _opt_match: Dict[int, bool]
-    _snap_iter: Optional[int]
-    _pending: Optional[Pending]
+    _opt_match: dict[int, bool]
+    _snap_iter: int | None
+    _pending: Pending | None
     _model_sent: bool
 
     def _send_model(self) -> None:
@@ -39,8 +39,10 @@ class OptimizerHooksMixin:
             self._handles.append(self.optimizer.register_step_pre_hook(self._opt_pre))
             self._handles.append(self.optimizer.register_step_post_hook(self._opt_post))
         else:
-            from torch.optim.optimizer import (register_optimizer_step_post_hook,
-                                               register_optimizer_step_pre_hook)
+            from torch.optim.optimizer import (
+                register_optimizer_step_post_hook,
+                register_optimizer_step_pre_hook,
+            )
 
             self._handles.append(register_optimizer_step_pre_hook(self._global_pre))
             self._handles.append(register_optimizer_step_post_hook(self._global_post))
@@ -60,14 +62,14 @@ class OptimizerHooksMixin:
         return hit
 
     def _global_pre(self, opt: Any, args: Any, kwargs: Any) -> None:
-        if not self._removed and self._matches(opt):
-            if getattr(self, "_seen_optimizer", None) is opt:
-                self._opt_pre(opt, args, kwargs)
+        if (not self._removed and self._matches(opt)
+                and getattr(self, "_seen_optimizer", None) is opt):
+            self._opt_pre(opt, args, kwargs)
 
     def _global_post(self, opt: Any, args: Any, kwargs: Any) -> None:
-        if not self._removed and self._opt_match.get(id(opt)):
-            if getattr(self, "_seen_optimizer", None) is opt:
-                self._opt_post(opt, args, kwargs)
+        if (not self._removed and self._opt_match.get(id(opt))
+                and getattr(self, "_seen_optimizer", None) is opt):
+            self._opt_post(opt, args, kwargs)
 
     def _opt_pre(self, opt: Any, args: Any, kwargs: Any) -> None:
         if self._removed:

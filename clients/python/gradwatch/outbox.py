@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import collections
 import threading
-from typing import Deque, List, Optional, Tuple
 
 from .spool import Spool
 
@@ -15,9 +14,9 @@ from .spool import Spool
 class Entry:
     """One sequenced message of the outbox (sent or not, not yet acked)."""
 
-    __slots__ = ("seq", "text", "seg", "offset", "length", "consumed", "kind")
+    __slots__ = ("consumed", "kind", "length", "offset", "seg", "seq", "text")
 
-    def __init__(self, seq: int, text: Optional[str], seg: int, offset: int, length: int,
+    def __init__(self, seq: int, text: str | None, seg: int, offset: int, length: int,
                  kind: str) -> None:
         self.seq = seq
         self.text = text
@@ -30,7 +29,7 @@ class Entry:
 
 def with_seq(seq: int, body: str) -> str:
     # body is a JSON object without seq: '{"type":...}'
-    return '{"seq":%d,%s' % (seq, body[1:])
+    return f'{{"seq":{seq},{body[1:]}'
 
 
 def kind_of(text: str) -> str:
@@ -55,14 +54,14 @@ class Outbox:
         # lastSeq, since none of them has been sent yet.
         self.seq_known = True
         self.welcomed_once = False
-        self._prov_first: Optional[int] = None
+        self._prov_first: int | None = None
         self.next_seq = 1
-        self.unsequenced: List[Tuple[str, str]] = []
-        self.entries: Deque[Entry] = collections.deque()
+        self.unsequenced: list[tuple[str, str]] = []
+        self.entries: collections.deque[Entry] = collections.deque()
         self._mem_bytes = 0
         self.acked = 0
         self.sent_upto = 0
-        self._flush_waiters: List[Tuple[int, threading.Event]] = []
+        self._flush_waiters: list[tuple[int, threading.Event]] = []
         if restore:
             old = spool.load()
             for seq, text in old:
@@ -80,7 +79,7 @@ class Outbox:
         """Nothing left to deliver: every message is acked or consumed by the server."""
         return not self.unsequenced and all(e.consumed for e in self.entries)
 
-    def live_seqs(self) -> List[int]:
+    def live_seqs(self) -> list[int]:
         return [e.seq for e in self.entries if not e.consumed]
 
     # ------------------------------------------------------------------ sequencing
@@ -94,14 +93,14 @@ class Outbox:
             self._prov_first = seq
         self.add(seq, with_seq(seq, body), write=True, kind=kind)
 
-    def add(self, seq: int, text: str, write: bool, kind: Optional[str] = None) -> None:
+    def add(self, seq: int, text: str, write: bool, kind: str | None = None) -> None:
         seg, off, ln = self.spool.append(seq, text) if write else (0, 0, len(text))
         keep = text if self._mem_bytes + len(text) <= self.memory_limit else None
         if keep is not None:
             self._mem_bytes += len(text)
         self.entries.append(Entry(seq, keep, seg, off, ln, kind or kind_of(text)))
 
-    def entry(self, seq: int) -> Optional[Entry]:
+    def entry(self, seq: int) -> Entry | None:
         if not self.entries:
             return None
         i = seq - self.entries[0].seq

@@ -4,14 +4,14 @@ lazy device tensors and moved to the host in one transfer when the report is bui
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Optional
 
 import torch
 
 from .layers import Layer
 from .stats import Collector, hist_message
 
-Report = Tuple[Dict[str, Dict[str, Any]], Optional[Dict[str, float]], List[Dict[str, Any]]]
+Report = tuple[dict[str, dict[str, Any]], Optional[dict[str, float]], list[dict[str, Any]]]
 
 
 class Pending:
@@ -20,10 +20,10 @@ class Pending:
     def __init__(self, iteration: int) -> None:
         self.iteration = iteration
         self.c = Collector()
-        self.acts: Dict[str, int] = {}
-        self.act_hists: Dict[str, int] = {}
-        self.inputs: Optional[int] = None
-        self.examples: Optional[int] = None
+        self.acts: dict[str, int] = {}
+        self.act_hists: dict[str, int] = {}
+        self.inputs: int | None = None
+        self.examples: int | None = None
 
 
 def queue_act(p: Pending, layer: Layer, t: torch.Tensor, hist_every: int,
@@ -36,18 +36,18 @@ def queue_act(p: Pending, layer: Layer, t: torch.Tensor, hist_every: int,
             p.act_hists[layer.name] = p.c.add_hist(t, hist_bins)
 
 
-def build_report(p: Pending, layers: List[Layer], with_step: bool, hist_every: int,
+def build_report(p: Pending, layers: list[Layer], with_step: bool, hist_every: int,
                  hist_bins: int) -> Report:
     """Queues the weight-side stats, resolves everything (the one host sync of this reporting
     step) and returns (layers, inputs, hist messages). `with_step`: the layers' snapshots
     were taken before this iteration's optimizer step, so the update can be measured."""
     hist = p.iteration % hist_every == 0
     c = p.c
-    handles: Dict[str, Dict[str, int]] = {}
-    hists: List[Tuple[str, str, int]] = []
+    handles: dict[str, dict[str, int]] = {}
+    hists: list[tuple[str, str, int]] = []
     with torch.no_grad():
         for layer in layers:
-            h: Dict[str, int] = {}
+            h: dict[str, int] = {}
             w = layer.weight
             # weights, grads and updates are centred near zero: one-pass variance
             h["param"] = c.add(w, two_pass=False)
@@ -67,7 +67,7 @@ def build_report(p: Pending, layers: List[Layer], with_step: bool, hist_every: i
             layer.snapshot = None
             handles[layer.name] = h
     c.resolve()  # the one host sync of this reporting step
-    out: Dict[str, Dict[str, Any]] = {}
+    out: dict[str, dict[str, Any]] = {}
     for layer in layers:
         d = {of: c.result(hh) for of, hh in handles[layer.name].items()}
         if layer.name in p.acts:
@@ -85,8 +85,8 @@ def build_report(p: Pending, layers: List[Layer], with_step: bool, hist_every: i
     return out, inputs, msgs
 
 
-def _hist_messages(c: Collector, hists: List[Tuple[str, str, int]]) -> List[Dict[str, Any]]:
-    msgs: List[Dict[str, Any]] = []
+def _hist_messages(c: Collector, hists: list[tuple[str, str, int]]) -> list[dict[str, Any]]:
+    msgs: list[dict[str, Any]] = []
     for name, of, hh in hists:
         hm = hist_message(c.result(hh))
         if hm is not None:

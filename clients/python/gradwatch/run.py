@@ -4,17 +4,19 @@ bounded queue and everything else happens on the sender thread."""
 
 from __future__ import annotations
 
-import os
-import socket
-import sys
+import contextlib
 import threading
 import time
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from . import _sys
 from ._warn import warn
 from .alerts import AlertCallback, AlertsMixin
-from .scalars import ScalarNames, to_float
+from .end_report import report_end
+from .errors import GradwatchError
+from .hello import hello_run, spool_path
+from .scalars import ScalarNames, eval_message, to_float
 from .sender import Sender
 from .shutdown import install_excepthook, live_runs
 
@@ -37,19 +39,19 @@ class Run(AlertsMixin):
         name: str,
         *,
         run_id: str,
-        config: Optional[Mapping[str, Any]] = None,
-        tags: Optional[Sequence[str]] = None,
-        token: Optional[str] = None,
-        rewind_to: Optional[int] = None,
+        config: Mapping[str, Any] | None = None,
+        tags: Sequence[str] | None = None,
+        token: str | None = None,
+        rewind_to: int | None = None,
         seq_known: bool = True,
-        on_alert: Optional[AlertCallback] = None,
+        on_alert: AlertCallback | None = None,
         stop_on: Iterable[str] = (),
         print_alerts: bool = True,
-        rank: Optional[int] = None,
-        world_size: Optional[int] = None,
+        rank: int | None = None,
+        world_size: int | None = None,
         enabled: bool = True,
-        spool_dir: Optional[str] = None,
-        framework: Optional[str] = None,
+        spool_dir: str | None = None,
+        framework: str | None = None,
         linger: float = 0.05,
         queue_size: int = 10000,
         sys_interval: float = 1.0,
@@ -60,39 +62,26 @@ class Run(AlertsMixin):
         self.project = project
         self.name = name
         self.url = url
-        self.config: Dict[str, Any] = dict(config or {})
+        self.config: dict[str, Any] = dict(config or {})
         self.enabled = enabled
         self.finished = False
-        self.status: Optional[str] = None
-        self.last_step: Optional[int] = None
+        self.status: str | None = None
+        self.last_step: int | None = None
         self._init_alerts(on_alert, {s.lower() for s in stop_on}, print_alerts)
         self._last_step = -1
-        self._auto_step = 0
         self._names = ScalarNames()
         self._warned_order = False
         self._sys = _sys.StepSampler(sys_interval)
-        self._watchers: List[Any] = []
+        self._watchers: list[Any] = []
         self._step_offset = 0
         self._exit_timeout = exit_timeout
-        self._eval_inputs_provider: Optional[Callable[[], Optional[Dict[str, float]]]] = None
-        self._sender: Optional[Sender] = None
-        self.spool_dir: Optional[str] = None
+        self._sender: Sender | None = None
+        self.spool_dir: str | None = None
         if not enabled:
             return
-        info: Dict[str, Any] = {"id": run_id, "project": project, "name": name}
-        if tags:
-            info["tags"] = [str(t) for t in tags]
-        if self.config:
-            info["config"] = self.config
-        info["framework"] = framework or ("pytorch" if "torch" in sys.modules else "python")
-        info["host"] = socket.gethostname()[:200]
-        if rank is not None:
-            info["rank"] = rank
-        if world_size is not None:
-            info["worldSize"] = world_size
-        root = spool_dir or os.environ.get("GRADWATCH_SPOOL_DIR") or os.path.join(
-            os.path.expanduser("~"), ".cache", "gradwatch", "spool")
-        self.spool_dir = os.path.join(root, run_id.replace(":", "_"))
+        info = hello_run(run_id, project, name, tags=tags, config=self.config,
+                         framework=framework, rank=rank, world_size=world_size)
+        self.spool_dir = spool_path(run_id, spool_dir)
         self._sender = Sender(
             url, info, token=token, rewind_to=rewind_to, spool_dir=self.spool_dir,
             seq_known=seq_known, queue_size=queue_size, linger=linger,
@@ -102,13 +91,13 @@ class Run(AlertsMixin):
         live_runs.add(self)
         install_excepthook()
 
-    def _on_welcome(self, welcome: Dict[str, Any]) -> None:
+    def _on_welcome(self, welcome: dict[str, Any]) -> None:
         ls = welcome.get("lastStep")
         if isinstance(ls, int) and self.last_step is None:
             self.last_step = ls
 
     # ------------------------------------------------------------------ logging
-    def _next_step(self, step: Optional[int]) -> Optional[int]:
+    def _next_step(self, step: int | None) -> int | None:
         if step is None:
             step = self._last_step + 1 if self._last_step >= 0 else 0
         else:
@@ -126,8 +115,8 @@ class Run(AlertsMixin):
             return None
         return step
 
-    def log(self, step: Optional[int] = None, metrics: Optional[Mapping[str, Any]] = None, *,
-            epoch: Optional[float] = None, examples: Optional[int] = None,
+    def log(self, step: int | None = None, metrics: Mapping[str, Any] | None = None, *,
+            epoch: float | None = None, examples: int | None = None,
             **scalars: Any) -> None:
         """Logs scalars (loss=..., lr=...) for a training step; never blocks training beyond a
         bounded queue put. Several calls for the same step are merged. `step` defaults to the
@@ -144,7 +133,7 @@ class Run(AlertsMixin):
         if s is None:
             return
         names_ok, check = self._names.ok, self._names.check
-        vals: Dict[str, float] = {}
+        vals: dict[str, float] = {}
         for k, v in scalars.items():
             if k in names_ok or check(k):
                 vals[k] = v if type(v) is float else to_float(v)
@@ -160,9 +149,9 @@ class Run(AlertsMixin):
         self._last_step = s
         sender.put(("log", s, vals, epoch, examples, None, None, t))
 
-    def _log_report(self, step: int, scalars: Dict[str, float],
-                    layers: Optional[Dict[str, Any]], inputs: Optional[Dict[str, float]],
-                    examples: Optional[int], hists: Sequence[Dict[str, Any]]) -> None:
+    def _log_report(self, step: int, scalars: dict[str, float],
+                    layers: dict[str, Any] | None, inputs: dict[str, float] | None,
+                    examples: int | None, hists: Sequence[dict[str, Any]]) -> None:
         """Entry point for watch(): a reporting step's stats (already on the host)."""
         sender = self._sender
         if sender is None or self.finished:
@@ -176,27 +165,20 @@ class Run(AlertsMixin):
             h["step"] = step
             sender.put(("msg", h))
 
-    def _send(self, msg: Dict[str, Any]) -> None:
+    def _send(self, msg: dict[str, Any]) -> None:
         if self._sender is not None and not self.finished:
             self._sender.put(("msg", msg))
 
-    def log_eval(self, step: Optional[int] = None, metrics: Optional[Mapping[str, Any]] = None,
-                 *, split: str = "val", epoch: Optional[float] = None,
-                 inputs: Optional[Mapping[str, float]] = None, **kw: Any) -> None:
+    def log_eval(self, step: int | None = None, metrics: Mapping[str, Any] | None = None,
+                 *, split: str = "val", epoch: float | None = None,
+                 inputs: Mapping[str, float] | None = None, **kw: Any) -> None:
         """Logs evaluation metrics (loss=..., acc=...) at a step for split "val" or "test".
         With watch(), the input statistics of the eval-mode forward passes since the last
         call ride along."""
         if self._sender is None or self.finished:
             return
-        if split not in ("val", "test"):
-            raise ValueError('split must be "val" or "test"')
-        m = dict(metrics or {})
-        m.update(kw)
         step_i = int(step) if step is not None else max(self._last_step, 0)
-        vals = {k: to_float(v) for k, v in m.items() if isinstance(k, str) and 0 < len(k) <= 200}
-        msg: Dict[str, Any] = {"type": "eval", "step": step_i, "split": split, "metrics": vals}
-        if epoch is not None:
-            msg["epoch"] = epoch
+        msg = eval_message(step_i, split, {**(metrics or {}), **kw}, epoch)
         if inputs is None:
             for w in self._watchers:
                 inputs = w.take_eval_inputs()
@@ -208,7 +190,7 @@ class Run(AlertsMixin):
 
     # ------------------------------------------------------------------ torch
     def watch(self, model: Any, optimizer: Any = None, criterion: Any = None, every: int = 10,
-              hist_every: Optional[int] = None, log_inputs: bool = True,
+              hist_every: int | None = None, log_inputs: bool = True,
               hist_bins: int = 32) -> Any:
         """Streams per-layer statistics of a PyTorch model every `every` optimizer steps:
         param/grad/update/activation stats, input-batch stats, histograms every `hist_every`
@@ -229,65 +211,84 @@ class Run(AlertsMixin):
 
     # ------------------------------------------------------------------ lifecycle
     def flush(self, timeout: float = 10.0) -> bool:
-        """Waits until everything logged so far is acknowledged by the server."""
+        """Waits until everything logged so far is acknowledged by the server; False when
+        that did not happen within `timeout` s or the server refused the run (`run.error`)."""
         sender = self._sender
         if sender is None:
             return True
         ev = threading.Event()
-        if not sender.put(("flush", ev), block_timeout=timeout):
-            return False
+        sender.put(("flush", ev))
         sender.wake()
-        return ev.wait(timeout) and sender.acked >= 0 and not sender.undelivered()[0]
+        return (ev.wait(timeout) and sender.fatal is None
+                and not sender.undelivered()[0])
 
-    def finish(self, status: str = "completed", timeout: float = 30.0) -> int:
+    def finish(self, status: str | None = None, timeout: float = 30.0, *,
+               raise_error: bool = True) -> int:
         """Ends the run: sends `end {status}`, waits up to `timeout` s for the server to
         acknowledge everything, and returns how many messages could not be delivered (they
-        stay in the spool; `init(id=..., resume=True)` delivers them later)."""
+        stay in the spool; `init(id=..., resume=True)` delivers them later).
+
+        `status` defaults to "stopped" when gradwatch stopped the run (`should_stop`: the
+        server's stop command or a `stop_on` alert), else "completed". Raises GradwatchError
+        when the server refused the run for good (`run.error`), unless `raise_error=False`.
+        """
         if self.finished:
             return 0
+        if status is None:
+            status = "stopped" if self.should_stop else "completed"
+        if status not in ("completed", "failed", "stopped"):
+            raise ValueError('status must be "completed", "failed" or "stopped"')
         self.finished = True
         self.status = status
         for w in self._watchers:
-            try:
+            with contextlib.suppress(Exception):
                 w.remove()
-            except Exception:  # noqa: BLE001
-                pass
         sender = self._sender
         live_runs.discard(self)
         if sender is None:
             return 0
-        if status not in ("completed", "failed", "stopped"):
-            raise ValueError('status must be "completed", "failed" or "stopped"')
-        sender.put(("msg", {"type": "end", "status": status}), block_timeout=1.0)
+        sender.put(("msg", {"type": "end", "status": status}))
         sender.stop(timeout)
         sender.join(timeout + 5.0)
-        n, first, last = sender.undelivered()
-        if n:
-            span = f" (seq {first}..{last})" if first is not None else ""
-            why = sender.fatal or (f"the server at {self.url} did not acknowledge them within "
-                                   f"{timeout:g} s")
-            warn(f"{n} messages of run {self.id}{span} were not delivered: {why}. They are kept "
-                  f"in {self.spool_dir}; gradwatch.init(id={self.id!r}, resume=True) "
-                  "delivers them.")
-        if sender.dropped:
-            warn(f"{sender.dropped} log calls were dropped because the send queue was full")
+        n = report_end(self.id, self.url, self.spool_dir, sender, timeout)
+        err = sender.fatal
+        if err is not None and raise_error:
+            raise GradwatchError(err.code, err.message)
         return n
 
-    def __enter__(self) -> "Run":
+    def _abandon(self) -> None:
+        """Stops the sender of a run that init() does not hand out (the server refused it)."""
+        self.finished = True
+        live_runs.discard(self)
+        if self._sender is not None:
+            self._sender.stop(0.0)
+            self._sender.join(5.0)
+
+    def __enter__(self) -> Run:
         return self
 
     def __exit__(self, tp: Any, value: Any, tb: Any) -> None:
         if tp is None:
-            self.finish("stopped" if self.should_stop else "completed")
+            self.finish()
         elif issubclass(tp, KeyboardInterrupt):
-            self.finish("stopped")
+            self.finish("stopped", raise_error=False)  # the exception on its way out wins
         else:
-            self.finish("failed")
+            self.finish("failed", raise_error=False)
 
     # ------------------------------------------------------------------ info
     @property
     def connected(self) -> bool:
         return self._sender is not None and self._sender.connected
+
+    @property
+    def error(self) -> GradwatchError | None:
+        """Why the server refused the run for good (a fatal error code), else None."""
+        return None if self._sender is None else self._sender.fatal
+
+    @property
+    def rejected(self) -> dict[str, int]:
+        """How many messages the server rejected for their content, per error code."""
+        return {} if self._sender is None else self._sender.rejected
 
     @property
     def pending(self) -> int:

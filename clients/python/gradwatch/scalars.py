@@ -3,7 +3,8 @@ into floats. Checked on the training thread, so an allowed name is checked only 
 
 from __future__ import annotations
 
-from typing import Any, Set
+from collections.abc import Mapping
+from typing import Any
 
 from ._warn import warn
 
@@ -27,8 +28,8 @@ class ScalarNames:
     """Allowed scalar names seen so far; a bad name is warned about once and not sent."""
 
     def __init__(self) -> None:
-        self.ok: Set[str] = set()
-        self._warned: Set[str] = set()
+        self.ok: set[str] = set()
+        self._warned: set[str] = set()
 
     def check(self, k: str) -> bool:
         if k in self.ok:
@@ -42,3 +43,16 @@ class ScalarNames:
             warn(f"scalar name {k!r} is not allowed (empty, over 200 characters, or starting "
                  f"with one of {', '.join(RESERVED)}); it is not sent")
         return ok
+
+
+def eval_message(step: int, split: str, metrics: Mapping[str, Any],
+                 epoch: float | None) -> dict[str, Any]:
+    """An `eval` message (without inputs); names outside 1..200 characters are left out."""
+    if split not in ("val", "test"):
+        raise ValueError('split must be "val" or "test"')
+    vals = {k: to_float(v) for k, v in metrics.items()
+            if isinstance(k, str) and 0 < len(k) <= 200}
+    msg: dict[str, Any] = {"type": "eval", "step": step, "split": split, "metrics": vals}
+    if epoch is not None:
+        msg["epoch"] = epoch
+    return msg

@@ -16,15 +16,18 @@ other parts.
 from __future__ import annotations
 
 import collections
+import os
 import threading
 import time
-from typing import Any, Callable, Deque, Dict, Optional, Tuple
+from typing import Any, Callable
 
 from ._encode import dumps
 from ._warn import warn
 from .batching import StepBatcher
 from .connection import DEFAULT_LIMITS, Connection
+from .errors import GradwatchError
 from .outbox import Outbox
+from .overflow import Item, Overflow
 from .spool import Spool
 
 
@@ -34,10 +37,10 @@ class Sender(threading.Thread):
     def __init__(
         self,
         url: str,
-        run_info: Dict[str, Any],
+        run_info: dict[str, Any],
         *,
-        token: Optional[str] = None,
-        rewind_to: Optional[int] = None,
+        token: str | None = None,
+        rewind_to: int | None = None,
         spool_dir: str,
         seq_known: bool,
         queue_size: int = 10000,
@@ -45,16 +48,16 @@ class Sender(threading.Thread):
         memory_limit: int = 64 << 20,
         window: int = 256,
         connect_timeout: float = 5.0,
-        on_message: Optional[Callable[[Dict[str, Any]], None]] = None,
-        on_welcome: Optional[Callable[[Dict[str, Any]], None]] = None,
+        on_message: Callable[[dict[str, Any]], None] | None = None,
+        on_welcome: Callable[[dict[str, Any]], None] | None = None,
         reuse_spool: bool = True,
     ) -> None:
         super().__init__(name="gradwatch-sender", daemon=True)
         # deque appends/pops are atomic: the training thread never takes a lock to log
-        self.q: Deque[tuple] = collections.deque()
+        self.q: collections.deque[Item] = collections.deque()
         self.queue_size = queue_size
         self.linger = linger
-        self.limits: Dict[str, int] = dict(DEFAULT_LIMITS)
+        self.limits: dict[str, int] = dict(DEFAULT_LIMITS)
 
         # stopping
         self._stopping = False
@@ -64,6 +67,7 @@ class Sender(threading.Thread):
 
         self.spool_dir = spool_dir
         self.spool = Spool(spool_dir)
+        self.overflow = Overflow(os.path.join(spool_dir, "overflow.jsonl"))
         self.outbox = Outbox(self.spool, memory_limit,
                              restore=reuse_spool and rewind_to is None)
         self.steps = StepBatcher(self.limits, self.outbox.sequence)
@@ -73,24 +77,26 @@ class Sender(threading.Thread):
             on_message=on_message, on_welcome=on_welcome)
 
     # ------------------------------------------------------------------ producer side
-    def put(self, item: tuple, block_timeout: float = 0.1) -> bool:
-        """Queues an item; when the queue is full, waits at most block_timeout, then drops it."""
-        q = self.q
-        if len(q) < self.queue_size:
+    def put(self, item: Item) -> None:
+        """Queues an item without blocking: into memory while the queue has room, else into
+        the overflow file (and every later item too, until the sender has caught up)."""
+        q, ov = self.q, self.overflow
+        if not ov.active and len(q) < self.queue_size:
             q.append(item)
-            return True
-        deadline = time.monotonic() + block_timeout
-        self._wake.set()
-        while len(q) >= self.queue_size:
-            if time.monotonic() >= deadline or not self.is_alive():
-                self.dropped += 1
-                if self.dropped == 1:
-                    warn("the send queue is full (the sender cannot keep up); dropping data "
-                         "rather than blocking training")
-                return False
-            time.sleep(0.001)
+            return
+        with ov.lock:
+            if ov.active or len(q) >= self.queue_size:
+                if not self.is_alive() and self.ident is not None:
+                    self._lost(1)
+                    return
+                ov.put(item)
+                return
         q.append(item)
-        return True
+
+    def _lost(self, n: int) -> None:
+        self.dropped += n
+        if self.dropped == n:
+            warn("the sender thread has stopped; what is logged now is not sent")
 
     def wake(self) -> None:
         self._wake.set()
@@ -122,31 +128,35 @@ class Sender(threading.Thread):
         return self.outbox.acked
 
     @property
-    def fatal(self) -> Optional[str]:
+    def fatal(self) -> GradwatchError | None:
         return self.conn.fatal
+
+    @property
+    def rejected(self) -> dict[str, int]:
+        return dict(self.conn.rejected)
 
     @property
     def welcomed(self) -> threading.Event:
         return self.conn.welcomed
 
     @property
-    def last_welcome(self) -> Optional[Dict[str, Any]]:
+    def last_welcome(self) -> dict[str, Any] | None:
         return self.conn.last_welcome
 
     @property
     def connected_once(self) -> bool:
         return self.conn.connected_once
 
-    def undelivered(self) -> Tuple[int, Optional[int], Optional[int]]:
+    def undelivered(self) -> tuple[int, int | None, int | None]:
         """(count, first seq, last seq) of messages not acked."""
         live = self.outbox.live_seqs()
         steps = self.steps
         n = len(live) + len(self.outbox.unsequenced) + (1 if steps.tail is not None else 0) \
-            + len(steps.closed) + len(self.q)
+            + len(steps.closed) + len(self.q) + self.overflow.pending
         return n, (live[0] if live else None), (live[-1] if live else None)
 
     # ------------------------------------------------------------------ main loop
-    def _handle(self, item: tuple) -> None:
+    def _handle(self, item: Item) -> None:
         kind = item[0]
         if kind == "log":
             _, step, scalars, epoch, examples, layers, inputs, t = item
@@ -160,11 +170,14 @@ class Sender(threading.Thread):
         elif kind == "flush":
             self.steps.close_tail()
             self.steps.cut()
-            self.outbox.add_flush_waiter(item[1])
+            if self.conn.fatal is not None:
+                item[1].set()  # nothing will be acked any more: do not keep the caller
+            else:
+                self.outbox.add_flush_waiter(item[1])
 
     def _drain(self, wait: float) -> None:
-        q = self.q
-        if not q and wait > 0:
+        q, ov = self.q, self.overflow
+        if not q and not ov.active and wait > 0:
             self._wake.wait(wait)
             self._wake.clear()
         pop = q.popleft
@@ -174,10 +187,25 @@ class Sender(threading.Thread):
             except IndexError:
                 break
             self._handle(item)
+        # The queue's items are older than the overflow's: take from it only when the queue
+        # is empty (a producer that found room in the queue did so before it used the
+        # overflow, so what it queued is seen here first).
+        if ov.active and not q:
+            for item in ov.take():
+                self._handle(item)
+            ov.try_close(lambda: not q)
+
+    def _spool_rest(self) -> None:
+        """Sequences whatever is still queued, so that it stays in the spool for a resume."""
+        while self.q or self.overflow.active:
+            self._drain(0)
+        self.steps.close_tail()
+        self.steps.cut()
+        self.spool.flush()
 
     def _idle(self) -> bool:
-        return (not self.q and self.steps.tail is None and not self.steps.closed
-                and self.outbox.settled())
+        return (not self.q and not self.overflow.active and self.steps.tail is None
+                and not self.steps.closed and self.outbox.settled())
 
     def run(self) -> None:
         conn, ob, steps = self.conn, self.outbox, self.steps
@@ -190,12 +218,17 @@ class Sender(threading.Thread):
                 if steps.tail is not None and (
                         self._stopping or now - steps.tail_touched >= self.linger):
                     steps.close_tail()
-                # batch: a steps message goes out once its first item waited `linger`
-                if steps.closed and (self._stopping or now - steps.closed_since >= self.linger):
+                # Adaptive batching: with nothing in flight the closed items go out at once;
+                # while the server is still acking, they wait for the acks (or `linger`), so
+                # a busy run sends few large messages and an idle one has no added delay.
+                if steps.closed and (self._stopping or (conn.ws is not None and not ob.entries)
+                                     or now - steps.closed_since >= self.linger):
                     steps.cut()
                 self.spool.flush()
                 ob.notify_flush()
-                if self._stopping and (self._idle() or time.monotonic() >= self._deadline):
+                if self._stopping and (self._idle() or time.monotonic() >= self._deadline
+                                       or conn.fatal is not None):
+                    self._spool_rest()
                     break
                 if conn.fatal is not None:
                     self._wake.wait(0.05)
@@ -210,15 +243,18 @@ class Sender(threading.Thread):
                         self._wake.clear()
                     continue
                 wait = 0.02
+                if self.q or self.overflow.active:
+                    wait = 0.0  # items are waiting: only poll the socket
                 if steps.tail is not None:
                     wait = min(wait, steps.tail_touched + self.linger - now)
                 if steps.closed:
                     wait = min(wait, steps.closed_since + self.linger - now)
-                conn.pump(max(0.001, wait))
+                conn.pump(max(0.0, wait))
         except Exception as exc:  # noqa: BLE001 - never crash the training process
             warn(f"sender stopped on an internal error: {type(exc).__name__}: {exc}")
         finally:
             conn.close()
+            self.overflow.close()
             ob.release_waiters()
             clean = self._idle()
             self.spool.close(remove=clean)

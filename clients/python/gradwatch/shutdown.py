@@ -5,14 +5,15 @@ stuck as running."""
 from __future__ import annotations
 
 import atexit
+import contextlib
 import sys
 import weakref
-from typing import TYPE_CHECKING, Any, List
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .run import Run
 
-_uncaught: List[BaseException] = []
+_uncaught: list[BaseException] = []
 _hook_installed = False
 
 
@@ -31,15 +32,13 @@ def install_excepthook() -> None:
     sys.excepthook = hook
 
 
-live_runs: "weakref.WeakSet[Run]" = weakref.WeakSet()
+live_runs: weakref.WeakSet[Run] = weakref.WeakSet()
 
 
 @atexit.register
 def _finish_at_exit() -> None:
     for run in list(live_runs):
-        try:
+        with contextlib.suppress(Exception):
             if not run.finished:
-                status = "failed" if _uncaught else "completed"
-                run.finish(status, timeout=run._exit_timeout)
-        except Exception:  # noqa: BLE001
-            pass
+                status = "failed" if _uncaught else None  # None: completed, or stopped
+                run.finish(status, timeout=run._exit_timeout, raise_error=False)

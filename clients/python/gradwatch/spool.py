@@ -3,9 +3,10 @@ it, so a crashed or disconnected training process loses nothing."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 
 def seq_of(text: str) -> int:
@@ -25,32 +26,30 @@ class Spool:
         self.dir = directory
         os.makedirs(directory, exist_ok=True)
         self.seg = 0
-        self.fh: Optional[Any] = None
+        self.fh: Any | None = None
         self.size = 0
-        self.seg_max_seq: Dict[int, int] = {}
+        self.seg_max_seq: dict[int, int] = {}
         existing = self._segments()
         self.seg = (existing[-1] + 1) if existing else 1
         self._dirty = False
 
-    def _segments(self) -> List[int]:
+    def _segments(self) -> list[int]:
         out = []
         for name in os.listdir(self.dir):
             if name.startswith("seg-") and name.endswith(".jsonl"):
-                try:
+                with contextlib.suppress(ValueError):
                     out.append(int(name[4:-6]))
-                except ValueError:
-                    pass
         return sorted(out)
 
     def _path(self, seg: int) -> str:
-        return os.path.join(self.dir, "seg-%06d.jsonl" % seg)
+        return os.path.join(self.dir, f"seg-{seg:06d}.jsonl")
 
-    def load(self) -> List[Tuple[int, str]]:
+    def load(self) -> list[tuple[int, str]]:
         """Messages left by an earlier process (seq, text), in seq order, deduplicated."""
-        found: Dict[int, str] = {}
+        found: dict[int, str] = {}
         for seg in self._segments():
             try:
-                with open(self._path(seg), "r", encoding="utf-8") as fh:
+                with open(self._path(seg), encoding="utf-8") as fh:
                     for line in fh:
                         if not line.endswith("\n"):
                             break  # torn last line of a crashed writer
@@ -66,18 +65,16 @@ class Spool:
     def discard_old(self) -> None:
         for seg in self._segments():
             if seg < self.seg:
-                try:
+                with contextlib.suppress(OSError):
                     os.remove(self._path(seg))
-                except OSError:
-                    pass
 
-    def append(self, seq: int, text: str) -> Tuple[int, int, int]:
+    def append(self, seq: int, text: str) -> tuple[int, int, int]:
         if self.fh is None or self.size >= self.SEGMENT_BYTES:
             if self.fh is not None:
                 self.fh.flush()
                 self.fh.close()
                 self.seg += 1
-            self.fh = open(self._path(self.seg), "ab")
+            self.fh = open(self._path(self.seg), "ab")  # noqa: SIM115 - the open segment
             self.size = self.fh.tell()
         data = text.encode("utf-8") + b"\n"
         offset = self.size
@@ -102,10 +99,8 @@ class Spool:
         """Deletes closed segments whose messages are all acked."""
         for seg, mx in list(self.seg_max_seq.items()):
             if seg != self.seg and mx <= acked:
-                try:
+                with contextlib.suppress(OSError):
                     os.remove(self._path(seg))
-                except OSError:
-                    pass
                 del self.seg_max_seq[seg]
 
     def close(self, remove: bool) -> None:

@@ -3,14 +3,17 @@ a `Run`, checking ids and names up front so mistakes fail before training starts
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
 import time
 import uuid
-from typing import Any, Iterable, Mapping, Optional, Sequence, Tuple, Union
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from .alerts import AlertCallback
+from .errors import GradwatchError
 from .run import Run
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
@@ -35,15 +38,13 @@ def _new_run_id() -> str:
     return time.strftime("r-%Y%m%d-%H%M%S-", time.gmtime()) + uuid.uuid4().hex[:10]
 
 
-def _dist_rank_world() -> Tuple[Optional[int], Optional[int]]:
+def _dist_rank_world() -> tuple[int | None, int | None]:
     torch = sys.modules.get("torch")
     if torch is not None:
-        try:
+        with contextlib.suppress(Exception):
             dist = torch.distributed
             if dist.is_available() and dist.is_initialized():
                 return dist.get_rank(), dist.get_world_size()
-        except Exception:  # noqa: BLE001
-            pass
     r, w = os.environ.get("RANK"), os.environ.get("WORLD_SIZE")
     try:
         return (int(r) if r is not None else None), (int(w) if w is not None else None)
@@ -52,24 +53,24 @@ def _dist_rank_world() -> Tuple[Optional[int], Optional[int]]:
 
 
 def init(
-    url: Optional[str] = None,
-    project: Optional[str] = None,
-    name: Optional[str] = None,
-    config: Optional[Mapping[str, Any]] = None,
-    token: Optional[str] = None,
+    url: str | None = None,
+    project: str | None = None,
+    name: str | None = None,
+    config: Mapping[str, Any] | None = None,
+    token: str | None = None,
     *,
-    id: Optional[str] = None,  # noqa: A002 - the protocol's name
+    id: str | None = None,  # the protocol's name for the resume key
     resume: bool = False,
-    rewind_to: Optional[int] = None,
-    tags: Optional[Sequence[str]] = None,
-    on_alert: Optional[AlertCallback] = None,
-    stop_on: Union[Iterable[str], str] = (),
+    rewind_to: int | None = None,
+    tags: Sequence[str] | None = None,
+    on_alert: AlertCallback | None = None,
+    stop_on: Iterable[str] | str = (),
     print_alerts: bool = True,
-    rank: Optional[int] = None,
-    world_size: Optional[int] = None,
+    rank: int | None = None,
+    world_size: int | None = None,
     all_ranks: bool = False,
-    spool_dir: Optional[str] = None,
-    framework: Optional[str] = None,
+    spool_dir: str | None = None,
+    framework: str | None = None,
     linger: float = 0.05,
     queue_size: int = 10000,
     connect_timeout: float = 5.0,
@@ -85,6 +86,9 @@ def init(
     hello. Alerts that come back are printed once each, kept in `run.alerts` and passed to
     `on_alert`; an alert whose severity is in `stop_on` (e.g. ("critical",)) sets
     `run.should_stop`, as does the server's stop command.
+
+    Raises GradwatchError when the server refuses the run for good (a bad token, a project
+    the token may not write, an unsupported protocol); an unreachable server only warns.
     """
     url = url or os.environ.get("GRADWATCH_URL") or "http://127.0.0.1:8080"
     token = token or os.environ.get("GRADWATCH_TOKEN") or None
@@ -114,7 +118,15 @@ def init(
         print_alerts=print_alerts, rank=rank, world_size=world_size, enabled=enabled,
         spool_dir=spool_dir, framework=framework, linger=linger, queue_size=queue_size,
         exit_timeout=exit_timeout, connect_timeout=connect_timeout)
-    if resume and run._sender is not None:
-        # learn where the stored run ends (welcome.lastStep) before training continues
-        run._sender.welcomed.wait(connect_timeout)
+    sender = run._sender
+    if sender is not None:
+        # A refused token or project fails here rather than after the training; an
+        # unreachable server only warns (data is spooled). A resumed run waits for the
+        # welcome so that `last_step` says where the stored run ends.
+        sender.conn.first_outcome.wait(connect_timeout)
+        if resume:
+            sender.welcomed.wait(connect_timeout)
+        if sender.fatal is not None:
+            run._abandon()
+            raise GradwatchError(sender.fatal.code, sender.fatal.message)
     return run

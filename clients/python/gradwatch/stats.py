@@ -11,7 +11,8 @@ non-finite after the sync is recomputed with masking (rare: the run is already b
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -31,15 +32,13 @@ _BASE = ("mean", "var", "sumabs", "min", "max")
 
 def _flat(t: Tensor) -> Tensor:
     t = t.detach()
-    if not t.is_floating_point():
-        t = t.float()
-    elif t.dtype in (torch.float16, torch.bfloat16):
+    if not t.is_floating_point() or t.dtype in (torch.float16, torch.bfloat16):
         t = t.float()
     return t.reshape(-1)
 
 
-def base_stats(t: Tensor, two_pass: bool = True, absx: Optional[Tensor] = None
-               ) -> List[Tensor]:
+def base_stats(t: Tensor, two_pass: bool = True, absx: Tensor | None = None
+               ) -> list[Tensor]:
     """[mean, sum((x-mean)^2) or -sum(x^2), sum|x|, min, max] as 0-d device tensors.
 
     two_pass: variance from the centred values (exact when |mean| >> std: activations,
@@ -57,8 +56,8 @@ def base_stats(t: Tensor, two_pass: bool = True, absx: Optional[Tensor] = None
     return [mean, -torch.dot(x, x), ax.sum(), mn, mx]
 
 
-def act_extra(t: Tensor, activation: Optional[str], unit_dim: int = -1,
-              absx: Optional[Tensor] = None) -> List[Tensor]:
+def act_extra(t: Tensor, activation: str | None, unit_dim: int = -1,
+              absx: Tensor | None = None) -> list[Tensor]:
     """[count == 0, dead units, count saturated] of an activation, as 0-d device tensors.
 
     A unit is a neuron (the last dim of a Linear-like output [B, ..., F]) or a channel (dim 1
@@ -85,7 +84,7 @@ def _units(t: Tensor, unit_dim: int) -> int:
     return 0
 
 
-def masked_stats(t: Tensor) -> Tuple[Dict[str, float], int]:
+def masked_stats(t: Tensor) -> tuple[dict[str, float], int]:
     """Stats over the finite elements of t, and the count of non-finite ones (host values)."""
     x = _flat(t)
     finite = torch.isfinite(x)
@@ -103,7 +102,7 @@ def masked_stats(t: Tensor) -> Tuple[Dict[str, float], int]:
     }, n_bad
 
 
-def finish_stats(v: Sequence[float], n: int) -> Dict[str, float]:
+def finish_stats(v: Sequence[float], n: int) -> dict[str, float]:
     """Host-side completion of base_stats values for an all-finite tensor of n elements."""
     mean, ssd, sabs, mn, mx = v[0], v[1], v[2], v[3], v[4]
     if ssd < 0:  # one-pass form: -sum(x^2)
@@ -118,8 +117,8 @@ def finish_stats(v: Sequence[float], n: int) -> Dict[str, float]:
     }
 
 
-def tensor_stats(t: Tensor, activation: Optional[str] = None, act: bool = False,
-                 unit_dim: int = -1) -> Dict[str, float]:
+def tensor_stats(t: Tensor, activation: str | None = None, act: bool = False,
+                 unit_dim: int = -1) -> dict[str, float]:
     """Convenience (one sync): the full stats object of one tensor, as sent on the wire."""
     c = Collector()
     h = c.add(t, act=act, activation=activation, unit_dim=unit_dim)
@@ -127,7 +126,7 @@ def tensor_stats(t: Tensor, activation: Optional[str] = None, act: bool = False,
     return c.result(h)
 
 
-def hist_device(t: Tensor, bins: int) -> List[Tensor]:
+def hist_device(t: Tensor, bins: int) -> list[Tensor]:
     """[min, max, counts] of t, all on device (no sync). A tensor with non-finite elements
     gives a non-finite min or max, and hist_message() then drops its histogram."""
     x = _flat(t)
@@ -143,18 +142,18 @@ class Collector:
     sync: a single `.tolist()` of everything concatenated."""
 
     def __init__(self) -> None:
-        self._parts: List[Tensor] = []  # 0-d tensors
-        self._vectors: List[Tensor] = []  # histogram counts
+        self._parts: list[Tensor] = []  # 0-d tensors
+        self._vectors: list[Tensor] = []  # histogram counts
         self._vsize = 0
         # (kind, offset, length, numel, activation, units); a hist's units is the offset of
         # its counts among the vectors
-        self._specs: List[Tuple[str, int, int, int, Optional[str], int]] = []
+        self._specs: list[tuple[str, int, int, int, str | None, int]] = []
         self._size = 0
-        self._values: List[float] = []
-        self._tensors: List[Optional[Tensor]] = []
+        self._values: list[float] = []
+        self._tensors: list[Tensor | None] = []
 
-    def _push(self, kind: str, parts: List[Tensor], numel: int, activation: Optional[str],
-              units: int, keep: Optional[Tensor]) -> int:
+    def _push(self, kind: str, parts: list[Tensor], numel: int, activation: str | None,
+              units: int, keep: Tensor | None) -> int:
         h = len(self._specs)
         n = len(parts)
         self._specs.append((kind, self._size, n, numel, activation, units))
@@ -163,7 +162,7 @@ class Collector:
         self._size += n
         return h
 
-    def add(self, t: Tensor, act: bool = False, activation: Optional[str] = None,
+    def add(self, t: Tensor, act: bool = False, activation: str | None = None,
             unit_dim: int = -1, two_pass: bool = True) -> int:
         """Queues the stats of t; returns a handle for result()."""
         n = t.numel()
@@ -207,7 +206,7 @@ class Collector:
             flat = torch.cat([flat, torch.cat(vectors).to(torch.float64)])
         self._values = flat.tolist()
 
-    def result(self, h: int) -> Dict[str, Any]:
+    def result(self, h: int) -> dict[str, Any]:
         kind, off, ln, numel, activation, units = self._specs[h]
         v = self._values[off:off + ln]
         if kind == "empty":
@@ -237,7 +236,7 @@ class Collector:
         self._tensors = []
 
 
-def hist_message(res: Dict[str, Any]) -> Optional[Tuple[List[float], List[int]]]:
+def hist_message(res: dict[str, Any]) -> tuple[list[float], list[int]] | None:
     """edges and counts of a resolved hist, or None when the tensor had no finite element."""
     mn, mx = res["min"], res["max"]
     counts = [int(c) for c in res["counts"]]

@@ -19,9 +19,10 @@ report.py collects a reporting step's statistics and eval_inputs.py the eval inp
 
 from __future__ import annotations
 
+import contextlib
 import time
 import weakref
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 import torch
 from torch import nn
@@ -39,7 +40,7 @@ class Watcher(OptimizerHooksMixin):
     """The hooks of one watched model; `run.watch()` creates it, `remove()` detaches it."""
 
     def __init__(self, run: Any, model: nn.Module, optimizer: Any = None, criterion: Any = None,
-                 every: int = 10, hist_every: Optional[int] = None, log_inputs: bool = True,
+                 every: int = 10, hist_every: int | None = None, log_inputs: bool = True,
                  hist_bins: int = 32) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError("watch() expects a torch.nn.Module")
@@ -56,27 +57,27 @@ class Watcher(OptimizerHooksMixin):
         self.hist_bins = hist_bins
         self.log_inputs = log_inputs
         self.enabled = bool(getattr(run, "enabled", True))
-        self._handles: List[Any] = []
-        self._discovery: Optional[List[Tuple[str, nn.Module, Optional[torch.Tensor]]]] = []
-        self._starts: List[str] = []
-        self._layers: List[Layer] = []
-        self._by_module: Dict[int, Layer] = {}
-        self._act_owner: Dict[int, Layer] = {}
+        self._handles: list[Any] = []
+        self._discovery: list[tuple[str, nn.Module, torch.Tensor | None]] | None = []
+        self._starts: list[str] = []
+        self._layers: list[Layer] = []
+        self._by_module: dict[int, Layer] = {}
+        self._act_owner: dict[int, Layer] = {}
         self._opt_steps = 0
         self._opt_seen = optimizer is not None
         self._fwd = 0
         self._examples = 0
-        self._pending: Optional[Pending] = None
-        self._snap_iter: Optional[int] = None
-        self._opt_match: Dict[int, bool] = {}
+        self._pending: Pending | None = None
+        self._snap_iter: int | None = None
+        self._opt_match: dict[int, bool] = {}
         self._model_sent = False
         self._last_t = time.monotonic()
         self._last_fwd = 0
         self._last_examples = 0
         self._eval_inputs = EvalInputs()
         self._removed = False
-        self._layer_hooks: List[Tuple[nn.Module, Any]] = []
-        self._attached: List[Any] = []
+        self._layer_hooks: list[tuple[nn.Module, Any]] = []
+        self._attached: list[Any] = []
         if not self.enabled:
             return
         self._names = {id(m): n for n, m in model.named_modules()}
@@ -84,7 +85,7 @@ class Watcher(OptimizerHooksMixin):
         self._by_module = {id(layer.module): layer for layer in self._layers}
         self._handles.append(model.register_forward_pre_hook(self._root_pre, with_kwargs=True))
         self._handles.append(model.register_forward_hook(self._root_post))
-        for name, m in model.named_modules():
+        for m in model.modules():
             if m is model and id(m) not in self._by_module:
                 continue
             self._handles.append(m.register_forward_pre_hook(self._discover_pre))
@@ -100,13 +101,11 @@ class Watcher(OptimizerHooksMixin):
         self._removed = True
         self._detach_layer_hooks()
         for h in self._handles:
-            try:
+            with contextlib.suppress(Exception):
                 h.remove()
-            except Exception:  # noqa: BLE001
-                pass
         self._handles = []
 
-    def current_iteration(self) -> Optional[int]:
+    def current_iteration(self) -> int | None:
         """Index of the most recent training iteration (used to align steps with log())."""
         if self._opt_seen:
             return self._opt_steps - 1 if self._opt_steps > 0 else None
@@ -129,7 +128,7 @@ class Watcher(OptimizerHooksMixin):
         if self._discovery is not None:
             self._discovery.append((self._names.get(id(module), ""), module, out_tensor(out)))
 
-    def _finish_discovery(self, reporting: Optional[Pending]) -> None:
+    def _finish_discovery(self, reporting: Pending | None) -> None:
         seq = self._discovery or []
         self._discovery = None
         order_layers(self.model, self._layers, self._starts)
@@ -156,7 +155,7 @@ class Watcher(OptimizerHooksMixin):
                     self._queue_act(reporting, layer, t)
         self._send_model()
 
-    def model_message(self) -> Dict[str, Any]:
+    def model_message(self) -> dict[str, Any]:
         opt = self.optimizer or getattr(self, "_seen_optimizer", None)
         return model_message(self._layers, opt, self.criterion)
 
@@ -242,7 +241,7 @@ class Watcher(OptimizerHooksMixin):
     def _queue_act(self, p: Pending, layer: Layer, t: torch.Tensor) -> None:
         queue_act(p, layer, t, self.hist_every, self.hist_bins)
 
-    def take_eval_inputs(self) -> Optional[Dict[str, float]]:
+    def take_eval_inputs(self) -> dict[str, float] | None:
         return self._eval_inputs.take()
 
     # ------------------------------------------------------------------ completion
@@ -255,7 +254,7 @@ class Watcher(OptimizerHooksMixin):
         scalars = self._sys_scalars()
         run._log_report(self._step_for(p.iteration), scalars, layers, inputs, p.examples, msgs)
 
-    def _sys_scalars(self) -> Dict[str, float]:
+    def _sys_scalars(self) -> dict[str, float]:
         now = time.monotonic()
         dt = now - self._last_t
         if dt < 1.0 and self._last_fwd > 0:

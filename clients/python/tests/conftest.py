@@ -11,8 +11,9 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Dict, Iterator, Optional
+from typing import Any
 
 import pytest
 import torch
@@ -50,10 +51,11 @@ def spool(tmp_path: Path) -> str:
 class Server:
     """The real gradwatch server, started from the repository with `npx tsx`."""
 
-    def __init__(self, data_dir: str) -> None:
+    def __init__(self, data_dir: str, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.data_dir = data_dir
-        self.proc: Optional[subprocess.Popen] = None
+        self.env = dict(env or {})
+        self.proc: subprocess.Popen | None = None
         self.log_path = os.path.join(data_dir, "server.log")
 
     @property
@@ -64,7 +66,8 @@ class Server:
         env = dict(os.environ, GRADWATCH_PORT=str(self.port), GRADWATCH_HOST="127.0.0.1",
                    GRADWATCH_DATA_DIR=self.data_dir)
         env.pop("GRADWATCH_ADMIN_TOKEN", None)
-        log = open(self.log_path, "ab")
+        env.update(self.env)
+        log = open(self.log_path, "ab")  # noqa: SIM115 - the child process keeps writing it
         npx = shutil.which("npx") or "npx"
         self.proc = subprocess.Popen([npx, "tsx", "server/src/server.ts"], cwd=str(REPO),
                                      env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -130,6 +133,13 @@ class Server:
         with urllib.request.urlopen(url, timeout=10) as r:
             return json.loads(r.read().decode())
 
+    def put(self, path: str, body: Any) -> Any:
+        req = urllib.request.Request(self.url + "/api/v1" + path, method="PUT",
+                                     data=json.dumps(body).encode(),
+                                     headers={"content-type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read().decode())
+
     def status(self, path: str) -> int:
         try:
             with urllib.request.urlopen(self.url + path, timeout=10) as r:
@@ -142,12 +152,13 @@ class Server:
                         format="json")["points"]
 
 
-def _server_or_skip(tmp_path_factory: pytest.TempPathFactory) -> Server:
+def _server_or_skip(tmp_path_factory: pytest.TempPathFactory,
+                    env: dict[str, str] | None = None) -> Server:
     if not SERVER_ENTRY.exists():
         pytest.skip("server/src/server.ts does not exist yet")
     if shutil.which("npx") is None:
         pytest.fail("npx is not on PATH: run `npm ci` at the repository root")
-    srv = Server(str(tmp_path_factory.mktemp("gwdata")))
+    srv = Server(str(tmp_path_factory.mktemp("gwdata")), env)
     srv.start()
     return srv
 
@@ -175,6 +186,17 @@ def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv.stop()
 
 
+ADMIN_TOKEN = "test-admin-token-0123456789"
+
+
+@pytest.fixture()
+def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server of the test's own that requires a token (GRADWATCH_ADMIN_TOKEN set)."""
+    srv = _server_or_skip(tmp_path_factory, {"GRADWATCH_ADMIN_TOKEN": ADMIN_TOKEN})
+    yield srv
+    srv.stop()
+
+
 def wait_for(pred: Any, timeout: float = 10.0, interval: float = 0.05) -> Any:
     deadline = time.monotonic() + timeout
     while True:
@@ -192,7 +214,7 @@ def _no_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(k, raising=False)
 
 
-def digits() -> Dict[str, Any]:
+def digits() -> dict[str, Any]:
     from sklearn.datasets import load_digits
 
     d = load_digits()

@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from typing import Any, Dict, List, Optional, Set
+from typing import Any
 
 from websockets.asyncio.server import serve
+
+from protocol_doc import doc_error_actions
 
 LIMITS = {"maxFrameBytes": 4194304, "maxLayers": 1000, "maxSeriesPerRun": 50000,
           "maxItemsPerMessage": 1000, "maxMessagesPerSecond": 100000, "maxStringLength": 200}
@@ -17,29 +19,35 @@ LIMITS = {"maxFrameBytes": 4194304, "maxLayers": 1000, "maxSeriesPerRun": 50000,
 class FakeRun:
     def __init__(self) -> None:
         self.last_seq = 0
-        self.stored: List[Dict[str, Any]] = []  # every stored message, in seq order
+        self.stored: list[dict[str, Any]] = []  # every stored message, in seq order
         self.last_step = -1
-        self.rewinds: List[int] = []
+        self.rewinds: list[int] = []
 
 
 class FakeServer:
-    def __init__(self, limits: Optional[Dict[str, int]] = None) -> None:
+    def __init__(self, limits: dict[str, int] | None = None) -> None:
         self.limits = dict(LIMITS, **(limits or {}))
-        self.runs: Dict[str, FakeRun] = {}
-        self.hellos: List[Dict[str, Any]] = []
-        self.received: List[Dict[str, Any]] = []  # every sequenced message received
-        self.reject: Set[int] = set()  # seqs answered with a validation error
-        self.drop_after: Optional[int] = None  # abort the socket after storing N more messages
+        self.runs: dict[str, FakeRun] = {}
+        self.hellos: list[dict[str, Any]] = []
+        self.received: list[dict[str, Any]] = []  # every sequenced message received
+        self.reject: set[int] = set()  # seqs answered with a validation error
+        # seq -> error codes answering its next receptions; per docs/protocol.md a `rejected`
+        # code consumes the seq, any other stores nothing and leaves the seq to be re-sent
+        self.answer: dict[int, list[str]] = {}
+        self.hello_errors: list[str] = []  # codes answering the next hellos, one each
+        self.drop_after: int | None = None  # abort the socket after storing N more messages
         self.withhold_acks = False
+        self.hold_acks = False  # keep the replies until release_acks()
+        self._held: list[Any] = []
         self.port = 0
-        self._loop: Optional[asyncio.AbstractEventLoop] = None
-        self._thread: Optional[threading.Thread] = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
         self._server: Any = None
-        self._conns: Dict[str, Any] = {}
+        self._conns: dict[str, Any] = {}
         self.lock = threading.Lock()
 
     # ------------------------------------------------------------------ lifecycle
-    def start(self, port: int = 0) -> "FakeServer":
+    def start(self, port: int = 0) -> FakeServer:
         ready = threading.Event()
 
         def main() -> None:
@@ -82,11 +90,23 @@ class FakeServer:
     def url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/v1/ingest"
 
-    def push(self, run_id: str, msg: Dict[str, Any]) -> None:
-        """Sends a server message (alert, command) to the run's connection."""
+    def push(self, run_id: str, msg: dict[str, Any]) -> None:
+        """Sends a server message (alert, command, error) to the run's connection."""
         ws = self._conns[run_id]
         assert self._loop is not None
         asyncio.run_coroutine_threadsafe(ws.send(json.dumps(msg)), self._loop).result(5)
+
+    def release_acks(self) -> None:
+        """Sends the held replies and stops holding them."""
+        assert self._loop is not None
+
+        async def send() -> None:
+            self.hold_acks = False
+            held, self._held = self._held, []
+            for ws, reply in held:
+                await ws.send(json.dumps(reply))
+
+        asyncio.run_coroutine_threadsafe(send(), self._loop).result(5)
 
     def abort(self, run_id: str) -> None:
         ws = self._conns.get(run_id)
@@ -103,6 +123,12 @@ class FakeServer:
             await ws.send(json.dumps({"type": "error", "code": "no_hello", "message": "hello"}))
             return
         self.hellos.append(hello)
+        if self.hello_errors:
+            code = self.hello_errors.pop(0)
+            await ws.send(json.dumps({"type": "error", "code": code,
+                                      "message": "hello refused by the test"}))
+            await ws.close()
+            return
         rid = hello["run"]["id"]
         with self.lock:
             run = self.runs.setdefault(rid, FakeRun())
@@ -131,6 +157,12 @@ class FakeServer:
                     elif seq > run.last_seq + 1:
                         reply = {"type": "error", "code": "gap", "seq": seq,
                                  "expected": run.last_seq + 1, "message": "gap"}
+                    elif self.answer.get(seq):
+                        code = self.answer[seq].pop(0)
+                        if doc_error_actions().get(code) == "rejected":
+                            run.last_seq = seq
+                        reply = {"type": "error", "code": code, "seq": seq, "expected": seq,
+                                 "message": "answered by the test"}
                     elif seq in self.reject:
                         run.last_seq = seq
                         reply = {"type": "error", "code": "bad_message", "seq": seq,
@@ -149,7 +181,9 @@ class FakeServer:
                                 self.drop_after = None
                                 ws.transport.abort()  # stored, never acked
                                 return
-                if not self.withhold_acks:
+                if self.hold_acks:
+                    self._held.append((ws, reply))
+                elif not self.withhold_acks:
                     await ws.send(json.dumps(reply))
         except Exception:  # noqa: BLE001 - connection gone
             return
@@ -158,9 +192,9 @@ class FakeServer:
                 del self._conns[rid]
 
     # ------------------------------------------------------------------ inspection
-    def items(self, run_id: str) -> List[Dict[str, Any]]:
+    def items(self, run_id: str) -> list[dict[str, Any]]:
         run = self.runs[run_id]
         return [it for m in run.stored if m["type"] == "steps" for it in m["items"]]
 
-    def stored(self, run_id: str, kind: Optional[str] = None) -> List[Dict[str, Any]]:
+    def stored(self, run_id: str, kind: str | None = None) -> list[dict[str, Any]]:
         return [m for m in self.runs[run_id].stored if kind is None or m["type"] == kind]

@@ -9,13 +9,14 @@ import threading
 import time
 import urllib.parse
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any
 
 import pytest
 import torch
 from torch import nn
 
 import gradwatch
+
 from conftest import Server, wait_for
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -26,7 +27,7 @@ def q(run_id: str) -> str:
     return urllib.parse.quote(run_id, safe="")
 
 
-def series_map(server: Server, run_id: str) -> Dict[str, Dict[str, Any]]:
+def series_map(server: Server, run_id: str) -> dict[str, dict[str, Any]]:
     return {s["name"]: s for s in server.get(f"/runs/{q(run_id)}/series")["series"]}
 
 
@@ -49,7 +50,7 @@ def test_200_step_training_appears_complete(server: Server, spool: str) -> None:
     run = gradwatch.init(server.url, project="e2e", name="complete", spool_dir=spool,
                          config={"lr": 0.05, "batchSize": 32, "optimizer": "sgd"})
     run.watch(model, opt, crit, every=10, hist_every=50)
-    losses: List[float] = []
+    losses: list[float] = []
     for step in range(200):
         model.train()
         i = torch.randint(0, len(xtr), (32,))
@@ -69,11 +70,12 @@ def test_200_step_training_appears_complete(server: Server, spool: str) -> None:
 
     detail = server.get(f"/runs/{q(run.id)}")
     assert detail["status"] == "completed" and detail["lastStep"] == 199
-    assert [l["name"] for l in detail["model"]["layers"]] == ["0", "2"]
+    assert [ly["name"] for ly in detail["model"]["layers"]] == ["0", "2"]
     assert detail["model"]["layers"][0]["activation"] == "relu"
     assert detail["model"]["optimizer"]["type"] == "SGD"
     s = series_map(server, run.id)
-    assert s["loss"]["count"] == 200 and s["loss"]["firstStep"] == 0 and s["loss"]["lastStep"] == 199
+    assert s["loss"]["count"] == 200
+    assert s["loss"]["firstStep"] == 0 and s["loss"]["lastStep"] == 199
     for of in ("param", "grad", "update", "act"):
         assert s[f"layer/0/{of}/mean"]["count"] == 20, of
     assert s["layer/0/update_ratio"]["count"] == 20
@@ -96,10 +98,10 @@ def test_server_killed_and_restarted_mid_run(own_server: Server, spool: str) -> 
     """SIGKILL the server while a run streams, restart it on the same data dir: every value
     arrives exactly once and equal, non-finite values included."""
     run = gradwatch.init(own_server.url, project="e2e", name="restart", spool_dir=spool)
-    sent: Dict[int, Dict[str, float]] = {}
+    sent: dict[int, dict[str, float]] = {}
     killed = threading.Event()
 
-    errors: List[BaseException] = []
+    errors: list[BaseException] = []
 
     def chaos() -> None:
         try:
@@ -154,7 +156,8 @@ def test_resume_with_rewind(server: Server, spool: str) -> None:
     assert run2.finish(timeout=10) == 0
     pts = server.export("resume-e2e-1", "loss")
     assert [p[0] for p in pts] == list(range(120))
-    assert [p[1] for p in pts] == [float(s) for s in range(60)] + [-float(s) for s in range(60, 120)]
+    want = [float(s) for s in range(60)] + [-float(s) for s in range(60, 120)]
+    assert [p[1] for p in pts] == want
     detail = server.get("/runs/resume-e2e-1")
     assert any(e["kind"] == "rewind" for e in detail["events"])
 
@@ -166,7 +169,7 @@ def _engine_reason(server: Server) -> str:
 
 def test_lr_of_10_brings_a_critical_nan_alert_back(server: Server, spool: str) -> None:
     mod = importlib.import_module("fault_lr_too_high")
-    seen: List[Dict[str, Any]] = []
+    seen: list[dict[str, Any]] = []
     run = mod.main(server.url, project="e2e", steps=200, spool_dir=spool, on_alert=seen.append)
     wait_for(lambda: any(a["rule"].startswith("nan") for a in run.alerts), 5)
     run.finish("stopped" if run.should_stop else "completed", timeout=10)
@@ -211,7 +214,7 @@ class BagOfEmbeddings(nn.Module):
         return self.fc2(self.act(self.fc1(self.emb(ids).mean(1))))
 
 
-def _embedding_run(url: str, spool: str) -> "gradwatch.Run":
+def _embedding_run(url: str, spool: str) -> gradwatch.Run:
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(0)
     ids = torch.randint(0, 50, (2000, 12), generator=g)
@@ -234,7 +237,7 @@ def _embedding_run(url: str, spool: str) -> "gradwatch.Run":
     return run
 
 
-def _frozen_backbone_run(url: str, spool: str) -> "gradwatch.Run":
+def _frozen_backbone_run(url: str, spool: str) -> gradwatch.Run:
     from _common import digits
     from healthy_cnn import make_cnn
 

@@ -4,9 +4,8 @@ the real server."""
 from __future__ import annotations
 
 import urllib.parse
-from typing import Any, Dict
+from typing import Any
 
-import pytest
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
@@ -18,7 +17,7 @@ def q(run_id: str) -> str:
     return urllib.parse.quote(run_id, safe="")
 
 
-def series(server: Server, run_id: str) -> Dict[str, Dict[str, Any]]:
+def series(server: Server, run_id: str) -> dict[str, dict[str, Any]]:
     return {s["name"]: s for s in server.get(f"/runs/{q(run_id)}/series")["series"]}
 
 
@@ -74,7 +73,7 @@ def test_lightning_callback(server: Server, spool: str) -> None:
     detail = server.get(f"/runs/{q(run.id)}")
     assert detail["status"] == "completed"
     assert detail["config"]["lr"] == 0.05 and detail["framework"] == "pytorch-lightning"
-    assert [l["name"] for l in detail["model"]["layers"]] == ["net.0", "net.2"]
+    assert [ly["name"] for ly in detail["model"]["layers"]] == ["net.0", "net.2"]
     assert detail["model"]["loss"] == "CrossEntropyLoss"
     assert detail["model"]["optimizer"]["type"] == "SGD"
     s = series(server, run.id)
@@ -97,7 +96,7 @@ def test_transformers_trainer_callback(server: Server, spool: str, tmp_path) -> 
             self.act = nn.ReLU()
             self.fc2 = nn.Linear(32, 10)
 
-        def forward(self, x: torch.Tensor, labels: Any = None) -> Dict[str, torch.Tensor]:
+        def forward(self, x: torch.Tensor, labels: Any = None) -> dict[str, torch.Tensor]:
             logits = self.fc2(self.act(self.fc1(x)))
             out = {"logits": logits}
             if labels is not None:
@@ -111,7 +110,7 @@ def test_transformers_trainer_callback(server: Server, spool: str, tmp_path) -> 
         def __len__(self) -> int:
             return len(self.x)
 
-        def __getitem__(self, i: int) -> Dict[str, torch.Tensor]:
+        def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
             return {"x": self.x[i], "labels": self.y[i]}
 
     torch.manual_seed(0)
@@ -132,7 +131,7 @@ def test_transformers_trainer_callback(server: Server, spool: str, tmp_path) -> 
     detail = server.get(f"/runs/{q(run.id)}")
     assert detail["status"] == "completed" and detail["lastStep"] == 24
     assert detail["config"]["lr"] == 5e-3 and detail["config"]["batchSize"] == 32
-    assert [l["name"] for l in detail["model"]["layers"]] == ["fc1", "fc2"]
+    assert [ly["name"] for ly in detail["model"]["layers"]] == ["fc1", "fc2"]
     assert detail["model"]["optimizer"]["type"] == "AdamW"
     s = series(server, run.id)
     assert s["lr"]["count"] == 24

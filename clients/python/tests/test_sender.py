@@ -10,6 +10,7 @@ import time
 import pytest
 
 import gradwatch
+
 from conftest import free_port, wait_for
 from fakeserver import FakeServer
 
@@ -87,7 +88,7 @@ def test_bad_names_and_backward_steps_are_not_sent(fake: FakeServer, spool: str,
 def test_reconnect_resends_nothing_lost_nothing_duplicated(fake: FakeServer, spool: str) -> None:
     run = gradwatch.init(fake.url, project="p", id="rc-1", spool_dir=spool)
     n = 0
-    for round_ in range(4):
+    for _ in range(4):
         fake.drop_after = 2  # store two messages, then drop the socket before acking
         for _ in range(300):
             run.log(n, loss=float(n))
@@ -224,10 +225,10 @@ def test_alerts_and_stop_command(fake: FakeServer, spool: str,
 
 
 def test_context_manager_marks_failure(fake: FakeServer, spool: str) -> None:
-    with pytest.raises(RuntimeError):
-        with gradwatch.init(fake.url, project="p", id="cm-1", spool_dir=spool) as run:
-            run.log(0, loss=1.0)
-            raise RuntimeError("boom")
+    run = gradwatch.init(fake.url, project="p", id="cm-1", spool_dir=spool)
+    with pytest.raises(RuntimeError), run:
+        run.log(0, loss=1.0)
+        raise RuntimeError("boom")
     assert fake.stored("cm-1", "end")[0]["status"] == "failed"
     with gradwatch.init(fake.url, project="p", id="cm-2", spool_dir=spool) as run:
         run.log(0, loss=1.0)

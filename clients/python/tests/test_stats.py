@@ -38,9 +38,10 @@ def test_known_tensor() -> None:
     assert s["norm"] == pytest.approx(math.sqrt(30))
 
 
-@pytest.mark.parametrize("bad", [[math.nan], [math.inf], [-math.inf], [math.nan, math.inf, -math.inf]])
+@pytest.mark.parametrize("bad", [[math.nan], [math.inf], [-math.inf],
+                                 [math.nan, math.inf, -math.inf]])
 def test_non_finite_counted_and_excluded(bad: list) -> None:
-    vals = [0.5, -1.5, 2.0, 4.0] + bad
+    vals = [0.5, -1.5, 2.0, 4.0, *bad]
     t = torch.tensor(vals)
     s = tensor_stats(t)
     assert s["nonFinite"] == len(bad)

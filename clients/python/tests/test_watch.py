@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
 import gradwatch
+
 from fakeserver import FakeServer
 
 
@@ -54,8 +53,9 @@ def test_model_message_and_exact_stats(fake: FakeServer, spool: str) -> None:
     run = gradwatch.init(fake.url, project="p", id="w-1", spool_dir=spool)
     run.watch(model, opt, crit, every=1, hist_every=2)
     captured = {}
-    model.act1.register_forward_hook(lambda m, i, o: captured.__setitem__("act1", o.detach().clone()))
-    model.act2.register_forward_hook(lambda m, i, o: captured.__setitem__("act2", o.detach().clone()))
+    for name in ("act1", "act2"):
+        getattr(model, name).register_forward_hook(
+            lambda m, i, o, name=name: captured.__setitem__(name, o.detach().clone()))
     expect = {}
     for step in range(4):
         x = torch.randn(16, 6)
@@ -67,7 +67,8 @@ def test_model_message_and_exact_stats(fake: FakeServer, spool: str) -> None:
         grad = model.fc2.weight.grad.detach().clone()
         opt.step()
         expect[step] = {
-            "x": x.numpy().copy(), "grad": grad.numpy(), "param": model.fc2.weight.detach().numpy().copy(),
+            "x": x.numpy().copy(), "grad": grad.numpy(),
+            "param": model.fc2.weight.detach().numpy().copy(),
             "update": (model.fc2.weight.detach() - before).numpy(),
             "act1": captured["act1"].numpy(), "act2": captured["act2"].numpy(),
         }
@@ -77,8 +78,8 @@ def test_model_message_and_exact_stats(fake: FakeServer, spool: str) -> None:
     models = fake.stored("w-1", "model")
     assert len(models) == 1
     m = models[0]
-    assert [l["name"] for l in m["layers"]] == ["fc1", "fc2", "out"]
-    assert [l.get("activation") for l in m["layers"]] == ["relu", "tanh", None]
+    assert [ly["name"] for ly in m["layers"]] == ["fc1", "fc2", "out"]
+    assert [ly.get("activation") for ly in m["layers"]] == ["relu", "tanh", None]
     assert m["layers"][0] == {"name": "fc1", "kind": "Linear", "params": 56, "activation": "relu",
                               "fanIn": 6, "fanOut": 8, "trainable": True}
     assert m["loss"] == "CrossEntropyLoss"
@@ -179,13 +180,14 @@ def test_frozen_layer_and_eval_inputs(fake: FakeServer, spool: str) -> None:
     run.log_eval(2, loss=0.5, acc=0.9)
     run.finish(timeout=10)
     layers = fake.stored("w-4", "model")[0]["layers"]
-    assert [l["trainable"] for l in layers] == [False, True]
+    assert [ly["trainable"] for ly in layers] == [False, True]
     st = by_step(fake, "w-4")[1]["layers"]
     assert "update" not in st["0"] and "grad" not in st["0"]
     assert st["2"]["update"]["meanAbs"] > 0
     ev = fake.stored("w-4", "eval")[0]
     allx = torch.cat(xs).numpy()
-    close(ev["inputs"], {k: v for k, v in np_stats(allx).items() if k in ("mean", "std", "min", "max")})
+    close(ev["inputs"], {k: v for k, v in np_stats(allx).items()
+                         if k in ("mean", "std", "min", "max")})
     assert ev["split"] == "val" and ev["metrics"] == {"loss": 0.5, "acc": 0.9}
 
 
@@ -215,7 +217,7 @@ def test_cnn_channels_and_norm_pairing(fake: FakeServer, spool: str) -> None:
     run.log(0, loss=1.0)
     run.finish(timeout=10)
     layers = fake.stored("w-5", "model")[0]["layers"]
-    assert [(l["name"], l["kind"], l.get("activation")) for l in layers] == [
+    assert [(ly["name"], ly["kind"], ly.get("activation")) for ly in layers] == [
         ("conv", "Conv2d", "relu"), ("bn", "BatchNorm2d", "relu"), ("fc", "Linear", None)]
     assert layers[0]["fanIn"] == 9 and layers[0]["fanOut"] == 36
     st = by_step(fake, "w-5")[0]["layers"]
@@ -239,7 +241,7 @@ def test_nan_reaches_the_stats(fake: FakeServer, spool: str) -> None:
     items = by_step(fake, "w-6")
     last = items[5]
     assert last["scalars"]["loss"] in ("NaN", "Infinity")
-    assert any(l["param"]["nonFinite"] > 0 for l in last["layers"].values())
+    assert any(ly["param"]["nonFinite"] > 0 for ly in last["layers"].values())
 
 
 def test_one_host_sync_per_reporting_step(fake: FakeServer, spool: str,

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 
-def numeric(v: Any) -> Optional[float]:
+def numeric(v: Any) -> float | None:
     """A float for numbers and 0-d tensors; None for anything else."""
     if isinstance(v, bool):
         return float(v)
@@ -20,9 +21,9 @@ def numeric(v: Any) -> Optional[float]:
     return None
 
 
-def plain_config(d: Mapping[str, Any]) -> Dict[str, Any]:
+def plain_config(d: Mapping[str, Any]) -> dict[str, Any]:
     """JSON-friendly copy of a config mapping (non-finite floats and objects as strings)."""
-    out: Dict[str, Any] = {}
+    out: dict[str, Any] = {}
     for k, v in d.items():
         if isinstance(v, bool) or v is None or isinstance(v, (int, str)):
             out[str(k)] = v
@@ -35,7 +36,7 @@ def plain_config(d: Mapping[str, Any]) -> Dict[str, Any]:
     return out
 
 
-def strip_split(key: str, prefixes: tuple) -> Optional[str]:
+def strip_split(key: str, prefixes: tuple[str, ...]) -> str | None:
     for p in prefixes:
         for sep in ("_", "/", "."):
             if key.startswith(p + sep):

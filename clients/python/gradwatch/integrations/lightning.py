@@ -12,12 +12,13 @@ severity or the server's stop command), and finishes the run when fit ends or fa
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+import contextlib
+from typing import Any
 
 try:
     from lightning.pytorch.callbacks import Callback
 except ImportError:  # pragma: no cover - the older package name
-    from pytorch_lightning.callbacks import Callback  # type: ignore[no-redef,assignment]
+    from pytorch_lightning.callbacks import Callback  # type: ignore[assignment,unused-ignore]
 
 import gradwatch
 
@@ -27,8 +28,8 @@ _EVAL_PREFIXES = ("val", "valid", "validation", "test")
 
 
 class GradwatchCallback(Callback):
-    def __init__(self, run: Optional["gradwatch.Run"] = None, *, every: int = 10,
-                 hist_every: Optional[int] = None, watch: bool = True,
+    def __init__(self, run: gradwatch.Run | None = None, *, every: int = 10,
+                 hist_every: int | None = None, watch: bool = True,
                  finish: bool = True, **init_kwargs: Any) -> None:
         super().__init__()
         self.run = run
@@ -41,11 +42,9 @@ class GradwatchCallback(Callback):
     # ------------------------------------------------------------------ fit
     def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
         if self.run is None:
-            cfg: Dict[str, Any] = {}
-            try:
+            cfg: dict[str, Any] = {}
+            with contextlib.suppress(Exception):
                 cfg.update(plain_config(dict(pl_module.hparams)))
-            except Exception:  # noqa: BLE001
-                pass
             cfg.update(plain_config(self._init_kwargs.pop("config", None) or {}))
             opt = trainer.optimizers[0] if trainer.optimizers else None
             if opt is not None:
@@ -73,7 +72,7 @@ class GradwatchCallback(Callback):
         run = self.run
         if run is None:
             return
-        scalars: Dict[str, float] = {}
+        scalars: dict[str, float] = {}
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
         v = numeric(loss)
         if v is not None:
@@ -98,7 +97,7 @@ class GradwatchCallback(Callback):
             for w in run._watchers:  # sanity batches are not an evaluation
                 w.take_eval_inputs()
             return
-        metrics: Dict[str, float] = {}
+        metrics: dict[str, float] = {}
         prefixes = ("test",) if split == "test" else ("val", "valid", "validation")
         for k, val in trainer.callback_metrics.items():
             name = strip_split(k, prefixes)
@@ -116,8 +115,9 @@ class GradwatchCallback(Callback):
 
     def on_fit_end(self, trainer: Any, pl_module: Any) -> None:
         if self.run is not None and self._owns_run:
-            self.run.finish("stopped" if self.run.should_stop else "completed")
+            self.run.finish()  # "stopped" when gradwatch stopped it
 
     def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
         if self.run is not None and self._owns_run:
-            self.run.finish("stopped" if isinstance(exception, KeyboardInterrupt) else "failed")
+            self.run.finish("stopped" if isinstance(exception, KeyboardInterrupt) else "failed",
+                            raise_error=False)  # the training's own exception wins

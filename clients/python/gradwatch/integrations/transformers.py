@@ -12,7 +12,8 @@ the end of training.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+import contextlib
+from typing import Any
 
 from transformers import TrainerCallback
 
@@ -30,8 +31,8 @@ def _unwrap(optimizer: Any) -> Any:
 
 
 class GradwatchCallback(TrainerCallback):
-    def __init__(self, run: Optional["gradwatch.Run"] = None, *, every: int = 10,
-                 hist_every: Optional[int] = None, watch: bool = True, finish: bool = True,
+    def __init__(self, run: gradwatch.Run | None = None, *, every: int = 10,
+                 hist_every: int | None = None, watch: bool = True, finish: bool = True,
                  **init_kwargs: Any) -> None:
         self.run = run
         self.every = every
@@ -49,7 +50,7 @@ class GradwatchCallback(TrainerCallback):
         self._opt = _unwrap(optimizer) if optimizer is not None else None
         self._sched = lr_scheduler
         if self.run is None:
-            cfg: Dict[str, Any] = {
+            cfg: dict[str, Any] = {
                 "lr": args.learning_rate,
                 "batchSize": args.per_device_train_batch_size * max(1, args.world_size),
                 "epochs": args.num_train_epochs,
@@ -70,12 +71,10 @@ class GradwatchCallback(TrainerCallback):
         if self.watch and model is not None:
             self.run.watch(model, self._opt, every=self.every, hist_every=self.hist_every)
 
-    def _lr(self) -> Optional[float]:
+    def _lr(self) -> float | None:
         if self._sched is not None:
-            try:
+            with contextlib.suppress(Exception):
                 return float(self._sched.get_last_lr()[0])
-            except Exception:  # noqa: BLE001
-                pass
         if self._opt is not None:
             return float(self._opt.param_groups[0]["lr"])
         return None
@@ -89,14 +88,14 @@ class GradwatchCallback(TrainerCallback):
         if run.should_stop:
             control.should_training_stop = True
 
-    def on_log(self, args: Any, state: Any, control: Any, logs: Optional[Dict[str, Any]] = None,
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None,
                **kw: Any) -> None:
         run = self.run
         if run is None or not logs or not state.is_world_process_zero:
             return
         if "train_runtime" in logs:
             return  # the end-of-training summary
-        evals: Dict[str, float] = {}
+        evals: dict[str, float] = {}
         for k, v in logs.items():
             f = numeric(v)
             if k.startswith("eval_") and f is not None and k[5:] not in (
@@ -105,7 +104,7 @@ class GradwatchCallback(TrainerCallback):
         if evals:
             run.log_eval(state.global_step, evals, split="val", epoch=state.epoch)
             return
-        scalars: Dict[str, float] = {}
+        scalars: dict[str, float] = {}
         for k, v in logs.items():
             f = numeric(v)
             if k in _SKIP or f is None:
@@ -116,4 +115,4 @@ class GradwatchCallback(TrainerCallback):
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
         if self.run is not None and self._owns_run:
-            self.run.finish("stopped" if self.run.should_stop else "completed")
+            self.run.finish()  # "stopped" when gradwatch stopped it

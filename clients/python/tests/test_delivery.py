@@ -1,0 +1,76 @@
+"""What the sender does under load, against the fake server: a full queue spills to the
+overflow file and loses nothing, in order; batching adapts (at once when idle, batched while
+the server is still acking)."""
+
+from __future__ import annotations
+
+import threading
+
+import gradwatch
+from gradwatch.overflow import CHUNK, Overflow
+
+from conftest import wait_for
+from fakeserver import FakeServer
+
+
+def test_overflow_gives_back_every_item_in_order(tmp_path) -> None:
+    ov = Overflow(str(tmp_path / "spool" / "overflow.jsonl"))
+    events = [threading.Event() for _ in range(3)]
+    want = []
+    for i in range(CHUNK * 2 + 7):
+        item = ("log", i, {"loss": float("nan") if i == 5 else i * 0.25}, None, None, None,
+                None, 1.5 + i)
+        if i % 1000 == 999:
+            item = ("flush", events[i // 1000 % 3])
+        with ov.lock:
+            ov.put(item)
+        want.append(item)
+    assert ov.pending == len(want) and ov.used == len(want)
+    assert not ov.try_close(lambda: True), "not everything is taken back yet"
+    got = []
+    while True:
+        chunk = ov.take()
+        if not chunk:
+            break
+        got.extend(chunk)
+    assert len(got) == len(want)
+    assert got[5][2]["loss"] != got[5][2]["loss"], "NaN kept"
+    got[5] = want[5]
+    assert got == want, "same items, same order, the flush events themselves"
+    assert ov.try_close(lambda: True) and not ov.active and ov.pending == 0
+    ov.close()
+
+
+def test_a_full_queue_spills_and_loses_nothing(fake: FakeServer, spool: str) -> None:
+    run = gradwatch.init(fake.url, project="p", id="spill-1", spool_dir=spool, queue_size=50)
+    n = 30000
+    for s in range(n):
+        run.log(s, loss=float(s))
+        if s == n // 2:
+            run.log_eval(s, loss=-1.0)
+    assert run.finish(timeout=30) == 0
+    assert run._sender.overflow.used > 0, "the burst went through the overflow"
+    items = fake.items("spill-1")
+    assert [it["step"] for it in items] == list(range(n))
+    assert [it["scalars"]["loss"] for it in items] == [float(s) for s in range(n)]
+    assert [m["step"] for m in fake.stored("spill-1", "eval")] == [n // 2]
+    assert run._sender.dropped == 0
+
+
+def test_batching_sends_at_once_when_idle_and_batches_while_busy(fake: FakeServer,
+                                                                  spool: str) -> None:
+    # linger of a minute: whatever goes out before that went out because the link was idle
+    run = gradwatch.init(fake.url, project="p", id="adapt-1", spool_dir=spool, linger=60.0)
+    fake.hold_acks = True
+    run.log(0, loss=0.0)
+    run.log(1, loss=1.0)  # closes step 0
+    assert wait_for(lambda: len(fake.received) == 1, 10), "idle: the closed step goes at once"
+    for s in range(2, 51):
+        run.log(s, loss=float(s))  # steps 1..49 close while message 1 waits for its ack
+    assert wait_for(lambda: len(run._sender.steps.closed) == 49, 10)
+    assert len(fake.received) == 1, "busy: closed steps wait for the ack"
+    fake.release_acks()
+    assert wait_for(lambda: len(fake.received) == 2, 10), "the ack frees the batch at once"
+    assert [len(m["items"]) for m in fake.received] == [1, 49]
+    assert run.finish(timeout=10) == 0
+    assert [it["step"] for it in fake.items("adapt-1")] == list(range(51))
