@@ -1,5 +1,5 @@
 import type { Bucket, Num } from '@gradwatch/shared';
-import { decodeNum, nonFiniteKind } from './nums';
+import { decodeNum, nonFiniteKind } from '@gradwatch/shared/wire';
 
 /** A query bucket with `last` decoded to a JS number (NaN and ±Infinity kept as such). */
 export interface Bin {

@@ -1,5 +1,5 @@
 import type { RunDetail, SeriesInfo } from '@gradwatch/shared';
-import { parseSeriesName } from './series-name';
+import { parseSeries } from '@gradwatch/shared/wire';
 
 /** Layers in forward order: the model's when it sent one, else as they appear in the series. */
 export function layerOrder(detail: Pick<RunDetail, 'model'>, info: readonly SeriesInfo[]): string[] {
@@ -7,7 +7,7 @@ export function layerOrder(detail: Pick<RunDetail, 'model'>, info: readonly Seri
   const seen = new Set(fromModel);
   const out = [...fromModel];
   for (const s of info) {
-    const p = parseSeriesName(s.name);
+    const p = parseSeries(s.name);
     if (p.layer !== undefined && !seen.has(p.layer)) {
       seen.add(p.layer);
       out.push(p.layer);
@@ -21,7 +21,7 @@ export function overviewSeries(detail: Pick<RunDetail, 'model'>, info: readonly 
   const names = info.map((s) => s.name);
   const layers = layerOrder(detail, info);
   const frozen = new Set(detail.model?.layers.filter((l) => l.trainable === false).map((l) => l.name) ?? []);
-  const scalars = names.filter((n) => parseSeriesName(n).kind === 'scalar');
+  const scalars = names.filter((n) => parseSeries(n).kind === 'scalar');
   const evalMetrics = names.filter((n) => n.startsWith('eval/') && !n.includes('/inputs/'));
   const isLoss = (n: string) => /(^|\/)loss$/.test(n);
   const isLr = (n: string) => n === 'lr' || n.startsWith('lr/');
