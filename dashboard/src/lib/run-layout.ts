@@ -42,3 +42,15 @@ export function configDiff(configs: ReadonlyArray<Record<string, unknown>>, show
   if (showAll) return keys;
   return keys.filter((k) => new Set(configs.map((c) => JSON.stringify(c[k] ?? null))).size > 1);
 }
+
+/** Healthy activation std, 0.5..2, in the log10 units the std chart draws. */
+export const STD_BAND: [number, number] = [Math.log10(0.5), Math.log10(2)];
+
+/** The run's steps, first to last: what every chart of a run view spans when not zoomed. */
+export function runExtent(info: readonly SeriesInfo[], lastStep: number | null): [number, number] | null {
+  const firsts = info.map((s) => s.firstStep).filter((s): s is number => s !== null);
+  const lasts = info.map((s) => s.lastStep).filter((s): s is number => s !== null);
+  const hi = Math.max(lastStep ?? -Infinity, ...lasts);
+  if (!Number.isFinite(hi)) return null;
+  return [Math.min(hi, firsts.length ? Math.min(...firsts) : 0), hi];
+}

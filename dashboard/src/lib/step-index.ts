@@ -48,6 +48,16 @@ export class StepIndex {
     return this.steps.length ? (this.steps[this.steps.length - 1] as number) : null;
   }
 
+  /** A copy to extend: whoever holds this index keeps seeing what it saw. */
+  clone(): StepIndex {
+    const c = new StepIndex();
+    c.steps = this.steps.slice();
+    c.times = this.times.slice();
+    c.epochX = this.epochX.slice();
+    c.rawEpochs = this.rawEpochs.slice();
+    return c;
+  }
+
   /** Adds triples in step order (older or duplicate steps are ignored). */
   add(triples: readonly StepTriple[]): void {
     for (const [step, time, epoch] of triples) {
