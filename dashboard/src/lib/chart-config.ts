@@ -115,12 +115,18 @@ function tickX(axis: XAxis) {
   };
 }
 
-/** Log axes label 1, 2 and 5 of each decade only: chart.js's own ticks crowd into each other. */
+/**
+ * Log axes label 1, 2 and 5 of each decade only: chart.js's own ticks crowd into each other.
+ * Far from 1 a label is mantissa and exponent ("2e-5", "1e+304"), short enough to stack.
+ */
 export function logTick(v: number, dense = false): string {
   if (!(v > 0)) return '';
-  const m = v / 10 ** Math.floor(Math.log10(v) + 1e-9);
+  const e = Math.floor(Math.log10(v) + 1e-9);
+  const m = v / 10 ** e;
   // Over many decades, 2 and 5 crowd too: powers of ten only.
-  return (dense ? [1] : [1, 2, 5]).some((k) => Math.abs(m - k) < 1e-6) ? fmtNum(v, 2) : '';
+  const k = (dense ? [1] : [1, 2, 5]).find((c) => Math.abs(m - c) < 1e-6);
+  if (k === undefined) return '';
+  return Math.abs(e) >= 4 ? `${k}e${e > 0 ? '+' : ''}${e}` : fmtNum(v, 2);
 }
 
 export function markerText(m: Marker): string {
