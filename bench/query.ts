@@ -9,12 +9,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { SeriesCatalog } from '../server/src/ingest/run-state.js';
+import { SqlitePointStore } from '../server/src/points/point-store.js';
+import { PointsRepo } from '../server/src/points/points.repo.js';
+import { ProjectsRepo } from '../server/src/projects/projects.repo.js';
+import { RunsRepo } from '../server/src/runs/runs.repo.js';
 import { openDb } from '../server/src/storage/db.js';
-import { newRow, rowToBuffer, setValue } from '../server/src/storage/packed.js';
-import { PointsRepo } from '../server/src/storage/points.repo.js';
-import { CHUNK_ROWS, PointStore } from '../server/src/storage/points.service.js';
-import { RunsRepo } from '../server/src/storage/runs.repo.js';
 
 const { values: args } = parseArgs({ options: { series: { type: 'string', default: '200' }, steps: { type: 'string', default: '100000' }, long: { type: 'string', default: '10000000' }, smoke: { type: 'boolean', default: false } } });
 const SERIES = args.smoke ? 20 : Number(args.series);
@@ -25,21 +24,18 @@ const dir = mkdtempSync(join(tmpdir(), 'gradwatch-query-'));
 const db = openDb(join(dir, 'q.db'), 'NORMAL');
 const runs = new RunsRepo(db);
 const repo = new PointsRepo(db);
-const store = new PointStore(repo);
-const project = runs.ensureProject('bench');
+const store = new SqlitePointStore(repo);
+const project = new ProjectsRepo(db).ensure('bench');
 const now = new Date().toISOString();
 const run = runs.insert({ uid: 'q', projectId: project.id, name: 'q', createdAt: now, lastSeenAt: now });
-const catalog = new SeriesCatalog([]);
+const names = Array.from({ length: SERIES }, (_, i) => `layer/l${i}/grad/norm`);
 
 let t = performance.now();
+// Written through the point store's appendSteps, the code ingest uses.
 const write = db.$client.transaction((from: number, to: number) => {
-  const rows = Array.from({ length: SERIES }, (_, i) => catalog.ensure(repo, run.id, `layer/l${i}/grad/norm`, true));
-  for (let s = from; s < to; s++) {
-    const row = newRow(SERIES);
-    for (let i = 0; i < SERIES; i++) setValue(row.f64, row.u32, (rows[i] as { slot: number }).slot, Math.sin(s * 0.001 + i) + (s % 97 === 0 ? 5 : 0));
-    repo.insertStep(run.id, s, null, null, null, rowToBuffer(row.f64, row.u32));
-    if ((s + 1) % CHUNK_ROWS === 0) store.seal(run.id, catalog.idBySlot);
-  }
+  const steps = [];
+  for (let s = from; s < to; s++) steps.push({ step: s, names, values: names.map((_, i) => Math.sin(s * 0.001 + i) + (s % 97 === 0 ? 5 : 0)) });
+  store.appendSteps(run.id, steps);
 });
 for (let s = 0; s < STEPS; s += 10_000) write(s, Math.min(STEPS, s + 10_000));
 console.log(`wrote ${SERIES} series × ${STEPS} steps in ${((performance.now() - t) / 1000).toFixed(1)} s`);
@@ -58,20 +54,16 @@ time(`query 1 series, 1000 buckets, whole range`, () => store.query(run.id, all.
 time(`query 33 series, 600 buckets, whole range`, () => store.query(run.id, all.slice(0, 33), 0, STEPS - 1, 600));
 time(`query ${SERIES} series, 600 buckets, whole range`, () => store.query(run.id, all, 0, STEPS - 1, 600));
 time(`query ${SERIES} series, 600 buckets, last 10%`, () => store.query(run.id, all, Math.floor(STEPS * 0.9), STEPS - 1, 600));
-time(`series list with counts (${SERIES} series)`, () => store.seriesInfo(run.id, all));
+time(`series list with counts (${SERIES} series)`, () => store.seriesInfo(run.id));
 
 // One long series in its own run: a scalar logged every step.
 const longRun = runs.insert({ uid: 'long', projectId: project.id, name: 'long', createdAt: now, lastSeenAt: now });
-const longCatalog = new SeriesCatalog([]);
 t = performance.now();
+const loss = ['loss'];
 const writeLong = db.$client.transaction((from: number, to: number) => {
-  const sr = longCatalog.ensure(repo, longRun.id, 'loss', true);
-  for (let s = from; s < to; s++) {
-    const row = newRow(1);
-    setValue(row.f64, row.u32, sr.slot, 1 / (1 + s * 1e-5) + (s % 1000 === 0 ? Number.NaN : 0));
-    repo.insertStep(longRun.id, s, null, null, null, rowToBuffer(row.f64, row.u32));
-    if ((s + 1) % CHUNK_ROWS === 0) store.seal(longRun.id, longCatalog.idBySlot);
-  }
+  const steps = [];
+  for (let s = from; s < to; s++) steps.push({ step: s, names: loss, values: [1 / (1 + s * 1e-5) + (s % 1000 === 0 ? Number.NaN : 0)] });
+  store.appendSteps(longRun.id, steps);
 });
 for (let s = 0; s < LONG; s += 100_000) writeLong(s, Math.min(LONG, s + 100_000));
 console.log(`wrote 1 series × ${LONG} steps in ${((performance.now() - t) / 1000).toFixed(1)} s`);

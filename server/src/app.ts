@@ -2,7 +2,12 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import websocket from '@fastify/websocket';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from './config.js';
-import type { EngineFactory } from './ingest/ingest.service.js';
+import { prettyStream } from './log-format.js';
+import alertRoutes from './alerts/alerts.routes.js';
+import healthRoutes from './health/health.routes.js';
+import ingestRoutes from './ingest/ingest.routes.js';
+import type { EngineFactory } from './ingest/run-sessions.js';
+import liveRoutes from './live/live.routes.js';
 import authPlugin from './plugins/auth.js';
 import configPlugin from './plugins/config.js';
 import dashboardPlugin from './plugins/dashboard.js';
@@ -12,15 +17,12 @@ import errorsPlugin from './plugins/errors.js';
 import retentionPlugin from './plugins/retention.js';
 import { flushThenCloseSockets } from './plugins/shutdown.js';
 import swaggerPlugin from './plugins/swagger.js';
-import alertRoutes from './routes/alerts.js';
-import healthRoutes from './routes/health.js';
-import projectRoutes from './routes/projects.js';
-import ruleRoutes from './routes/rules.js';
-import runRoutes from './routes/runs.js';
-import seriesRoutes from './routes/series.js';
-import socketRoutes from './routes/sockets.js';
-import webhookRoutes from './routes/webhooks.js';
+import pointRoutes from './points/points.routes.js';
+import projectRoutes from './projects/projects.routes.js';
+import ruleRoutes from './rules/rules.routes.js';
+import runRoutes from './runs/runs.routes.js';
 import tokenRoutes from './tokens/tokens.routes.js';
+import webhookRoutes from './webhooks/webhooks.routes.js';
 
 export interface AppOptions {
   config: Config;
@@ -33,12 +35,19 @@ export interface AppOptions {
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const { config } = opts;
   const app = Fastify({
-    logger: opts.logger === false ? false : { level: config.logLevel },
+    logger: opts.logger === false ? false : { level: config.logLevel, ...(process.stdout.isTTY ? { stream: prettyStream(process.stdout) } : {}) },
+    // One line per request is noise at info; the request log below writes them at debug.
+    disableRequestLogging: true,
     bodyLimit: 1024 * 1024,
     // Ingest batches are large; the WebSocket library's own limit sits above the app's, so an
     // oversized frame is answered with an error by the app before the socket closes.
     forceCloseConnections: true,
   }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.addHook('onResponse', async (req, reply) => {
+    // The route pattern, not the URL: a query may carry a token.
+    req.log.debug({ method: req.method, route: req.routeOptions.url ?? '(no route)', status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+  });
 
   // Infrastructure
   await app.register(configPlugin, { config });
@@ -54,12 +63,13 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   // Routes
   await app.register(healthRoutes);
-  await app.register(socketRoutes);
+  await app.register(ingestRoutes);
+  await app.register(liveRoutes);
   // Every route is guarded by the auth plugin's onRequest hook (plugins/auth.ts: policyOf).
   await app.register(async (api) => {
     await api.register(projectRoutes);
     await api.register(runRoutes);
-    await api.register(seriesRoutes);
+    await api.register(pointRoutes);
     await api.register(alertRoutes);
     await api.register(ruleRoutes);
     await api.register(webhookRoutes);

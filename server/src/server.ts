@@ -18,9 +18,12 @@ async function main(): Promise<void> {
   const shutdown = (signal: string): void => {
     if (closing) return;
     closing = true;
-    app.log.info(`${signal}: flushing and closing`);
+    app.log.info(`${signal}: committing what is queued and closing`);
     app.close().then(
-      () => process.exit(0),
+      () => {
+        app.log.info('gradwatch stopped cleanly: every acknowledged message is on disk');
+        process.exit(0);
+      },
       (err: unknown) => {
         app.log.error({ err }, 'error while closing');
         process.exit(1);
@@ -30,6 +33,8 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   await app.listen({ host: config.host, port: config.port });
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  app.log.info(`gradwatch is up: dashboard and API at http://${host}:${config.port}/ (ingest ws://${host}:${config.port}/v1/ingest), data in ${config.dbFile}`);
 }
 
 main().catch((err: unknown) => {

@@ -6,7 +6,7 @@ import WebSocket from 'ws';
 import type { ServerMsg, StepItem } from '@gradwatch/shared';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
-import type { EngineFactory } from '../src/ingest/ingest.service.js';
+import type { EngineFactory } from '../src/ingest/run-sessions.js';
 
 export interface TestServer {
   app: FastifyInstance;

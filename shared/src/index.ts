@@ -3,6 +3,7 @@ export * from './run.js';
 export * from './alert.js';
 export * from './wire/index.js';
 export * from './rest.js';
+export * from './rest/index.js';
 export * from './protocol/ingest.js';
 export * from './protocol/live.js';
 export * from './tokens.js';

@@ -127,6 +127,7 @@ const NumOrNull = Type.Unsafe<number | null>({ type: ['number', 'null'] });
 export const StepTimes = Type.Object({
   steps: Type.Array(Type.Tuple([Type.Integer(), NumOrNull, NumOrNull])),
 });
+export type StepTimes = Static<typeof StepTimes>;
 
 export const Histogram = Type.Object({
   step: Type.Integer(),

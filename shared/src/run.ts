@@ -1,5 +1,6 @@
 import Type, { type Static } from 'typebox';
 
+export const RUN_STATUSES = ['live', 'stale', 'completed', 'failed', 'stopped'] as const;
 export const RunStatus = Type.Union([
   Type.Literal('live'),
   Type.Literal('stale'),

@@ -1,4 +1,4 @@
-import { and, desc, eq, gte, inArray, lt, lte, type SQL } from 'drizzle-orm';
+import { and, desc, eq, gte, inArray, lt, lte, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../storage/db.js';
 import { alerts, projects, runs } from '../storage/schema.js';
 
@@ -76,5 +76,16 @@ export class AlertsRepo {
       .limit(f.limit)
       .all()
       .map((r) => ({ ...r.a, runUid: r.runUid, project: r.project }));
+  }
+
+  /** Open, unmuted alerts per run and severity. */
+  openCounts(runIds: number[]): Array<{ runId: number; severity: string; n: number }> {
+    if (runIds.length === 0) return [];
+    return this.db
+      .select({ runId: alerts.runId, severity: alerts.severity, n: sql<number>`count(*)` })
+      .from(alerts)
+      .where(and(inArray(alerts.runId, runIds), eq(alerts.status, 'open'), eq(alerts.muted, false)))
+      .groupBy(alerts.runId, alerts.severity)
+      .all();
   }
 }

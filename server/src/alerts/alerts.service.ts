@@ -1,145 +1,75 @@
-import type { Alert } from '@gradwatch/shared';
-import type { AlertChange } from '../rules/types.js';
-import type { AlertRow, AlertsRepo } from './alerts.repo.js';
+import type { Alert, AlertMarks, AlertPage, AlertQuery, RunSummary } from '@gradwatch/shared';
+import { badRequest, notFound } from '../http-errors.js';
+import { toAlert } from './alert-dto.js';
+import type { AlertLedger } from './alert-ledger.js';
+import type { AlertFilter, AlertsRepo } from './alerts.repo.js';
 
-export function toAlert(row: AlertRow, runUid: string, project: string): Alert {
-  return {
-    id: row.id,
-    runId: runUid,
-    project,
-    rule: row.rule,
-    section: row.section,
-    severity: row.severity as Alert['severity'],
-    status: row.status as Alert['status'],
-    acknowledged: row.acknowledged,
-    muted: row.muted,
-    ...(row.layer !== null ? { layer: row.layer } : {}),
-    firstStep: row.firstStep,
-    lastStep: row.lastStep,
-    evidence: JSON.parse(row.evidence) as Record<string, unknown>,
-    advice: row.advice,
-    createdAt: row.createdAt,
-    updatedAt: row.updatedAt,
-    ...(row.resolvedAt !== null ? { resolvedAt: row.resolvedAt } : {}),
-  };
+export type AlertCounts = RunSummary['openAlerts'];
+
+/** A timestamp from a query, as stored (ISO, UTC); one the schema lets through but Date cannot read is the caller's error. */
+function isoOf(name: string, v: string): string {
+  const d = new Date(v);
+  if (Number.isNaN(d.getTime())) throw badRequest(`${name} is not a time this server can read: ${v}`);
+  return d.toISOString();
 }
 
-export interface RunRef {
-  id: number;
-  uid: string;
-  projectId: number;
-  project: string;
-}
-
-interface OpenAlert {
-  row: AlertRow;
-  /** Progress not yet written: updates collapse to one write per alert per transaction. */
-  dirty: boolean;
-}
-
-const key = (rule: string, layer: string | null): string => `${rule}\u0000${layer ?? ''}`;
-const encodeEvidence = (e: Record<string, unknown>): string =>
-  JSON.stringify(e, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v));
-
-/**
- * Applies the engine's transitions: one open alert per (run, rule, layer). Open alerts of the
- * runs being ingested are kept in memory so a rule that keeps firing costs no query per step.
- * Returns the alerts worth announcing (opened, severity changed, resolved).
- */
+/** Alert queries and the marks a person sets on an alert (acknowledged, muted). */
 export class AlertsService {
-  private readonly open = new Map<number, Map<string, OpenAlert>>();
-
-  /** announce: where announced alerts go besides the caller, inside the same transaction (webhooks). */
   constructor(
     private readonly repo: AlertsRepo,
-    private readonly announce: (projectId: number, alert: Alert) => void = () => undefined,
+    private readonly ledger: AlertLedger,
   ) {}
 
-  private openOf(runId: number): Map<string, OpenAlert> {
-    let m = this.open.get(runId);
-    if (!m) {
-      m = new Map(this.repo.openOfRun(runId).map((row) => [key(row.rule, row.layer), { row, dirty: false }]));
-      this.open.set(runId, m);
+  page(q: AlertQuery): AlertPage {
+    const limit = q.limit ?? 100;
+    const f: AlertFilter = {
+      limit,
+      ...(q.project !== undefined ? { project: q.project } : {}),
+      ...(q.run !== undefined ? { runUid: q.run } : {}),
+      ...(q.rule !== undefined ? { rule: q.rule } : {}),
+      ...(q.severity !== undefined ? { severity: q.severity.split(',') } : {}),
+      ...(q.status !== undefined ? { status: q.status } : {}),
+      ...(q.layer !== undefined ? { layer: q.layer } : {}),
+      ...(q.since !== undefined ? { since: isoOf('since', q.since) } : {}),
+      ...(q.until !== undefined ? { until: isoOf('until', q.until) } : {}),
+      ...(q.cursor !== undefined ? { beforeId: Number(q.cursor) } : {}),
+    };
+    const rows = this.repo.list(f);
+    const last = rows[rows.length - 1];
+    return {
+      alerts: rows.map((r) => toAlert(r, r.runUid, r.project)),
+      nextCursor: rows.length === limit && last ? String(last.id) : null,
+    };
+  }
+
+  /** The alert, or a 404. */
+  get(id: number): Alert {
+    const found = this.repo.byId(id);
+    if (!found) throw notFound(`no alert ${id}`);
+    return toAlert(found, found.runUid, found.project);
+  }
+
+  /** The project an alert belongs to, for access checks; null when there is no such alert. */
+  projectOf(id: number): string | null {
+    return this.repo.byId(id)?.project ?? null;
+  }
+
+  mark(id: number, marks: AlertMarks): Alert {
+    if (marks.acknowledged === undefined && marks.muted === undefined) throw badRequest('send acknowledged and/or muted (booleans)');
+    const found = this.repo.byId(id);
+    if (!found) throw notFound(`no alert ${id}`);
+    const row = this.ledger.mark(found.id, found.runId, marks, new Date().toISOString());
+    return toAlert(row ?? found, found.runUid, found.project);
+  }
+
+  /** Open, unmuted alerts per run, by severity. */
+  openCounts(runIds: number[]): Map<number, AlertCounts> {
+    const out = new Map<number, AlertCounts>();
+    for (const r of this.repo.openCounts(runIds)) {
+      const c = out.get(r.runId) ?? { info: 0, warning: 0, critical: 0 };
+      if (r.severity === 'info' || r.severity === 'warning' || r.severity === 'critical') c[r.severity] = r.n;
+      out.set(r.runId, c);
     }
-    return m;
-  }
-
-  apply(run: RunRef, changes: AlertChange[], now: string): Alert[] {
-    const announced = this.transition(run, changes, now);
-    for (const a of announced) this.announce(run.projectId, a);
-    return announced;
-  }
-
-  private transition(run: RunRef, changes: AlertChange[], now: string): Alert[] {
-    const announce: Alert[] = [];
-    const open = changes.length ? this.openOf(run.id) : undefined;
-    for (const c of changes) {
-      if (!open) break;
-      const layer = c.layer ?? null;
-      const k = key(c.rule, layer);
-      const cur = open.get(k);
-      if (c.action === 'resolve') {
-        if (!cur) continue;
-        open.delete(k);
-        this.writeProgress(cur, now);
-        const row = this.repo.update(cur.row.id, { status: 'resolved', resolvedAt: now, updatedAt: now, lastStep: Math.max(cur.row.lastStep, c.lastStep ?? c.step) });
-        if (row) announce.push(toAlert(row, run.uid, run.project));
-        continue;
-      }
-      if (cur) {
-        const severityChanged = cur.row.severity !== c.severity;
-        Object.assign(cur.row, { severity: c.severity, lastStep: Math.max(cur.row.lastStep, c.step), advice: c.advice, updatedAt: now });
-        cur.row.evidence = encodeEvidence(c.evidence);
-        cur.dirty = true;
-        if (severityChanged) {
-          this.writeProgress(cur, now);
-          announce.push(toAlert(cur.row, run.uid, run.project));
-        }
-        continue;
-      }
-      if (c.action === 'update') continue;
-      const row = this.repo.insert({
-        runId: run.id,
-        projectId: run.projectId,
-        rule: c.rule,
-        section: c.section,
-        severity: c.severity,
-        status: 'open',
-        layer,
-        firstStep: c.step,
-        lastStep: c.step,
-        evidence: encodeEvidence(c.evidence),
-        advice: c.advice,
-        createdAt: now,
-        updatedAt: now,
-      });
-      open.set(k, { row, dirty: false });
-      announce.push(toAlert(row, run.uid, run.project));
-    }
-    return announce;
-  }
-
-  private writeProgress(a: OpenAlert, now: string): void {
-    if (!a.dirty) return;
-    a.dirty = false;
-    this.repo.progress(a.row.id, a.row.severity, a.row.lastStep, a.row.evidence, a.row.advice, now);
-  }
-
-  /** Writes collapsed progress; call inside the transaction that produced it. */
-  flush(now: string): void {
-    for (const m of this.open.values()) for (const a of m.values()) this.writeProgress(a, now);
-  }
-
-  /** Acknowledges or mutes an alert; the cached copy follows so a later flush keeps the marks. */
-  mark(id: number, runId: number, marks: { acknowledged?: boolean; muted?: boolean }, now: string): AlertRow | undefined {
-    const row = this.repo.update(id, { ...marks, updatedAt: now });
-    for (const a of this.open.get(runId)?.values() ?? []) if (a.row.id === id && row) a.row = row;
-    return row;
-  }
-
-  /** Drops cached state: after a rolled-back transaction, a deleted run, or acknowledge/mute. */
-  forget(runId?: number): void {
-    if (runId === undefined) this.open.clear();
-    else this.open.delete(runId);
+    return out;
   }
 }

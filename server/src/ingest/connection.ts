@@ -1,8 +1,10 @@
+import type { FastifyBaseLogger } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { ErrorCode, SeqMsg } from '@gradwatch/shared';
+import { isTransientDbError } from '../storage/db.js';
 import type { IngestService } from './ingest.service.js';
-import { Rejection } from './ingest.service.js';
-import type { Peer, RunState } from './run-state.js';
+import { Rejection } from './pending.js';
+import type { Peer, RunSession } from './run-session.js';
 import { validators } from './validators.js';
 
 let nextPeerId = 1;
@@ -48,10 +50,11 @@ export function serveIngest(
   socket: WebSocket,
   service: IngestService,
   authorize: (project: string, token?: string) => { code: 'unauthorized' | 'forbidden' | 'not_found'; message: string } | null,
+  log: FastifyBaseLogger,
 ): void {
   const peer = socketPeer(socket);
   const limiter = new RateLimiter(service.limits.maxMessagesPerSecond);
-  let state: RunState | null = null;
+  let state: RunSession | null = null;
   const fail = (code: ErrorCode, message: string, seq?: number): void =>
     peer.send({ type: 'error', code, message, ...(seq !== undefined ? { seq } : {}) });
 
@@ -86,15 +89,15 @@ export function serveIngest(
       }
       try {
         const res = service.hello(peer, msg);
-        if (state && state !== res.state) service.detach(peer, state);
-        state = res.state;
+        if (state && state !== res.session) service.detach(peer, state);
+        state = res.session;
         peer.send(res.welcome);
         for (const a of res.alerts) peer.send({ type: 'alert', alert: a });
       } catch (e) {
         if (!(e instanceof Rejection)) {
           // Never a crash: a busy, full or read-only database is worth a retry; anything else is logged.
-          const transient = /SQLITE_(BUSY|LOCKED|FULL|IOERR|READONLY)/.test(String((e as { code?: unknown }).code ?? ''));
-          if (!transient) console.error('hello failed', e);
+          const transient = isTransientDbError(e);
+          if (!transient) log.error({ err: e }, 'hello failed');
           return fail(transient ? 'retry' : 'internal', transient ? 'the database is busy or full; send hello again after a back-off' : 'internal error; see the server log');
         }
         fail(e.code, e.message);

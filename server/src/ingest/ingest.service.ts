@@ -1,57 +1,46 @@
 import { PROTOCOL_VERSION, type Alert, type ErrorCode, type Hello, type Limits, type SeqMsg, type Welcome } from '@gradwatch/shared';
-import type { AlertsService } from '../alerts/alerts.service.js';
+import type { FastifyBaseLogger } from 'fastify';
+import type { AlertLedger } from '../alerts/alert-ledger.js';
 import type { Config } from '../config.js';
-import type { ModelView, RuleSettings, RunEngine } from '../rules/types.js';
-import type { Db } from '../storage/db.js';
-import type { PointsRepo } from '../storage/points.repo.js';
-import type { PointStore } from '../storage/points.service.js';
-import type { RunsRepo } from '../storage/runs.repo.js';
-import { MessageWriter, Rejection, runRef, type Pending } from './message-writer.js';
-import { RunState, SeriesCatalog, type Peer } from './run-state.js';
-
-export { Rejection };
-
-export type EngineFactory = (settings: Record<string, Partial<RuleSettings>>) => RunEngine;
-
-/** Who hears about committed data: the live hub. Ingest never waits for it. */
-export interface IngestListener {
-  wants(runUid: string): boolean;
-  points(runUid: string, batch: Array<{ step: number; names: string[]; values: number[] }>): void;
-  alert(alert: Alert): void;
-  runChanged(runUid: string): void;
-}
+import type { PointStore } from '../points/point-store.js';
+import { RunOfOtherProject, type RunRecords } from '../runs/run-records.js';
+import { isTransientDbError, type Transact } from '../storage/db.js';
+import { MessageWriter } from './message-writer.js';
+import { Rejection, type IngestListener, type Pending } from './pending.js';
+import type { Peer, RunSession } from './run-session.js';
+import type { RunSessions } from './run-sessions.js';
 
 /** Messages per transaction: enough to amortize the fsync, small enough to keep latency low. */
 const MAX_BATCH = 32;
 
-const TRANSIENT = /SQLITE_(BUSY|LOCKED|FULL|IOERR|READONLY|CANTOPEN|PROTOCOL)/;
+export interface IngestDeps {
+  transact: Transact;
+  /** false once SQLite has rolled the whole transaction back by itself (disk full, I/O error). */
+  inTransaction: () => boolean;
+  records: RunRecords;
+  points: PointStore;
+  ledger: AlertLedger;
+  sessions: RunSessions;
+  listener: IngestListener;
+  limits: Config['limits'];
+  log: FastifyBaseLogger;
+}
 
 /**
  * The ingest path: seq bookkeeping per run, validation that needs run state, and group commit.
  * Messages from every connection that arrive within one turn of the event loop are written in a
- * single transaction; acks go out only after it commits.
+ * single transaction, each in a savepoint of its own so one sender's fault never fails another's
+ * messages; acks go out only after the transaction commits.
  */
 export class IngestService {
-  private readonly states = new Map<string, RunState>();
   private queue: Pending[] = [];
   private scheduled = false;
   readonly limits: Limits;
-  private readonly alertsService: AlertsService;
   private readonly writer: MessageWriter;
 
-  constructor(
-    private readonly db: Db,
-    private readonly runs: RunsRepo,
-    private readonly pointsRepo: PointsRepo,
-    private readonly points: PointStore,
-    alertsService: AlertsService,
-    private readonly config: Config,
-    private readonly engineFactory: EngineFactory,
-    private readonly listener: IngestListener,
-  ) {
-    this.alertsService = alertsService;
-    this.writer = new MessageWriter(runs, pointsRepo, points, alertsService, config.limits, listener);
-    const l = config.limits;
+  constructor(private readonly d: IngestDeps) {
+    this.writer = new MessageWriter(d.records, d.points, d.ledger, d.limits, d.listener);
+    const l = d.limits;
     this.limits = {
       maxFrameBytes: l.maxFrameBytes,
       maxLayers: l.maxLayers,
@@ -62,164 +51,91 @@ export class IngestService {
     };
   }
 
-  /** Run uids with a connected training job, for live/stale status. */
-  connectedRuns(): string[] {
-    return [...this.states.values()].filter((s) => s.owner !== null).map((s) => s.uid);
+  /** Uids of runs with a connected training job, for live/stale status. */
+  connectedRuns(): Set<string> {
+    return this.d.sessions.connected();
   }
 
-  isConnected(uid: string): boolean {
-    return this.states.get(uid)?.owner != null;
-  }
-
-  private load(uid: string): RunState | undefined {
-    const cached = this.states.get(uid);
-    if (cached) return cached;
-    const row = this.runs.byUid(uid);
-    if (!row) return undefined;
-    let settings: Record<string, Partial<RuleSettings>> = {};
-    const project = this.runs.projectName(row.projectId);
-    try {
-      settings = JSON.parse(this.runs.projectByName(project)?.ruleSettings ?? '{}') as typeof settings;
-    } catch {
-      settings = {};
-    }
-    const state = new RunState(
-      row.id, row.uid, row.projectId, project, row.lastSeq, row.lastStep,
-      new SeriesCatalog(this.pointsRepo.seriesOfRun(row.id)), this.pointsRepo.tailCount(row.id),
-      this.engineFactory(settings), settings,
-    );
-    if (row.model) state.setModel(JSON.parse(row.model) as ModelView);
-    this.states.set(uid, state);
-    return state;
-  }
-
-  /**
-   * Re-reads a run's persisted state into the object connections hold, after a rewind or a
-   * rolled-back transaction left memory ahead of the database. The rule engine keeps its state.
-   */
-  private refresh(state: RunState): void {
-    const row = this.runs.byUid(state.uid);
-    if (!row) return;
-    state.lastSeq = row.lastSeq;
-    state.acceptedSeq = row.lastSeq;
-    state.lastStep = row.lastStep;
-    state.tailCount = this.pointsRepo.tailCount(row.id);
-    state.catalog = new SeriesCatalog(this.pointsRepo.seriesOfRun(row.id));
-  }
-
-  /** New rule settings take effect at once for the project's runs in memory (fresh rule state). */
-  applyRuleSettings(projectId: number, settings: Record<string, Partial<RuleSettings>>): void {
-    for (const s of this.states.values()) {
-      if (s.projectId !== projectId) continue;
-      s.ruleSettings = settings;
-      s.engine = this.engineFactory(settings);
-      if (s.model) s.engine.onModel(s.model);
-    }
-  }
-
-  /** Forgets cached run state, e.g. after its run was deleted. */
+  /** Commits what is queued, then forgets the run and disconnects its job (the run is being deleted). */
   evict(uid: string): void {
-    const s = this.states.get(uid);
-    s?.owner?.send({ type: 'error', code: 'not_found', message: 'this run was deleted' });
-    s?.owner?.close(1008, 'run deleted');
-    if (s) this.alertsService.forget(s.id);
-    this.states.delete(uid);
+    this.flush();
+    const s = this.d.sessions.evict(uid);
+    if (!s) return;
+    s.owner?.send({ type: 'error', code: 'not_found', message: 'this run was deleted' });
+    s.owner?.close(1008, 'run deleted');
+    this.d.ledger.forget(s.ref.id);
+    this.d.points.forget(s.ref.id);
   }
 
-  hello(peer: Peer, msg: Hello): { state: RunState; welcome: Welcome; alerts: Alert[] } {
+  hello(peer: Peer, msg: Hello): { session: RunSession; welcome: Welcome; alerts: Alert[] } {
     if (msg.protocol !== PROTOCOL_VERSION) {
       throw new Rejection('protocol', `protocol ${msg.protocol} is not supported; this server speaks ${PROTOCOL_VERSION}`);
     }
     // Anything queued for this run must land before a rewind or a takeover.
     this.flush();
     const now = new Date().toISOString();
-    const r = msg.run;
+    try {
+      this.d.transact(() => this.d.records.register(msg.run, now));
+    } catch (e) {
+      if (e instanceof RunOfOtherProject) throw new Rejection('forbidden', e.message);
+      throw e;
+    }
+    const session = this.d.sessions.load(msg.run.id);
+    if (!session) throw new Error(`run ${msg.run.id} missing after hello`);
+    if (msg.rewindTo !== undefined) this.rewind(session, msg.rewindTo, now);
+    const prev = session.attach(peer);
+    if (prev) {
+      prev.send({ type: 'error', code: 'replaced', message: 'another connection took over this run' });
+      prev.close(1000, 'replaced');
+    }
     const alerts: Alert[] = [];
-    this.db.$client.transaction(() => {
-      const project = this.runs.ensureProject(r.project);
-      const existing = this.runs.byUid(r.id);
-      const fields = {
-        name: r.name,
-        tags: JSON.stringify(r.tags ?? []),
-        config: JSON.stringify(r.config ?? {}),
-        framework: r.framework ?? null,
-        host: r.host ?? null,
-        worldSize: r.worldSize ?? null,
-        lastSeenAt: now,
-      };
-      if (!existing) {
-        this.runs.insert({ uid: r.id, projectId: project.id, createdAt: now, ...fields });
-      } else {
-        if (existing.projectId !== project.id) {
-          throw new Rejection('bad_message', `run ${r.id} belongs to project ${this.runs.projectName(existing.projectId)}, not ${r.project}`);
-        }
-        this.runs.update(existing.id, { ...fields, status: 'live', endedAt: null });
-      }
-    })();
-    const state = this.load(r.id);
-    if (!state) throw new Error(`run ${r.id} missing after hello`);
-    if (msg.rewindTo !== undefined) this.rewind(state, msg.rewindTo, now);
-    if (state.owner && state.owner !== peer) {
-      state.owner.send({ type: 'error', code: 'replaced', message: 'another connection took over this run' });
-      state.owner.close(1000, 'replaced');
-    }
-    state.owner = peer;
-    const ref = runRef(state);
-    const changes = state.engine.onHello(r);
-    if (changes.length) {
-      this.db.$client.transaction(() => alerts.push(...this.alertsService.apply(ref, changes, now)))();
-    }
-    this.listener.runChanged(state.uid);
-    const welcome: Welcome = {
-      type: 'welcome', protocol: PROTOCOL_VERSION, runId: state.uid, lastSeq: state.lastSeq, limits: this.limits,
-    };
-    if (state.lastStep !== null) welcome.lastStep = state.lastStep;
-    return { state, welcome, alerts };
+    const changes = session.engine.onHello(msg.run);
+    if (changes.length) this.d.transact(() => alerts.push(...this.d.ledger.apply(session.ref, changes, now)));
+    this.d.listener.runChanged(session.uid);
+    const welcome: Welcome = { type: 'welcome', protocol: PROTOCOL_VERSION, runId: session.uid, lastSeq: session.lastSeq, limits: this.limits };
+    if (session.lastStep !== null) welcome.lastStep = session.lastStep;
+    return { session, welcome, alerts };
   }
 
-  private rewind(state: RunState, step: number, now: string): void {
-    this.db.$client.transaction(() => {
-      this.points.rewind(state.id, step);
-      const lastStep = step > 0 ? step - 1 : null;
-      const kept = state.lastStep === null ? null : Math.min(state.lastStep, lastStep ?? -1);
-      this.runs.update(state.id, { lastStep: kept !== null && kept >= 0 ? kept : null });
-      this.runs.addEvent(state.id, 'rewind', step, { previousLastStep: state.lastStep }, now);
-    })();
-    this.refresh(state);
+  private rewind(s: RunSession, step: number, now: string): void {
+    this.d.transact(() => {
+      this.d.points.rewind(s.ref.id, step);
+      const before = step > 0 ? step - 1 : null;
+      const kept = s.lastStep === null ? null : Math.min(s.lastStep, before ?? -1);
+      this.d.records.rewound(s.ref.id, step, kept !== null && kept >= 0 ? kept : null, s.lastStep, now);
+    });
+    this.d.sessions.refresh(s);
   }
 
-  detach(peer: Peer, state: RunState | null): void {
-    if (state && state.owner === peer) {
-      state.owner = null;
-      this.listener.runChanged(state.uid);
-    }
+  detach(peer: Peer, s: RunSession | null): void {
+    if (s?.detach(peer)) this.d.listener.runChanged(s.uid);
   }
 
   /** The seq rules: true when seq is the next to store; re-sends and gaps are answered here. */
-  private next(peer: Peer, state: RunState, seq: number): boolean {
-    if (seq <= state.acceptedSeq) {
-      if (seq <= state.lastSeq) peer.send({ type: 'ack', seq });
-      else this.enqueue({ peer, state, msg: { type: 'resend', seq } });
-      return false;
+  private next(peer: Peer, s: RunSession, seq: number): boolean {
+    const a = s.admit(seq);
+    switch (a.kind) {
+      case 'next':
+        return true;
+      case 'stored':
+        peer.send({ type: 'ack', seq });
+        return false;
+      case 'pending':
+        this.enqueue({ peer, session: s, msg: { type: 'resend', seq } });
+        return false;
+      case 'gap':
+        peer.send({ type: 'error', code: 'gap', seq, expected: a.expected, message: `expected seq ${a.expected}, got ${seq}` });
+        return false;
     }
-    if (seq > state.acceptedSeq + 1) {
-      const expected = state.acceptedSeq + 1;
-      peer.send({ type: 'error', code: 'gap', seq, expected, message: `expected seq ${expected}, got ${seq}` });
-      return false;
-    }
-    state.acceptedSeq = seq;
-    return true;
   }
 
-  submit(peer: Peer, state: RunState, msg: SeqMsg): void {
-    if (this.next(peer, state, msg.seq)) this.enqueue({ peer, state, msg });
+  submit(peer: Peer, s: RunSession, msg: SeqMsg): void {
+    if (this.next(peer, s, msg.seq)) this.enqueue({ peer, session: s, msg });
   }
 
   /** A message whose content failed validation: nothing is stored, but its seq is consumed. */
-  reject(peer: Peer, state: RunState, seq: number, code: ErrorCode, message: string): void {
-    if (this.next(peer, state, seq)) {
-      this.enqueue({ peer, state, msg: { type: 'rejected', seq }, error: new Rejection(code, message) });
-    }
+  reject(peer: Peer, s: RunSession, seq: number, code: ErrorCode, message: string): void {
+    if (this.next(peer, s, seq)) this.enqueue({ peer, session: s, msg: { type: 'rejected', seq }, error: new Rejection(code, message) });
   }
 
   private enqueue(p: Pending): void {
@@ -250,68 +166,98 @@ export class IngestService {
   private commitBatch(): void {
     const batch = this.queue.splice(0, MAX_BATCH);
     const now = new Date().toISOString();
-    const touched = new Set<RunState>();
+    const touched = new Set<RunSession>();
+    /** Runs with a message that failed in this batch, and why. */
+    const failed = new Map<RunSession, unknown>();
     try {
-      this.db.$client.transaction(() => {
-        for (const p of batch) {
-          touched.add(p.state);
-          if (p.msg.type === 'resend') continue;
-          if (!p.error) {
-            try {
-              this.writer.apply(p, now);
-            } catch (e) {
-              if (!(e instanceof Rejection)) throw e;
-              p.error = e;
-            }
-          }
-          p.state.lastSeq = p.msg.seq;
-        }
-        for (const s of touched) {
-          this.runs.updateProgress(s.id, s.lastSeq, s.lastStep, now);
-        }
-        this.alertsService.flush(now);
-      })();
+      this.d.transact(() => {
+        for (const p of batch) this.write(p, now, touched, failed);
+        for (const s of touched) this.d.records.progress(s.ref.id, s.lastSeq, s.lastStep, now);
+        this.d.ledger.flush(now);
+      });
     } catch (e) {
       this.failBatch(batch, touched, e);
       return;
     }
-    this.afterCommit(batch, touched);
+    this.afterCommit(batch, touched, failed);
   }
 
-  private failBatch(batch: Pending[], touched: Set<RunState>, e: unknown): void {
-    const msg = e instanceof Error ? e.message : String(e);
-    const code = (e as { code?: string }).code ?? '';
-    const transient = TRANSIENT.test(code) || TRANSIENT.test(msg);
-    for (const s of touched) this.refresh(s);
-    this.alertsService.forget();
-    for (const p of batch) {
-      p.peer.send({
-        type: 'error',
-        code: transient ? 'retry' : 'internal',
-        seq: p.msg.seq,
-        message: transient ? 'the database is busy or full; send this message again after a back-off' : 'internal error; send this message again later',
-      });
+  /**
+   * One message in a savepoint of its own: a fault rolls back this message only, and its run
+   * waits for the re-send (only lastSeq + 1 is ever stored, so nothing after it lands first).
+   */
+  private write(p: Pending, now: string, touched: Set<RunSession>, failed: Map<RunSession, unknown>): void {
+    const s = p.session;
+    touched.add(s);
+    if (p.msg.type === 'resend' || p.msg.seq !== s.lastSeq + 1) return;
+    const stepBefore = s.lastStep;
+    try {
+      if (!p.error) this.d.transact(() => this.writer.apply(p, now));
+    } catch (e) {
+      this.forgetWrites(p);
+      // Nothing more may run outside the transaction: the whole batch fails and is retried.
+      if (!this.d.inTransaction()) throw e;
+      if (e instanceof Rejection) {
+        p.error = e;
+      } else {
+        failed.set(s, e);
+        s.reset(s.lastSeq, stepBefore);
+        return;
+      }
     }
-    if (!transient) console.error('ingest transaction failed', e);
+    s.committed(p.msg.seq);
   }
 
-  private afterCommit(batch: Pending[], touched: Set<RunState>): void {
+  /** A rolled-back message announces nothing, and cached state of its run is read again. */
+  private forgetWrites(p: Pending): void {
+    delete p.live;
+    delete p.alerts;
+    delete p.stop;
+    this.d.points.forget(p.session.ref.id);
+    this.d.ledger.forget(p.session.ref.id);
+  }
+
+  private failBatch(batch: Pending[], touched: Set<RunSession>, e: unknown): void {
+    const transient = isTransientDbError(e);
+    for (const s of touched) {
+      this.d.sessions.refresh(s);
+      this.d.points.forget(s.ref.id);
+    }
+    this.d.ledger.forget();
+    for (const p of batch) p.peer.send(this.retryError(p.msg.seq, transient));
+    if (!transient) this.d.log.error({ err: e }, 'ingest transaction failed');
+  }
+
+  private retryError(seq: number, transient: boolean) {
+    return {
+      type: 'error' as const,
+      code: transient ? ('retry' as const) : ('internal' as const),
+      seq,
+      message: transient ? 'the database is busy or full; send this message again after a back-off' : 'internal error; nothing was stored: send this message again later',
+    };
+  }
+
+  private afterCommit(batch: Pending[], touched: Set<RunSession>, failed: Map<RunSession, unknown>): void {
+    for (const [s, e] of failed) {
+      if (!isTransientDbError(e)) this.d.log.error({ err: e, run: s.uid }, 'ingest message failed; rolled back alone');
+    }
     for (const p of batch) {
+      const fault = failed.get(p.session);
       if (p.error) {
         p.peer.send({ type: 'error', code: p.error.code, seq: p.msg.seq, message: p.error.message });
-      } else if (p.msg.seq > p.state.lastSeq) {
-        // A re-send whose original was rolled back in an earlier batch.
-        p.peer.send({ type: 'error', code: 'retry', seq: p.msg.seq, message: 'not stored yet; send it again' });
+      } else if (p.msg.seq > p.session.lastSeq) {
+        // Its own fault, an earlier message of its run that failed, or a re-send whose original was rolled back.
+        p.peer.send(fault !== undefined ? this.retryError(p.msg.seq, isTransientDbError(fault)) : { type: 'error', code: 'retry', seq: p.msg.seq, message: 'not stored yet; send it again' });
       } else {
         p.peer.send({ type: 'ack', seq: p.msg.seq });
       }
-      if (p.live?.length) this.listener.points(p.state.uid, p.live);
+      if (p.live?.length) this.d.listener.points(p.session.uid, p.live);
       for (const a of p.alerts ?? []) {
-        p.state.owner?.send({ type: 'alert', alert: a });
-        this.listener.alert(a);
+        p.session.owner?.send({ type: 'alert', alert: a });
+        this.d.listener.alert(a);
       }
-      if (p.stop) p.state.owner?.send({ type: 'command', action: 'stop', reason: p.stop });
+      if (p.stop) p.session.owner?.send({ type: 'command', action: 'stop', reason: p.stop });
     }
-    for (const s of touched) this.listener.runChanged(s.uid);
+    for (const s of touched) this.d.listener.runChanged(s.uid);
   }
 }

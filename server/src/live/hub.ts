@@ -1,6 +1,6 @@
 import type { WebSocket } from 'ws';
 import { encodeNum, type Alert, type LiveRun, type Num } from '@gradwatch/shared';
-import type { IngestListener } from '../ingest/ingest.service.js';
+import type { IngestListener, LiveBatch } from '../ingest/pending.js';
 
 /** Coalescing period: at most about ten frames a second per socket. */
 export const FRAME_MS = 100;
@@ -61,7 +61,7 @@ export class LiveHub implements IngestListener {
     return (this.byRun.get(uid)?.size ?? 0) > 0;
   }
 
-  points(uid: string, batch: Array<{ step: number; names: string[]; values: number[] }>): void {
+  points(uid: string, batch: readonly LiveBatch[]): void {
     for (const c of this.byRun.get(uid) ?? []) {
       const filter = c.subs.get(uid);
       let run = c.pending.get(uid);

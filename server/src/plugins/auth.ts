@@ -2,7 +2,6 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import fp from 'fastify-plugin';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { TokenScope } from '@gradwatch/shared';
-import { hashToken, TokensRepo } from '../tokens/tokens.repo.js';
 
 export type Scope = TokenScope;
 
@@ -32,7 +31,6 @@ export type RoutePolicy = { kind: 'public' } | { kind: 'socket' } | { kind: 'sco
 export interface Auth {
   /** Whether requests need a token at all (GRADWATCH_ADMIN_TOKEN set). */
   readonly required: boolean;
-  readonly tokens: TokensRepo;
   /** The principal a token stands for, or why it stands for none. Auth off: an unrestricted admin. */
   identify(token: string | undefined): Principal | Denial;
   /** null when the token may act with this scope (on this project, when one is given). */
@@ -90,19 +88,9 @@ export default fp(
     const admin = app.config.adminToken;
     const adminDigest = admin === null ? null : digest(admin);
     const required = admin !== null;
-    const tokens = new TokensRepo(app.db);
     const routes: Array<{ method: string; url: string }> = [];
-
-    const projectOfRun = (uid: string): string | null => {
-      const run = app.repos.runs.byUid(uid);
-      return run ? app.repos.runs.projectName(run.projectId) : null;
-    };
-
-    const alertProjectStmt = app.db.$client.prepare('SELECT p.name AS name FROM alerts a JOIN projects p ON p.id = a.project_id WHERE a.id = ?');
-    const projectOfAlert = (id: string): string | null => {
-      if (!/^[0-9]{1,15}$/.test(id)) return null;
-      return (alertProjectStmt.get(Number(id)) as { name: string } | undefined)?.name ?? null;
-    };
+    // The domain services are read when a request comes, after the domain plugin made them.
+    const projectOfRun = (uid: string): string | null => app.runs.projectOf(uid);
 
     const identify = (token: string | undefined): Principal | Denial => {
       if (!required) return OPEN;
@@ -111,7 +99,7 @@ export default fp(
       }
       // Digests have equal lengths, so the comparison time says nothing about the token.
       if (adminDigest !== null && timingSafeEqual(digest(token), adminDigest)) return ROOT;
-      const row = token.length <= 500 ? tokens.byHash(hashToken(token)) : undefined;
+      const row = app.tokens.bySecret(token);
       if (!row) return { status: 401, code: 'unauthorized', message: 'the token is not valid (unknown or revoked)' };
       return { tokenId: row.id, name: row.name, scope: row.scope as Scope, project: row.project };
     };
@@ -130,7 +118,6 @@ export default fp(
 
     const auth: Auth = {
       required,
-      tokens,
       routes,
       identify,
       check,
@@ -175,36 +162,41 @@ export default fp(
       if (!grants(p.scope, policy.scope)) {
         return deny(reply, { status: 403, code: 'forbidden', message: `this token has scope "${p.scope}"; ${req.method} ${url} needs "${policy.scope}"` });
       }
-      if (p.project !== null) {
-        if (policy.global) {
-          return deny(reply, { status: 403, code: 'forbidden', message: `this token is limited to project "${p.project}"; managing tokens needs an admin token for every project` });
-        }
-        const params = (req.params ?? {}) as Record<string, unknown>;
-        if (typeof params.project === 'string' && params.project !== p.project) {
-          return deny(reply, { status: 403, code: 'forbidden', message: `this token is limited to project "${p.project}"` });
-        }
-        // A run or alert of another project looks exactly like one that does not exist. An :id
-        // whose project cannot be told (and no :project beside it) is refused: fail closed.
-        if (params.id !== undefined && typeof params.project !== 'string') {
-          const id = String(params.id);
-          const kind = url.startsWith('/api/v1/runs/:id') ? 'run' : url.startsWith('/api/v1/alerts/:id') ? 'alert' : null;
-          if (kind === null) {
-            return deny(reply, { status: 403, code: 'forbidden', message: `${req.method} ${url} is not open to tokens limited to a project` });
-          }
-          const project = kind === 'run' ? projectOfRun(id) : projectOfAlert(id);
-          if (project !== null && project !== p.project) return deny(reply, { status: 404, code: 'not_found', message: `no ${kind} ${id}` });
-        }
-        // Listings that take a project filter are pinned to the token's project.
-        const query = req.query as Record<string, unknown> | undefined;
-        const schema = req.routeOptions.schema?.querystring as { properties?: Record<string, unknown> } | undefined;
-        if (query && typeof query === 'object' && schema?.properties?.project !== undefined) {
-          if (query.project !== undefined && query.project !== p.project) {
-            return deny(reply, { status: 403, code: 'forbidden', message: `this token is limited to project "${p.project}"` });
-          }
-          query.project = p.project;
-        }
+      if (p.project !== null && policy.global) {
+        return deny(reply, { status: 403, code: 'forbidden', message: `this token is limited to project "${p.project}"; managing tokens needs an admin token for every project` });
       }
       req.principal = p;
+    });
+
+    // Project limits are checked on the parameters as the route will use them (validated and
+    // coerced), so no spelling of an id ("1.0", "+1", "0x1") can name a row the check did not see.
+    app.addHook('preHandler', async (req, reply) => {
+      const p = req.principal;
+      if (!p || p.project === null) return;
+      const url = req.routeOptions.url ?? '';
+      const params = (req.params ?? {}) as Record<string, unknown>;
+      if (typeof params.project === 'string' && params.project !== p.project) {
+        return deny(reply, { status: 403, code: 'forbidden', message: `this token is limited to project "${p.project}"` });
+      }
+      // A run or alert of another project looks exactly like one that does not exist. An :id
+      // whose project cannot be told (and no :project beside it) is refused: fail closed.
+      if (params.id !== undefined && typeof params.project !== 'string') {
+        const kind = url.startsWith('/api/v1/runs/:id') ? 'run' : url.startsWith('/api/v1/alerts/:id') ? 'alert' : null;
+        if (kind === null) {
+          return deny(reply, { status: 403, code: 'forbidden', message: `${req.method} ${url} is not open to tokens limited to a project` });
+        }
+        const project = kind === 'run' ? projectOfRun(String(params.id)) : typeof params.id === 'number' ? app.alerts.projectOf(params.id) : null;
+        if (project !== null && project !== p.project) return deny(reply, { status: 404, code: 'not_found', message: `no ${kind} ${String(params.id)}` });
+      }
+      // Listings that take a project filter are pinned to the token's project.
+      const query = req.query as Record<string, unknown> | undefined;
+      const schema = req.routeOptions.schema?.querystring as { properties?: Record<string, unknown> } | undefined;
+      if (query && typeof query === 'object' && schema?.properties?.project !== undefined) {
+        if (query.project !== undefined && query.project !== p.project) {
+          return deny(reply, { status: 403, code: 'forbidden', message: `this token is limited to project "${p.project}"` });
+        }
+        query.project = p.project;
+      }
     });
 
     // The project listing has no filter: a project-limited token sees its own project only.
@@ -216,5 +208,5 @@ export default fp(
       return { ...body, projects: body.projects.filter((x) => x.name === p.project) };
     });
   },
-  { name: 'auth', dependencies: ['config', 'db'] },
+  { name: 'auth', dependencies: ['config'] },
 );

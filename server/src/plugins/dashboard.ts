@@ -17,7 +17,7 @@ export default fp(
     await app.register(fastifyStatic, { root, wildcard: false });
     app.get('/*', { schema: { hide: true } }, (req, reply) => {
       if (req.url.startsWith('/api/') || req.url.startsWith('/v1/')) {
-        return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no route ${req.method} ${req.url.split('?')[0]}` });
+        return reply.callNotFound();
       }
       return reply.sendFile('index.html');
     });

@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin';
 import type { FastifyError } from 'fastify';
+import { badRequest, HttpError } from '../http-errors.js';
 
 /**
  * The one error handler: 4xx errors say what was wrong; a 5xx never leaks its message, it is
@@ -9,6 +10,8 @@ export default fp(
   async (app) => {
     app.setErrorHandler((err: FastifyError, req, reply) => {
       const status = err.statusCode ?? 500;
+      // Thrown on purpose by a service: its message is written for the client, whatever the status.
+      if (err instanceof HttpError) return reply.code(status).send({ statusCode: status, error: httpName(status), message: err.message });
       if (status >= 500) {
         req.log.error({ err }, 'request failed');
         return reply.code(status).send({ statusCode: status, error: 'Internal Server Error', message: 'internal error; see the server log' });
@@ -18,13 +21,11 @@ export default fp(
     });
     // Ajv coerces "1e400" or "Infinity" to Infinity and then passes it as an integer within its
     // maximum; no route wants a non-finite number from a URL, so refuse them here with a 400.
-    app.addHook('preHandler', async (req, reply) => {
+    app.addHook('preHandler', async (req) => {
       for (const [where, obj] of [['querystring', req.query], ['params', req.params]] as const) {
         if (!obj || typeof obj !== 'object') continue;
         for (const [k, v] of Object.entries(obj as Record<string, unknown>)) {
-          if (typeof v === 'number' && !Number.isFinite(v)) {
-            return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: `invalid ${where}: ${where}/${k} must be a finite number` });
-          }
+          if (typeof v === 'number' && !Number.isFinite(v)) throw badRequest(`invalid ${where}: ${where}/${k} must be a finite number`);
         }
       }
     });
@@ -38,7 +39,7 @@ export default fp(
 function httpName(status: number): string {
   const names: Record<number, string> = {
     400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
-    409: 'Conflict', 413: 'Payload Too Large', 415: 'Unsupported Media Type', 429: 'Too Many Requests',
+    409: 'Conflict', 413: 'Payload Too Large', 415: 'Unsupported Media Type', 429: 'Too Many Requests', 503: 'Service Unavailable',
   };
   return names[status] ?? 'Error';
 }

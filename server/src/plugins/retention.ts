@@ -1,5 +1,4 @@
 import fp from 'fastify-plugin';
-import { pruneOldRuns } from '../storage/retention.js';
 
 const HOUR_MS = 3_600_000;
 
@@ -11,7 +10,7 @@ export default fp(
     let timer: NodeJS.Timeout | null = null;
     const prune = (): void => {
       try {
-        const n = pruneOldRuns(app, days);
+        const n = app.runs.pruneInactive(days);
         if (n > 0) app.log.info(`retention: deleted ${n} runs inactive for more than ${days} days`);
       } catch (err) {
         app.log.error({ err }, 'retention: pruning failed; will try again in an hour');

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { ErrorMsg } from '@gradwatch/shared';
 
 /**
  * The WebSocket plugin's preClose, run first on app.close() (SIGTERM): commit and ack
@@ -18,7 +19,8 @@ export function flushThenCloseSockets(this: FastifyInstance, done: () => void): 
     // what arrives now is neither stored nor acked, so the client re-sends it after a reconnect.
     client.removeAllListeners('message');
     if (client.readyState === client.OPEN) {
-      client.send(JSON.stringify({ type: 'error', code: 'shutdown', message: 'the server is shutting down; reconnect and re-send what was not acked' }));
+      const msg: ErrorMsg = { type: 'error', code: 'shutdown', message: 'the server is shutting down; reconnect and re-send what was not acked' };
+      client.send(JSON.stringify(msg));
     }
     client.close(1001, 'server shutting down');
   }

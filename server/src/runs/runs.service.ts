@@ -1,113 +1,130 @@
-import type { LiveRun, RunDetail, RunStatus, RunSummary } from '@gradwatch/shared';
-import type { PointsRepo } from '../storage/points.repo.js';
-import type { RunRow, RunsRepo } from '../storage/runs.repo.js';
+import type { LiveRun, RunDetail, RunList, RunListQuery } from '@gradwatch/shared';
+import type { AlertsService } from '../alerts/alerts.service.js';
+import { badRequest, notFound } from '../http-errors.js';
+import type { PointStore } from '../points/point-store.js';
+import type { ProjectsService } from '../projects/projects.service.js';
+import type { Transact } from '../storage/db.js';
+import { decodeCursor, encodeCursor, statusOf, toLiveRun, toSummary } from './run-summary.js';
+import type { RunRow, RunsRepo } from './runs.repo.js';
 
-export interface RunListQuery {
-  project?: string;
-  status?: string;
-  search?: string;
-  cursor?: string;
-  limit?: number;
+/** Who must hear before a run is deleted: ingest commits and drops it, live ends its subscriptions. */
+export type RunDeletionListener = (run: RunRow) => void;
+
+export interface RunsServiceDeps {
+  repo: RunsRepo;
+  points: PointStore;
+  alerts: AlertsService;
+  projects: ProjectsService;
+  transact: Transact;
+  staleAfterS: number;
+  /** Uids of runs with a connected training job (from ingest, late-bound). */
+  connected: () => ReadonlySet<string>;
 }
 
-function encodeCursor(r: RunRow): string {
-  return Buffer.from(JSON.stringify([r.lastSeenAt, r.id])).toString('base64url');
-}
-
-function decodeCursor(c: string): { lastSeenAt: string; id: number } | null {
-  try {
-    const [lastSeenAt, id] = JSON.parse(Buffer.from(c, 'base64url').toString('utf8')) as [unknown, unknown];
-    if (typeof lastSeenAt === 'string' && typeof id === 'number') return { lastSeenAt, id };
-  } catch {
-    // fall through: an unreadable cursor is the caller's error
-  }
-  return null;
-}
-
-export class BadRequest extends Error {}
-
-/** Run status and summaries; live vs stale is derived, never stored. */
+/** Runs: listing, detail, live status, deletion and retention. */
 export class RunsService {
-  constructor(
-    private readonly repo: RunsRepo,
-    private readonly points: PointsRepo,
-    private readonly staleAfterS: number,
-    private readonly isConnected: (uid: string) => boolean,
-    private readonly connected: () => string[],
-  ) {}
+  private readonly deletionListeners: RunDeletionListener[] = [];
+
+  constructor(private readonly d: RunsServiceDeps) {}
 
   private staleBefore(): string {
-    return new Date(Date.now() - this.staleAfterS * 1000).toISOString();
+    return new Date(Date.now() - this.d.staleAfterS * 1000).toISOString();
   }
 
-  status(r: RunRow): RunStatus {
-    if (r.status !== 'live') return r.status as RunStatus;
-    return this.isConnected(r.uid) || r.lastSeenAt >= this.staleBefore() ? 'live' : 'stale';
+  find(uid: string): RunRow | undefined {
+    return this.d.repo.byUid(uid);
   }
 
-  private summary(r: RunRow, project: string, counts: RunSummary['openAlerts'] | undefined): RunSummary {
-    return {
-      id: r.uid,
-      project,
-      name: r.name,
-      tags: JSON.parse(r.tags) as string[],
-      status: this.status(r),
-      lastStep: r.lastStep,
-      lastSeq: r.lastSeq,
-      createdAt: r.createdAt,
-      lastSeenAt: r.lastSeenAt,
-      endedAt: r.endedAt,
-      openAlerts: counts ?? { info: 0, warning: 0, critical: 0 },
-    };
+  /** The run, or a 404 naming it. */
+  require(uid: string): RunRow {
+    const r = this.d.repo.byUid(uid);
+    if (!r) throw notFound(`no run ${uid}`);
+    return r;
   }
 
-  list(q: RunListQuery): { runs: RunSummary[]; total: number; nextCursor: string | null } {
+  /** The project a run belongs to, for access checks; null when there is no such run. */
+  projectOf(uid: string): string | null {
+    const r = this.d.repo.byUid(uid);
+    return r ? this.d.projects.nameOf(r.projectId) : null;
+  }
+
+  list(q: RunListQuery): RunList {
     const limit = q.limit ?? 50;
     const cursor = q.cursor !== undefined ? decodeCursor(q.cursor) : undefined;
-    if (cursor === null) throw new BadRequest('cursor is not one this server issued');
+    if (cursor === null) throw badRequest('cursor is not one this server issued');
     const statuses = q.status?.split(',').filter(Boolean);
-    const { rows, total } = this.repo.list({
+    const connected = this.d.connected();
+    const staleBefore = this.staleBefore();
+    const { rows, total } = this.d.repo.list({
       ...(q.project !== undefined ? { project: q.project } : {}),
       ...(statuses ? { statuses } : {}),
       ...(q.search ? { search: q.search } : {}),
       ...(cursor ? { cursor } : {}),
-      staleBefore: this.staleBefore(),
-      connected: this.connected(),
+      staleBefore,
+      connected: [...connected],
       limit,
     });
-    const counts = this.repo.openAlertCounts(rows.map((r) => r.id));
+    const counts = this.d.alerts.openCounts(rows.map((r) => r.id));
     const last = rows[rows.length - 1];
     return {
-      runs: rows.map((r) => this.summary(r, r.project, counts.get(r.id))),
+      runs: rows.map((r) => toSummary(r, r.project, statusOf(r, connected.has(r.uid), staleBefore), counts.get(r.id))),
       total,
       nextCursor: rows.length === limit && last ? encodeCursor(last) : null,
     };
   }
 
-  detail(uid: string): RunDetail | null {
-    const r = this.repo.byUid(uid);
-    if (!r) return null;
-    const project = this.repo.projectName(r.projectId);
+  detail(uid: string): RunDetail {
+    const r = this.require(uid);
+    const status = statusOf(r, this.d.connected().has(r.uid), this.staleBefore());
     return {
-      ...this.summary(r, project, this.repo.openAlertCounts([r.id]).get(r.id)),
+      ...toSummary(r, this.d.projects.nameOf(r.projectId), status, this.d.alerts.openCounts([r.id]).get(r.id)),
       config: JSON.parse(r.config) as Record<string, unknown>,
       framework: r.framework,
       host: r.host,
       worldSize: r.worldSize,
       model: r.model ? (JSON.parse(r.model) as RunDetail['model']) : null,
-      events: this.repo.events(r.id).map((e) => ({
-        kind: e.kind,
-        step: e.step,
-        detail: JSON.parse(e.detail) as Record<string, unknown>,
-        at: e.at,
-      })),
-      pointCount: this.points.stepCount(r.id),
+      events: this.d.repo.events(r.id).map((e) => ({ kind: e.kind, step: e.step, detail: JSON.parse(e.detail) as Record<string, unknown>, at: e.at })),
+      pointCount: this.d.points.stepCount(r.id),
     };
   }
 
   live(uid: string): LiveRun | null {
-    const r = this.repo.byUid(uid);
-    if (!r) return null;
-    return { type: 'run', runId: r.uid, status: this.status(r), lastStep: r.lastStep, lastSeenAt: r.lastSeenAt };
+    const r = this.d.repo.byUid(uid);
+    return r ? toLiveRun(r, statusOf(r, this.d.connected().has(r.uid), this.staleBefore())) : null;
+  }
+
+  onDeleting(listener: RunDeletionListener): void {
+    this.deletionListeners.push(listener);
+  }
+
+  /** Deletes a run and all its data; whoever holds it in memory is told first. */
+  delete(uid: string): void {
+    const run = this.require(uid);
+    for (const l of this.deletionListeners) l(run);
+    this.d.transact(() => {
+      this.d.points.deleteRun(run.id);
+      this.d.repo.deleteRun(run.id);
+    });
+  }
+
+  deleteProject(name: string): void {
+    const p = this.d.projects.require(name);
+    for (const r of this.d.repo.runsOfProject(p.id)) this.delete(r.uid);
+    this.d.projects.delete(p.id);
+  }
+
+  /**
+   * Deletes every run whose last activity (last message, or its end) is older than `days`, as
+   * DELETE /api/v1/runs/:id does. A run with a connected job is kept whatever its age.
+   */
+  pruneInactive(days: number, now = Date.now()): number {
+    const connected = this.d.connected();
+    let n = 0;
+    for (const uid of this.d.repo.inactiveSince(new Date(now - days * 86_400_000).toISOString())) {
+      if (connected.has(uid)) continue;
+      this.delete(uid);
+      n++;
+    }
+    return n;
   }
 }

@@ -29,3 +29,19 @@ export function openDb(file: string, synchronous: 'FULL' | 'NORMAL' = 'FULL'): D
   migrate(db, { migrationsFolder: MIGRATIONS_DIR });
   return db;
 }
+
+/** Runs `fn` in one write transaction: all of it commits, or none of it. */
+export type Transact = <T>(fn: () => T) => T;
+
+export const transactor = (db: Db): Transact => (fn) => db.$client.transaction(fn)();
+
+const TRANSIENT = /SQLITE_(BUSY|LOCKED|FULL|IOERR|READONLY|CANTOPEN|PROTOCOL)/;
+
+/**
+ * A database error worth a retry (busy, locked, disk full or read-only, I/O): the data was not
+ * stored and may be sent again. Anything else is a fault to log.
+ */
+export function isTransientDbError(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return TRANSIENT.test(typeof code === 'string' ? code : '') || TRANSIENT.test(e instanceof Error ? e.message : String(e));
+}

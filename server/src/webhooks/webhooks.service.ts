@@ -1,5 +1,7 @@
-import type { Alert } from '@gradwatch/shared';
-import type { WebhooksRepo } from './webhooks.repo.js';
+import type { Alert, Delivery, DeliveryList, DeliveryQuery, Webhook, WebhookList } from '@gradwatch/shared';
+import { badRequest, notFound } from '../http-errors.js';
+import type { ProjectsService } from '../projects/projects.service.js';
+import type { DeliveryRow, WebhookRow, WebhooksRepo } from './webhooks.repo.js';
 
 export interface WebhookOptions {
   /** First retry delay; doubles per attempt up to maxDelayMs. */
@@ -21,6 +23,20 @@ export function webhookPayload(alert: Alert): { event: string; alert: Alert; tex
   return { event, alert, text: `${head} on ${where} at step ${alert.lastStep}. ${alert.advice}` };
 }
 
+const toWebhook = (w: WebhookRow, project: string): Webhook => ({ id: w.id, project, url: w.url, createdAt: w.createdAt });
+
+const toDelivery = (d: DeliveryRow): Delivery => ({
+  id: d.id,
+  alertId: d.alertId,
+  status: d.status as Delivery['status'],
+  attempts: d.attempts,
+  lastStatus: d.lastStatus,
+  lastError: d.lastError,
+  nextAttemptAt: new Date(d.nextAttemptAt).toISOString(),
+  createdAt: d.createdAt,
+  deliveredAt: d.deliveredAt,
+});
+
 /**
  * Alert events to project webhooks. Deliveries are written to an outbox in the transaction that
  * raised the alert, then sent in the background with retries and exponential back-off, so a
@@ -32,7 +48,47 @@ export class WebhooksService {
   private running = false;
   private stopped = false;
 
-  constructor(private readonly repo: WebhooksRepo, private readonly opts: WebhookOptions = DEFAULT_WEBHOOK_OPTIONS) {}
+  constructor(
+    private readonly repo: WebhooksRepo,
+    private readonly projects: ProjectsService,
+    private readonly opts: WebhookOptions = DEFAULT_WEBHOOK_OPTIONS,
+  ) {}
+
+  list(project: string): WebhookList {
+    const p = this.projects.require(project);
+    return { webhooks: this.repo.ofProject(p.id).map((w) => toWebhook(w, p.name)) };
+  }
+
+  create(project: string, url: string): Webhook {
+    try {
+      new URL(url);
+    } catch {
+      throw badRequest(`not a valid URL: ${url}`);
+    }
+    const p = this.projects.ensure(project);
+    const w = this.repo.insert(p.id, url, new Date().toISOString());
+    this.invalidate(p.id);
+    return toWebhook(w, p.name);
+  }
+
+  /** The webhook when it belongs to the project; else a 404 (another project's looks absent). */
+  private requireHook(project: string, id: number): { projectId: number; hook: WebhookRow } {
+    const p = this.projects.find(project);
+    const h = p ? this.repo.byId(id) : undefined;
+    if (!p || !h || h.projectId !== p.id) throw notFound(`no webhook ${id} in project ${project}`);
+    return { projectId: p.id, hook: h };
+  }
+
+  delete(project: string, id: number): void {
+    const { projectId, hook } = this.requireHook(project, id);
+    this.repo.delete(hook.id);
+    this.invalidate(projectId);
+  }
+
+  deliveries(project: string, id: number, q: DeliveryQuery): DeliveryList {
+    const { hook } = this.requireHook(project, id);
+    return { deliveries: this.repo.deliveries(hook.id, q.status, q.limit ?? 100).map(toDelivery) };
+  }
 
   private hooksOf(projectId: number): number[] {
     let ids = this.hooksByProject.get(projectId);

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IngestClient } from '@gradwatch/client';
-import { freePort } from '../../../bench/server-process.js';
+import { freePort } from '../../../tools/net.js';
 import { getJson, removeDir, startServer, type TestServer } from '../helpers.js';
 
 let srv: TestServer;

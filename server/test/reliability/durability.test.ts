@@ -12,7 +12,6 @@ import Database from 'better-sqlite3';
 import WebSocket from 'ws';
 import { describe, expect, it } from 'vitest';
 import { IngestClient } from '@gradwatch/client';
-import { pruneOldRuns } from '../../src/storage/retention.js';
 import { getJson, removeDir, startServer, tempDir } from '../helpers.js';
 import { freePort, ROOT, startProc } from './proc.js';
 
@@ -185,7 +184,7 @@ describe('retention', () => {
       else {
         // Stays connected through the prune below.
         srv.app.db.$client.prepare("UPDATE runs SET last_seen_at = '2020-01-01T00:00:00.000Z' WHERE uid = ?").run(id);
-        expect(pruneOldRuns(srv.app, 30)).toBe(0);
+        expect(srv.app.runs.pruneInactive(30)).toBe(0);
         c.close();
       }
     }
@@ -202,7 +201,7 @@ describe('retention', () => {
     expect(runs.body.runs.map((r) => r.id).sort()).toEqual(['new-1']);
     const left = srv.app.db.$client.prepare('SELECT (SELECT count(*) FROM histograms) AS h, (SELECT count(*) FROM series) AS s, (SELECT count(*) FROM step_index) AS st').get();
     expect(left).toEqual({ h: 1, s: 1, st: 1 });
-    expect(pruneOldRuns(srv.app, 28)).toBe(1);
+    expect(srv.app.runs.pruneInactive(28)).toBe(1);
     await srv.close();
     removeDir(dir);
   });

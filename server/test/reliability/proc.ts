@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
-export { freePort } from '../../../bench/server-process.js';
+export { freePort } from '../../../tools/net.js';
 
 export interface Proc {
   proc: ChildProcess;

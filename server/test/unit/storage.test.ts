@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Bucketizer, Envelope } from '../../src/storage/buckets.js';
-import { f64View, newRow, readSlot, rowToBuffer, setValue } from '../../src/storage/packed.js';
+import { Bucketizer, Envelope } from '../../src/points/buckets.js';
+import { f64View, newRow, readSlot, rowToBuffer, setValue } from '../../src/points/packed.js';
 
 describe('packed rows', () => {
   it('keeps NaN, infinities and -0 apart from missing slots, and trims trailing gaps', () => {

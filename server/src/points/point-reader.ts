@@ -1,16 +1,8 @@
 import type { Bucket, SeriesInfo } from '@gradwatch/shared';
-import { Bucketizer, Envelope, kindOf, valueOfKind } from './buckets.js';
-import { f64Buffer, f64View, readSlot } from './packed.js';
-import type { ChunkInsert, ChunkSummaryRow, PointsRepo, SeriesRow } from './points.repo.js';
-
-/** Tail rows per run sealed into one chunk per series. */
-export const CHUNK_ROWS = 128;
-
-/** Rollup levels, coarsest first: aligned windows of steps summarising the chunks starting in them. */
-export const ROLLUP_LEVELS = [
-  { level: 2, size: 131_072 },
-  { level: 1, size: 4_096 },
-] as const;
+import { Bucketizer, valueOfKind } from './buckets.js';
+import { ROLLUP_LEVELS } from './chunk-writer.js';
+import { f64View, readSlot } from './packed.js';
+import type { ChunkSummaryRow, PointsRepo, SeriesRow } from './points.repo.js';
 
 export interface SeriesQueryResult {
   name: string;
@@ -18,84 +10,23 @@ export interface SeriesQueryResult {
   buckets: Bucket[];
 }
 
-const isEval = (name: string): boolean => name.startsWith('eval/');
+export const isEvalSeries = (name: string): boolean => name.startsWith('eval/');
 
 /**
- * The point store: packed step rows for the newest steps, sealed per-series chunks for the
- * rest, a narrow table for eval metrics. Reads see one ordered stream per series.
+ * Reads of the point store: packed tail rows for the newest steps, sealed per-series chunks
+ * and their rollups for the rest, a narrow table for eval metrics — seen as one ordered stream
+ * per series.
  */
-export class PointStore {
+export class PointReader {
   constructor(private readonly repo: PointsRepo) {}
 
-  /** Moves a run's tail rows into per-series chunks. Call inside the ingest transaction. */
-  seal(runId: number, seriesBySlot: ReadonlyMap<number, number>): void {
-    const rows = this.repo.tailRows(runId, 0, Number.MAX_SAFE_INTEGER);
-    if (rows.length === 0) return;
-    const steps = new Map<number, number[]>();
-    const vals = new Map<number, number[]>();
-    for (const r of rows) {
-      const f = f64View(r.vals);
-      for (let slot = 0; slot < f.length; slot++) {
-        const v = readSlot(f, slot);
-        if (v === undefined) continue;
-        let s = steps.get(slot);
-        if (!s) {
-          s = [];
-          steps.set(slot, s);
-          vals.set(slot, []);
-        }
-        s.push(r.step);
-        vals.get(slot)?.push(v);
-      }
-    }
-    for (const [slot, s] of steps) {
-      const seriesId = seriesBySlot.get(slot);
-      if (seriesId === undefined) continue;
-      this.writeChunk(seriesId, s, vals.get(slot) ?? []);
-    }
-    this.repo.deleteTail(runId);
-  }
-
-  private writeChunk(seriesId: number, steps: number[], vals: number[], rollUp = true): void {
-    const env = new Envelope();
-    for (let i = 0; i < steps.length; i++) env.add(steps[i] as number, vals[i] as number);
-    const summary: ChunkInsert = {
-      series_id: seriesId,
-      start_step: env.fromStep,
-      end_step: env.toStep,
-      count: env.count,
-      min: env.finiteMin,
-      max: env.finiteMax,
-      last: Number.isFinite(env.last) ? env.last : null,
-      last_kind: kindOf(env.last),
-      nan: env.nan,
-      pos_inf: env.posInf,
-      neg_inf: env.negInf,
-    };
-    this.repo.insertChunk(summary, f64Buffer(steps), f64Buffer(vals));
-    if (rollUp) for (const l of ROLLUP_LEVELS) this.repo.upsertRollup(l.level, Math.floor(env.fromStep / l.size), summary);
-  }
-
-  /** Deletes everything at or after `step`, trimming chunks that straddle it, and their rollups. */
-  rewind(runId: number, step: number): void {
-    for (const c of this.repo.rewind(runId, step)) {
-      const steps = Array.from(f64View(c.steps));
-      const vals = Array.from(f64View(c.vals));
-      const keep = steps.findIndex((s) => s >= step);
-      this.repo.deleteChunk(c.series_id, c.start_step);
-      if (keep > 0) this.writeChunk(c.series_id, steps.slice(0, keep), vals.slice(0, keep), false);
-    }
-    // A trimmed chunk starts before `step`, so windows from the one holding `step` are rebuilt.
-    for (const l of ROLLUP_LEVELS) this.repo.rebuildRollupsFrom(runId, l.level, l.size, Math.floor(step / l.size));
-  }
-
   query(runId: number, series: SeriesRow[], lo: number, hi: number, maxPoints: number): SeriesQueryResult[] {
-    const stream = series.filter((s) => !isEval(s.name));
+    const stream = series.filter((s) => !isEvalSeries(s.name));
     const sizers = new Map<number, Bucketizer>();
     const results = series.map((s) => {
       const b = new Bucketizer(lo, hi, maxPoints);
       sizers.set(s.id, b);
-      if (isEval(s.name)) for (const p of this.repo.evalPoints(s.id, lo, hi)) b.add(p.step, p.value);
+      if (isEvalSeries(s.name)) for (const p of this.repo.evalPoints(s.id, lo, hi)) b.add(p.step, p.value);
       else this.scanSealed(s.id, b);
       return { s, b };
     });
@@ -109,11 +40,7 @@ export class PointStore {
         }
       }
     }
-    return results.map(({ s, b }) => ({
-      name: s.name,
-      firstNonFiniteStep: s.first_nonfinite_step,
-      buckets: b.finish(),
-    }));
+    return results.map(({ s, b }) => ({ name: s.name, firstNonFiniteStep: s.firstNonFiniteStep, buckets: b.finish() }));
   }
 
   /**
@@ -146,7 +73,7 @@ export class PointStore {
   private scanChunks(seriesId: number, b: Bucketizer, chunks: ChunkSummaryRow[]): void {
     for (const c of chunks) {
       if (this.mergeIfWhole(b, c)) continue;
-      const d = this.repo.chunkData(seriesId, c.start_step);
+      const d = this.repo.chunkData(seriesId, c.startStep);
       const steps = f64View(d.steps);
       const vals = f64View(d.vals);
       for (let i = 0; i < steps.length; i++) b.add(steps[i] as number, vals[i] as number);
@@ -155,17 +82,17 @@ export class PointStore {
 
   /** Merges a summary whole when it fits one bucket, or is no wider than one (see Bucketizer). */
   private mergeIfWhole(b: Bucketizer, c: ChunkSummaryRow): boolean {
-    if (!b.fitsWhole(c.start_step, c.end_step) && !b.absorbs(c.start_step, c.end_step)) return false;
+    if (!b.fitsWhole(c.startStep, c.endStep) && !b.absorbs(c.startStep, c.endStep)) return false;
     b.mergeWhole({
-      fromStep: c.start_step,
-      toStep: c.end_step,
+      fromStep: c.startStep,
+      toStep: c.endStep,
       count: c.count,
       min: c.min,
       max: c.max,
-      last: valueOfKind(c.last_kind, c.last),
+      last: valueOfKind(c.lastKind, c.last),
       nan: c.nan,
-      posInf: c.pos_inf,
-      negInf: c.neg_inf,
+      posInf: c.posInf,
+      negInf: c.negInf,
     });
     return true;
   }
@@ -176,18 +103,18 @@ export class PointStore {
    */
   *points(runId: number, s: SeriesRow): Generator<[number, number]> {
     const all = Number.MAX_SAFE_INTEGER;
-    if (isEval(s.name)) {
+    if (isEvalSeries(s.name)) {
       for (const p of this.repo.evalPoints(s.id, 0, all)) yield [p.step, p.value];
       return;
     }
     let next = 0;
     for (let round = 0; round < 2; round++) {
       for (const c of this.repo.chunksByStart(s.id, next, all, next, all)) {
-        const d = this.repo.chunkData(s.id, c.start_step);
+        const d = this.repo.chunkData(s.id, c.startStep);
         const steps = f64View(d.steps);
         const vals = f64View(d.vals);
         for (let i = 0; i < steps.length; i++) yield [steps[i] as number, vals[i] as number];
-        next = c.end_step + 1;
+        next = c.endStep + 1;
       }
     }
     for (const row of this.repo.tailRows(runId, next, all)) {
@@ -199,7 +126,7 @@ export class PointStore {
   seriesInfo(runId: number, series: SeriesRow[]): SeriesInfo[] {
     const totals = new Map<number, { n: number; first: number; last: number }>();
     for (const t of [...this.repo.chunkTotals(runId), ...this.repo.evalTotals(runId)]) totals.set(t.id, t);
-    const bySlot = new Map(series.filter((s) => !isEval(s.name)).map((s) => [s.slot, s]));
+    const bySlot = new Map(series.filter((s) => !isEvalSeries(s.name)).map((s) => [s.slot, s]));
     for (const row of this.repo.tailRows(runId, 0, Number.MAX_SAFE_INTEGER)) {
       const f = f64View(row.vals);
       for (const [slot, s] of bySlot) {
@@ -213,13 +140,7 @@ export class PointStore {
     }
     return series.map((s) => {
       const t = totals.get(s.id);
-      return {
-        name: s.name,
-        count: t?.n ?? 0,
-        firstStep: t?.first ?? null,
-        lastStep: t?.last ?? null,
-        firstNonFiniteStep: s.first_nonfinite_step,
-      };
+      return { name: s.name, count: t?.n ?? 0, firstStep: t?.first ?? null, lastStep: t?.last ?? null, firstNonFiniteStep: s.firstNonFiniteStep };
     });
   }
 }

@@ -1,28 +1,28 @@
 import type Database from 'better-sqlite3';
-import type { Db } from './db.js';
+import type { Db } from '../storage/db.js';
 
 export interface ChunkSummaryRow {
-  start_step: number;
-  end_step: number;
+  startStep: number;
+  endStep: number;
   count: number;
   min: number | null;
   max: number | null;
   last: number | null;
-  last_kind: number;
+  lastKind: number;
   nan: number;
-  pos_inf: number;
-  neg_inf: number;
+  posInf: number;
+  negInf: number;
 }
 
 export interface ChunkInsert extends ChunkSummaryRow {
-  series_id: number;
+  seriesId: number;
 }
 
 /** [window (0 for chunks), start, end, count, min, max, last, last_kind, nan, pos_inf, neg_inf] */
 type SummaryTuple = [number, number, number, number, number | null, number | null, number | null, number, number, number, number];
 
 const summaryOf = (t: SummaryTuple): ChunkSummaryRow => ({
-  start_step: t[1], end_step: t[2], count: t[3], min: t[4], max: t[5], last: t[6], last_kind: t[7], nan: t[8], pos_inf: t[9], neg_inf: t[10],
+  startStep: t[1], endStep: t[2], count: t[3], min: t[4], max: t[5], last: t[6], lastKind: t[7], nan: t[8], posInf: t[9], negInf: t[10],
 });
 
 export interface RollupRow extends ChunkSummaryRow {
@@ -33,13 +33,20 @@ export interface SeriesRow {
   id: number;
   name: string;
   slot: number;
-  first_nonfinite_step: number | null;
+  firstNonFiniteStep: number | null;
+}
+
+export interface StraddlingChunk {
+  seriesId: number;
+  startStep: number;
+  steps: Buffer;
+  vals: Buffer;
 }
 
 function statements(c: Database.Database) {
   return {
     insertSeries: c.prepare('INSERT INTO series (run_id, name, slot) VALUES (?, ?, ?) RETURNING id'),
-    seriesOfRun: c.prepare('SELECT id, name, slot, first_nonfinite_step FROM series WHERE run_id = ? ORDER BY slot'),
+    seriesOfRun: c.prepare('SELECT id, name, slot, first_nonfinite_step AS firstNonFiniteStep FROM series WHERE run_id = ? ORDER BY slot'),
     markNonFinite: c.prepare(
       'UPDATE series SET first_nonfinite_step = ? WHERE id = ? AND (first_nonfinite_step IS NULL OR first_nonfinite_step > ?)',
     ),
@@ -51,7 +58,7 @@ function statements(c: Database.Database) {
     insertChunkData: c.prepare('INSERT INTO chunk_data (series_id, start_step, steps, vals) VALUES (?, ?, ?, ?)'),
     insertChunk: c.prepare(
       `INSERT INTO chunks (series_id, start_step, end_step, count, min, max, last, last_kind, nan, pos_inf, neg_inf)
-       VALUES (@series_id, @start_step, @end_step, @count, @min, @max, @last, @last_kind, @nan, @pos_inf, @neg_inf)`,
+       VALUES (@seriesId, @startStep, @endStep, @count, @min, @max, @last, @lastKind, @nan, @posInf, @negInf)`,
     ),
     chunkData: c.prepare('SELECT steps, vals FROM chunk_data WHERE series_id = ? AND start_step = ?'),
     // Summaries are read by the thousand per query: as arrays, which better-sqlite3 builds faster.
@@ -62,7 +69,7 @@ function statements(c: Database.Database) {
     chunkStartAtOrBefore: c.prepare('SELECT max(start_step) AS s FROM chunks WHERE series_id = ? AND start_step <= ?'),
     upsertRollup: c.prepare(
       `INSERT INTO rollups (series_id, level, window, from_step, to_step, count, min, max, last, last_kind, nan, pos_inf, neg_inf)
-       VALUES (@series_id, @level, @window, @start_step, @end_step, @count, @min, @max, @last, @last_kind, @nan, @pos_inf, @neg_inf)
+       VALUES (@seriesId, @level, @window, @startStep, @endStep, @count, @min, @max, @last, @lastKind, @nan, @posInf, @negInf)
        ON CONFLICT (series_id, level, window) DO UPDATE SET
          from_step = min(from_step, excluded.from_step), to_step = max(to_step, excluded.to_step),
          count = count + excluded.count,
@@ -103,7 +110,10 @@ function statements(c: Database.Database) {
       `SELECT series_id AS id, count(*) AS n, min(step) AS first, max(step) AS last FROM eval_points
        WHERE series_id IN (SELECT id FROM series WHERE run_id = ?) GROUP BY series_id`,
     ),
-    stepExtent: c.prepare('SELECT min(step) AS lo, max(step) AS hi FROM step_index WHERE run_id = ?'),
+    // Two scalar subqueries: each is one index seek, where min() and max() together scan the run.
+    stepExtent: c.prepare(
+      'SELECT (SELECT min(step) FROM step_index WHERE run_id = @run) AS lo, (SELECT max(step) FROM step_index WHERE run_id = @run) AS hi',
+    ),
     evalExtent: c.prepare(
       'SELECT min(step) AS lo, max(step) AS hi FROM eval_points WHERE series_id IN (SELECT id FROM series WHERE run_id = ?)',
     ),
@@ -123,7 +133,7 @@ function statements(c: Database.Database) {
       'DELETE FROM chunks WHERE start_step >= ? AND series_id IN (SELECT id FROM series WHERE run_id = ?)',
     ),
     straddlingChunks: c.prepare(
-      `SELECT c.series_id, c.start_step, d.steps, d.vals FROM chunks c
+      `SELECT c.series_id AS seriesId, c.start_step AS startStep, d.steps, d.vals FROM chunks c
        JOIN chunk_data d ON d.series_id = c.series_id AND d.start_step = c.start_step
        WHERE c.start_step < ? AND c.end_step >= ? AND c.series_id IN (SELECT id FROM series WHERE run_id = ?)`,
     ),
@@ -139,6 +149,8 @@ function statements(c: Database.Database) {
     deleteRunChunks: c.prepare('DELETE FROM chunks WHERE series_id IN (SELECT id FROM series WHERE run_id = ?)'),
     deleteRunEval: c.prepare('DELETE FROM eval_points WHERE series_id IN (SELECT id FROM series WHERE run_id = ?)'),
     deleteRunStepIndex: c.prepare('DELETE FROM step_index WHERE run_id = ?'),
+    deleteRunHist: c.prepare('DELETE FROM histograms WHERE run_id = ?'),
+    deleteRunSeries: c.prepare('DELETE FROM series WHERE run_id = ?'),
     insertHist: c.prepare(
       `INSERT INTO histograms (run_id, step, layer, of, edges, counts) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (run_id, layer, of, step) DO UPDATE SET edges = excluded.edges, counts = excluded.counts`,
@@ -157,7 +169,6 @@ export class PointsRepo {
   constructor(db: Db) {
     this.s = statements(db.$client);
   }
-
 
   insertSeries(runId: number, name: string, slot: number): number {
     return (this.s.insertSeries.get(runId, name, slot) as { id: number }).id;
@@ -182,7 +193,7 @@ export class PointsRepo {
     this.s.deleteTail.run(runId);
   }
   insertChunk(c: ChunkInsert, steps: Buffer, vals: Buffer): void {
-    this.s.insertChunkData.run(c.series_id, c.start_step, steps, vals);
+    this.s.insertChunkData.run(c.seriesId, c.startStep, steps, vals);
     this.s.insertChunk.run(c);
   }
   chunksByStart(seriesId: number, startLo: number, startHi: number, lo: number, hi: number): ChunkSummaryRow[] {
@@ -220,7 +231,7 @@ export class PointsRepo {
     return this.s.evalTotals.all(runId) as Array<{ id: number; n: number; first: number; last: number }>;
   }
   extent(runId: number): { lo: number | null; hi: number | null } {
-    const a = this.s.stepExtent.get(runId) as { lo: number | null; hi: number | null };
+    const a = this.s.stepExtent.get({ run: runId }) as { lo: number | null; hi: number | null };
     const b = this.s.evalExtent.get(runId) as { lo: number | null; hi: number | null };
     const lo = [a.lo, b.lo].filter((x): x is number => x !== null);
     const hi = [a.hi, b.hi].filter((x): x is number => x !== null);
@@ -235,7 +246,7 @@ export class PointsRepo {
   stepCount(runId: number): number {
     return (this.s.stepCount.get(runId) as { n: number }).n;
   }
-  rewind(runId: number, step: number): Array<{ series_id: number; start_step: number; steps: Buffer; vals: Buffer }> {
+  rewind(runId: number, step: number): StraddlingChunk[] {
     this.s.rewindStepIndex.run(runId, step);
     this.s.rewindTail.run(runId, step);
     this.s.rewindChunkData.run(step, runId);
@@ -243,9 +254,7 @@ export class PointsRepo {
     this.s.rewindEval.run(step, runId);
     this.s.rewindHist.run(runId, step);
     this.s.resetNonFinite.run(runId, step);
-    return this.s.straddlingChunks.all(step, step, runId) as Array<{
-      series_id: number; start_step: number; steps: Buffer; vals: Buffer;
-    }>;
+    return this.s.straddlingChunks.all(step, step, runId) as StraddlingChunk[];
   }
   deleteChunk(seriesId: number, startStep: number): void {
     this.s.deleteChunkData.run(seriesId, startStep);
@@ -258,6 +267,8 @@ export class PointsRepo {
     this.s.deleteRunEval.run(runId);
     this.s.deleteRunStepIndex.run(runId);
     this.s.deleteTail.run(runId);
+    this.s.deleteRunHist.run(runId);
+    this.s.deleteRunSeries.run(runId);
   }
   insertHist(runId: number, step: number, layer: string, of: string, edges: number[], counts: number[]): void {
     this.s.insertHist.run(runId, step, layer, of, JSON.stringify(edges), JSON.stringify(counts));

@@ -1,9 +1,8 @@
 import { and, desc, eq, inArray, like, lt, or, sql } from 'drizzle-orm';
-import type { Db } from './db.js';
-import { alerts, histograms, projects, runEvents, runs, series } from './schema.js';
+import type { Db } from '../storage/db.js';
+import { projects, runEvents, runs } from '../storage/schema.js';
 
 export type RunRow = typeof runs.$inferSelect;
-export type ProjectRow = typeof projects.$inferSelect;
 
 export interface RunFilter {
   project?: string;
@@ -15,7 +14,7 @@ export interface RunFilter {
   limit: number;
 }
 
-/** Runs, projects and run events: queries only. */
+/** Runs and their events: queries only. */
 export class RunsRepo {
   /** The one write on every commit: a prepared statement, not a query built each time. */
   private readonly progressStmt;
@@ -26,38 +25,6 @@ export class RunsRepo {
 
   updateProgress(id: number, lastSeq: number, lastStep: number | null, lastSeenAt: string): void {
     this.progressStmt.run(lastSeq, lastStep, lastSeenAt, id);
-  }
-
-  projectByName(name: string): ProjectRow | undefined {
-    return this.db.select().from(projects).where(eq(projects.name, name)).get();
-  }
-
-  ensureProject(name: string): ProjectRow {
-    this.db.insert(projects).values({ name }).onConflictDoNothing().run();
-    const p = this.projectByName(name);
-    if (!p) throw new Error(`project ${name} vanished`);
-    return p;
-  }
-
-  projectsWithCounts(): Array<ProjectRow & { runCount: number; lastSeenAt: string | null }> {
-    return this.db
-      .select({
-        id: projects.id,
-        name: projects.name,
-        ruleSettings: projects.ruleSettings,
-        createdAt: projects.createdAt,
-        runCount: sql<number>`count(${runs.id})`,
-        lastSeenAt: sql<string | null>`max(${runs.lastSeenAt})`,
-      })
-      .from(projects)
-      .leftJoin(runs, eq(runs.projectId, projects.id))
-      .groupBy(projects.id)
-      .orderBy(projects.name)
-      .all();
-  }
-
-  setRuleSettings(projectId: number, json: string): void {
-    this.db.update(projects).set({ ruleSettings: json }).where(eq(projects.id, projectId)).run();
   }
 
   byUid(uid: string): RunRow | undefined {
@@ -77,6 +44,17 @@ export class RunsRepo {
   }
 
   /** Newest first by last activity; the cursor is the (lastSeenAt, id) of the last row seen. */
+  /** Uids of runs whose last activity (last message, or their end) is before `cutoff`. */
+  inactiveSince(cutoff: string): string[] {
+    return this.db
+      .select({ uid: runs.uid })
+      .from(runs)
+      .where(sql`max(${runs.lastSeenAt}, coalesce(${runs.endedAt}, ${runs.lastSeenAt})) < ${cutoff}`)
+      .orderBy(runs.id)
+      .all()
+      .map((r) => r.uid);
+  }
+
   list(f: RunFilter): { rows: Array<RunRow & { project: string }>; total: number } {
     const conds = [];
     if (f.project !== undefined) conds.push(eq(projects.name, f.project));
@@ -119,10 +97,6 @@ export class RunsRepo {
     return { rows, total };
   }
 
-  projectName(projectId: number): string {
-    return this.db.select({ name: projects.name }).from(projects).where(eq(projects.id, projectId)).get()?.name ?? '';
-  }
-
   addEvent(runId: number, kind: string, step: number | null, detail: object, at: string): void {
     this.db.insert(runEvents).values({ runId, kind, step, detail: JSON.stringify(detail), at }).run();
   }
@@ -131,35 +105,12 @@ export class RunsRepo {
     return this.db.select().from(runEvents).where(eq(runEvents.runId, runId)).orderBy(runEvents.id).all();
   }
 
-  openAlertCounts(runIds: number[]): Map<number, { info: number; warning: number; critical: number }> {
-    const out = new Map<number, { info: number; warning: number; critical: number }>();
-    if (runIds.length === 0) return out;
-    const rows = this.db
-      .select({ runId: alerts.runId, severity: alerts.severity, n: sql<number>`count(*)` })
-      .from(alerts)
-      .where(and(inArray(alerts.runId, runIds), eq(alerts.status, 'open'), eq(alerts.muted, false)))
-      .groupBy(alerts.runId, alerts.severity)
-      .all();
-    for (const r of rows) {
-      const c = out.get(r.runId) ?? { info: 0, warning: 0, critical: 0 };
-      if (r.severity === 'info' || r.severity === 'warning' || r.severity === 'critical') c[r.severity] = r.n;
-      out.set(r.runId, c);
-    }
-    return out;
-  }
-
-  /** Deletes the run's rows in tables that cascade; the point store clears its own tables. */
+  /** Deletes the run; alerts and events cascade, the point store has cleared its own tables. */
   deleteRun(runId: number): void {
-    this.db.delete(histograms).where(eq(histograms.runId, runId)).run();
-    this.db.delete(series).where(eq(series.runId, runId)).run();
     this.db.delete(runs).where(eq(runs.id, runId)).run();
   }
 
   runsOfProject(projectId: number): RunRow[] {
     return this.db.select().from(runs).where(eq(runs.projectId, projectId)).all();
-  }
-
-  deleteProject(projectId: number): void {
-    this.db.delete(projects).where(eq(projects.id, projectId)).run();
   }
 }

@@ -1,0 +1,123 @@
+import { toWireJson, type Alert } from '@gradwatch/shared';
+import type { AlertChange } from '../rules/types.js';
+import { toAlert } from './alert-dto.js';
+import type { AlertRow, AlertsRepo } from './alerts.repo.js';
+
+export interface RunRef {
+  id: number;
+  uid: string;
+  projectId: number;
+  project: string;
+}
+
+interface OpenAlert {
+  row: AlertRow;
+  /** Progress not yet written: updates collapse to one write per alert per transaction. */
+  dirty: boolean;
+}
+
+const key = (rule: string, layer: string | null): string => `${rule}\u0000${layer ?? ''}`;
+const encodeEvidence = (e: Record<string, unknown>): string => toWireJson(e);
+
+/**
+ * Applies the engine's transitions: one open alert per (run, rule, layer). Open alerts of the
+ * runs being ingested are kept in memory so a rule that keeps firing costs no query per step.
+ * Returns the alerts worth announcing (opened, severity changed, resolved).
+ */
+export class AlertLedger {
+  private readonly open = new Map<number, Map<string, OpenAlert>>();
+
+  /** announce: where announced alerts go besides the caller, inside the same transaction (webhooks). */
+  constructor(
+    private readonly repo: AlertsRepo,
+    private readonly announce: (projectId: number, alert: Alert) => void = () => undefined,
+  ) {}
+
+  private openOf(runId: number): Map<string, OpenAlert> {
+    let m = this.open.get(runId);
+    if (!m) {
+      m = new Map(this.repo.openOfRun(runId).map((row) => [key(row.rule, row.layer), { row, dirty: false }]));
+      this.open.set(runId, m);
+    }
+    return m;
+  }
+
+  apply(run: RunRef, changes: AlertChange[], now: string): Alert[] {
+    const announced = this.transition(run, changes, now);
+    for (const a of announced) this.announce(run.projectId, a);
+    return announced;
+  }
+
+  private transition(run: RunRef, changes: AlertChange[], now: string): Alert[] {
+    const announce: Alert[] = [];
+    const open = changes.length ? this.openOf(run.id) : undefined;
+    for (const c of changes) {
+      if (!open) break;
+      const layer = c.layer ?? null;
+      const k = key(c.rule, layer);
+      const cur = open.get(k);
+      if (c.action === 'resolve') {
+        if (!cur) continue;
+        open.delete(k);
+        this.writeProgress(cur, now);
+        const row = this.repo.update(cur.row.id, { status: 'resolved', resolvedAt: now, updatedAt: now, lastStep: Math.max(cur.row.lastStep, c.lastStep ?? c.step) });
+        if (row) announce.push(toAlert(row, run.uid, run.project));
+        continue;
+      }
+      if (cur) {
+        const severityChanged = cur.row.severity !== c.severity;
+        Object.assign(cur.row, { severity: c.severity, lastStep: Math.max(cur.row.lastStep, c.step), advice: c.advice, updatedAt: now });
+        cur.row.evidence = encodeEvidence(c.evidence);
+        cur.dirty = true;
+        if (severityChanged) {
+          this.writeProgress(cur, now);
+          announce.push(toAlert(cur.row, run.uid, run.project));
+        }
+        continue;
+      }
+      if (c.action === 'update') continue;
+      const row = this.repo.insert({
+        runId: run.id,
+        projectId: run.projectId,
+        rule: c.rule,
+        section: c.section,
+        severity: c.severity,
+        status: 'open',
+        layer,
+        firstStep: c.step,
+        lastStep: c.step,
+        evidence: encodeEvidence(c.evidence),
+        advice: c.advice,
+        createdAt: now,
+        updatedAt: now,
+      });
+      open.set(k, { row, dirty: false });
+      announce.push(toAlert(row, run.uid, run.project));
+    }
+    return announce;
+  }
+
+  private writeProgress(a: OpenAlert, now: string): void {
+    if (!a.dirty) return;
+    a.dirty = false;
+    this.repo.progress(a.row.id, a.row.severity, a.row.lastStep, a.row.evidence, a.row.advice, now);
+  }
+
+  /** Writes collapsed progress; call inside the transaction that produced it. */
+  flush(now: string): void {
+    for (const m of this.open.values()) for (const a of m.values()) this.writeProgress(a, now);
+  }
+
+  /** Acknowledges or mutes an alert; the cached copy follows so a later flush keeps the marks. */
+  mark(id: number, runId: number, marks: { acknowledged?: boolean; muted?: boolean }, now: string): AlertRow | undefined {
+    const row = this.repo.update(id, { ...marks, updatedAt: now });
+    for (const a of this.open.get(runId)?.values() ?? []) if (a.row.id === id && row) a.row = row;
+    return row;
+  }
+
+  /** Drops cached state: after a rolled-back transaction, a deleted run, or acknowledge/mute. */
+  forget(runId?: number): void {
+    if (runId === undefined) this.open.clear();
+    else this.open.delete(runId);
+  }
+}

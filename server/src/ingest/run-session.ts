@@ -1,0 +1,139 @@
+import type { ServerMsg } from '@gradwatch/shared';
+import type { RunRef } from '../alerts/alert-ledger.js';
+import type { ModelView, RunEngine, RuleSettings } from '../rules/types.js';
+import type { LayerOrder } from './decode.js';
+
+/** The other end of an ingest socket, as the write path sees it. */
+export interface Peer {
+  readonly id: number;
+  send(msg: ServerMsg): void;
+  close(code: number, reason: string): void;
+}
+
+export type RuleSettingsMap = Record<string, Partial<RuleSettings>>;
+
+/** What the seq rules say of a message: store it, ack it again, wait for its commit, or a gap. */
+export type Admission = { kind: 'next' } | { kind: 'stored' } | { kind: 'pending' } | { kind: 'gap'; expected: number };
+
+export interface SessionInit {
+  ref: RunRef;
+  lastSeq: number;
+  lastStep: number | null;
+  engine: RunEngine;
+  settings: RuleSettingsMap;
+}
+
+const emptyOrder = (): LayerOrder => ({ first: null, last: null, frozen: new Set(), names: new Map() });
+
+/**
+ * One run as the ingest path holds it between messages: its seq and step progress, its model
+ * and layer order, its rule engine and settings, and the connection that owns it. Made or
+ * restored only by RunSessions, changed only through these methods.
+ */
+export class RunSession {
+  readonly ref: RunRef;
+  /** Highest seq committed. */
+  private committedSeq: number;
+  /** Highest seq accepted into the write queue (committed or not). */
+  private acceptedSeq: number;
+  /** Highest step written (pending included); steps must exceed it. */
+  private lastStepValue: number | null;
+  private modelValue: ModelView | null = null;
+  private orderValue: LayerOrder = emptyOrder();
+  private engineValue: RunEngine;
+  private settingsValue: RuleSettingsMap;
+  private ownerValue: Peer | null = null;
+
+  constructor(init: SessionInit) {
+    this.ref = init.ref;
+    this.committedSeq = init.lastSeq;
+    this.acceptedSeq = init.lastSeq;
+    this.lastStepValue = init.lastStep;
+    this.engineValue = init.engine;
+    this.settingsValue = init.settings;
+  }
+
+  get uid(): string {
+    return this.ref.uid;
+  }
+  get lastSeq(): number {
+    return this.committedSeq;
+  }
+  get lastStep(): number | null {
+    return this.lastStepValue;
+  }
+  get model(): ModelView | null {
+    return this.modelValue;
+  }
+  get order(): LayerOrder {
+    return this.orderValue;
+  }
+  get engine(): RunEngine {
+    return this.engineValue;
+  }
+  get owner(): Peer | null {
+    return this.ownerValue;
+  }
+
+  /** The seq rules (docs/protocol.md): only lastSeq + 1 is stored; an accepted seq is consumed. */
+  admit(seq: number): Admission {
+    if (seq <= this.acceptedSeq) return seq <= this.committedSeq ? { kind: 'stored' } : { kind: 'pending' };
+    if (seq > this.acceptedSeq + 1) return { kind: 'gap', expected: this.acceptedSeq + 1 };
+    this.acceptedSeq = seq;
+    return { kind: 'next' };
+  }
+
+  /** A message's transaction committed. */
+  committed(seq: number): void {
+    this.committedSeq = Math.max(this.committedSeq, seq);
+  }
+
+  advanceStep(step: number): void {
+    this.lastStepValue = step;
+  }
+
+  /** Back to what the database holds, after a rollback or a rewind; queued seqs are forgotten. */
+  reset(lastSeq: number, lastStep: number | null): void {
+    this.committedSeq = lastSeq;
+    this.acceptedSeq = lastSeq;
+    this.lastStepValue = lastStep;
+  }
+
+  setModel(model: ModelView): void {
+    this.modelValue = model;
+    const layers = model.layers;
+    this.orderValue = {
+      first: layers[0]?.name ?? null,
+      last: layers[layers.length - 1]?.name ?? null,
+      frozen: new Set(layers.filter((l) => l.trainable === false).map((l) => l.name)),
+      // Series-name strings are kept across models: the same layer keeps the same names.
+      names: this.orderValue.names,
+    };
+  }
+
+  /** New rule settings with a fresh engine, which is told the model at once. */
+  useEngine(engine: RunEngine, settings: RuleSettingsMap): void {
+    this.engineValue = engine;
+    this.settingsValue = settings;
+    if (this.modelValue) engine.onModel(this.modelValue);
+  }
+
+  /** Whether the project marked this rule as one that stops the training job. */
+  stopsOn(rule: string): boolean {
+    return this.settingsValue[rule]?.stop === true;
+  }
+
+  /** Takes ownership for `peer`; returns the connection it took the run from, if any. */
+  attach(peer: Peer): Peer | null {
+    const prev = this.ownerValue !== peer ? this.ownerValue : null;
+    this.ownerValue = peer;
+    return prev;
+  }
+
+  /** true when `peer` owned the run and no longer does. */
+  detach(peer: Peer): boolean {
+    if (this.ownerValue !== peer) return false;
+    this.ownerValue = null;
+    return true;
+  }
+}

@@ -1,0 +1,15 @@
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type {} from '@fastify/websocket';
+import { connectionLimit } from '../ingest/connection-limit.js';
+import { serveLive } from './connection.js';
+
+/** The live socket for dashboards. */
+const liveRoutes: FastifyPluginAsync = async (app) => {
+  const slot = connectionLimit('live', app.config.limits.maxLiveConnections, 'GRADWATCH_MAX_LIVE_CONNECTIONS');
+  app.get('/v1/live', { websocket: true, schema: { hide: true } }, (socket, req: FastifyRequest) => {
+    if (!slot(socket)) return;
+    serveLive(socket, app.live, { required: app.auth.required, check: (token, runs) => app.auth.checkLive(token, runs) }, app.auth.tokenOf(req));
+  });
+};
+
+export default liveRoutes;

@@ -1,0 +1,63 @@
+import type { EndStatus, RunInfo } from '@gradwatch/shared';
+import type { ProjectsService } from '../projects/projects.service.js';
+import type { RunRow, RunsRepo } from './runs.repo.js';
+
+/** A stored run as ingest sees it. */
+export type RunRecord = RunRow;
+
+/** A hello that names a run id another project already uses. */
+export class RunOfOtherProject extends Error {}
+
+/**
+ * The writes ingest makes to runs, inside its transactions: registration at hello, progress
+ * on every commit, the model, the end, and rewinds. Queries only; ingest decides.
+ */
+export class RunRecords {
+  constructor(
+    private readonly repo: RunsRepo,
+    private readonly projects: ProjectsService,
+  ) {}
+
+  find(uid: string): RunRow | undefined {
+    return this.repo.byUid(uid);
+  }
+
+  /** Creates the run, or marks an existing one live again with the hello's fields. */
+  register(r: RunInfo, now: string): RunRow {
+    const project = this.projects.ensure(r.project);
+    const existing = this.repo.byUid(r.id);
+    const fields = {
+      name: r.name,
+      tags: JSON.stringify(r.tags ?? []),
+      config: JSON.stringify(r.config ?? {}),
+      framework: r.framework ?? null,
+      host: r.host ?? null,
+      worldSize: r.worldSize ?? null,
+      lastSeenAt: now,
+    };
+    if (!existing) return this.repo.insert({ uid: r.id, projectId: project.id, createdAt: now, ...fields });
+    // Said without naming the other project: a token of one project learns nothing of another.
+    if (existing.projectId !== project.id) throw new RunOfOtherProject(`run id ${r.id} is taken by another project; choose another id`);
+    this.repo.update(existing.id, { ...fields, status: 'live', endedAt: null });
+    return { ...existing, ...fields, status: 'live', endedAt: null };
+  }
+
+  progress(id: number, lastSeq: number, lastStep: number | null, now: string): void {
+    this.repo.updateProgress(id, lastSeq, lastStep, now);
+  }
+
+  /** The model as it came on the wire (non-finite numbers as their markers). */
+  setModel(id: number, wireJson: string): void {
+    this.repo.update(id, { model: wireJson });
+  }
+
+  end(id: number, status: EndStatus, lastStep: number | null, now: string): void {
+    this.repo.update(id, { status, endedAt: now });
+    this.repo.addEvent(id, 'end', lastStep, { status }, now);
+  }
+
+  rewound(id: number, step: number, keptLastStep: number | null, previousLastStep: number | null, now: string): void {
+    this.repo.update(id, { lastStep: keptLastStep });
+    this.repo.addEvent(id, 'rewind', step, { previousLastStep }, now);
+  }
+}

@@ -1,0 +1,37 @@
+import Type, { type Static } from 'typebox';
+
+export const DELIVERY_STATUSES = ['pending', 'delivered', 'failed'] as const;
+const DeliveryStatus = Type.Union([Type.Literal('pending'), Type.Literal('delivered'), Type.Literal('failed')]);
+
+export const Webhook = Type.Object({ id: Type.Integer(), project: Type.String(), url: Type.String(), createdAt: Type.String() });
+export type Webhook = Static<typeof Webhook>;
+
+export const WebhookList = Type.Object({ webhooks: Type.Array(Webhook) });
+export type WebhookList = Static<typeof WebhookList>;
+
+export const WebhookCreate = Type.Object({
+  url: Type.String({ maxLength: 2000, pattern: '^https?://', description: 'http(s) URL that receives alert events as JSON (Slack-compatible `text`)' }),
+});
+export type WebhookCreate = Static<typeof WebhookCreate>;
+
+export const Delivery = Type.Object({
+  id: Type.Integer(),
+  alertId: Type.Integer(),
+  status: DeliveryStatus,
+  attempts: Type.Integer(),
+  lastStatus: Type.Union([Type.Integer(), Type.Null()]),
+  lastError: Type.Union([Type.String(), Type.Null()]),
+  nextAttemptAt: Type.String(),
+  createdAt: Type.String(),
+  deliveredAt: Type.Union([Type.String(), Type.Null()]),
+});
+export type Delivery = Static<typeof Delivery>;
+
+export const DeliveryQuery = Type.Object({
+  status: Type.Optional(DeliveryStatus),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
+});
+export type DeliveryQuery = Static<typeof DeliveryQuery>;
+
+export const DeliveryList = Type.Object({ deliveries: Type.Array(Delivery) });
+export type DeliveryList = Static<typeof DeliveryList>;
