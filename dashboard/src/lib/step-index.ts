@@ -1,6 +1,6 @@
-import type { XAxis } from '@gradwatch/shared';
+import type { StepTimes, XAxis } from '@gradwatch/shared';
 
-export type StepTriple = [number, number | null, number | null];
+export type StepTriple = StepTimes['steps'][number];
 
 /** Binary search: index of the last entry <= v, or -1. */
 function floorIndex(a: ArrayLike<number>, n: number, v: number): number {

@@ -1,4 +1,4 @@
-import type { Alert } from '@gradwatch/shared';
+import type { Alert, RunAlertQuery } from '@gradwatch/shared';
 import { api, type AlertFilter, type AlertPage } from '../api';
 import type { Live } from './run-series.svelte';
 
@@ -13,8 +13,8 @@ function matches(a: Alert, f: AlertFilter, runId: string | null): boolean {
   return true;
 }
 
-type FetchPage = (runId: string | null, f: AlertFilter) => Promise<AlertPage>;
-const fetchAlerts: FetchPage = (runId, f) => (runId === null ? api.alerts(f) : api.runAlerts(runId, f));
+type FetchPage = (runId: string | null, q: RunAlertQuery) => Promise<AlertPage>;
+const fetchAlerts: FetchPage = (runId, q) => (runId === null ? api.alerts(q) : api.runAlerts(runId, q));
 
 /** Alerts of one run, or of every run: paged from REST, upserted live from the socket. */
 export class AlertList {
