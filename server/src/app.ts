@@ -3,6 +3,7 @@ import websocket from '@fastify/websocket';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from './config.js';
 import { prettyStream } from './log-format.js';
+import { RequestLog } from './request-log.js';
 import alertRoutes from './alerts/alerts.routes.js';
 import healthRoutes from './health/health.routes.js';
 import ingestRoutes from './ingest/ingest.routes.js';
@@ -36,18 +37,13 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const { config } = opts;
   const app = Fastify({
     logger: opts.logger === false ? false : { level: config.logLevel, ...(process.stdout.isTTY ? { stream: prettyStream(process.stdout) } : {}) },
-    // One line per request is noise at info; the request log below writes them at debug.
-    disableRequestLogging: true,
+    // One line per request is noise at info: they go to debug.
+    logController: new RequestLog(),
     bodyLimit: 1024 * 1024,
     // Ingest batches are large; the WebSocket library's own limit sits above the app's, so an
     // oversized frame is answered with an error by the app before the socket closes.
     forceCloseConnections: true,
   }).withTypeProvider<TypeBoxTypeProvider>();
-
-  app.addHook('onResponse', async (req, reply) => {
-    // The route pattern, not the URL: a query may carry a token.
-    req.log.debug({ method: req.method, route: req.routeOptions.url ?? '(no route)', status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
-  });
 
   // Infrastructure
   await app.register(configPlugin, { config });

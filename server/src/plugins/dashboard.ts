@@ -1,15 +1,14 @@
 import { existsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import fp from 'fastify-plugin';
 import fastifyStatic from '@fastify/static';
+import { DASHBOARD_DIST } from '../paths.js';
 
-const DEFAULT_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../dashboard/dist');
 
 /** Serves the built dashboard at / with an SPA fallback for its client-side routes. */
 export default fp(
   async (app) => {
-    const root = app.config.dashboardDir ?? DEFAULT_DIR;
+    const root = app.config.dashboardDir ?? DASHBOARD_DIST;
     if (!existsSync(resolve(root, 'index.html'))) {
       app.log.warn(`no dashboard build in ${root}: run "npm run build" to serve it`);
       return;
