@@ -137,3 +137,29 @@ export async function until<T>(fn: () => Promise<T> | T, timeoutMs = 15_000, wha
 }
 
 export const lineOf = (ds: DatasetView[] | null, label: string) => ds?.find((d) => d.role === 'line' && d.label === label) ?? null;
+
+export interface AxisView {
+  /** What the x axis spans as drawn. */
+  xMin: number;
+  xMax: number;
+  yType: string;
+  /** The healthy band drawn behind the data, if any. */
+  band: { lo: number; hi: number } | null;
+}
+
+/** The axes chart.js laid out for the canvas labelled `title`. */
+export async function chartAxes(page: Page, title: string): Promise<AxisView | null> {
+  return page.evaluate((t) => {
+    type Scale = { min: number; max: number; type: string };
+    const w = window as unknown as {
+      Chart: { getChart(c: HTMLCanvasElement): { scales: Record<string, Scale>; options: { plugins?: { gwBand?: { lo: number; hi: number } | null } } } | undefined };
+    };
+    const canvas = [...document.querySelectorAll('canvas')].find((c) => c.dataset.chart === t);
+    const chart = canvas ? w.Chart.getChart(canvas) : undefined;
+    const x = chart?.scales.x;
+    const y = chart?.scales.y;
+    if (!chart || !x || !y) return null;
+    const b = chart.options.plugins?.gwBand;
+    return { xMin: x.min, xMax: x.max, yType: y.type, band: b ? { lo: b.lo, hi: b.hi } : null };
+  }, title);
+}

@@ -1,6 +1,6 @@
 import type { Alert } from '@gradwatch/shared';
 import { describe, expect, it } from 'vitest';
-import { alertSeries, alertWindow } from './alert-series';
+import { alertLayer, alertSeries, alertWindow } from './alert-series';
 
 const alert = (over: Partial<Alert>): Alert => ({
   id: 1, runId: 'r', project: 'p', rule: 'nan.detected', section: 'NaN', severity: 'critical', status: 'open',
@@ -22,6 +22,12 @@ describe('alertSeries', () => {
   it('falls back to the loss, and only names series the run has', () => {
     expect(alertSeries(alert({ rule: 'batch.too_small' }), names)).toEqual(['loss', 'eval/val/loss']);
     expect(alertSeries(alert({ rule: 'act.std_out_of_range', layer: 'fc2' }), names)).toEqual(['loss', 'eval/val/loss']);
+  });
+
+  it('names the layer from the alert, else from its evidence', () => {
+    expect(alertLayer(alert({ layer: 'fc2', evidence: { layer: 'fc1' } }))).toBe('fc2');
+    expect(alertLayer(alert({ evidence: { quantity: 'grad', layer: 'fc1' } }))).toBe('fc1');
+    expect(alertLayer(alert({ evidence: { quantity: 'loss', layer: null } }))).toBeNull();
   });
 
   it('opens a window around the alert with context on both sides', () => {

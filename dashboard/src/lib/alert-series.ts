@@ -3,13 +3,23 @@ import type { Alert } from '@gradwatch/shared';
 const L = (layer: string, rest: string) => `layer/${layer}/${rest}`;
 
 /**
+ * The layer an alert is about: its own field, else the layer its evidence names. The NaN rule
+ * raises one alert per run (not one per layer) and puts the first layer it hit in the evidence.
+ */
+export function alertLayer(a: Alert): string | null {
+  if (a.layer) return a.layer;
+  const ev = a.evidence.layer;
+  return typeof ev === 'string' && ev !== '' ? ev : null;
+}
+
+/**
  * The series an alert is about, most telling first, so selecting it opens the right chart.
  * Rules name their layer and, for NaN, the quantity and series where it first showed up.
  */
 export function alertSeries(a: Alert, available: readonly string[]): string[] {
   const has = new Set(available);
   const ev = a.evidence;
-  const layer = a.layer ?? (typeof ev.layer === 'string' ? ev.layer : undefined);
+  const layer = alertLayer(a);
   const layers = [...new Set(available.filter((n) => n.endsWith('/update_ratio')).map((n) => n.slice(6, -'/update_ratio'.length)))];
   const c: string[] = [];
   const family = a.rule.split('.')[0] ?? '';

@@ -1,8 +1,8 @@
 import type {
-  Alert, Histogram, Project, QueryResult, RunDetail, RunList, SeriesInfo, XAxis,
+  AlertPage, AlertQuery, HistogramList, HistogramQuery, ProjectList, QueryResult, RunAlertQuery, RunDetail, RunList,
+  RunListQuery, SeriesList, StepsQuery, StepTimes, XAxis,
 } from '@gradwatch/shared';
 import { auth } from './auth.svelte';
-import type { StepTriple } from './step-index';
 
 export class ApiError extends Error {
   constructor(readonly status: number, message: string) {
@@ -10,19 +10,9 @@ export class ApiError extends Error {
   }
 }
 
-export interface AlertPage {
-  alerts: Alert[];
-  nextCursor: string | null;
-}
-
-export interface AlertFilter {
-  project?: string;
-  severity?: string;
-  status?: 'open' | 'resolved';
-  rule?: string;
-  cursor?: string;
-  limit?: number;
-}
+/** What the alert views filter by: the server's query less its paging, which the stores own. */
+export type AlertFilter = Omit<RunAlertQuery, 'cursor' | 'limit'>;
+export type { AlertPage };
 
 type Params = Record<string, string | number | undefined | null>;
 
@@ -84,10 +74,10 @@ export interface QueryOptions {
 
 /** The typed REST API. Every path and shape comes from the server's routes and shared schemas. */
 export const api = {
-  projects: () => get<{ projects: Project[] }>('/projects').then((r) => r.projects),
-  runs: (q: { project?: string; status?: string; search?: string; cursor?: string; limit?: number }) => get<RunList>('/runs', q),
+  projects: () => get<ProjectList>('/projects').then((r) => r.projects),
+  runs: (q: RunListQuery) => get<RunList>('/runs', q),
   run: (id: string) => get<RunDetail>(`/runs/${enc(id)}`),
-  series: (id: string) => get<{ series: SeriesInfo[] }>(`/runs/${enc(id)}/series`).then((r) => r.series),
+  series: (id: string) => get<SeriesList>(`/runs/${enc(id)}/series`).then((r) => r.series),
 
   /** A bucketed range query; long lists of series are split into parallel requests. */
   async query(id: string, names: readonly string[], o: QueryOptions = {}): Promise<QueryResult['series']> {
@@ -100,13 +90,11 @@ export const api = {
     return parts.flatMap((p) => p.series);
   },
 
-  steps: (id: string, q: { from?: number; to?: number; limit?: number } = {}) =>
-    get<{ steps: StepTriple[] }>(`/runs/${enc(id)}/steps`, q).then((r) => r.steps),
+  steps: (id: string, q: StepsQuery = {}) => get<StepTimes>(`/runs/${enc(id)}/steps`, q).then((r) => r.steps),
   /** Newest first, as the server orders them. */
-  histograms: (id: string, q: { layer?: string; of?: string; limit?: number }) =>
-    get<{ histograms: Histogram[] }>(`/runs/${enc(id)}/histograms`, q).then((r) => r.histograms),
-  alerts: (q: AlertFilter & { run?: string }) => get<AlertPage>('/alerts', { ...q }),
-  runAlerts: (id: string, q: AlertFilter = {}) => get<AlertPage>(`/runs/${enc(id)}/alerts`, { ...q }),
+  histograms: (id: string, q: HistogramQuery) => get<HistogramList>(`/runs/${enc(id)}/histograms`, q).then((r) => r.histograms),
+  alerts: (q: AlertQuery) => get<AlertPage>('/alerts', q),
+  runAlerts: (id: string, q: RunAlertQuery = {}) => get<AlertPage>(`/runs/${enc(id)}/alerts`, q),
 };
 
 export { chunkNames };

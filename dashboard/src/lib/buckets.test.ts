@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { BinBuffer, fromBucket, mergeBins, pointBin } from './buckets';
+import { appendPoints, fromBucket, mergeBins, pointBin } from './buckets';
+import { BinBuffer } from './stores/bin-buffer.svelte';
 
 describe('bins', () => {
   it('decodes wire markers in a bucket, keeping NaN distinct from ±Infinity', () => {
@@ -19,20 +20,27 @@ describe('bins', () => {
   it('appends live points after the last step only', () => {
     const buf = new BinBuffer(100);
     buf.replace([pointBin(0, 1), pointBin(10, 2)]);
-    expect(buf.append(10, 5)).toBe(false);
-    expect(buf.append(5, 5)).toBe(false);
-    expect(buf.append(11, 5)).toBe(true);
+    expect(buf.append([[10, 5]])).toBe(false);
+    expect(buf.append([[5, 5]])).toBe(false);
+    expect(buf.append([[11, 5]])).toBe(true);
     expect(buf.lastStep).toBe(11);
+  });
+
+  it('merges a REST answer and live points that overlap by step, keeping each step once', () => {
+    const fetched = [pointBin(0, 1), pointBin(1, 2), pointBin(2, 3)];
+    const merged = appendPoints(fetched, [[1, 9], [2, 9], [3, 4], [3, 7], [5, 'NaN']], 100);
+    expect(merged?.map((b) => [b.toStep, b.last])).toEqual([[0, 1], [1, 2], [2, 3], [3, 4], [5, Number.NaN]]);
+    expect(appendPoints(fetched, [[2, 1]], 100)).toBeNull();
   });
 
   it('stays within capacity however long it streams, and never loses a NaN', () => {
     const buf = new BinBuffer(64);
-    for (let s = 0; s < 10_000; s++) buf.append(s, s === 4321 ? 'NaN' : Math.sin(s));
-    expect(buf.length).toBeLessThanOrEqual(64);
-    const nan = buf.all.filter((b) => b.nan > 0);
+    for (let s = 0; s < 10_000; s++) buf.append([[s, s === 4321 ? 'NaN' : Math.sin(s)]]);
+    expect(buf.bins.length).toBeLessThanOrEqual(64);
+    const nan = buf.bins.filter((b) => b.nan > 0);
     expect(nan).toHaveLength(1);
     expect(nan[0]?.fromStep).toBeLessThanOrEqual(4321);
     expect(nan[0]?.toStep).toBeGreaterThanOrEqual(4321);
-    expect(buf.all.reduce((a, b) => a + b.count, 0)).toBe(10_000);
+    expect(buf.bins.reduce((a, b) => a + b.count, 0)).toBe(10_000);
   });
 });

@@ -1,5 +1,5 @@
 import type { Bucket, Num } from '@gradwatch/shared';
-import { decodeNum, nonFiniteKind } from './nums';
+import { decodeNum, nonFiniteKind } from '@gradwatch/shared/wire';
 
 /** A query bucket with `last` decoded to a JS number (NaN and ±Infinity kept as such). */
 export interface Bin {
@@ -43,53 +43,34 @@ export function mergeBins(a: Bin, b: Bin): Bin {
 }
 
 /**
- * The bins of one series on screen, bounded: live points are appended as single-step bins, and
- * when the buffer passes its capacity every pair of neighbours is merged, halving its length.
- * Memory stays fixed however long a run streams, and non-finite counts survive every merge.
+ * Halves a list of bins (merging neighbour pairs) until it fits `capacity`: memory stays fixed
+ * however long a run streams, and non-finite counts survive every merge.
  */
-export class BinBuffer {
-  private bins: Bin[] = [];
-  constructor(readonly capacity = 2000) {}
-
-  get length(): number {
-    return this.bins.length;
-  }
-
-  get all(): readonly Bin[] {
-    return this.bins;
-  }
-
-  get lastStep(): number | null {
-    return this.bins.length ? (this.bins[this.bins.length - 1] as Bin).toStep : null;
-  }
-
-  replace(bins: Bin[]): void {
-    this.bins = bins;
-    this.compact();
-  }
-
-  /** Appends a point; points at or before the last step are already covered and are skipped. */
-  append(step: number, value: Num | number): boolean {
-    const last = this.lastStep;
-    if (last !== null && step <= last) return false;
-    this.bins.push(pointBin(step, value));
-    this.compact();
-    return true;
-  }
-
-  clear(): void {
-    this.bins = [];
-  }
-
-  private compact(): void {
-    while (this.bins.length > this.capacity) {
-      const out: Bin[] = [];
-      for (let i = 0; i < this.bins.length; i += 2) {
-        const a = this.bins[i] as Bin;
-        const b = this.bins[i + 1];
-        out.push(b ? mergeBins(a, b) : a);
-      }
-      this.bins = out;
+export function compactBins(bins: readonly Bin[], capacity: number): Bin[] {
+  let out = bins.slice();
+  while (out.length > capacity) {
+    const next: Bin[] = [];
+    for (let i = 0; i < out.length; i += 2) {
+      const a = out[i] as Bin;
+      const b = out[i + 1];
+      next.push(b ? mergeBins(a, b) : a);
     }
+    out = next;
   }
+  return out;
+}
+
+/**
+ * Live points after a series' bins, merged by step: a point at or before the last step is
+ * already covered (the REST answer and the live stream overlap) and is skipped.
+ */
+export function appendPoints(bins: readonly Bin[], points: ReadonlyArray<readonly [number, Num | number]>, capacity: number): Bin[] | null {
+  let last = bins.length ? (bins[bins.length - 1] as Bin).toStep : null;
+  const add: Bin[] = [];
+  for (const [step, v] of points) {
+    if (last !== null && step <= last) continue;
+    add.push(pointBin(step, v));
+    last = step;
+  }
+  return add.length ? compactBins(bins.concat(add), capacity) : null;
 }

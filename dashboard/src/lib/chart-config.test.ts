@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { pointBin } from './buckets';
-import { buildData, logTick, markerText, type ChartSpec } from './chart-config';
+import { buildData, buildOptions, logTick, markerText, type ChartSpec } from './chart-config';
 
 const spec = (over: Partial<ChartSpec> = {}): ChartSpec => ({
   series: [{ label: 'loss', color: '#4e79a7', bins: () => [pointBin(0, 2), pointBin(1, 'NaN'), pointBin(2, 1)] }],
@@ -28,9 +28,29 @@ describe('buildData', () => {
   });
 });
 
+describe('buildOptions', () => {
+  const theme = { text: '#000', grid: '#ccc' };
+  type Axis = { type?: string; min?: number; max?: number; suggestedMin?: number; suggestedMax?: number };
+
+  it('spans the run unzoomed (suggested, so later points still show) and the zoom when zoomed', () => {
+    const x = (over: Partial<ChartSpec>) => (buildOptions(spec(over), theme, true).scales?.x ?? {}) as Axis;
+    expect(x({ extent: [0, 207] })).toMatchObject({ suggestedMin: 0, suggestedMax: 207 });
+    expect(x({ extent: [0, 207], range: [10, 20] })).toMatchObject({ min: 10, max: 20 });
+    expect(x({ extent: [0, 207], range: [10, 20] }).suggestedMax).toBeUndefined();
+  });
+
+  it('draws a healthy band on a linear axis only', () => {
+    const band = (over: Partial<ChartSpec>) => buildOptions(spec({ band: [-0.3, 0.3], ...over }), theme, true).plugins?.gwBand;
+    expect(band({})).toMatchObject({ lo: -0.3, hi: 0.3 });
+    expect(band({ logY: true })).toBeNull();
+    expect((buildOptions(spec({ logY: true }), theme, true).scales?.y as Axis).type).toBe('logarithmic');
+  });
+});
+
 describe('labels', () => {
   it('labels 1, 2 and 5 of each decade on log axes', () => {
-    expect([1e-4, 2e-4, 3e-4, 5e-3, 0.1, 0.7].map((v) => logTick(v))).toEqual(['1.00e-4', '2.00e-4', '', '0.005', '0.1', '']);
+    expect([1e-4, 2e-4, 3e-4, 5e-3, 0.1, 0.7].map((v) => logTick(v))).toEqual(['1e-4', '2e-4', '', '0.005', '0.1', '']);
+    expect([1e304, 5e12, 2e12, 100].map((v) => logTick(v, true))).toEqual(['1e+304', '', '', '100']);
   });
 
   it('names the kind, count and step of a marker', () => {

@@ -32,6 +32,11 @@ export interface ChartSpec {
   band?: [number, number] | null;
   /** Zoomed range in steps; null shows everything. */
   range?: [number, number] | null;
+  /**
+   * The run's steps, first to last: unzoomed, every chart of a view spans at least these, so the
+   * x axes line up even where a series stops early (layer stats sent every few steps).
+   */
+  extent?: [number, number] | null;
   yTitle?: string;
 }
 
@@ -110,12 +115,18 @@ function tickX(axis: XAxis) {
   };
 }
 
-/** Log axes label 1, 2 and 5 of each decade only: chart.js's own ticks crowd into each other. */
+/**
+ * Log axes label 1, 2 and 5 of each decade only: chart.js's own ticks crowd into each other.
+ * Far from 1 a label is mantissa and exponent ("2e-5", "1e+304"), short enough to stack.
+ */
 export function logTick(v: number, dense = false): string {
   if (!(v > 0)) return '';
-  const m = v / 10 ** Math.floor(Math.log10(v) + 1e-9);
+  const e = Math.floor(Math.log10(v) + 1e-9);
+  const m = v / 10 ** e;
   // Over many decades, 2 and 5 crowd too: powers of ten only.
-  return (dense ? [1] : [1, 2, 5]).some((k) => Math.abs(m - k) < 1e-6) ? fmtNum(v, 2) : '';
+  const k = (dense ? [1] : [1, 2, 5]).find((c) => Math.abs(m - c) < 1e-6);
+  if (k === undefined) return '';
+  return Math.abs(e) >= 4 ? `${k}e${e > 0 ? '+' : ''}${e}` : fmtNum(v, 2);
 }
 
 export function markerText(m: Marker): string {
@@ -125,9 +136,17 @@ export function markerText(m: Marker): string {
 }
 
 export function buildOptions(spec: ChartSpec, theme: Theme, legend: boolean): ChartOptions<'line'> {
-  const xr = spec.range && spec.index !== undefined
-    ? spec.range.map((s) => (spec.index ? spec.index.x(s, spec.axis) : s))
-    : null;
+  const toX = (step: number): number | null => (spec.axis === 'step' ? step : spec.index ? spec.index.x(step, spec.axis) : null);
+  const pair = (r: [number, number] | null | undefined): [number, number] | null => {
+    const a = r ? toX(r[0]) : null;
+    const b = r ? toX(r[1]) : null;
+    return a !== null && b !== null ? [a, b] : null;
+  };
+  const zoom = pair(spec.range);
+  // Suggested, not fixed: a live point past the run's last known step still shows.
+  const span = zoom ? null : pair(spec.extent);
+  // A band is in the chart's own (log10) units: on a log axis it would mean something else.
+  const band = spec.logY ? null : (spec.band ?? null);
   return {
     animation: false,
     responsive: true,
@@ -136,7 +155,8 @@ export function buildOptions(spec: ChartSpec, theme: Theme, legend: boolean): Ch
     scales: {
       x: {
         type: 'linear',
-        ...(xr && xr[0] !== null && xr[1] !== null ? { min: xr[0], max: xr[1] } : {}),
+        ...(zoom ? { min: zoom[0], max: zoom[1] } : {}),
+        ...(span ? { suggestedMin: span[0], suggestedMax: span[1] } : {}),
         ticks: { color: theme.text, callback: tickX(spec.axis), maxRotation: 0, autoSkipPadding: 12, ...(spec.axis === 'step' ? { precision: 0 } : {}) },
         grid: { color: theme.grid },
         title: { display: true, text: spec.axis, color: theme.text },
@@ -144,7 +164,7 @@ export function buildOptions(spec: ChartSpec, theme: Theme, legend: boolean): Ch
       y: {
         type: spec.logY ? 'logarithmic' : 'linear',
         // A chart with a healthy band always shows it, so a line's distance from it reads at a glance.
-        ...(spec.band ? { suggestedMin: spec.band[0] - 0.5, suggestedMax: spec.band[1] + 0.5 } : {}),
+        ...(band ? { suggestedMin: band[0] - 0.5, suggestedMax: band[1] + 0.5 } : {}),
         ticks: { color: theme.text, callback: (v, _i, ticks) => (spec.logY ? logTick(Number(v), ticks.length > 14) : fmtNum(Number(v), 3)) },
         grid: { color: theme.grid },
         ...(spec.yTitle ? { title: { display: true, text: spec.yTitle, color: theme.text } } : {}),
@@ -166,7 +186,7 @@ export function buildOptions(spec: ChartSpec, theme: Theme, legend: boolean): Ch
           },
         },
       },
-      gwBand: spec.band ? { lo: spec.band[0], hi: spec.band[1], color: 'rgba(89,161,79,0.13)' } : null,
+      gwBand: band ? { lo: band[0], hi: band[1], color: 'rgba(89,161,79,0.13)' } : null,
     },
   };
 }

@@ -40,5 +40,7 @@ export function fmtValue(v: unknown): string {
   if (v === null || v === undefined) return '—';
   if (typeof v === 'number') return fmtNum(v, 6);
   if (typeof v === 'string') return v;
-  return JSON.stringify(v);
+  if (Array.isArray(v)) return `[${v.map(fmtValue).join(', ')}]`;
+  // Spaces after separators, so a long object wraps between entries rather than mid-word.
+  return JSON.stringify(v, null, 1).replace(/\n\s*/g, ' ');
 }

@@ -1,5 +1,5 @@
 import type { RunDetail, SeriesInfo } from '@gradwatch/shared';
-import { parseSeriesName } from './series-name';
+import { parseSeries } from '@gradwatch/shared/wire';
 
 /** Layers in forward order: the model's when it sent one, else as they appear in the series. */
 export function layerOrder(detail: Pick<RunDetail, 'model'>, info: readonly SeriesInfo[]): string[] {
@@ -7,7 +7,7 @@ export function layerOrder(detail: Pick<RunDetail, 'model'>, info: readonly Seri
   const seen = new Set(fromModel);
   const out = [...fromModel];
   for (const s of info) {
-    const p = parseSeriesName(s.name);
+    const p = parseSeries(s.name);
     if (p.layer !== undefined && !seen.has(p.layer)) {
       seen.add(p.layer);
       out.push(p.layer);
@@ -21,7 +21,7 @@ export function overviewSeries(detail: Pick<RunDetail, 'model'>, info: readonly 
   const names = info.map((s) => s.name);
   const layers = layerOrder(detail, info);
   const frozen = new Set(detail.model?.layers.filter((l) => l.trainable === false).map((l) => l.name) ?? []);
-  const scalars = names.filter((n) => parseSeriesName(n).kind === 'scalar');
+  const scalars = names.filter((n) => parseSeries(n).kind === 'scalar');
   const evalMetrics = names.filter((n) => n.startsWith('eval/') && !n.includes('/inputs/'));
   const isLoss = (n: string) => /(^|\/)loss$/.test(n);
   const isLr = (n: string) => n === 'lr' || n.startsWith('lr/');
@@ -41,4 +41,16 @@ export function configDiff(configs: ReadonlyArray<Record<string, unknown>>, show
   const keys = [...new Set(configs.flatMap((c) => Object.keys(c)))].sort();
   if (showAll) return keys;
   return keys.filter((k) => new Set(configs.map((c) => JSON.stringify(c[k] ?? null))).size > 1);
+}
+
+/** Healthy activation std, 0.5..2, in the log10 units the std chart draws. */
+export const STD_BAND: [number, number] = [Math.log10(0.5), Math.log10(2)];
+
+/** The run's steps, first to last: what every chart of a run view spans when not zoomed. */
+export function runExtent(info: readonly SeriesInfo[], lastStep: number | null): [number, number] | null {
+  const firsts = info.map((s) => s.firstStep).filter((s): s is number => s !== null);
+  const lasts = info.map((s) => s.lastStep).filter((s): s is number => s !== null);
+  const hi = Math.max(lastStep ?? -Infinity, ...lasts);
+  if (!Number.isFinite(hi)) return null;
+  return [Math.min(hi, firsts.length ? Math.min(...firsts) : 0), hi];
 }

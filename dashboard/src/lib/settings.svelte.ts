@@ -14,10 +14,21 @@ function load(): Saved {
   }
 }
 
+/** The stylesheet's colours for charts; `dark` picks the fallbacks and says when to read again. */
+function themeOf(dark: boolean): { text: string; grid: string } {
+  const cs = getComputedStyle(document.documentElement);
+  return {
+    text: cs.getPropertyValue('--muted').trim() || (dark ? '#9aa4b2' : '#666'),
+    grid: cs.getPropertyValue('--grid').trim() || (dark ? '#333' : '#ddd'),
+  };
+}
+
 /** Page-wide choices, kept across visits; the OS decides light or dark. */
 class Settings {
   xAxis = $state<XAxis>(load().xAxis ?? 'step');
   dark = $state(false);
+  /** Chart text and grid colours from the stylesheet's variables, for the current scheme. */
+  chartTheme = $derived(themeOf(this.dark));
 
   constructor() {
     const mq = matchMedia('(prefers-color-scheme: dark)');
@@ -32,14 +43,6 @@ class Settings {
     } catch {
       // No storage: the choice lasts for this page.
     }
-  }
-
-  /** Chart text and grid colours from the stylesheet's variables. */
-  chartTheme(): { text: string; grid: string } {
-    // Read `dark` so callers re-run when the OS theme flips.
-    void this.dark;
-    const cs = getComputedStyle(document.documentElement);
-    return { text: cs.getPropertyValue('--muted').trim() || '#666', grid: cs.getPropertyValue('--grid').trim() || '#ddd' };
   }
 }
 

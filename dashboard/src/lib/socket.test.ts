@@ -1,45 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { LiveSocket, type SocketLike } from './socket';
+import { POINTS_EVERY_MS } from './socket';
+import { fakeLive } from './testing/fake-ws';
 
-class FakeWs implements SocketLike {
-  readyState = 0;
-  sent: unknown[] = [];
-  onopen: ((ev: Event) => void) | null = null;
-  onmessage: ((ev: MessageEvent) => void) | null = null;
-  onclose: ((ev: CloseEvent) => void) | null = null;
-  send(d: string): void {
-    this.sent.push(JSON.parse(d));
-  }
-  close(): void {
-    this.readyState = 3;
-    this.onclose?.({ code: 1000 } as CloseEvent);
-  }
-  open(): void {
-    this.readyState = 1;
-    this.onopen?.({} as Event);
-  }
-  recv(m: unknown): void {
-    this.onmessage?.({ data: JSON.stringify(m) } as MessageEvent);
-  }
-}
-
-function setup(token: string | null = null) {
-  const sockets: FakeWs[] = [];
-  let unauthorized = 0;
-  const live = new LiveSocket({
-    url: () => 'ws://x/v1/live',
-    token: () => token,
-    create: () => {
-      const ws = new FakeWs();
-      sockets.push(ws);
-      return ws;
-    },
-    onUnauthorized: () => unauthorized++,
-  });
-  return { live, sockets, unauthorized: () => unauthorized };
-}
+const setup = (token: string | null = null) => fakeLive({ token });
 
 const tick = () => new Promise((r) => setTimeout(r, 0));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('LiveSocket', () => {
   it('authenticates first, then sends the merged subscriptions', async () => {
@@ -80,9 +46,65 @@ describe('LiveSocket', () => {
     live.subscribe(['r1']);
     sockets[0]?.open();
     sockets[0]?.recv({ type: 'points', runId: 'r1', series: { loss: [[1, 0.5], [2, 'NaN']] } });
+    await sleep(POINTS_EVERY_MS + 20);
     off();
     sockets[0]?.recv({ type: 'points', runId: 'r1', series: { loss: [[3, 0.5]] } });
+    await sleep(POINTS_EVERY_MS + 20);
     expect(got).toEqual([2]);
+  });
+
+  it('hands the points frames of a burst on together, in order, at most once per period', async () => {
+    const { live, sockets } = setup();
+    // A burst is what listeners receive within one synchronous run (before any microtask).
+    let burst = 0;
+    let closing = false;
+    const calls: Array<[string, number, number]> = [];
+    live.on('points', (m) => {
+      calls.push([m.runId, burst, performance.now()]);
+      if (!closing) {
+        closing = true;
+        queueMicrotask(() => {
+          burst++;
+          closing = false;
+        });
+      }
+    });
+    live.subscribe(['a', 'b', 'c']);
+    sockets[0]?.open();
+    for (const runId of ['a', 'b', 'c']) sockets[0]?.recv({ type: 'points', runId, series: { loss: [[1, 1]] } });
+    await sleep(20);
+    sockets[0]?.recv({ type: 'points', runId: 'a', series: { loss: [[2, 1]] } });
+    await sleep(POINTS_EVERY_MS * 2);
+    expect(calls.map((c) => [c[0], c[1]])).toEqual([['a', 0], ['b', 0], ['c', 0], ['a', 1]]);
+    expect((calls[3]?.[2] ?? 0) - (calls[0]?.[2] ?? 0)).toBeGreaterThanOrEqual(POINTS_EVERY_MS - 5);
+  });
+
+  it('is synced only once the server has answered every subscription', async () => {
+    const { live, sockets } = setup('tok');
+    let synced: boolean | null = null;
+    live.subscribe(['r1'], ['loss']);
+    void live.whenSynced(5000).then((ok) => (synced = ok));
+    sockets[0]?.open();
+    await tick();
+    expect(sockets[0]?.sent).toHaveLength(2);
+    sockets[0]?.recv({ type: 'ready' });
+    await tick();
+    expect(synced).toBeNull();
+    sockets[0]?.recv({ type: 'ready' });
+    await tick();
+    expect(synced).toBe(true);
+    // A new subscription is pending again until its answer arrives.
+    live.subscribe(['r2']);
+    expect(live.synced).toBe(false);
+    await tick();
+    sockets[0]?.recv({ type: 'error', code: 'forbidden', message: 'not yours' });
+    expect(live.synced).toBe(true);
+  });
+
+  it('gives up waiting for a socket that does not open', async () => {
+    const { live } = setup();
+    live.subscribe(['r1']);
+    expect(await live.whenSynced(30)).toBe(false);
   });
 
   it('re-sends every subscription after a reconnect and says it was one', async () => {

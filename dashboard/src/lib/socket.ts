@@ -1,4 +1,5 @@
 import type { Alert, LiveClientMsg, LivePoints, LiveRun, LiveServerMsg } from '@gradwatch/shared';
+import { throttle } from './throttle';
 
 export interface LiveEvents {
   points: LivePoints;
@@ -36,10 +37,19 @@ export interface LiveOptions {
 
 const OPEN = 1;
 
+/** Points are handed to listeners in one burst at most this often (ms): one redraw per burst. */
+export const POINTS_EVERY_MS = 100;
+
 /**
  * The one live socket of the page. Views subscribe to what they show; the subscriptions of all
  * views are merged per run (a run's filter is the union of its subscribers' series, or none if
  * any of them wants everything), and re-sent after every reconnect.
+ *
+ * The server answers every auth, subscribe and unsubscribe with `ready` (or `error`), in order:
+ * `whenSynced()` waits for those answers, so a view that subscribes, waits, and only then loads over
+ * REST misses no point committed in between. Points frames of several runs arrive as separate
+ * messages; they are handed on together, at most every POINTS_EVERY_MS, so a chart overlaying
+ * twenty runs redraws once per burst rather than twenty times.
  */
 export class LiveSocket {
   private ws: SocketLike | null = null;
@@ -52,8 +62,45 @@ export class LiveSocket {
   private retry: ReturnType<typeof setTimeout> | null = null;
   private opened = 0;
   private stopped = false;
+  /** Messages sent on the current socket that the server has not answered yet. */
+  private unanswered = 0;
+  private waiters = new Set<() => void>();
+  private points: LivePoints[] = [];
+  private readonly deliverPoints = throttle(() => {
+    const batch = this.points;
+    this.points = [];
+    for (const m of batch) this.emit('points', m);
+  }, POINTS_EVERY_MS);
 
   constructor(private readonly opts: LiveOptions) {}
+
+  /** True when the server holds every subscription made so far. */
+  get synced(): boolean {
+    return !!this.ws && this.ws.readyState === OPEN && !this.flushQueued && this.unanswered === 0;
+  }
+
+  /**
+   * Resolves true once the server holds every subscription made so far, or false after
+   * timeoutMs (no socket: the caller loads anyway and reloads when the socket opens).
+   */
+  whenSynced(timeoutMs = 3000): Promise<boolean> {
+    if (this.synced) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        this.waiters.delete(wake);
+        resolve(ok);
+      };
+      const wake = () => done(true);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.waiters.add(wake);
+    });
+  }
+
+  private checkSynced(): void {
+    if (!this.synced) return;
+    for (const w of [...this.waiters]) w();
+  }
 
   /** Listens for one kind of event; returns its own unsubscribe. */
   on<K extends keyof LiveEvents>(type: K, fn: Handler<K>): () => void {
@@ -99,16 +146,20 @@ export class LiveSocket {
     this.ws = ws;
     ws.onopen = () => {
       this.backoff = 500;
+      this.unanswered = 0;
       const token = this.opts.token();
       if (token) this.send({ type: 'auth', token });
       this.sent.clear();
       this.flush();
       this.emit('open', { reconnect: this.opened++ > 0 });
+      this.checkSynced();
     };
     ws.onmessage = (ev) => this.onMessage(String(ev.data));
     ws.onclose = (ev) => {
       if (this.ws !== ws) return;
       this.ws = null;
+      // Whatever was in flight is lost with the socket: the next open re-sends it all.
+      this.unanswered = 0;
       this.emit('close', { code: ev.code });
       if (this.stopped) return;
       this.retry = setTimeout(() => {
@@ -126,10 +177,14 @@ export class LiveSocket {
     } catch {
       return;
     }
-    if (m.type === 'points') this.emit('points', m);
-    else if (m.type === 'run') this.emit('run', m);
+    if (m.type === 'points') {
+      this.points.push(m);
+      this.deliverPoints();
+    } else if (m.type === 'run') this.emit('run', m);
     else if (m.type === 'alert') this.emit('alert', m.alert);
+    else if (m.type === 'ready') this.answered();
     else if (m.type === 'error') {
+      this.answered();
       if (m.code === 'unauthorized' || m.code === 'forbidden') {
         // Retrying with the same token is pointless: wait for a new one.
         this.stopped = true;
@@ -139,8 +194,16 @@ export class LiveSocket {
     }
   }
 
+  private answered(): void {
+    if (this.unanswered > 0) this.unanswered--;
+    this.checkSynced();
+  }
+
   private send(m: LiveClientMsg): void {
-    if (this.ws && this.ws.readyState === OPEN) this.ws.send(JSON.stringify(m));
+    if (this.ws && this.ws.readyState === OPEN) {
+      this.ws.send(JSON.stringify(m));
+      this.unanswered++;
+    }
   }
 
   private queueFlush(): void {
@@ -150,6 +213,7 @@ export class LiveSocket {
     queueMicrotask(() => {
       this.flushQueued = false;
       this.flush();
+      this.checkSynced();
     });
   }
 

@@ -1,6 +1,6 @@
-import type { XAxis } from '@gradwatch/shared';
+import type { StepTimes, XAxis } from '@gradwatch/shared';
 
-export type StepTriple = [number, number | null, number | null];
+export type StepTriple = StepTimes['steps'][number];
 
 /** Binary search: index of the last entry <= v, or -1. */
 function floorIndex(a: ArrayLike<number>, n: number, v: number): number {
@@ -46,6 +46,16 @@ export class StepIndex {
 
   get lastStep(): number | null {
     return this.steps.length ? (this.steps[this.steps.length - 1] as number) : null;
+  }
+
+  /** A copy to extend: whoever holds this index keeps seeing what it saw. */
+  clone(): StepIndex {
+    const c = new StepIndex();
+    c.steps = this.steps.slice();
+    c.times = this.times.slice();
+    c.epochX = this.epochX.slice();
+    c.rawEpochs = this.rawEpochs.slice();
+    return c;
   }
 
   /** Adds triples in step order (older or duplicate steps are ignored). */

@@ -1,6 +1,6 @@
-import type { Alert } from '@gradwatch/shared';
+import type { Alert, RunAlertQuery } from '@gradwatch/shared';
 import { api, type AlertFilter, type AlertPage } from '../api';
-import type { LiveSocket } from '../socket';
+import type { Live } from './run-series.svelte';
 
 /** Newest first, as the server pages them. */
 const newestFirst = (a: Alert, b: Alert) => b.id - a.id;
@@ -13,37 +13,57 @@ function matches(a: Alert, f: AlertFilter, runId: string | null): boolean {
   return true;
 }
 
+type FetchPage = (runId: string | null, q: RunAlertQuery) => Promise<AlertPage>;
+const fetchAlerts: FetchPage = (runId, q) => (runId === null ? api.alerts(q) : api.runAlerts(runId, q));
+
 /** Alerts of one run, or of every run: paged from REST, upserted live from the socket. */
 export class AlertList {
-  alerts = $state<Alert[]>([]);
+  alerts = $state.raw<Alert[]>([]);
   nextCursor = $state<string | null>(null);
   loading = $state(false);
   error = $state<string | null>(null);
-  filter = $state<AlertFilter>({});
+  private runId: string | null = null;
+  private filter: AlertFilter = {};
+  private seq = 0;
 
-  constructor(
-    readonly runId: string | null,
-    private readonly fetchPage: (f: AlertFilter) => Promise<AlertPage> = (f) =>
-      runId === null ? api.alerts(f) : api.runAlerts(runId, f),
-  ) {}
+  constructor(private readonly live: Pick<Live, 'on' | 'subscribe'>, private readonly fetchPage: FetchPage = fetchAlerts) {}
 
-  async load(): Promise<void> {
+  /** Follows the alerts of one run (null: every run); returns the stop. */
+  follow(runId: string | null): () => void {
+    this.runId = runId;
+    const offs = [
+      this.live.subscribe([runId ?? '*'], runId ? [] : undefined),
+      this.live.on('alert', (a) => this.upsert(a)),
+      this.live.on('open', ({ reconnect }) => {
+        if (reconnect) void this.load(this.filter);
+      }),
+    ];
+    return () => offs.forEach((off) => off());
+  }
+
+  /** The first page under this filter; later live alerts are kept to it too. */
+  async load(filter: AlertFilter): Promise<void> {
+    const seq = ++this.seq;
+    this.filter = { ...filter };
     this.loading = true;
     try {
-      const p = await this.fetchPage({ ...this.filter, limit: 100 });
+      const p = await this.fetchPage(this.runId, { ...this.filter, limit: 100 });
+      if (seq !== this.seq) return;
       this.alerts = p.alerts;
       this.nextCursor = p.nextCursor;
       this.error = null;
     } catch (e) {
-      this.error = (e as Error).message;
+      if (seq === this.seq) this.error = (e as Error).message;
     } finally {
-      this.loading = false;
+      if (seq === this.seq) this.loading = false;
     }
   }
 
   async more(): Promise<void> {
     if (!this.nextCursor) return;
-    const p = await this.fetchPage({ ...this.filter, cursor: this.nextCursor, limit: 100 });
+    const seq = this.seq;
+    const p = await this.fetchPage(this.runId, { ...this.filter, cursor: this.nextCursor, limit: 100 });
+    if (seq !== this.seq) return;
     this.alerts = [...this.alerts, ...p.alerts];
     this.nextCursor = p.nextCursor;
   }
@@ -52,16 +72,5 @@ export class AlertList {
   upsert(a: Alert): void {
     const rest = this.alerts.filter((x) => x.id !== a.id);
     this.alerts = matches(a, this.filter, this.runId) ? [a, ...rest].sort(newestFirst) : rest;
-  }
-
-  follow(live: LiveSocket): () => void {
-    const offs = [
-      live.subscribe([this.runId ?? '*'], this.runId ? [] : undefined),
-      live.on('alert', (a) => this.upsert(a)),
-      live.on('open', ({ reconnect }) => {
-        if (reconnect) void this.load();
-      }),
-    ];
-    return () => offs.forEach((off) => off());
   }
 }

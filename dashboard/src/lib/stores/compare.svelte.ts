@@ -1,7 +1,6 @@
 import type { RunDetail, SeriesInfo } from '@gradwatch/shared';
 import { api } from '../api';
-import type { LiveSocket } from '../socket';
-import { RunSeries } from './run-series.svelte';
+import { RunSeries, type Live } from './run-series.svelte';
 
 export interface ComparedRun {
   detail: RunDetail;
@@ -9,23 +8,27 @@ export interface ComparedRun {
   series: RunSeries;
 }
 
-/** Several runs overlaid: one RunSeries per run, all wanting the same series names. */
+/** Several runs overlaid: one RunSeries per run, all showing the same series names. */
 export class CompareStore {
-  runs = $state<ComparedRun[]>([]);
-  errors = $state<string[]>([]);
+  runs = $state.raw<ComparedRun[]>([]);
+  errors = $state.raw<string[]>([]);
   loading = $state(false);
+  private seq = 0;
 
-  constructor(readonly maxPoints = 600) {}
+  constructor(private readonly live: Live, readonly maxPoints = 600) {}
 
   async load(ids: readonly string[]): Promise<void> {
+    const seq = ++this.seq;
     this.loading = true;
     const res = await Promise.allSettled(ids.map(async (id) => ({ detail: await api.run(id), info: await api.series(id) })));
+    if (seq !== this.seq) return;
     const runs: ComparedRun[] = [];
     const errors: string[] = [];
     res.forEach((r, i) => {
-      if (r.status === 'fulfilled') runs.push({ ...r.value, series: new RunSeries(r.value.detail.id, this.maxPoints) });
+      if (r.status === 'fulfilled') runs.push({ ...r.value, series: new RunSeries(this.live, { maxPoints: this.maxPoints }) });
       else errors.push(`${ids[i]}: ${(r.reason as Error).message}`);
     });
+    for (const r of this.runs) r.series.close();
     this.runs = runs;
     this.errors = errors;
     this.loading = false;
@@ -41,24 +44,27 @@ export class CompareStore {
       .map(([n]) => n);
   }
 
-  want(names: readonly string[]): Promise<void> {
-    return Promise.all(this.runs.map((r) => r.series.want(names, r.info))).then(() => undefined);
+  /** The longest run's steps: every chart's x axis spans them. */
+  get extent(): [number, number] | null {
+    const last = Math.max(-1, ...this.runs.map((r) => r.detail.lastStep ?? -1));
+    return last >= 0 ? [0, last] : null;
+  }
+
+  show(names: readonly string[]): void {
+    for (const r of this.runs) r.series.show(r.detail.id, names, r.info);
   }
 
   zoom(range: [number, number] | null): Promise<void> {
     return Promise.all(this.runs.map((r) => r.series.zoom(range))).then(() => undefined);
   }
 
-  get version(): number {
-    return this.runs.reduce((a, r) => a + r.series.version, 0);
-  }
-
   get range(): [number, number] | null {
     return this.runs[0]?.series.range ?? null;
   }
 
-  follow(live: LiveSocket, names: readonly string[]): () => void {
-    const offs = this.runs.map((r) => r.series.follow(live, names));
-    return () => offs.forEach((off) => off());
+  close(): void {
+    this.seq++;
+    for (const r of this.runs) r.series.close();
+    this.runs = [];
   }
 }

@@ -1,66 +1,82 @@
-/* eslint-disable svelte/prefer-svelte-reactivity -- the buffers and their bookkeeping are
-   deliberately plain: charts read thousands of bins per redraw, and `version` says when to. */
-import type { LivePoints, SeriesInfo } from '@gradwatch/shared';
+/* eslint-disable svelte/prefer-svelte-reactivity -- the bookkeeping sets and maps are never
+   rendered; only the buffers (a SvelteMap of state-holding BinBuffers) are. */
+import type { Num, SeriesInfo } from '@gradwatch/shared';
+import { SvelteMap } from 'svelte/reactivity';
 import { api } from '../api';
-import { BinBuffer, fromBucket, type Bin } from '../buckets';
+import { fromBucket, type Bin } from '../buckets';
 import { mark } from '../perf';
 import type { LiveSocket } from '../socket';
+import { BinBuffer } from './bin-buffer.svelte';
 
 export type Query = typeof api.query;
+export type Live = Pick<LiveSocket, 'on' | 'subscribe' | 'whenSynced'>;
+
+/** How long a load waits for the live subscription before it goes ahead without it. */
+export const SYNC_WAIT_MS = 3000;
+
+type Point = readonly [number, Num];
 
 /**
- * The series of one run that a view shows. Loads bucketed envelopes, appends live points to
- * bounded buffers without refetching, and re-queries at full fidelity when zoomed. The buffers
- * are plain objects (a chart reads thousands of bins; deep reactivity would only cost):
- * `version` is the signal that they changed.
+ * The series of one run that a view shows, kept current. It subscribes first and loads once the
+ * server holds the subscription, so no point committed in between is missed; live points that
+ * arrive while a series loads are held and merged by step into the answer. Buffers are bounded
+ * and expose their bins as state: a chart reading `bins(name)` redraws when they change.
+ * Zooming re-queries the range at full fidelity (and ignores live points while zoomed).
  */
 export class RunSeries {
-  version = $state(0);
   loading = $state(false);
   error = $state<string | null>(null);
   /** Zoomed step range; null is the whole run. */
-  range = $state<[number, number] | null>(null);
-  /** Step of the first NaN/±Inf per series, from the server's series list and live data. */
-  firstNonFinite = new Map<string, number>();
+  range = $state.raw<[number, number] | null>(null);
 
-  private buffers = new Map<string, BinBuffer>();
-  private desired: string[] = [];
+  private readonly buffers = new SvelteMap<string, BinBuffer>();
+  private runId: string | null = null;
+  private desired = new Set<string>();
   private known = new Set<string>();
-  /** Asked for (loaded or on the way): a second want() does not query them again. */
+  /** Loaded or on the way: a second show() does not query them again. */
   private requested = new Set<string>();
-  private inflight: AbortController | null = null;
-  /** Live points that arrive while a query is out: replayed on top of its answer. */
-  private held: LivePoints[] | null = null;
+  /** Live points of series whose load is out, replayed on top of its answer. */
+  private held = new Map<string, Point[]>();
+  /** The newest load of each series: an older answer never overwrites a newer one. */
+  private latest = new Map<string, number>();
+  private controllers = new Set<AbortController>();
+  private loads = 0;
   private pending = 0;
+  /** Bumped when the store moves to another run (or closes): late answers of the old one are dropped. */
+  private generation = 0;
+  private subKey = '';
+  private unsubscribe: (() => void) | null = null;
+  private listeners: Array<() => void> = [];
+  /** A load went ahead without the live subscription: the socket's next open reloads. */
+  private unsynced = false;
 
-  constructor(
-    readonly runId: string,
-    /** Buckets per series: about one per pixel pair of a chart; zooming brings the detail. */
-    readonly maxPoints = 600,
-    private readonly query: Query = api.query,
-  ) {}
+  /** Buckets per series: about one per pixel pair of a chart; zooming brings the detail. */
+  readonly maxPoints: number;
+  private readonly query: Query;
+  private readonly syncWaitMs: number;
+
+  constructor(private readonly live: Live, opts: { maxPoints?: number; query?: Query; syncWaitMs?: number } = {}) {
+    this.maxPoints = opts.maxPoints ?? 600;
+    this.query = opts.query ?? api.query;
+    this.syncWaitMs = opts.syncWaitMs ?? SYNC_WAIT_MS;
+  }
 
   bins(name: string): readonly Bin[] {
-    return this.buffers.get(name)?.all ?? [];
+    return this.buffers.get(name)?.bins ?? [];
   }
 
-  has(name: string): boolean {
-    return (this.buffers.get(name)?.length ?? 0) > 0;
-  }
-
-  get names(): readonly string[] {
-    return this.desired;
-  }
-
-  /** Sets what the view wants and what exists; loads whatever is wanted, exists and is not loaded. */
-  async want(desired: readonly string[], info: readonly SeriesInfo[]): Promise<void> {
-    this.desired = [...new Set(desired)];
-    for (const s of info) {
-      this.known.add(s.name);
-      if (s.firstNonFiniteStep !== null && !this.firstNonFinite.has(s.name)) this.firstNonFinite.set(s.name, s.firstNonFiniteStep);
-    }
-    const missing = this.desired.filter((n) => this.known.has(n) && !this.requested.has(n));
-    if (missing.length) await this.fetch(missing, false);
+  /**
+   * Shows these series of this run: subscribes to them and loads whatever exists and is not
+   * loaded yet. Cheap to call again with the same arguments. `initialRange` zooms the first
+   * load of a run (an alert's neighbourhood).
+   */
+  show(runId: string, desired: readonly string[], info: readonly SeriesInfo[], initialRange: [number, number] | null = null): void {
+    if (runId !== this.runId) this.reset(runId, initialRange);
+    this.desired = new Set(desired);
+    for (const s of info) this.known.add(s.name);
+    this.follow(runId);
+    const missing = [...this.desired].filter((n) => this.known.has(n) && !this.requested.has(n));
+    if (missing.length) void this.load(missing, false);
   }
 
   zoom(range: [number, number] | null): Promise<void> {
@@ -70,44 +86,69 @@ export class RunSeries {
 
   /** Everything again (after a reconnect, or a zoom). */
   reload(): Promise<void> {
-    return this.fetch(this.desired.filter((n) => this.known.has(n)), true);
+    return this.load([...this.desired].filter((n) => this.known.has(n)), true);
   }
 
-  private async fetch(names: string[], replaceAll: boolean): Promise<void> {
-    for (const n of names) this.requested.add(n);
-    if (replaceAll) this.inflight?.abort();
-    const ctl = new AbortController();
-    if (replaceAll) this.inflight = ctl;
-    this.held ??= [];
-    this.pending++;
-    this.loading = true;
+  close(): void {
+    this.reset(null, null);
+    for (const off of this.listeners) off();
+    this.listeners = [];
+  }
+
+  private reset(runId: string | null, range: [number, number] | null): void {
+    this.generation++;
+    for (const c of this.controllers) c.abort();
+    this.controllers.clear();
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    this.subKey = '';
+    this.buffers.clear();
+    this.known.clear();
+    this.requested.clear();
+    this.held.clear();
+    this.latest.clear();
+    this.pending = 0;
+    this.unsynced = false;
+    this.runId = runId;
+    this.range = range;
+    this.loading = false;
     this.error = null;
-    try {
-      const r = this.range;
-      const res = await this.query(this.runId, names, {
-        maxPoints: this.maxPoints, signal: ctl.signal,
-        ...(r ? { from: r[0], to: r[1] } : {}),
-      });
-      if (replaceAll) for (const b of this.buffers.values()) b.clear();
-      mark(`gw:series:${this.runId}`);
-      for (const s of res) {
-        this.buffer(s.name).replace(s.buckets.map(fromBucket));
-        if (s.firstNonFiniteStep !== null) this.firstNonFinite.set(s.name, s.firstNonFiniteStep);
+  }
+
+  private follow(runId: string): void {
+    if (this.listeners.length === 0) {
+      this.listeners.push(
+        this.live.on('points', (m) => {
+          if (m.runId === this.runId) this.onPoints(m.series);
+        }),
+        this.live.on('open', ({ reconnect }) => {
+          // Points may have been missed while the socket was down.
+          if (reconnect || this.unsynced) void this.reload();
+        }),
+      );
+    }
+    const key = [...this.desired].sort().join('\n');
+    if (key === this.subKey) return;
+    // The new subscription first, then the old one goes: the merged filter never drops a series.
+    const prev = this.unsubscribe;
+    this.unsubscribe = this.live.subscribe([runId], [...this.desired]);
+    prev?.();
+    this.subKey = key;
+  }
+
+  private onPoints(series: Record<string, Point[]>): void {
+    // A zoomed view is a fixed window: new steps would fall outside it.
+    if (this.range) return;
+    for (const [name, pts] of Object.entries(series)) {
+      if (!this.desired.has(name)) continue;
+      // A series that began after the series list was read: load what came before these points.
+      if (!this.requested.has(name)) {
+        this.known.add(name);
+        void this.load([name], false);
       }
-    } catch (e) {
-      if ((e as Error).name !== 'AbortError') {
-        this.error = (e as Error).message;
-        // Let a later want() try them again.
-        for (const n of names) this.requested.delete(n);
-      }
-    } finally {
-      if (--this.pending === 0) {
-        const held = this.held ?? [];
-        this.held = null;
-        for (const m of held) this.append(m);
-        this.loading = false;
-      }
-      this.version++;
+      const held = this.held.get(name);
+      if (held) held.push(...pts);
+      else this.buffer(name).append(pts);
     }
   }
 
@@ -117,44 +158,55 @@ export class RunSeries {
     return b;
   }
 
-  /** Applies a live frame; true when something on screen changed. */
-  append(m: LivePoints): boolean {
-    if (m.runId !== this.runId) return false;
-    if (this.held) {
-      this.held.push(m);
-      return false;
+  private async load(names: string[], replace: boolean): Promise<void> {
+    const runId = this.runId;
+    if (runId === null || names.length === 0) return;
+    const gen = this.generation;
+    const mine = ++this.loads;
+    for (const n of names) {
+      this.requested.add(n);
+      this.latest.set(n, mine);
+      if (!this.held.has(n)) this.held.set(n, []);
     }
-    // A zoomed view is a fixed window: new steps would fall outside it.
-    if (this.range) return false;
-    let changed = false;
-    for (const [name, pts] of Object.entries(m.series)) {
-      if (!this.desired.includes(name)) continue;
-      const buf = this.buffer(name);
-      for (const [step, v] of pts) {
-        if (buf.append(step, v)) {
-          changed = true;
-          if (typeof v === 'string' && !this.firstNonFinite.has(name)) this.firstNonFinite.set(name, step);
-        }
+    const ctl = new AbortController();
+    this.controllers.add(ctl);
+    this.pending++;
+    this.loading = true;
+    this.error = null;
+    let answer: Awaited<ReturnType<Query>> | null = null;
+    try {
+      if (!(await this.live.whenSynced(this.syncWaitMs))) this.unsynced = true;
+      if (gen !== this.generation) return;
+      const r = this.range;
+      answer = await this.query(runId, names, { maxPoints: this.maxPoints, signal: ctl.signal, ...(r ? { from: r[0], to: r[1] } : {}) });
+    } catch (e) {
+      if (gen === this.generation && (e as Error).name !== 'AbortError') {
+        this.error = (e as Error).message;
+        // Let a later show() try them again.
+        for (const n of names) if (this.latest.get(n) === mine) this.requested.delete(n);
       }
-      this.known.add(name);
-      this.requested.add(name);
+    } finally {
+      this.controllers.delete(ctl);
+      if (gen === this.generation) {
+        this.settle(names, mine, answer, replace);
+        if (--this.pending === 0) this.loading = false;
+      }
     }
-    if (changed) this.version++;
-    return changed;
   }
 
-  /** Follows the run live: subscribes to the wanted series; a reconnect refetches the gap. */
-  follow(live: LiveSocket, names: readonly string[]): () => void {
-    const offSub = live.subscribe([this.runId], names);
-    const offPts = live.on('points', (m) => this.append(m));
-    const offOpen = live.on('open', ({ reconnect }) => {
-      if (reconnect) void this.reload();
-    });
-    return () => {
-      offSub();
-      offPts();
-      offOpen();
-      this.inflight?.abort();
-    };
+  /** Puts an answer in place and merges the points held meanwhile, for the series it is newest for. */
+  private settle(names: readonly string[], mine: number, answer: Awaited<ReturnType<Query>> | null, replace: boolean): void {
+    const got = new Map((answer ?? []).map((s) => [s.name, s]));
+    for (const n of names) {
+      if (this.latest.get(n) !== mine) continue;
+      const held = this.held.get(n) ?? [];
+      this.held.delete(n);
+      if (!answer) continue;
+      const s = got.get(n);
+      if (s) this.buffer(n).replace(s.buckets.map(fromBucket));
+      else if (replace) this.buffers.get(n)?.clear();
+      if (held.length && !this.range) this.buffer(n).append(held);
+    }
+    if (answer) mark(`gw:series:${this.runId ?? ''}`);
   }
 }

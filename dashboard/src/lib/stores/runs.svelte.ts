@@ -1,7 +1,7 @@
 import type { LiveRun, RunStatus, RunSummary } from '@gradwatch/shared';
 import { api } from '../api';
-import type { LiveSocket } from '../socket';
 import { throttle } from '../throttle';
+import type { Live } from './run-series.svelte';
 
 export interface RunFilter {
   project: string;
@@ -16,11 +16,13 @@ export class RunsStore {
   nextCursor = $state<string | null>(null);
   loading = $state(false);
   error = $state<string | null>(null);
-  filter = $state<RunFilter>({ project: '', statuses: [], search: '' });
+  private filter: RunFilter = { project: '', statuses: [], search: '' };
   private seq = 0;
-  private readonly refreshSoon = throttle(() => void this.load(), 1000);
+  /** Rows on screen, kept apart from `runs` so loading never reads what it writes. */
+  private shown = 0;
+  private readonly refreshSoon = throttle(() => void this.load(this.filter), 1000);
 
-  constructor(private readonly fetchRuns = api.runs) {}
+  constructor(private readonly live: Pick<Live, 'on' | 'subscribe'>, private readonly fetchRuns = api.runs) {}
 
   private query(cursor?: string) {
     const f = this.filter;
@@ -33,16 +35,19 @@ export class RunsStore {
     };
   }
 
-  async load(): Promise<void> {
+  /** The runs under this filter; live refreshes keep to it. */
+  async load(filter: RunFilter): Promise<void> {
     const seq = ++this.seq;
+    this.filter = { ...filter, statuses: [...filter.statuses] };
     this.loading = true;
     try {
       // Keep as many rows as are shown, so a live refresh does not shrink a long list.
-      const res = await this.fetchRuns({ ...this.query(), limit: Math.max(50, Math.min(500, this.runs.length)) });
+      const res = await this.fetchRuns({ ...this.query(), limit: Math.max(50, Math.min(500, this.shown)) });
       if (seq !== this.seq) return;
       this.runs = res.runs;
       this.total = res.total;
       this.nextCursor = res.nextCursor;
+      this.shown = res.runs.length;
       this.error = null;
     } catch (e) {
       if (seq === this.seq) this.error = (e as Error).message;
@@ -53,8 +58,11 @@ export class RunsStore {
 
   async more(): Promise<void> {
     if (!this.nextCursor) return;
+    const seq = this.seq;
     const res = await this.fetchRuns(this.query(this.nextCursor));
+    if (seq !== this.seq) return;
     this.runs = [...this.runs, ...res.runs];
+    this.shown = this.runs.length;
     this.nextCursor = res.nextCursor;
   }
 
@@ -72,13 +80,14 @@ export class RunsStore {
     if (statusChanged && this.filter.statuses.length) this.refreshSoon();
   }
 
-  follow(live: LiveSocket): () => void {
+  /** Run and alert events of every run; returns the stop. */
+  follow(): () => void {
     const offs = [
-      live.subscribe(['*']),
-      live.on('run', (m) => this.onRun(m)),
+      this.live.subscribe(['*']),
+      this.live.on('run', (m) => this.onRun(m)),
       // Open-alert counts are the server's to compute: refetch, at most once a second.
-      live.on('alert', () => this.refreshSoon()),
-      live.on('open', ({ reconnect }) => {
+      this.live.on('alert', () => this.refreshSoon()),
+      this.live.on('open', ({ reconnect }) => {
         if (reconnect) this.refreshSoon();
       }),
     ];

@@ -13,44 +13,52 @@ export const THROUGHPUT_WINDOW = 5000;
 export class Throughput {
   steps = $state.raw<Bin[]>([]);
   examples = $state.raw<Bin[]>([]);
-  latest = $state<{ steps: number; examples: number | null } | null>(null);
-  version = $state(0);
+  latest = $state.raw<{ steps: number; examples: number | null } | null>(null);
   error = $state<string | null>(null);
+  private runId: string | null = null;
+  private batchSize: number | null = null;
   private lastStep: number | null = null;
   private readonly refreshSoon = throttle(() => void this.load(), 5000);
 
-  constructor(readonly runId: string, readonly batchSize: number | null) {}
+  constructor(private readonly fetchSteps = api.steps) {}
 
-  update(lastStep: number | null): void {
-    if (lastStep === this.lastStep) return;
-    const first = this.lastStep === null;
+  /** The run and how far it has got: the first call loads, later ones refresh now and then. */
+  update(runId: string, batchSize: number | null, lastStep: number | null): void {
+    const fresh = runId !== this.runId;
+    if (!fresh && lastStep === this.lastStep) return;
+    this.runId = runId;
+    this.batchSize = batchSize;
     this.lastStep = lastStep;
-    if (first) void this.load();
+    if (fresh) void this.load();
     else this.refreshSoon();
   }
 
-  async load(): Promise<void> {
+  close(): void {
+    this.refreshSoon.cancel();
+    this.runId = null;
+  }
+
+  private async load(): Promise<void> {
+    const runId = this.runId;
+    if (runId === null) return;
     const last = this.lastStep ?? 0;
     let rows;
     try {
-      rows = await api.steps(this.runId, { from: Math.max(0, last - THROUGHPUT_WINDOW), limit: THROUGHPUT_WINDOW + 1 });
-      this.error = null;
+      rows = await this.fetchSteps(runId, { from: Math.max(0, last - THROUGHPUT_WINDOW), limit: THROUGHPUT_WINDOW + 1 });
     } catch (e) {
-      this.error = `Step times unavailable: ${(e as Error).message}`;
+      if (runId === this.runId) this.error = `Step times unavailable: ${(e as Error).message}`;
       return;
     }
+    if (runId !== this.runId) return;
+    this.error = null;
     const idx = new StepIndex();
     idx.add(rows);
     const rates = idx.rates(Math.max(5, Math.round(idx.size / 200)));
+    const batch = this.batchSize;
     this.steps = rates.map(([s, r]) => pointBin(s, r));
-    this.examples = this.batchSize ? rates.map(([s, r]) => pointBin(s, r * (this.batchSize as number))) : [];
+    this.examples = batch ? rates.map(([s, r]) => pointBin(s, r * batch)) : [];
     const tail = rates[rates.length - 1];
-    this.latest = tail ? { steps: tail[1], examples: this.batchSize ? tail[1] * this.batchSize : null } : null;
-    this.version++;
-  }
-
-  dispose(): void {
-    this.refreshSoon.cancel();
+    this.latest = tail ? { steps: tail[1], examples: batch ? tail[1] * batch : null } : null;
   }
 }
 
