@@ -10,7 +10,7 @@ import type { RunsService } from '../runs/runs.service.js';
 import { isTransientDbError } from '../storage/db.js';
 import { HttpPeer, type Answer } from './http-peer.js';
 import { bareRun, mapStatic, runIdOf, type RunFields } from './map-static.js';
-import { mapUpdate } from './map-update.js';
+import { mapUpdate, type MappedUpdate } from './map-update.js';
 import type { SbeMessage, Update } from './sbe-types.js';
 
 /** The one typeID StatsListener (and SameDiffStatsListener) writes. */
@@ -76,18 +76,26 @@ export class Dl4jService {
     return next;
   }
 
+  /**
+   * Everything a message maps to is built and checked before the hello, so a message that
+   * cannot be stored changes nothing, not even by creating its run.
+   */
   private async handle(msg: SbeMessage, runId: string, project: string): Promise<Received> {
     const stored = this.d.runs.find(runId);
     if (msg.template === 'staticInfo') {
       const { run, model } = mapStatic(msg);
-      return this.session(runId, project, run, (s) => this.staticMessages(s, stored?.model ?? null, model));
+      checkAll([{ type: 'model', ...model }], 'StaticInfo');
+      return this.session(runId, project, run, () => this.staticMessages(stored?.model ?? null, model));
     }
     const fields = stored ? fieldsOf(stored) : bareRun(msg.sessionId, msg.workerId);
     if (msg.template === 'storageMetaData') return this.session(runId, project, fields, () => ({ msgs: [] }));
-    return this.session(runId, project, fields, (s) => this.updateMessages(s, msg));
+    if (msg.iteration < 0) throw badRequest(`iterationCount ${msg.iteration} is negative`);
+    const mapped = mapUpdate(msg);
+    checkAll(updateMessages(mapped, msg.iteration), 'Update');
+    return this.session(runId, project, fields, (s) => this.placeUpdate(s, msg, mapped));
   }
 
-  private staticMessages(_s: RunSession, storedModel: string | null, model: Omit<ModelMsg, 'type' | 'seq'>): { msgs: Unsequenced[]; note?: string } {
+  private staticMessages(storedModel: string | null, model: Omit<ModelMsg, 'type' | 'seq'>): { msgs: Unsequenced[]; note?: string } {
     // DL4J sends its init twice (§1.6): the same model again is no news.
     if (storedModel !== null && storedModel === toWireJson({ layers: model.layers, loss: model.loss, optimizer: model.optimizer })) {
       return { msgs: [], note: 'model unchanged' };
@@ -102,24 +110,16 @@ export class Dl4jService {
    * session id): it goes after the last step, with the DL4J iteration kept as `dl4j/iteration`.
    * Reports are keyed by iteration, not time, so two in the same millisecond are both kept.
    */
-  private updateMessages(s: RunSession, u: Update): { msgs: Unsequenced[]; step?: number; note?: string } {
-    if (u.iteration < 0) throw badRequest(`iterationCount ${u.iteration} is negative`);
-    const mapped = mapUpdate(u);
+  private placeUpdate(s: RunSession, u: Update, mapped: MappedUpdate): { msgs: Unsequenced[]; step?: number; note?: string } {
     const last = s.lastStep;
-    let step = u.iteration;
-    let note: string | undefined;
-    if (last !== null && u.iteration <= last) {
-      const lastTime = this.d.points.steps(s.uid, { from: last, to: last, limit: 1 }).steps[0]?.[1];
-      if (lastTime !== null && lastTime !== undefined && u.time / 1000 <= lastTime) {
-        return { msgs: [], note: `iteration ${u.iteration} at or before the last stored step ${last}: already stored` };
-      }
-      step = last + 1;
-      mapped.item.scalars['dl4j/iteration'] = u.iteration;
-      note = `iteration ${u.iteration} follows step ${last}: stored as step ${step}`;
+    if (last === null || u.iteration > last) return { msgs: updateMessages(mapped, u.iteration), step: u.iteration };
+    const lastTime = this.d.points.steps(s.uid, { from: last, to: last, limit: 1 }).steps[0]?.[1];
+    if (lastTime !== null && lastTime !== undefined && u.time / 1000 <= lastTime) {
+      return { msgs: [], note: `iteration ${u.iteration} is not after the last stored step ${last}, nor newer: already stored` };
     }
-    const msgs: Unsequenced[] = [{ type: 'steps', items: [{ step, ...mapped.item }] }];
-    for (const h of mapped.hists) msgs.push({ type: 'hist', step, ...h });
-    return note === undefined ? { msgs, step } : { msgs, step, note };
+    const step = last + 1;
+    mapped.item.scalars['dl4j/iteration'] = u.iteration;
+    return { msgs: updateMessages(mapped, step), step, note: `iteration ${u.iteration} follows step ${last}: stored as step ${step}` };
   }
 
   private async session(
@@ -130,10 +130,12 @@ export class Dl4jService {
   ): Promise<Received> {
     const peer = new HttpPeer();
     const run: RunInfo = { id: runId, project, ...fields };
+    const hello = { type: 'hello' as const, protocol: PROTOCOL_VERSION, run };
+    if (!validators.hello.check(hello)) throw badRequest(`this DL4J session maps to an invalid run: ${validators.hello.explain(hello)}`);
     let session: RunSession;
     let lastSeq: number;
     try {
-      const res = this.d.ingest.hello(peer, { type: 'hello', protocol: PROTOCOL_VERSION, run });
+      const res = this.d.ingest.hello(peer, hello);
       session = res.session;
       lastSeq = res.welcome.lastSeq;
     } catch (e) {
@@ -143,13 +145,7 @@ export class Dl4jService {
     }
     try {
       const built = build(session);
-      const msgs = built.msgs.map((m, i) => ({ ...m, seq: lastSeq + 1 + i }) as SeqMsg);
-      // Checked as a socket client's messages are, before any is submitted: all or nothing.
-      for (const m of msgs) {
-        const v = validators[m.type];
-        const raw: unknown = m;
-        if (!v.check(raw)) throw badRequest(`the DL4J ${m.type === 'model' ? 'StaticInfo' : 'Update'} maps to an invalid ${m.type}: ${v.explain(m)}`);
-      }
+      const msgs = checkAll(built.msgs, 'message', lastSeq + 1);
       const answers = msgs.map((m) => peer.wait(m.seq));
       for (const m of msgs) this.d.ingest.submit(peer, session, m);
       for (const a of await Promise.all(answers)) if (a.type === 'error') throw httpErrorOf(a);
@@ -161,6 +157,24 @@ export class Dl4jService {
       this.d.ingest.detach(peer, session);
     }
   }
+}
+
+/** The steps item and the histograms of one Update, at `step`. */
+function updateMessages(mapped: MappedUpdate, step: number): Unsequenced[] {
+  const msgs: Unsequenced[] = [{ type: 'steps', items: [{ step, ...mapped.item, scalars: { ...mapped.item.scalars } }] }];
+  for (const h of mapped.hists) msgs.push({ type: 'hist', step, ...h });
+  return msgs;
+}
+
+/** Numbers the messages from `firstSeq` and checks each as a socket client's message is checked. */
+function checkAll(msgs: Unsequenced[], what: string, firstSeq = 1): SeqMsg[] {
+  const out = msgs.map((m, i) => ({ ...m, seq: firstSeq + i }) as SeqMsg);
+  for (const m of out) {
+    const v = validators[m.type];
+    const raw: unknown = m;
+    if (!v.check(raw)) throw badRequest(`this DL4J ${what} maps to an invalid ${m.type}: ${v.explain(raw)}`);
+  }
+  return out;
 }
 
 /** The stored run as a hello would send it, so a post without a StaticInfo changes none of it. */
