@@ -35,6 +35,8 @@ const dl4jRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/remoteReceive',
     {
       bodyLimit: DL4J_BODY_LIMIT,
+      // Fastify logs each request's URL at info, and here the URL holds the token: not in our log.
+      logLevel: 'warn',
       schema: {
         summary: 'Deeplearning4j remote UI receiver (RemoteUIStatsStorageRouter)',
         querystring: Query,
