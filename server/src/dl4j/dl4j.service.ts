@@ -90,7 +90,8 @@ export class Dl4jService {
     const fields = stored ? fieldsOf(stored) : bareRun(msg.sessionId, msg.workerId);
     if (msg.template === 'storageMetaData') return this.session(runId, project, fields, () => ({ msgs: [] }));
     if (msg.iteration < 0) throw badRequest(`iterationCount ${msg.iteration} is negative`);
-    const mapped = mapUpdate(msg);
+    const input = fields.config?.['dl4j.input'];
+    const mapped = mapUpdate(msg, typeof input === 'string' ? input : 'input');
     checkAll(updateMessages(mapped, msg.iteration), 'Update');
     return this.session(runId, project, fields, (s) => this.placeUpdate(s, msg, mapped));
   }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { LayerInfo, ModelMsg, RunInfo } from '@gradwatch/shared';
-import { parseModelConfig, type LayerConf } from './model-config.js';
+import { inputNameOf, parseModelConfig, type LayerConf } from './model-config.js';
 import { layerOrder } from './param-layout.js';
 import type { StaticInfo } from './sbe-types.js';
 
@@ -42,6 +42,7 @@ export function mapStatic(si: StaticInfo): { run: RunFields; model: Omit<ModelMs
     put('dl4j.modelClass', si.modelClassName);
     put('dl4j.numParams', si.modelNumParams);
     put('dl4j.numLayers', si.modelNumLayers);
+    put('dl4j.input', inputNameOf(si.modelConfigJson));
   }
   if (si.present.software) {
     put('dl4j.backend', si.sw.nd4jBackendClass);

@@ -112,8 +112,11 @@ function inputsOf(e: StatsEntry): InputStats | undefined {
   return s ? { mean: s.mean, std: s.std, min: s.min, max: s.max } : undefined;
 }
 
-/** An Update as protocol content; value for value, nothing computed that DL4J did not send. */
-export function mapUpdate(u: Update): MappedUpdate {
+/**
+ * An Update as protocol content; value for value, nothing computed that DL4J did not send.
+ * `inputName` is the activation key of the input batch (a ComputationGraph's first input).
+ */
+export function mapUpdate(u: Update, inputName = 'input'): MappedUpdate {
   const layout = paramLayout(u.paramNames);
   const layers: Record<string, LayerStats> = {};
   const hists: MappedHist[] = [];
@@ -125,7 +128,7 @@ export function mapUpdate(u: Update): MappedUpdate {
   let inputs: InputStats | undefined;
   for (const e of u.entries) {
     if (e.isLayer) {
-      if (e.name === 'input') {
+      if (e.name === inputName) {
         inputs = inputsOf(e);
         continue;
       }

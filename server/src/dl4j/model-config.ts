@@ -144,3 +144,14 @@ export function parseModelConfig(json: string): Map<string, LayerConf> {
   }
   return out;
 }
+
+/** The name under which DL4J reports the input batch's activations: "input", or a graph's first input. */
+export function inputNameOf(json: string): string {
+  try {
+    const root: unknown = JSON.parse(json);
+    const first = isObj(root) && Array.isArray(root.networkInputs) ? root.networkInputs[0] : undefined;
+    return typeof first === 'string' && first.length > 0 ? first : 'input';
+  } catch {
+    return 'input';
+  }
+}

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { mapStatic, runIdOf } from '../../src/dl4j/map-static.js';
 import { histEdges, mapUpdate } from '../../src/dl4j/map-update.js';
-import { parseModelConfig } from '../../src/dl4j/model-config.js';
+import { inputNameOf, parseModelConfig } from '../../src/dl4j/model-config.js';
 import { paramLayout } from '../../src/dl4j/param-layout.js';
 import { decodeSbe } from '../../src/dl4j/sbe-decode.js';
 import type { StaticInfo, Update } from '../../src/dl4j/sbe-types.js';
@@ -40,7 +40,7 @@ describe('StaticInfo to run and model', () => {
     const si = decodeSbe(encodeStaticInfo(buildStatic())) as StaticInfo;
     const { run, model } = mapStatic(si);
     expect(run).toMatchObject({ name: 'sess-1', host: 'trainbox', framework: 'dl4j', tags: ['dl4j'] });
-    expect(run.config).toMatchObject({ 'dl4j.modelClass': 'org.deeplearning4j.nn.multilayer.MultiLayerNetwork', 'dl4j.numParams': 67, 'dl4j.dataType': 'FLOAT', l2: 1e-4 });
+    expect(run.config).toMatchObject({ 'dl4j.modelClass': 'org.deeplearning4j.nn.multilayer.MultiLayerNetwork', 'dl4j.numParams': 67, 'dl4j.dataType': 'FLOAT', 'dl4j.input': 'input', l2: 1e-4 });
     expect(model).toEqual({
       layers: [
         { name: '0', kind: 'DenseLayer', activation: 'ReLU', init: 'Xavier', fanIn: 4, fanOut: 8, params: 40 },
@@ -56,6 +56,9 @@ describe('StaticInfo to run and model', () => {
     expect(legacy.get('0')).toEqual({ kind: 'dense', activation: 'ReLU', init: 'XAVIER', fanIn: 10, fanOut: 5, params: 55, updater: { type: 'NESTEROVS', lr: 0.1, momentum: 0.9 }, l2: 0.01, dropout: 0.5 });
     const cg = parseModelConfig(JSON.stringify({ vertices: { dense_1: { '@class': 'org.deeplearning4j.nn.conf.graph.LayerVertex', layerConf: { layer: { '@class': 'org.deeplearning4j.nn.conf.layers.misc.FrozenLayer', layer: { '@class': 'org.deeplearning4j.nn.conf.layers.LSTM', nin: 3, nout: 4 } } } }, merge: { '@class': 'org.deeplearning4j.nn.conf.graph.MergeVertex' } } }));
     expect([...cg]).toEqual([['dense_1', { kind: 'LSTM', trainable: false, fanIn: 3, fanOut: 4 }]]);
+    expect(inputNameOf(JSON.stringify({ networkInputs: ['features', 'mask'], vertices: {} }))).toBe('features');
+    expect(inputNameOf(JSON.stringify({ confs: [] }))).toBe('input');
+    expect(inputNameOf('{')).toBe('input');
     expect(parseModelConfig('not json').size).toBe(0);
     expect(parseModelConfig('[1,2]').size).toBe(0);
   });
@@ -93,6 +96,10 @@ describe('Update to protocol content', () => {
     const i = st(acts.input, 3);
     expect(item.inputs).toEqual({ mean: i.mean, std: i.std, min: i.min, max: i.max });
     expect(item.time).toBe(1_700_000_000.25);
+    // A graph names its input batch after its first input; "input" is then an ordinary layer.
+    const graph = mapUpdate(roundTrip(spec), '0');
+    expect(graph.item.inputs).toEqual({ mean: (item.layers?.['0']?.act as { mean: number }).mean, std: item.layers?.['0']?.act?.std, min: item.layers?.['0']?.act?.min, max: item.layers?.['0']?.act?.max });
+    expect(graph.item.layers?.input?.act).toEqual({ ...i, meanAbs: tensorStats(acts.input, 3).meanAbs });
   });
 
   it('maps score, learning rate, memory, performance and GC to scalars', () => {

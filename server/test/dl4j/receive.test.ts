@@ -7,7 +7,7 @@ import type { Alert, Histogram, QueryResult, RunDetail, SeriesInfo } from '@grad
 import { runIdOf } from '../../src/dl4j/map-static.js';
 import { getJson, removeDir, startServer, type TestServer } from '../helpers.js';
 import { metaData, post, reportSpec, staticInfo, update } from './client.js';
-import { tensorStats } from './reports.js';
+import { tensorStats, type ReportSpec } from './reports.js';
 import { A, encodeUpdate, envelope, G, P, U } from './sbe-encoder.js';
 import { buildUpdate } from './reports.js';
 
@@ -200,5 +200,34 @@ describe('what /remoteReceive refuses', () => {
       }),
     );
     for (const w of workers) expect((await points(runIdOf('spark', w), 'loss')).map((p) => p[0])).toEqual([0, 1, 2, 3, 4]);
+  });
+});
+
+describe('a ComputationGraph session', () => {
+  it('maps vertex names with underscores, the graph input and the vertex configuration', async () => {
+    const session = 'graph-session';
+    const run = runIdOf(session, 'w');
+    const cg = JSON.stringify({
+      networkInputs: ['features'],
+      networkOutputs: ['out'],
+      vertices: {
+        dense_1: { '@class': 'org.deeplearning4j.nn.conf.graph.LayerVertex', layerConf: { layer: { '@class': 'org.deeplearning4j.nn.conf.layers.DenseLayer', activationFn: { '@class': 'org.nd4j.linalg.activations.impl.ActivationTanH' }, nin: 4, nout: 8 } } },
+        out: { '@class': 'org.deeplearning4j.nn.conf.graph.LayerVertex', layerConf: { layer: { '@class': 'org.deeplearning4j.nn.conf.layers.OutputLayer', activationFn: { '@class': 'org.nd4j.linalg.activations.impl.ActivationIdentity' }, lossFn: { '@class': 'org.nd4j.linalg.lossfunctions.impl.LossMSE' }, nin: 8, nout: 3 } } },
+      },
+    });
+    const names = { dense_1_W: '0_W', dense_1_b: '0_b', out_W: '1_W', out_b: '1_b' } as const;
+    const si = staticInfo(session, 'w', { paramNames: Object.keys(names), modelClass: 'org.deeplearning4j.nn.graph.ComputationGraph', modelJson: cg });
+    expect((await post(srv.url, si)).status).toBe(200);
+    const spec = reportSpec(session, 'w', 10, T0);
+    const p = spec.params;
+    spec.params = Object.fromEntries(Object.entries(names).map(([k, v]) => [k, p[v] as ReportSpec['params'][string]]));
+    spec.acts = { features: spec.acts?.input as number[], dense_1: spec.acts?.['0'] as number[] };
+    expect(await post(srv.url, update(spec))).toMatchObject({ status: 200, body: { step: 10 } });
+    const detail = (await api<RunDetail>(`/runs/${run}`)).body;
+    expect(detail.model?.layers.map((l) => [l.name, l.kind, l.activation, l.fanIn])).toEqual([['dense_1', 'DenseLayer', 'TanH', 4], ['out', 'OutputLayer', 'Identity', 8]]);
+    expect(detail.model?.loss).toBe('MSE');
+    expect(await points(run, 'inputs/std')).toEqual([[10, tensorStats(spec.acts.features as number[], A).std]]);
+    expect(await points(run, 'layer/dense_1/act/mean')).toEqual([[10, tensorStats(spec.acts.dense_1 as number[], A).mean]]);
+    expect(await points(run, 'layer/out/grad/meanAbs')).toEqual([[10, tensorStats(p['1_W']?.G as number[], G).meanAbs]]);
   });
 });
