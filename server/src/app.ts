@@ -5,6 +5,7 @@ import type { Config } from './config.js';
 import { prettyStream } from './log-format.js';
 import { RequestLog } from './request-log.js';
 import alertRoutes from './alerts/alerts.routes.js';
+import dl4jRoutes from './dl4j/dl4j.routes.js';
 import healthRoutes from './health/health.routes.js';
 import ingestRoutes from './ingest/ingest.routes.js';
 import type { EngineFactory } from './ingest/run-sessions.js';
@@ -61,6 +62,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(healthRoutes);
   await app.register(ingestRoutes);
   await app.register(liveRoutes);
+  await app.register(dl4jRoutes);
   // Every route is guarded by the auth plugin's onRequest hook (plugins/auth.ts: policyOf).
   await app.register(async (api) => {
     await api.register(projectRoutes);
