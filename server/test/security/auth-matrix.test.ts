@@ -87,6 +87,12 @@ const pub = (path: string, status = 200): Spec => ({
 });
 
 const SPECS: Record<string, Spec> = {
+  'POST /remoteReceive': {
+    path: '/remoteReceive?project=pa',
+    body: { type: 'MetaData', class: 'org.deeplearning4j.ui.model.storage.impl.SbeStorageMetaData', data: 'CAADAAEAAAAAaOXPiwEAAAEAAAAGAAAAbWF0cml4DQAAAFN0YXRzTGlzdGVuZXIBAAAAd0MAAABvcmcuZGVlcGxlYXJuaW5nNGoudWkubW9kZWwuc3RhdHMuaW1wbC5TYmVTdGF0c0luaXRpYWxpemF0aW9uUmVwb3J0NQAAAG9yZy5kZWVwbGVhcm5pbmc0ai51aS5tb2RlbC5zdGF0cy5pbXBsLlNiZVN0YXRzUmVwb3J0' },
+    tokens: { scope: 'readA', other: 'ingestB', right: 'ingestA' },
+    expect: { none: 401, wrong: 401, scope: 403, other: 403, right: 200 },
+  },
   'GET /healthz': pub('/healthz'),
   'GET /docs': pub('/docs'),
   'HEAD /docs/': pub('/docs/'),
