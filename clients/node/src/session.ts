@@ -136,7 +136,7 @@ export abstract class IngestSession extends EventEmitter<{
       if (msg.action === 'stop' && !this.stopRequested) {
         this.stopRequested = true;
         this.stopReason = msg.reason;
-        this.log(`the server asks run ${this.opts.run.id} to stop: ${msg.reason}. end() without a status reports it as stopped.`);
+        this.log(`the server asks run ${this.opts.run.id} to stop: ${msg.reason.replace(/\.$/, '')}. end() without a status reports it as stopped.`);
       }
       this.emit('command', { action: msg.action, reason: msg.reason });
     } else if (msg.type === 'error') this.onError(msg);
