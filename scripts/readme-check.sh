@@ -113,7 +113,7 @@ for n in $(ls "$WORK" | sed -nE 's/^([0-9][0-9])\.(sh|ts)$/\1/p' | sort -u); do
   if ! bash "$script" >"$WORK/$n.out" 2>&1 || [ -s "$FAILS" ]; then
     echo "readme-check: the example in \"$title\" failed:" >&2
     cat "$FAILS" >&2
-    tail -30 "$WORK/$n.out" >&2
+    tail -c 4000 "$WORK/$n.out" >&2; echo >&2
     exit 1
   fi
   echo "readme-check: ok  \"$title\": $ran line(s) run"

@@ -1,5 +1,5 @@
 import type { EndStatus, EvalMsg, HistMsg, ModelMsg, StepItem } from '@gradwatch/shared';
-import type { EndReport } from './report.js';
+import type { EndReport, Rejected } from './report.js';
 import { IngestSession, type SessionOptions } from './session.js';
 
 export interface IngestClientOptions extends SessionOptions {
@@ -20,6 +20,11 @@ export class IngestClient extends IngestSession {
 
   constructor(private readonly options: IngestClientOptions) {
     super(options);
+  }
+
+  /** Messages refused by the server (or too large to send): nothing of them is stored. */
+  get rejected(): readonly Rejected[] {
+    return this.refusals.list;
   }
 
   protected batched(): number {

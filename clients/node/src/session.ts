@@ -48,6 +48,7 @@ export abstract class IngestSession extends EventEmitter<{
   protected idleWaiters: Waiter[] = [];
   private connectWaiter: Waiter | null = null;
   private readonly log: Log;
+  private readonly url: string;
   protected readonly refusals: Refusals;
   readonly alerts: Alert[] = [];
   lastAckedSeq = 0;
@@ -66,15 +67,7 @@ export abstract class IngestSession extends EventEmitter<{
     super();
     this.log = opts.log ?? stderrLog;
     this.refusals = new Refusals(opts.run.id, this.log);
-  }
-
-  /** Messages refused by the server (or too large to send): nothing of them is stored. */
-  get rejected(): readonly Rejected[] {
-    return this.refusals.list;
-  }
-
-  private get url(): string {
-    return this.opts.url.includes('/v1/ingest') ? this.opts.url : `${this.opts.url.replace(/\/$/, '')}/v1/ingest`;
+    this.url = opts.url.includes('/v1/ingest') ? opts.url : `${opts.url.replace(/\/$/, '')}/v1/ingest`;
   }
 
   /**
