@@ -1,18 +1,17 @@
 # The gradwatch server with its dashboard, from this repository.
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
-# better-sqlite3 compiles against Node's headers when no prebuilt binary fits.
-RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 COPY shared/package.json shared/
 COPY server/package.json server/
 COPY dashboard/package.json dashboard/
 COPY clients/node/package.json clients/node/
+# better-sqlite3 ships prebuilt N-API binaries: no compiler is needed.
 RUN npm ci --no-audit --no-fund
 COPY . .
 RUN npm run build
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production \
     GRADWATCH_HOST=0.0.0.0 \

@@ -4,6 +4,7 @@
  * by `npm run demo` to stream live runs. Deterministic (seeded).
  */
 import { STAT_FIELDS, inputStats, pack, tensorStats, type Fixture, type FixtureLayer, type PackedStats } from './format.js';
+import { histogram, type Histogram } from './histogram.js';
 import { Rng, backward, forward, lossAndGrad, makeLayers, optimStep, type Layer } from './mlp.js';
 import type { Scenario } from './scenarios.js';
 
@@ -79,13 +80,26 @@ export function header(sc: Scenario, layers: Layer[]): Omit<Fixture, 'steps' | '
   };
 }
 
+export type HistOf = 'param' | 'grad' | 'update' | 'act';
+
 export type TrainEvent =
   | { kind: 'start'; header: Omit<Fixture, 'steps' | 'evals'> }
   | { kind: 'step'; row: Fixture['steps'][number] }
-  | { kind: 'eval'; row: Fixture['evals'][number] };
+  | { kind: 'eval'; row: Fixture['evals'][number] }
+  | { kind: 'hist'; step: number; layer: number; of: HistOf; hist: Histogram };
+
+export interface TrainOptions {
+  /** Yield param, grad, update and act histograms of every layer every n steps (never by default). */
+  histEvery?: number;
+  /**
+   * Train on after the loss turns NaN, as a real job does until something stops it (by default
+   * the run ends three steps later: nothing useful follows for a recording).
+   */
+  continueAfterNaN?: boolean;
+}
 
 /** Trains the scenario step by step, yielding each step's statistics as it is computed. */
-export function* train(sc: Scenario): Generator<TrainEvent> {
+export function* train(sc: Scenario, o: TrainOptions = {}): Generator<TrainEvent> {
   const rng = new Rng(sc.seed);
   const { dim: d, classes: k } = sc.data;
   const centers = new Float64Array(k * d);
@@ -100,25 +114,40 @@ export function* train(sc: Scenario): Generator<TrainEvent> {
     if (order.length < sc.batch) order = [...Array(trainSet.n).keys()].sort(() => rng.next() - 0.5);
     const b = batchOf(trainSet, d, order.splice(0, sc.batch));
     const lr = typeof sc.lr === 'number' ? sc.lr : sc.lr(step);
+    const hists: Array<Extract<TrainEvent, { kind: 'hist' }>> = [];
+    const wantHist = o.histEvery !== undefined && step % o.histEvery === 0;
+    const hist = (of: HistOf, xs: Float64Array[]): void => {
+      if (!wantHist) return;
+      xs.forEach((x, layer) => {
+        const h = histogram(x);
+        if (h) hists.push({ kind: 'hist', step, layer, of, hist: h });
+      });
+    };
     const params = layers.map((L) => tensorStats(L.W));
+    hist('param', layers.map((L) => L.W));
     const out = forward(layers, b.X, sc.batch);
     const { loss, d: dOut } = lossAndGrad(out, b.y, sc.batch, k, sc.loss);
     backward(layers, dOut, sc.batch);
     const grads = layers.map((L) => tensorStats(L.gW));
     const acts = layers.map((L) => tensorStats(L.a, { activation: L.spec.act, rows: sc.batch, cols: L.outDim }));
-    const ups = optimStep(layers, sc.opt, lr, step + 1).map((u) => tensorStats(u).slice(0, 6));
+    hist('grad', layers.map((L) => L.gW));
+    hist('act', layers.map((L) => L.a));
+    const updates = optimStep(layers, sc.opt, lr, step + 1);
+    const ups = updates.map((u) => tensorStats(u).slice(0, 6));
+    hist('update', updates);
     const every = sc.layerEvery ?? 1;
     const perLayer = step % every === 0
       ? layers.map((_, i) => [params[i] ?? null, grads[i] ?? null, ups[i] ?? null, acts[i] ?? null] as (PackedStats | null)[])
       : null;
     yield { kind: 'step', row: [step, pack(loss, 4), pack(lr, 4), pack(accuracy(out, b.y, k), 3), inputStats(b.X), perLayer] };
+    yield* hists;
     if (sc.evalEvery && (step + 1) % sc.evalEvery === 0) {
       const vo = forward(layers, val.X, val.n);
       const vl = lossAndGrad(vo, val.y, val.n, k, sc.loss).loss;
       yield { kind: 'eval', row: [step, 'val', pack(vl, 4), pack(accuracy(vo, val.y, k), 3), inputStats(val.X)] };
     }
     // Keep a few steps after the first NaN loss, then stop: nothing useful follows.
-    if (!Number.isFinite(loss)) nanStop ??= step + 3;
+    if (!Number.isFinite(loss) && !o.continueAfterNaN) nanStop ??= step + 3;
     if (nanStop !== undefined && step >= nanStop) break;
   }
 }
@@ -129,7 +158,7 @@ export function record(sc: Scenario): Fixture {
   for (const ev of train(sc)) {
     if (ev.kind === 'start') fx = { ...ev.header, steps: [], evals: [] };
     else if (ev.kind === 'step') fx?.steps.push(ev.row);
-    else fx?.evals.push(ev.row);
+    else if (ev.kind === 'eval') fx?.evals.push(ev.row);
   }
   if (!fx) throw new Error(`scenario ${sc.name} produced nothing`);
   return fx;

@@ -1,1 +1,2 @@
-export { IngestClient, type IngestClientOptions, type Rejected } from './ingest-client.js';
+export { IngestClient, type IngestClientOptions } from './ingest-client.js';
+export { GradwatchError, type EndReport, type Log, type Rejected } from './report.js';

@@ -8,7 +8,7 @@ import { runCrashScenario } from './crash-harness.js';
 
 it('loses, duplicates and changes nothing acked across SIGKILLs', async () => {
   const seed = Number(process.env.CRASH_SEED ?? Date.now() % 1_000_000);
-  const f = await runCrashScenario({ clients: 4, kills: 3, minUpMs: 400, maxUpMs: 1500, layers: 2, stepsPerSecond: 400, seed, log: () => undefined });
+  const f = await runCrashScenario({ clients: 4, kills: 2, minUpMs: 400, maxUpMs: 1500, layers: 2, stepsPerSecond: 400, seed, log: () => undefined });
   console.log(`crash test (seed ${seed}): ${JSON.stringify(f)}`);
   expect(f.stuckClients).toBe(0);
   expect(f.rejected).toBe(0);
