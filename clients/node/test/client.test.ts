@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { StepItem } from '@gradwatch/shared';
 import { GradwatchError, IngestClient, type IngestClientOptions } from '@gradwatch/client';
-import type { EngineFactory } from '../../../server/src/ingest/ingest.service.js';
+import type { EngineFactory } from '../../../server/src/ingest/run-sessions.js';
 import { getJson, noRules, removeDir, startServer, type TestServer } from '../../../server/test/helpers.js';
 
 const ADMIN = 'client-test-admin-token-0123456789';
