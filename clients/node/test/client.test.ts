@@ -2,7 +2,7 @@
  * The TS client against a real server (real port, real SQLite file): non-finite numbers,
  * refusals, fatal errors, transient faults, the stop command and the server's limits.
  */
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { StepItem } from '@gradwatch/shared';
 import { GradwatchError, IngestClient, type IngestClientOptions } from '@gradwatch/client';
 import type { EngineFactory } from '../../../server/src/ingest/run-sessions.js';
@@ -134,20 +134,17 @@ describe('fatal errors', () => {
 describe('transient faults', () => {
   it('an internal error with a seq is not consumed: the client re-sends it after a back-off and end() resolves', async () => {
     let failures = 0;
-    // A rule engine that fails once on step 5: the server rolls the batch back and answers internal.
+    // A rule engine that fails once on step 5: the server rolls that message back and answers internal.
     const flaky: EngineFactory = (settings) => {
       const base = noRules(settings);
       return { ...base, onStep: (v) => (v.step === 5 && failures++ === 0 ? (() => { throw new Error('injected fault'); })() : base.onStep(v)) };
     };
     const srv = await server({ engineFactory: flaky });
-    const serverLog = vi.spyOn(console, 'error').mockImplementation(() => undefined);
     const { c } = client(srv, 'int-1', { batchSize: 1 });
     await c.connect();
     for (let s = 0; s < 10; s++) c.step({ step: s, scalars: { loss: s / 10 } });
     const report = await c.end(undefined, 10_000);
     expect(failures).toBeGreaterThan(0);
-    expect(serverLog).toHaveBeenCalledWith('ingest transaction failed', expect.objectContaining({ message: 'injected fault' }));
-    serverLog.mockRestore();
     expect(c.retries).toBeGreaterThan(0);
     expect(report.rejected).toBe(0);
     expect(await exportPoints(srv, 'int-1', 'loss')).toEqual([...Array(10).keys()].map((s) => [s, s / 10]));
