@@ -56,8 +56,8 @@ bash clients/python/scripts/test.sh --version >"$LOGS/venv.log" 2>&1 &
 PY_PID=$!
 
 step "typecheck" npm run typecheck
-step "lint" npm run lint
-step "dashboard build" npm run build
+step "lint (eslint)" npm run lint:js
+step "build (dashboard, server bundle)" npm run build
 step "README examples (readme-check)" bash scripts/readme-check.sh
 
 t=$SECONDS
@@ -69,6 +69,8 @@ else
   cat "$LOGS/venv.log" >&2
 fi
 [ $((SECONDS - t)) -gt 2 ] && echo "(waited $((SECONDS - t)) s for the Python environment)"
+# After the environment exists: ruff and mypy run from it.
+step "lint (ruff, mypy)" npm run lint:py
 
 # Both runners run even when the first fails: one CI run reports both.
 t=$SECONDS

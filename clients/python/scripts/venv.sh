@@ -11,6 +11,9 @@ VENV="$HERE/.venv"
 PY="${PYTHON:-python3}"
 
 gradwatch_venv() {
+  # One installer at a time: test.sh builds the environment while other scripts may ask for it.
+  exec 9>"$HERE/.venv.lock"
+  flock 9
   if [ ! -x "$VENV/bin/python" ]; then
     echo "$WHO: creating $VENV" >&2
     "$PY" -m venv "$VENV" || { echo "$WHO: could not create the virtual environment" >&2; return 1; }
