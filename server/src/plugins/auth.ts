@@ -185,7 +185,9 @@ export default fp(
         if (kind === null) {
           return deny(reply, { status: 403, code: 'forbidden', message: `${req.method} ${url} is not open to tokens limited to a project` });
         }
-        const project = kind === 'run' ? projectOfRun(String(params.id)) : typeof params.id === 'number' ? app.alerts.projectOf(params.id) : null;
+        // An alert id that is not the number the route will use is refused, not looked up another way.
+        if (kind === 'alert' && typeof params.id !== 'number') return deny(reply, { status: 404, code: 'not_found', message: `no alert ${String(params.id)}` });
+        const project = kind === 'run' ? projectOfRun(String(params.id)) : app.alerts.projectOf(params.id as number);
         if (project !== null && project !== p.project) return deny(reply, { status: 404, code: 'not_found', message: `no ${kind} ${String(params.id)}` });
       }
       // Listings that take a project filter are pinned to the token's project.
