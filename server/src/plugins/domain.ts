@@ -67,6 +67,7 @@ export default fp<DomainOptions>(
     const rules = new RulesService(projects);
 
     runs.onDeleting((run) => ingest.evict(run.uid));
+    runs.onDeleting((run) => live.runDeleted(run.uid));
     rules.onChange((projectId, settings) => sessions.applySettings(projectId, settings));
 
     app.decorate('projects', projects);
