@@ -6,6 +6,7 @@ import alertRoutes from './alerts/alerts.routes.js';
 import healthRoutes from './health/health.routes.js';
 import ingestRoutes from './ingest/ingest.routes.js';
 import type { EngineFactory } from './ingest/run-sessions.js';
+import { loggerOptions } from './log-options.js';
 import liveRoutes from './live/live.routes.js';
 import authPlugin from './plugins/auth.js';
 import configPlugin from './plugins/config.js';
@@ -34,7 +35,7 @@ export interface AppOptions {
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const { config } = opts;
   const app = Fastify({
-    logger: opts.logger === false ? false : { level: config.logLevel },
+    logger: opts.logger === false ? false : loggerOptions(config.logLevel, config.adminToken),
     bodyLimit: 1024 * 1024,
     // Ingest batches are large; the WebSocket library's own limit sits above the app's, so an
     // oversized frame is answered with an error by the app before the socket closes.
