@@ -107,5 +107,6 @@ describe('the log', () => {
     const forms = (s: string) => [s, q(s), JSON.stringify(s).slice(1, -1), s.slice(3, 20)];
     const leaks = Object.entries(secrets).flatMap(([name, s]) => forms(s).filter((f) => output.includes(f)).map((f) => `${name} as ${f}`));
     expect(leaks, lines.filter((l) => Object.values(secrets).some((s) => forms(s).some((f) => l.includes(f)))).slice(0, 3).join('\n')).toEqual([]);
+    expect(lines.some((l) => l.includes('/v1/live?token=[redacted]'))).toBe(true);
   });
 });
