@@ -3,8 +3,8 @@ import type { FastifyServerOptions } from 'fastify';
 /** What a secret is replaced with in the log. */
 export const REDACTED = '[redacted]';
 
-/** Stored token secrets ("gw_" and 43 base64url characters), wherever they appear. */
-const STORED_SECRET = /gw_[A-Za-z0-9_-]{20,}/g;
+/** Stored token secrets ("gw_" and 43 base64url characters) and webhook secrets ("whsec_"), wherever they appear. */
+const STORED_SECRET = /\b(?:gw|whsec)_[A-Za-z0-9_-]{20,}/g;
 /** The value of a token (or access_token) query parameter, raw or percent-encoded. */
 const TOKEN_PARAM = /([?&](?:access_)?token=)[^&#\s"]*/gi;
 
