@@ -117,3 +117,36 @@ describe('run search', () => {
     expect(await found('a')).toEqual(['plain', 'under_score', 'upper']);
   });
 });
+
+describe('every string parameter of the listings', () => {
+  it('answers arbitrary text (NUL, control characters, quotes, SQL, unicode) with a 200 or a 400, never a 5xx', async () => {
+    const cursorOf = (v: unknown) => Buffer.from(JSON.stringify(v) ?? '').toString('base64url');
+    const cursors = [[1, 2], { a: 1 }, null, ['2020-01-01', 1e308], ['x', -1], ['x', 1.5], ['x'], 'x', [['x'], 1], ['\0', 0]].map(cursorOf);
+    const params: Array<[string, string[]]> = [
+      ['/api/v1/runs', ['project', 'search', 'cursor', 'status']],
+      ['/api/v1/alerts', ['project', 'run', 'rule', 'layer', 'cursor', 'severity', 'status']],
+      ['/api/v1/runs/plain/alerts', ['project', 'rule', 'layer']],
+    ];
+    const text = fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 40 }),
+      fc.constantFrom('\0', '%', '_', "'; DROP TABLE runs;--", '"', '\\', '\u0000%', '*', '[', 'NULL', ...cursors),
+    );
+    const bad: string[] = [];
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...params), fc.nat(), text, async ([path, names], i, v) => {
+        let q: string;
+        try {
+          q = encodeURIComponent(v);
+        } catch {
+          return; // a lone surrogate cannot be put in a URL
+        }
+        const name = names[i % names.length] as string;
+        const r = await fetch(`${srv.url}${path}?${name}=${q}`);
+        const body = await r.text();
+        if (r.status !== 200 && r.status !== 400) bad.push(`${path}?${name}=${q}: ${r.status} ${body.slice(0, 100)}`);
+      }),
+      { numRuns: 400 },
+    );
+    expect(bad).toEqual([]);
+  });
+});
