@@ -116,9 +116,8 @@ export default fp(
       return { tokenId: row.id, name: row.name, scope: row.scope as Scope, project: row.project };
     };
 
-    const check = (token: string | undefined, scope: Scope, project?: string | null): Denial | null => {
-      const p = identify(token);
-      if (isDenial(p)) return p;
+    /** null when this principal may act with this scope (on this project, when one is given). */
+    const allows = (p: Principal, scope: Scope, project?: string | null): Denial | null => {
       if (!grants(p.scope, scope)) {
         return { status: 403, code: 'forbidden', message: `this token has scope "${p.scope}"; this needs "${scope}"` };
       }
@@ -128,12 +127,12 @@ export default fp(
       return null;
     };
 
-    const sockets = new TokenSockets((ids) => app.tokens.expiries(ids));
-    const bind = (socket: WebSocket | undefined, token: string | undefined): void => {
-      if (!socket) return;
+    const check = (token: string | undefined, scope: Scope, project?: string | null): Denial | null => {
       const p = identify(token);
-      if (!isDenial(p)) sockets.bind(socket, p.tokenId);
+      return isDenial(p) ? p : allows(p, scope, project);
     };
+
+    const sockets = new TokenSockets((ids) => app.tokens.expiries(ids));
 
     const auth: Auth = {
       required,
@@ -142,15 +141,18 @@ export default fp(
       identify,
       check,
       checkIngest(token, project, socket) {
-        const denied = check(token, 'ingest', project);
-        if (!denied) bind(socket, token);
+        const p = identify(token);
+        if (isDenial(p)) return p;
+        const denied = allows(p, 'ingest', project);
+        if (!denied && socket) sockets.bind(socket, p.tokenId);
         return denied;
       },
       checkLive(token, runUids, socket) {
-        const denied = check(token, 'read');
+        const p = identify(token);
+        if (isDenial(p)) return p;
+        const denied = allows(p, 'read');
         if (denied) return denied;
-        bind(socket, token);
-        const p = identify(token) as Principal;
+        if (socket) sockets.bind(socket, p.tokenId);
         if (p.project === null) return null;
         for (const uid of runUids) {
           if (uid === '*') {
