@@ -8,8 +8,33 @@ const STORED_SECRET = /\b(?:gw|whsec)_[A-Za-z0-9_-]{20,}/g;
 /** The value of a token (or access_token) query parameter, raw or percent-encoded. */
 const TOKEN_PARAM = /([?&](?:access_)?token=)[^&#\s"]*/gi;
 
-/** The URL without the value of any token query parameter. */
-export const redactUrl = (url: string): string => url.replace(TOKEN_PARAM, `$1${REDACTED}`);
+const isTokenKey = (rawKey: string): boolean => {
+  let key = rawKey;
+  try {
+    key = decodeURIComponent(rawKey.replace(/\+/g, ' '));
+  } catch {
+    // an undecodable key is compared as it is
+  }
+  return /^(access_)?token$/i.test(key);
+};
+
+/**
+ * The URL without the value of any token query parameter, the key compared decoded as the
+ * query parser reads it (so "?%74oken=" is caught too).
+ */
+export function redactUrl(url: string): string {
+  const q = url.indexOf('?');
+  if (q < 0) return url;
+  const query = url
+    .slice(q + 1)
+    .split('&')
+    .map((part) => {
+      const eq = part.indexOf('=');
+      return eq >= 0 && isTokenKey(part.slice(0, eq)) ? `${part.slice(0, eq)}=${REDACTED}` : part;
+    })
+    .join('&');
+  return `${url.slice(0, q)}?${query}`;
+}
 
 const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
@@ -39,7 +64,7 @@ export function loggerOptions(level: string, adminToken: string | null): NonNull
     },
     hooks: {
       streamWrite: (line: string): string => {
-        let out = redactUrl(line).replace(STORED_SECRET, REDACTED);
+        let out = line.replace(TOKEN_PARAM, `$1${REDACTED}`).replace(STORED_SECRET, REDACTED);
         if (literal) out = out.replace(literal, REDACTED);
         return out;
       },

@@ -54,6 +54,7 @@ afterAll(async () => {
 });
 
 const q = encodeURIComponent;
+const encodeAll = (s: string) => [...Buffer.from(s, 'utf8')].map((b) => `%${b.toString(16).padStart(2, '0')}`).join('');
 const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
 
 async function createToken(scope: string): Promise<string> {
@@ -75,6 +76,10 @@ describe('the log', () => {
       await (await fetch(`${base}/api/v1/runs`, { headers: bearer(t) })).text();
       await (await fetch(`${base}/api/v1/no-such-route?token=${q(t)}`)).text();
     }
+    // Every byte percent-encoded, the key too: the server reads it as ?token=, so must the log.
+    const accepted = await fetch(`${base}/api/v1/runs?%74oken=${encodeAll(ADMIN)}`);
+    expect(accepted.status).toBe(200);
+    await accepted.text();
     // Ingest: hello.token (right, wrong, in an invalid hello) and the upgrade's header.
     for (const t of [ingest, WRONG_STORED, ADMIN]) {
       const s = await RawSocket.open(`${wsBase}/v1/ingest`);
@@ -104,7 +109,7 @@ describe('the log', () => {
     const lines = output.split('\n').filter(Boolean);
     // The log did record these requests (the test would prove nothing on an empty log).
     expect(lines.filter((l) => l.includes('/api/v1/runs')).length).toBeGreaterThan(10);
-    const forms = (s: string) => [s, q(s), JSON.stringify(s).slice(1, -1), s.slice(3, 20)];
+    const forms = (s: string) => [s, q(s), encodeAll(s), JSON.stringify(s).slice(1, -1), s.slice(3, 20)];
     const leaks = Object.entries(secrets).flatMap(([name, s]) => forms(s).filter((f) => output.includes(f)).map((f) => `${name} as ${f}`));
     expect(leaks, lines.filter((l) => Object.values(secrets).some((s) => forms(s).some((f) => l.includes(f)))).slice(0, 3).join('\n')).toEqual([]);
     expect(lines.some((l) => l.includes('/v1/live?token=[redacted]'))).toBe(true);
