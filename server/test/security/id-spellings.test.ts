@@ -21,6 +21,8 @@ beforeAll(async () => {
   t = await startTenants({ GRADWATCH_WEBHOOK_ALLOW_HOSTS: '127.0.0.1' });
   await t.ingestRun('ra', 'pa', t.tok.ingestA);
   await t.ingestRun('rb', 'pb', t.tok.ingestB);
+  // A run whose id is a number, for the number spellings on the run routes.
+  await t.ingestRun('1', 'pa', t.tok.ingestA);
   alertA = insertAlert(t.srv, 'ra');
   const hook = await t.call('POST', '/api/v1/projects/pa/webhooks', t.tok.adminA, { url: 'http://127.0.0.1:9/hook' });
   expect(hook.status).toBe(201);
@@ -35,7 +37,7 @@ afterAll(async () => {
 });
 
 const alertRow = () => t.srv.app.db.$client.prepare('SELECT acknowledged, muted FROM alerts WHERE id = ?').get(alertA) as { acknowledged: number; muted: number };
-const leaks = (text: string) => text.includes('"pa"') || text.includes('"ra"');
+const leaks = (text: string) => text.includes('"pa"') || text.includes('"ra"') || text.includes('"runId":"1"') || text.includes('"id":"1"');
 
 describe('ids spelled another way never cross a project', () => {
   it('GET and PATCH /alerts/:id: project B gets nothing of project A, A gets its own alert or a 400', async () => {
@@ -56,7 +58,7 @@ describe('ids spelled another way never cross a project', () => {
 
   it('every /runs/:id route: project B gets 404 for spellings of A\'s run and deletes nothing', async () => {
     const failures: string[] = [];
-    for (const id of RA) {
+    for (const id of [...RA, ...ONE]) {
       for (const sub of ['', '/series', '/query?series=loss', '/series/export?name=loss', '/steps', '/histograms', '/alerts']) {
         const r = await t.call('GET', `/api/v1/runs/${id}${sub}`, t.tok.readB);
         if (r.status !== 404 && r.status !== 400) failures.push(`GET /runs/${id}${sub} as B: ${r.status} ${r.text.slice(0, 120)}`);
@@ -67,6 +69,7 @@ describe('ids spelled another way never cross a project', () => {
     }
     expect(failures).toEqual([]);
     expect((await t.call('GET', '/api/v1/runs/ra', t.tok.readA)).status).toBe(200);
+    expect((await t.call('GET', '/api/v1/runs/1', t.tok.readA)).status).toBe(200);
   });
 
   it('/projects/:project/webhooks/:id: A\'s webhook is out of B\'s reach under its own project name and any id spelling', async () => {
