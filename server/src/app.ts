@@ -9,6 +9,7 @@ import dl4jRoutes from './dl4j/dl4j.routes.js';
 import healthRoutes from './health/health.routes.js';
 import ingestRoutes from './ingest/ingest.routes.js';
 import type { EngineFactory } from './ingest/run-sessions.js';
+import { loggerOptions } from './log-options.js';
 import liveRoutes from './live/live.routes.js';
 import authPlugin from './plugins/auth.js';
 import configPlugin from './plugins/config.js';
@@ -37,7 +38,8 @@ export interface AppOptions {
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const { config } = opts;
   const app = Fastify({
-    logger: opts.logger === false ? false : { level: config.logLevel, ...(process.stdout.isTTY ? { stream: prettyStream(process.stdout) } : {}) },
+    // Secrets redacted in every line (log-options.ts); readable lines on a terminal, JSON otherwise.
+    logger: opts.logger === false ? false : { ...loggerOptions(config.logLevel, config.adminToken), ...(process.stdout.isTTY ? { stream: prettyStream(process.stdout) } : {}) },
     // One line per request is noise at info: they go to debug.
     logController: new RequestLog(),
     bodyLimit: 1024 * 1024,

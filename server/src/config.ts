@@ -27,6 +27,8 @@ export interface Config {
   dashboardDir: string | null;
   /** First webhook retry delay; doubles per attempt. */
   webhookRetryMs: number;
+  /** Webhook hosts (lower case) allowed although they are or resolve to private addresses. */
+  webhookAllowHosts: string[];
 }
 
 export class ConfigError extends Error {}
@@ -94,5 +96,6 @@ export function loadConfig(env: Env = process.env, cwd = process.env.INIT_CWD ??
     },
     dashboardDir: env.GRADWATCH_DASHBOARD_DIR ?? null,
     webhookRetryMs: int(env, 'GRADWATCH_WEBHOOK_RETRY_MS', 1000, 10, 3_600_000),
+    webhookAllowHosts: (env.GRADWATCH_WEBHOOK_ALLOW_HOSTS ?? '').split(',').map((h) => h.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1')).filter(Boolean),
   };
 }

@@ -10,6 +10,9 @@ export const TokenCreate = Type.Object(
     scope: TokenScope,
     project: Type.Optional(ProjectName),
     name: Type.String({ minLength: 1, maxLength: 100 }),
+    expiresAt: Type.Optional(
+      Type.String({ format: 'date-time', description: 'RFC 3339 time after which the token is refused and its open sockets are closed; omitted: never' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -22,6 +25,7 @@ export const TokenInfo = Type.Object({
   project: Type.Union([Type.String(), Type.Null()], { description: 'The one project the token is limited to; null: every project' }),
   hint: Type.String({ description: 'The first characters of the secret' }),
   createdAt: Type.String(),
+  expiresAt: Type.Union([Type.String(), Type.Null()], { description: 'When the token stops working (ISO, UTC); null: never' }),
 });
 export type TokenInfo = Static<typeof TokenInfo>;
 

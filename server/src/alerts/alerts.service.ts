@@ -1,17 +1,11 @@
 import type { Alert, AlertMarks, AlertPage, AlertQuery, RunSummary } from '@gradwatch/shared';
 import { badRequest, notFound } from '../http-errors.js';
+import { isoOf } from '../rfc3339.js';
 import { toAlert } from './alert-dto.js';
 import type { AlertLedger } from './alert-ledger.js';
 import type { AlertFilter, AlertsRepo } from './alerts.repo.js';
 
 export type AlertCounts = RunSummary['openAlerts'];
-
-/** A timestamp from a query, as stored (ISO, UTC); one the schema lets through but Date cannot read is the caller's error. */
-function isoOf(name: string, v: string): string {
-  const d = new Date(v);
-  if (Number.isNaN(d.getTime())) throw badRequest(`${name} is not a time this server can read: ${v}`);
-  return d.toISOString();
-}
 
 /** Alert queries and the marks a person sets on an alert (acknowledged, muted). */
 export class AlertsService {

@@ -10,7 +10,7 @@ const ingestRoutes: FastifyPluginAsync = async (app) => {
     if (!slot(socket)) return;
     // hello.token, or else an Authorization header on the upgrade request.
     const headerToken = app.auth.tokenOf(req);
-    serveIngest(socket, app.ingest, (project, token) => app.auth.checkIngest(token ?? headerToken, project), req.log);
+    serveIngest(socket, app.ingest, (project, token) => app.auth.checkIngest(token ?? headerToken, project, socket), req.log);
   });
 };
 

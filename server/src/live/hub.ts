@@ -57,6 +57,23 @@ export class LiveHub implements IngestListener {
     }
   }
 
+  /**
+   * The run is being deleted: its subscriptions end here, so a run later created with the same
+   * id (perhaps in another project) is never streamed to them. Subscribers are told, and may
+   * subscribe again, which checks access anew.
+   */
+  runDeleted(uid: string): void {
+    this.changedRuns.delete(uid);
+    const subscribers = this.byRun.get(uid);
+    if (!subscribers) return;
+    this.byRun.delete(uid);
+    for (const c of subscribers) {
+      c.subs.delete(uid);
+      c.pending.delete(uid);
+      this.send(c, { type: 'error', code: 'not_found', runId: uid, message: `run ${uid} was deleted; its subscription has ended` });
+    }
+  }
+
   wants(uid: string): boolean {
     return (this.byRun.get(uid)?.size ?? 0) > 0;
   }

@@ -8,7 +8,7 @@ const liveRoutes: FastifyPluginAsync = async (app) => {
   const slot = connectionLimit('live', app.config.limits.maxLiveConnections, 'GRADWATCH_MAX_LIVE_CONNECTIONS');
   app.get('/v1/live', { websocket: true, schema: { hide: true } }, (socket, req: FastifyRequest) => {
     if (!slot(socket)) return;
-    serveLive(socket, app.live, { required: app.auth.required, check: (token, runs) => app.auth.checkLive(token, runs) }, app.auth.tokenOf(req));
+    serveLive(socket, app.live, { required: app.auth.required, check: (token, runs) => app.auth.checkLive(token, runs, socket) }, app.auth.tokenOf(req));
   });
 };
 

@@ -1,7 +1,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import fp from 'fastify-plugin';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { WebSocket } from 'ws';
 import type { TokenScope } from '@gradwatch/shared';
+import { TokenSockets } from '../tokens/token-sockets.js';
+import { isExpired } from '../tokens/tokens.service.js';
 
 export type Scope = TokenScope;
 
@@ -35,10 +38,15 @@ export interface Auth {
   identify(token: string | undefined): Principal | Denial;
   /** null when the token may act with this scope (on this project, when one is given). */
   check(token: string | undefined, scope: Scope, project?: string | null): Denial | null;
-  /** The ingest socket's hello: scope ingest, and the run's project. */
-  checkIngest(token: string | undefined, project: string): Denial | null;
-  /** The live socket: scope read; a project-limited token only for runs of its project. */
-  checkLive(token: string | undefined, runUids: string[]): Denial | null;
+  /**
+   * The ingest socket's hello: scope ingest, and the run's project. Given the socket, an
+   * accepted stored token is bound to it, so revoking or expiry closes it.
+   */
+  checkIngest(token: string | undefined, project: string, socket?: WebSocket): Denial | null;
+  /** The live socket: scope read; a project-limited token only for runs of its project. Binds as checkIngest. */
+  checkLive(token: string | undefined, runUids: string[], socket?: WebSocket): Denial | null;
+  /** Open sockets by the stored token that let them in. */
+  readonly sockets: TokenSockets;
   tokenOf(req: FastifyRequest): string | undefined;
   policyOf(method: string, url: string): RoutePolicy;
   /** Every route registered (onRoute), for the startup check and the auth matrix test. */
@@ -53,6 +61,9 @@ declare module 'fastify' {
     principal: Principal | null;
   }
 }
+
+/** How often open sockets' tokens are checked for expiry and revocation by another process. */
+const SWEEP_MS = 250;
 
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 
@@ -101,12 +112,12 @@ export default fp(
       if (adminDigest !== null && timingSafeEqual(digest(token), adminDigest)) return ROOT;
       const row = app.tokens.bySecret(token);
       if (!row) return { status: 401, code: 'unauthorized', message: 'the token is not valid (unknown or revoked)' };
+      if (isExpired(row.expiresAt)) return { status: 401, code: 'unauthorized', message: `the token expired at ${row.expiresAt}` };
       return { tokenId: row.id, name: row.name, scope: row.scope as Scope, project: row.project };
     };
 
-    const check = (token: string | undefined, scope: Scope, project?: string | null): Denial | null => {
-      const p = identify(token);
-      if (isDenial(p)) return p;
+    /** null when this principal may act with this scope (on this project, when one is given). */
+    const allows = (p: Principal, scope: Scope, project?: string | null): Denial | null => {
       if (!grants(p.scope, scope)) {
         return { status: 403, code: 'forbidden', message: `this token has scope "${p.scope}"; this needs "${scope}"` };
       }
@@ -116,16 +127,32 @@ export default fp(
       return null;
     };
 
+    const check = (token: string | undefined, scope: Scope, project?: string | null): Denial | null => {
+      const p = identify(token);
+      return isDenial(p) ? p : allows(p, scope, project);
+    };
+
+    const sockets = new TokenSockets((ids) => app.tokens.expiries(ids));
+
     const auth: Auth = {
       required,
       routes,
+      sockets,
       identify,
       check,
-      checkIngest: (token, project) => check(token, 'ingest', project),
-      checkLive(token, runUids) {
-        const denied = check(token, 'read');
+      checkIngest(token, project, socket) {
+        const p = identify(token);
+        if (isDenial(p)) return p;
+        const denied = allows(p, 'ingest', project);
+        if (!denied && socket) sockets.bind(socket, p.tokenId);
+        return denied;
+      },
+      checkLive(token, runUids, socket) {
+        const p = identify(token);
+        if (isDenial(p)) return p;
+        const denied = allows(p, 'read');
         if (denied) return denied;
-        const p = identify(token) as Principal;
+        if (socket) sockets.bind(socket, p.tokenId);
         if (p.project === null) return null;
         for (const uid of runUids) {
           if (uid === '*') {
@@ -147,6 +174,14 @@ export default fp(
     };
     app.decorate('auth', auth);
     app.decorateRequest('principal', null);
+
+    // Revocation and expiry reach open sockets: at once for a revocation through the API, within
+    // the sweep period for an expiry or a revocation by the CLI.
+    app.addHook('onReady', async () => {
+      app.tokens.onRevoked((id) => sockets.end(id, 'revoked'));
+      if (required) sockets.start(SWEEP_MS);
+    });
+    app.addHook('onClose', async () => sockets.stop());
 
     app.addHook('onRoute', (route) => {
       for (const method of [route.method].flat()) routes.push({ method, url: route.url });
@@ -185,7 +220,9 @@ export default fp(
         if (kind === null) {
           return deny(reply, { status: 403, code: 'forbidden', message: `${req.method} ${url} is not open to tokens limited to a project` });
         }
-        const project = kind === 'run' ? projectOfRun(String(params.id)) : typeof params.id === 'number' ? app.alerts.projectOf(params.id) : null;
+        // An alert id that is not the number the route will use is refused, not looked up another way.
+        if (kind === 'alert' && typeof params.id !== 'number') return deny(reply, { status: 404, code: 'not_found', message: `no alert ${String(params.id)}` });
+        const project = kind === 'run' ? projectOfRun(String(params.id)) : app.alerts.projectOf(params.id as number);
         if (project !== null && project !== p.project) return deny(reply, { status: 404, code: 'not_found', message: `no ${kind} ${String(params.id)}` });
       }
       // Listings that take a project filter are pinned to the token's project.

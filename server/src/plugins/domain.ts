@@ -48,7 +48,7 @@ export default fp<DomainOptions>(
   async (app, opts) => {
     const { db, transact, config } = app;
     const projects = new ProjectsService(new ProjectsRepo(db));
-    const webhooks = new WebhooksService(new WebhooksRepo(db), projects, { ...DEFAULT_WEBHOOK_OPTIONS, baseDelayMs: config.webhookRetryMs });
+    const webhooks = new WebhooksService(new WebhooksRepo(db), projects, { ...DEFAULT_WEBHOOK_OPTIONS, baseDelayMs: config.webhookRetryMs, allowHosts: config.webhookAllowHosts });
     const ledger = new AlertLedger(new AlertsRepo(db), (projectId, alert) => {
       webhooks.enqueue(projectId, alert);
       // Sent once the transaction that queued it has committed.
@@ -67,6 +67,7 @@ export default fp<DomainOptions>(
     const rules = new RulesService(projects);
 
     runs.onDeleting((run) => ingest.evict(run.uid));
+    runs.onDeleting((run) => live.runDeleted(run.uid));
     rules.onChange((projectId, settings) => sessions.applySettings(projectId, settings));
 
     app.decorate('projects', projects);

@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, like, lt, or, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../storage/db.js';
 import { projects, runEvents, runs } from '../storage/schema.js';
 
@@ -59,8 +59,12 @@ export class RunsRepo {
     const conds = [];
     if (f.project !== undefined) conds.push(eq(projects.name, f.project));
     if (f.search) {
-      const pat = `%${f.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-      conds.push(or(sql`${runs.name} LIKE ${pat} ESCAPE '\\'`, sql`${runs.tags} LIKE ${pat} ESCAPE '\\'`, like(runs.uid, pat)));
+      // A literal substring, case-insensitive for ASCII as LIKE was. Not LIKE: its pattern ends at
+      // a NUL ("%\0%" matched every run) and gives %, _ and \ meanings a search must not have.
+      // Tags are matched on their values, not on their JSON text (quotes and escapes).
+      const needle = f.search.replace(/[A-Z]/g, (c) => c.toLowerCase());
+      const has = (col: SQL) => sql`instr(lower(${col}), ${needle}) > 0`;
+      conds.push(or(has(sql`${runs.name}`), has(sql`${runs.uid}`), sql`EXISTS (SELECT 1 FROM json_each(${runs.tags}) WHERE ${has(sql`value`)})`));
     }
     if (f.statuses && f.statuses.length > 0) {
       const ended = f.statuses.filter((s) => s !== 'live' && s !== 'stale');

@@ -193,6 +193,8 @@ export const tokens = sqliteTable('tokens', {
   /** The first characters of the secret, to tell tokens apart in listings. */
   hint: text('hint').notNull(),
   createdAt: text('created_at').notNull(),
+  /** ISO time after which the token is refused and its open sockets closed; null: never. */
+  expiresAt: text('expires_at'),
 });
 
 /** Per-project URLs that receive alert events. */
@@ -201,6 +203,8 @@ export const webhooks = sqliteTable('webhooks', {
   projectId: integer('project_id').notNull().references(() => projects.id, { onDelete: 'cascade' }),
   url: text('url').notNull(),
   createdAt: text('created_at').notNull(),
+  /** HMAC-SHA256 key of the X-Gradwatch-Signature header; shown once, at creation. */
+  secret: text('secret').notNull().default(''),
 });
 
 /** Outbox of webhook calls: written with the alert, delivered in the background with retries. */

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { eq } from 'drizzle-orm';
+import { eq, inArray } from 'drizzle-orm';
 import type { TokenInfo, TokenScope } from '@gradwatch/shared';
 import type { Db } from '../storage/db.js';
 import { tokens } from '../storage/schema.js';
@@ -15,7 +15,7 @@ export const newSecret = (): string => `gw_${randomBytes(32).toString('base64url
 export type TokenRow = typeof tokens.$inferSelect;
 
 export function toInfo(r: TokenRow): TokenInfo {
-  return { id: r.id, name: r.name, scope: r.scope as TokenScope, project: r.project, hint: r.hint, createdAt: r.createdAt };
+  return { id: r.id, name: r.name, scope: r.scope as TokenScope, project: r.project, hint: r.hint, createdAt: r.createdAt, expiresAt: r.expiresAt };
 }
 
 /** The tokens table: the REST routes, the CLI and the auth plugin share it. */
@@ -23,11 +23,11 @@ export class TokensRepo {
   private readonly byHashStmt;
 
   constructor(private readonly db: Db) {
-    this.byHashStmt = db.$client.prepare('SELECT id, name, scope, project, hash, hint, created_at AS createdAt FROM tokens WHERE hash = ?');
+    this.byHashStmt = db.$client.prepare('SELECT id, name, scope, project, hash, hint, created_at AS createdAt, expires_at AS expiresAt FROM tokens WHERE hash = ?');
   }
 
   /** Stores a new token; the secret is returned here and never again. */
-  create(input: { scope: TokenScope; project?: string | null; name: string }): { info: TokenInfo; secret: string } {
+  create(input: { scope: TokenScope; project?: string | null; name: string; expiresAt?: string | null }): { info: TokenInfo; secret: string } {
     const secret = newSecret();
     const row = this.db
       .insert(tokens)
@@ -38,6 +38,7 @@ export class TokensRepo {
         hash: hashToken(secret),
         hint: secret.slice(0, 7),
         createdAt: new Date().toISOString(),
+        expiresAt: input.expiresAt ?? null,
       })
       .returning()
       .get();
@@ -51,6 +52,13 @@ export class TokensRepo {
   /** true when a token was deleted. */
   revoke(id: number): boolean {
     return this.db.delete(tokens).where(eq(tokens.id, id)).run().changes > 0;
+  }
+
+  /** The expiry of each of these tokens that still exists (null: never expires). */
+  expiries(ids: number[]): Map<number, string | null> {
+    if (ids.length === 0) return new Map();
+    const rows = this.db.select({ id: tokens.id, expiresAt: tokens.expiresAt }).from(tokens).where(inArray(tokens.id, ids)).all();
+    return new Map(rows.map((r) => [r.id, r.expiresAt]));
   }
 
   /** Looked up on every check, never cached: a token revoked by the CLI stops working at once. */

@@ -17,8 +17,8 @@ export class WebhooksRepo {
     return this.db.select().from(webhooks).where(eq(webhooks.id, id)).get();
   }
 
-  insert(projectId: number, url: string, createdAt: string): WebhookRow {
-    return this.db.insert(webhooks).values({ projectId, url, createdAt }).returning().get();
+  insert(projectId: number, url: string, secret: string, createdAt: string): WebhookRow {
+    return this.db.insert(webhooks).values({ projectId, url, secret, createdAt }).returning().get();
   }
 
   delete(id: number): void {
@@ -29,16 +29,16 @@ export class WebhooksRepo {
     this.db.insert(webhookDeliveries).values({ webhookId, alertId, payload, status: 'pending', nextAttemptAt: now, createdAt }).run();
   }
 
-  due(now: number, limit: number): Array<DeliveryRow & { url: string }> {
+  due(now: number, limit: number): Array<DeliveryRow & { url: string; secret: string }> {
     return this.db
-      .select({ d: webhookDeliveries, url: webhooks.url })
+      .select({ d: webhookDeliveries, url: webhooks.url, secret: webhooks.secret })
       .from(webhookDeliveries)
       .innerJoin(webhooks, eq(webhooks.id, webhookDeliveries.webhookId))
       .where(and(eq(webhookDeliveries.status, 'pending'), lt(webhookDeliveries.nextAttemptAt, now + 1)))
       .orderBy(webhookDeliveries.nextAttemptAt)
       .limit(limit)
       .all()
-      .map((r) => ({ ...r.d, url: r.url }));
+      .map((r) => ({ ...r.d, url: r.url, secret: r.secret }));
   }
 
   settle(id: number, values: Partial<typeof webhookDeliveries.$inferInsert>): void {

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import { DeliveryList, DeliveryQuery, ErrorBody, ProjectIdParams, ProjectParams, Webhook, WebhookCreate, WebhookList } from '@gradwatch/shared';
+import { DeliveryList, DeliveryQuery, ErrorBody, ProjectIdParams, ProjectParams, WebhookCreate, WebhookCreated, WebhookList } from '@gradwatch/shared';
 
 /** Per-project webhooks and their delivery history (failures included). */
 const webhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -10,8 +10,8 @@ const webhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post(
     '/projects/:project/webhooks',
-    { schema: { params: ProjectParams, body: WebhookCreate, response: { 201: Webhook, 400: ErrorBody } } },
-    async (req, reply) => reply.code(201).send(app.webhooks.create(req.params.project, req.body.url)),
+    { schema: { params: ProjectParams, body: WebhookCreate, response: { 201: WebhookCreated, 400: ErrorBody } } },
+    async (req, reply) => reply.code(201).send(await app.webhooks.create(req.params.project, req.body.url)),
   );
 
   app.delete('/projects/:project/webhooks/:id', { schema: { params: ProjectIdParams, response: { 204: Type.Null(), 404: ErrorBody } } }, async (req, reply) => {

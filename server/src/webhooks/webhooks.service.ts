@@ -1,6 +1,9 @@
-import type { Alert, Delivery, DeliveryList, DeliveryQuery, Webhook, WebhookList } from '@gradwatch/shared';
+import { randomBytes } from 'node:crypto';
+import type { Alert, Delivery, DeliveryList, DeliveryQuery, Webhook, WebhookCreated, WebhookList } from '@gradwatch/shared';
 import { badRequest, notFound } from '../http-errors.js';
 import type { ProjectsService } from '../projects/projects.service.js';
+import { postSigned } from './send.js';
+import { BlockedTarget, TargetGuard } from './target-guard.js';
 import type { DeliveryRow, WebhookRow, WebhooksRepo } from './webhooks.repo.js';
 
 export interface WebhookOptions {
@@ -11,9 +14,14 @@ export interface WebhookOptions {
   timeoutMs: number;
   /** How often the outbox is polled when nothing wakes it. */
   pollMs: number;
+  /** Hosts that may be called although they are or resolve to private addresses (GRADWATCH_WEBHOOK_ALLOW_HOSTS). */
+  allowHosts: readonly string[];
 }
 
-export const DEFAULT_WEBHOOK_OPTIONS: WebhookOptions = { baseDelayMs: 1000, maxDelayMs: 600_000, maxAttempts: 8, timeoutMs: 5000, pollMs: 1000 };
+export const DEFAULT_WEBHOOK_OPTIONS: WebhookOptions = { baseDelayMs: 1000, maxDelayMs: 600_000, maxAttempts: 8, timeoutMs: 5000, pollMs: 1000, allowHosts: [] };
+
+/** A new signing secret: "whsec_" and 32 random bytes, base64url. */
+const newSecret = (): string => `whsec_${randomBytes(32).toString('base64url')}`;
 
 /** The JSON body a webhook receives; `text` makes it a valid Slack incoming-webhook message. */
 export function webhookPayload(alert: Alert): { event: string; alert: Alert; text: string } {
@@ -47,28 +55,41 @@ export class WebhooksService {
   private timer: NodeJS.Timeout | null = null;
   private running = false;
   private stopped = false;
+  private readonly guard: TargetGuard;
 
   constructor(
     private readonly repo: WebhooksRepo,
     private readonly projects: ProjectsService,
     private readonly opts: WebhookOptions = DEFAULT_WEBHOOK_OPTIONS,
-  ) {}
+  ) {
+    this.guard = new TargetGuard(opts.allowHosts);
+  }
 
   list(project: string): WebhookList {
     const p = this.projects.require(project);
     return { webhooks: this.repo.ofProject(p.id).map((w) => toWebhook(w, p.name)) };
   }
 
-  create(project: string, url: string): Webhook {
+  /** Checks the target (resolved, against the private ranges), then stores it with a new signing secret. */
+  async create(project: string, url: string): Promise<WebhookCreated> {
+    let u: URL;
     try {
-      new URL(url);
+      u = new URL(url);
     } catch {
       throw badRequest(`not a valid URL: ${url}`);
     }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw badRequest(`webhooks take http or https URLs, not ${u.protocol}`);
+    try {
+      await this.guard.check(u);
+    } catch (e) {
+      if (e instanceof BlockedTarget) throw badRequest(`webhook URL refused: ${e.message}`);
+      throw badRequest(`webhook URL refused: cannot resolve ${u.hostname} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
     const p = this.projects.ensure(project);
-    const w = this.repo.insert(p.id, url, new Date().toISOString());
+    const secret = newSecret();
+    const w = this.repo.insert(p.id, url, secret, new Date().toISOString());
     this.invalidate(p.id);
-    return toWebhook(w, p.name);
+    return { ...toWebhook(w, p.name), secret };
   }
 
   /** The webhook when it belongs to the project; else a 404 (another project's looks absent). */
@@ -140,37 +161,34 @@ export class WebhooksService {
     this.running = true;
     try {
       const due = this.repo.due(Date.now(), 20);
-      await Promise.all(due.map((d) => this.deliver(d.id, d.url, d.payload, d.attempts)));
+      await Promise.all(due.map((d) => this.deliver(d)));
       this.schedule(due.length === 20 ? 0 : this.opts.pollMs);
     } finally {
       this.running = false;
     }
   }
 
-  private async deliver(id: number, url: string, payload: string, attempts: number): Promise<void> {
+  private async deliver(d: DeliveryRow & { url: string; secret: string }): Promise<void> {
     let status: number | null = null;
     let error: string | null = null;
     try {
-      const res = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'user-agent': 'gradwatch-webhook/1' },
-        body: payload,
-        signal: AbortSignal.timeout(this.opts.timeoutMs),
-        redirect: 'manual',
-      });
+      const res = await postSigned(d.url, d.payload, d.secret, d.id, this.guard, this.opts.timeoutMs);
       status = res.status;
-      await res.body?.cancel();
-      if (res.ok) {
-        this.repo.settle(id, { status: 'delivered', attempts: attempts + 1, lastStatus: status, lastError: null, deliveredAt: new Date().toISOString() });
+      if (this.stopped) return;
+      if (status >= 200 && status < 300) {
+        this.repo.settle(d.id, { status: 'delivered', attempts: d.attempts + 1, lastStatus: status, lastError: null, deliveredAt: new Date().toISOString() });
         return;
       }
-      error = `HTTP ${status}`;
+      error = res.location !== undefined ? `HTTP ${status}: redirects are not followed (to ${res.location})` : `HTTP ${status}`;
     } catch (e) {
       error = e instanceof Error ? (e.cause instanceof Error ? `${e.message}: ${e.cause.message}` : e.message) : String(e);
     }
-    const n = attempts + 1;
+    // Stopped while the call was out (shutdown: the database may be closed). The delivery stays
+    // pending and is sent again after a restart; the delivery id lets a receiver drop the repeat.
+    if (this.stopped) return;
+    const n = d.attempts + 1;
     const giveUp = n >= this.opts.maxAttempts;
     const delay = Math.min(this.opts.maxDelayMs, this.opts.baseDelayMs * 2 ** (n - 1));
-    this.repo.settle(id, { status: giveUp ? 'failed' : 'pending', attempts: n, lastStatus: status, lastError: error, nextAttemptAt: Date.now() + delay });
+    this.repo.settle(d.id, { status: giveUp ? 'failed' : 'pending', attempts: n, lastStatus: status, lastError: error, nextAttemptAt: Date.now() + delay });
   }
 }

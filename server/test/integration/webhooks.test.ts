@@ -12,7 +12,8 @@ const received: Array<{ event: string; text: string; alert: { rule: string; runI
 let failuresLeft = 2;
 
 beforeAll(async () => {
-  srv = await startServer({ env: { GRADWATCH_WEBHOOK_RETRY_MS: '20' } });
+  // Its receivers listen on loopback, which webhooks may call only when allowed by name.
+  srv = await startServer({ env: { GRADWATCH_WEBHOOK_RETRY_MS: '20', GRADWATCH_WEBHOOK_ALLOW_HOSTS: '127.0.0.1' } });
   hookServer = createServer((req, res) => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));

@@ -181,7 +181,8 @@ async function socketOutcome(path: string, token: string | undefined): Promise<n
 }
 
 beforeAll(async () => {
-  srv = await startServer({ env: { GRADWATCH_ADMIN_TOKEN: ADMIN } });
+  // The matrix's webhooks point at loopback, which must be allowed by name.
+  srv = await startServer({ env: { GRADWATCH_ADMIN_TOKEN: ADMIN, GRADWATCH_WEBHOOK_ALLOW_HOSTS: '127.0.0.1' } });
   tok.admin = ADMIN;
   tok.adminA = await createToken('admin', 'pa');
   tok.adminB = await createToken('admin', 'pb');

@@ -6,6 +6,17 @@ const DeliveryStatus = Type.Union([Type.Literal('pending'), Type.Literal('delive
 export const Webhook = Type.Object({ id: Type.Integer(), project: Type.String(), url: Type.String(), createdAt: Type.String() });
 export type Webhook = Static<typeof Webhook>;
 
+/** The answer to a creation: the only time the signing secret is shown. */
+export const WebhookCreated = Type.Intersect([
+  Webhook,
+  Type.Object({
+    secret: Type.String({
+      description: 'HMAC-SHA256 key: each delivery carries X-Gradwatch-Signature: sha256=<hex HMAC of the raw body>. Store it now, it is not shown again',
+    }),
+  }),
+]);
+export type WebhookCreated = Static<typeof WebhookCreated>;
+
 export const WebhookList = Type.Object({ webhooks: Type.Array(Webhook) });
 export type WebhookList = Static<typeof WebhookList>;
 
