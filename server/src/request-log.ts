@@ -1,13 +1,17 @@
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
+import { redactUrl } from './log-options.js';
 
 /**
- * Fastify's per-request lines, moved from info to debug, naming the route pattern rather than the
- * URL (a query may carry a token). Errors of a request are still logged by the error handler.
+ * Fastify's per-request lines, moved from info to debug, one line per request with the URL's
+ * token values redacted. Errors of a request are still logged by the error handler.
  */
 export class RequestLog extends LogController {
-  override incomingRequest(): void {}
+  /** At trace: a WebSocket upgrade never completes as a request, so this is its only line. */
+  override incomingRequest(request: FastifyRequest): void {
+    request.log.trace({ method: request.method, url: redactUrl(request.url) }, 'incoming request');
+  }
 
   override requestCompleted(_error: Error | null, request: FastifyRequest, reply: FastifyReply): void {
-    request.log.debug({ method: request.method, route: request.routeOptions.url ?? '(no route)', status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+    request.log.debug({ method: request.method, url: redactUrl(request.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   }
 }
