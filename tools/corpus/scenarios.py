@@ -48,7 +48,7 @@ def blob_setup(g: torch.Generator, *, dims=(16, 64, 64, 4), act="relu", opt="ada
     elif opt == "sgd":
         o = torch.optim.SGD(params, lr=lr)
     else:
-        o = torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=wd)
+        o = torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=wd, nesterov=opt == "nesterov")
     perm = torch.randperm(n, generator=g)
 
     def batch(k: int):
@@ -149,7 +149,8 @@ def tf_setup(g: torch.Generator, *, lr=1e-3, warm=30, steps=300, bs=32, bert=Tru
     model = TinyTransformer(bert_init=bert)
     o = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     val = tokens(g, 256)
-    sched = (lambda t: lr * min(1.0, (t + 1) / warm)) if warm else None
+    # warm-up, then linear decay to a tenth (the usual BERT recipe); none without warm-up
+    sched = (lambda t: lr * min((t + 1) / warm, 1.0 - 0.9 * max(0, t - warm) / max(1, steps - warm))) if warm else None
     cfg = _cfg(lr, bs, "AdamW", weightDecay=0.01, init="normal(0.02)")
     return Setup(model, model.specs(), o, lambda k: tokens(g, bs), steps, bs, cfg, val, None, 0,
                  lr=sched, every=every, eval_every=50)
@@ -171,8 +172,10 @@ SCENARIOS: List[Scenario] = [
       lambda g: blob_setup(g, opt="sgd", lr=8.0, steps=200, every=5), "lr_too_high"),
     S("mlp-adam-lr05", "mlp", "Adam with lr 0.5: the first step already moves every weight far from its init.",
       lambda g: blob_setup(g, lr=0.5, steps=300), "lr_too_high"),
-    S("cnn-lr-raised", "cnn", "CNN trains well with Adam 1e-3; at step 200 the lr is raised to 0.05.",
-      lambda g: cnn_setup(g, steps=400, raise_at=200, raise_to=0.05), "lr_too_high", onset=200, held_out=True),
+    S("cnn-lr-raised", "cnn", "CNN trains well with Adam 1e-3; at step 150 the lr is raised to 0.5.",
+      lambda g: cnn_setup(g, steps=400, raise_at=150, raise_to=0.5), "lr_too_high", onset=150, held_out=True),
+    S("gru-lr-high", "gru", "GRU with Adam lr 0.1.",
+      lambda g: rnn_setup(g, "gru", lr=0.1, steps=300), "lr_too_high", held_out=True),
     S("mlp-lr-raised", "mlp", "MLP with SGD momentum lr 0.01; at step 250 the lr is raised to 2.",
       lambda g: blob_setup(g, opt="momentum", lr=0.01, steps=450,
                            sched=lambda t: 0.01 if t < 250 else 2.0), "lr_too_high", onset=250),
@@ -192,8 +195,8 @@ SCENARIOS: List[Scenario] = [
     S("mlp-deep-sigmoid", "mlp", "Eight sigmoid layers, SGD lr 0.1: gradients fade before the first layers.",
       lambda g: blob_setup(g, dims=(16, 32, 32, 32, 32, 32, 32, 32, 4), act="sigmoid", opt="sgd", lr=0.1, steps=300),
       "saturating_activations"),
-    S("rnn-exploding", "rnn", "tanh RNN, orthogonal recurrent weights x1.2, 30 steps, SGD momentum lr 0.01, no clipping: gradient spikes.",
-      lambda g: rnn_setup(g, "rnn", ortho=1.2, opt="momentum", lr=0.01, length=30, steps=300),
+    S("rnn-exploding", "rnn", "ReLU RNN, orthogonal recurrent weights x1.05, 40 steps, Adam 1e-3, no clipping: the gradient norm grows 100x mid-run.",
+      lambda g: rnn_setup(g, "rnn", nonlinearity="relu", ortho=1.05, lr=1e-3, length=40, steps=300),
       "exploding_gradients"),
     S("mlp-overfit", "mlp", "128 noisy training examples, a 256-wide MLP, Adam 3e-3 for 100 epochs.",
       lambda g: blob_setup(g, dims=(16, 256, 256, 4), n=128, noise=0.3, lr=3e-3, steps=400, eval_every=20),
@@ -222,8 +225,8 @@ SCENARIOS: List[Scenario] = [
                            extra_cfg={"schedule": {"type": "cosine", "unit": "step", "warmup": 40}})),
     S("mlp-adamw-wd", "mlp", "AdamW with decoupled weight decay 0.05, several epochs.",
       lambda g: blob_setup(g, opt="adamw", lr=1e-3, wd=0.05, steps=400)),
-    S("transformer-bert-init", "transformer", "Tiny transformer, BERT-style init (std 0.02, LayerNorm), AdamW with warm-up.",
-      lambda g: tf_setup(g, lr=1e-3, warm=30, steps=300)),
+    S("transformer-bert-init", "transformer", "Tiny transformer, BERT-style init (std 0.02, LayerNorm), AdamW 5e-4 with warm-up and linear decay.",
+      lambda g: tf_setup(g, lr=5e-4, warm=30, steps=300)),
     S("mlp-dropout", "mlp", "Dropout 0.3 between the hidden layers, Adam 1e-3.",
       lambda g: blob_setup(g, dropout=0.3, steps=400), held_out=True),
     S("cnn-batchnorm", "cnn", "CNN with BatchNorm, SGD momentum 0.9 lr 0.05.",
@@ -238,6 +241,8 @@ SCENARIOS: List[Scenario] = [
       lambda g: blob_setup(g, opt="momentum", lr=0.03, steps=400), held_out=True),
     S("mlp-sweep-lr0.1", "mlp", "lr sweep, good member: SGD momentum 0.9, lr 0.1.",
       lambda g: blob_setup(g, opt="momentum", lr=0.1, steps=400)),
+    S("mlp-nesterov", "mlp", "SGD with Nesterov momentum 0.9, lr 0.02, batch 64.",
+      lambda g: blob_setup(g, opt="nesterov", lr=0.02, bs=64, steps=300), held_out=True),
     S("lstm-clip", "lstm", "LSTM, Adam 3e-3, gradients clipped at norm 1 (grad_norm sent).",
       lambda g: rnn_setup(g, "lstm", clip=1.0, steps=300)),
     S("gru-adam", "gru", "GRU, Adam 3e-3.",

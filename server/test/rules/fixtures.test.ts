@@ -27,7 +27,9 @@ const FAULTS: Record<string, [string, number, 'info' | 'warning' | 'critical'][]
   'fault-l2-strong': [['reg.too_strong', 0, 'warning'], ['reg.weights_collapsing', 60, 'warning']],
   'fault-batch1': [['batch.too_small', 0, 'warning'], ['batch.loss_oscillating', 100, 'warning']],
   'fault-sgd-slow': [['optim.sgd_stalling', 420, 'info']],
-  'fault-overfit': [['epochs.overfitting', 150, 'warning']],
+  // Changed on purpose (issue 12): overfitting must be a sustained, significant rise. This run's eval
+  // loss creeps up by 20-40% of its best over 400 steps: a minor, info-level finding now.
+  'fault-overfit': [['epochs.overfitting', 200, 'info']],
   'fault-eval-mismatch': [['data.train_eval_mismatch', 30, 'warning']],
   'fault-explode': [['grad.exploding', 85, 'warning']],
   'fault-frozen-bug': [['weights.unchanged', 25, 'warning']],

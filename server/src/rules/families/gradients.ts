@@ -6,19 +6,36 @@
  * norm jumped just before.
  */
 import { SECTIONS, defineRule, sustained } from '../rule.js';
+import type { StepView } from '../types.js';
 import { RollingMedian, Sustain, r4 } from '../util.js';
+
+/** The layer with the largest gradient norm of a step (which weight matrix carries a spike). */
+function topGradLayer(s: StepView): string | null {
+  let best: string | null = null;
+  let max = -1;
+  for (const name in s.layers) {
+    const n = s.layers[name]?.grad?.norm;
+    if (n !== undefined && n > max) {
+      max = n;
+      best = name;
+    }
+  }
+  return best;
+}
 
 export const exploding = defineRule({
   id: 'grad.exploding',
   section: SECTIONS.gradNorm,
   severity: 'warning',
   condition:
-    'The total gradient norm (sqrt of the sum of the layers\' squared grad norms) exceeds spikeFactor × the ' +
-    'median of the previous `medianWindow` steps and the largest norm of the first `minHistory` steps (a blip on ' +
-    'a converged, tiny gradient does not count), or growthFactor × the median of the first `medianWindow` steps, ' +
-    'in at least `need` of the last `window` steps.',
-  thresholds: { spikeFactor: 10, growthFactor: 100, medianWindow: 50, minHistory: 20, window: 5, need: 2 },
-  requires: ['layer grad stats with norm'],
+    'The total gradient norm (the reserved scalar grad_norm when sent, the norm over all parameters; else sqrt ' +
+    'of the sum of the layers\' squared grad norms) exceeds spikeFactor × the median of the previous ' +
+    '`medianWindow` steps and the largest norm of the first `minHistory` steps (a blip on a converged, tiny ' +
+    'gradient does not count), or growthFactor × the median of the first `medianWindow` steps, in at least ' +
+    '`need` of the last `window` steps. Info instead of warning when the run clips gradients (config.gradClip, ' +
+    'maxGradNorm, ...): the spikes are then absorbed.',
+  thresholds: { spikeFactor: 10, growthFactor: 30, medianWindow: 50, minHistory: 20, window: 10, need: 3 },
+  requires: ['scalars.grad_norm, or layer grad stats with norm'],
   advice:
     'Gradients are exploding. Clip them by global norm (e.g. 1.0) or normalise them, lower the learning rate, ' +
     'and check for unnormalised inputs or an initialisation that is too large.',
@@ -31,7 +48,7 @@ export const exploding = defineRule({
     let initialMax = 0;
     let seen = 0;
     return {
-      onStep(ctx, _s, sink) {
+      onStep(ctx, s, sink) {
         const n = ctx.gradNorm;
         if (n === undefined) return;
         const m = med.median();
@@ -45,7 +62,10 @@ export const exploding = defineRule({
         const hit = spike || growth;
         if (sus.push(hit)) {
           if (hit) {
-            sink.fire(undefined, { gradNorm: r4(n), runningMedian: r4(m), initialMedian: r4(baseline), spike, growth });
+            sink.fire(undefined, {
+              gradNorm: r4(n), runningMedian: r4(m), initialMedian: r4(baseline), spike, growth,
+              source: ctx.gradNormReported ? 'grad_norm' : 'layers', topLayer: topGradLayer(s), clip: ctx.gradClip() ?? null,
+            }, ctx.gradClip() !== undefined ? 'info' : 'warning');
           }
         } else if (!hit) sink.clear();
       },
