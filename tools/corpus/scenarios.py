@@ -126,7 +126,7 @@ def cnn_setup(g: torch.Generator, *, bn=False, opt="adam", lr=1e-3, steps=300, b
 
 
 def rnn_setup(g: torch.Generator, cell: str, *, lr=3e-3, opt="adam", steps=300, bs=32, clip=None,
-              length=20, nonlinearity="tanh", hh_scale=None, ortho=None, every=10) -> Setup:
+              length=20, nonlinearity="tanh", hh_scale=None, ortho=None, every=10, scale=1.0, shift=0.0) -> Setup:
     model = Recurrent(cell, nonlinearity=nonlinearity)
     if hh_scale is not None:
         with torch.no_grad():
@@ -137,12 +137,16 @@ def rnn_setup(g: torch.Generator, cell: str, *, lr=3e-3, opt="adam", steps=300, 
             nn.init.orthogonal_(model.rnn.weight_hh_l0)
             model.rnn.weight_hh_l0.mul_(ortho)
     o = torch.optim.Adam(model.parameters(), lr=lr) if opt == "adam" else torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
-    val = sequences(g, 256, length)
+    vx, vy = sequences(g, 256, length)
+    val = (vx * scale + shift, vy)
+
+    def batch(k: int):
+        x, y = sequences(g, bs, length)
+        return x * scale + shift, y
     cfg = _cfg(lr, bs, "Adam" if opt == "adam" else "SGD", sequenceLength=length)
     if clip:
         cfg["gradClip"] = clip
-    return Setup(model, model.specs(), o, lambda k: sequences(g, bs, length), steps, bs, cfg, val, None, 0,
-                 clip=clip, every=every, eval_every=50)
+    return Setup(model, model.specs(), o, batch, steps, bs, cfg, val, None, 0, clip=clip, every=every, eval_every=50)
 
 
 def tf_setup(g: torch.Generator, *, lr=1e-3, warm=30, steps=300, bs=32, bert=True, every=10) -> Setup:
@@ -181,6 +185,8 @@ SCENARIOS: List[Scenario] = [
                            sched=lambda t: 0.01 if t < 250 else 2.0), "lr_too_high", onset=250),
     S("transformer-lr-high", "transformer", "Tiny transformer, AdamW lr 0.05 without warm-up.",
       lambda g: tf_setup(g, lr=0.05, warm=0, steps=300), "lr_too_high", held_out=True),
+    S("lstm-unnormalized", "lstm", "LSTM fed raw sensor-like values (x30 + 100), Adam 3e-3.",
+      lambda g: rnn_setup(g, "lstm", scale=30.0, shift=100.0, steps=300), "inputs_unnormalized", held_out=True),
     S("mlp-lr-tiny", "mlp", "SGD momentum 0.9 with lr 1e-6: updates are tiny, the loss does not move.",
       lambda g: blob_setup(g, opt="momentum", lr=1e-6, steps=600), "lr_too_low"),
     S("mlp-unnormalized", "mlp", "Raw features: scaled x50 and shifted by +20, fed without normalisation.",

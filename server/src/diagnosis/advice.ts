@@ -144,7 +144,8 @@ export function adviceFor(cause: RootCause, ss: Symptom[], f: RunFacts): string 
     }
     case 'exploding_gradients': {
       const med = extreme([find(ss, 'grad.exploding')], 'initialMedian', Math.min) ?? extreme([find(ss, 'grad.exploding')], 'runningMedian', Math.min);
-      const rec = ss.flatMap((s) => s.layers).find((l) => /weight_hh/.test(l));
+      const top = find(ss, 'grad.exploding')?.latest.topLayer;
+      const rec = [typeof top === 'string' ? top : '', ...ss.flatMap((s) => s.layers)].find((l) => /weight_hh/.test(l));
       const clip = med !== undefined ? Math.max(0.1, Number(med.toPrecision(1))) : 1;
       return `Clip the gradient norm: torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=${fmt(clip)}) before optimizer.step()${rec ? ` (the recurrent weights ${rec} carry the spikes)` : ''}; lower the learning rate if it persists.`;
     }

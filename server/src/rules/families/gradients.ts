@@ -9,18 +9,32 @@ import { SECTIONS, defineRule, sustained } from '../rule.js';
 import type { StepView } from '../types.js';
 import { RollingMedian, Sustain, r4 } from '../util.js';
 
-/** The layer with the largest gradient norm of a step (which weight matrix carries a spike). */
-function topGradLayer(s: StepView): string | null {
-  let best: string | null = null;
-  let max = -1;
-  for (const name in s.layers) {
-    const n = s.layers[name]?.grad?.norm;
-    if (n !== undefined && n > max) {
-      max = n;
-      best = name;
+/**
+ * Per layer, its first and latest observed gradient norm: when the total norm explodes, the layer
+ * whose own norm grew the most is the one to name (in a recurrent net, its recurrent matrix).
+ */
+class LayerGrowth {
+  private readonly first = new Map<string, number>();
+  private readonly last = new Map<string, number>();
+
+  observe(s: StepView): void {
+    for (const name in s.layers) {
+      const n = s.layers[name]?.grad?.norm;
+      if (n === undefined || !Number.isFinite(n)) continue;
+      if (!this.first.has(name)) this.first.set(name, n);
+      this.last.set(name, n);
     }
   }
-  return best;
+
+  top(): { layer: string; growth: number } | null {
+    let best: { layer: string; growth: number } | null = null;
+    for (const [name, n] of this.last) {
+      const f = this.first.get(name) ?? 0;
+      const g = f > 0 ? n / f : 0;
+      if (!best || g > best.growth) best = { layer: name, growth: g };
+    }
+    return best;
+  }
 }
 
 export const exploding = defineRule({
@@ -47,8 +61,10 @@ export const exploding = defineRule({
     /** Largest norm of the first minHistory steps: healthy gradients are usually largest right at the start. */
     let initialMax = 0;
     let seen = 0;
+    const layers = new LayerGrowth();
     return {
       onStep(ctx, s, sink) {
+        layers.observe(s);
         const n = ctx.gradNorm;
         if (n === undefined) return;
         const m = med.median();
@@ -62,9 +78,11 @@ export const exploding = defineRule({
         const hit = spike || growth;
         if (sus.push(hit)) {
           if (hit) {
+            const top = layers.top();
             sink.fire(undefined, {
               gradNorm: r4(n), runningMedian: r4(m), initialMedian: r4(baseline), spike, growth,
-              source: ctx.gradNormReported ? 'grad_norm' : 'layers', topLayer: topGradLayer(s), clip: ctx.gradClip() ?? null,
+              source: ctx.gradNormReported ? 'grad_norm' : 'layers', topLayer: top?.layer ?? null,
+              topLayerGrowth: r4(top?.growth), clip: ctx.gradClip() ?? null,
             }, ctx.gradClip() !== undefined ? 'info' : 'warning');
           }
         } else if (!hit) sink.clear();
