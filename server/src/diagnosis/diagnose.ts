@@ -23,7 +23,7 @@ const STRONG = 0.6;
  * Info alerts that state a configuration fact (sigmoid/tanh in a deep net, a learning rate far out
  * of range): enough to anchor their cause as the upstream one of measured symptoms.
  */
-const CONFIG_ANCHORS = new Set(['act.saturating_hidden', 'lr.config_out_of_range']);
+const CONFIG_ANCHORS = new Set(['act.saturating_hidden', 'lr.config_out_of_range', 'init.constant']);
 
 interface Candidate {
   cause: RootCause;
@@ -121,6 +121,11 @@ export function diagnose(symptoms: Iterable<Symptom>, facts: RunFacts): Diagnosi
       last = Math.max(last, s.lastStep);
     }
     x.symptoms.sort((a, b) => a.firstStep - b.firstStep || a.rule.localeCompare(b.rule));
+    // The causes it explains: those folded under it and the own causes of the symptoms it took.
+    for (const s of x.symptoms) {
+      const own = (links.get(s) ?? [])[0]?.[0];
+      if (own && own !== x.cause) x.explains.add(own);
+    }
     out.push({
       cause: x.cause,
       title: TITLES[x.cause],
