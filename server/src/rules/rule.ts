@@ -99,13 +99,6 @@ export class PerLayerSustain {
     return sustained(sus, sink, hit, layer);
   }
 
-  /** Records `hit` for `layer` and says whether the condition is sustained, without clearing anything. */
-  hold(layer: string, hit: boolean): boolean {
-    let sus = this.per.get(layer);
-    if (!sus) this.per.set(layer, (sus = new Sustain(this.window, this.need)));
-    return sus.push(hit);
-  }
-
   /** Hits in the layer's current window (evidence for the alert). */
   count(layer: string): number {
     return this.per.get(layer)?.count ?? 0;

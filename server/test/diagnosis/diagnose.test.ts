@@ -134,3 +134,13 @@ describe('bounded state', () => {
     expect(d.diagnoses(FACTS)).toBe(a);
   });
 });
+
+describe('docs/diagnosis.md', () => {
+  it('shows the cause graph the code uses and documents every cause', async () => {
+    const { readFileSync } = await import('node:fs');
+    const doc = readFileSync(new URL('../../../docs/diagnosis.md', import.meta.url), 'utf8');
+    const edges = [...doc.matchAll(/^\* `([a-z_]+)` → (.+)$/gm)].map((m) => [m[1], [...(m[2] ?? '').matchAll(/`([a-z_]+)`/g)].map((x) => x[1])] as const);
+    expect(Object.fromEntries(edges)).toEqual(Object.fromEntries(Object.entries(PRODUCES).map(([k, v]) => [k, [...(v ?? [])]])));
+    for (const c of ROOT_CAUSES) expect(doc, c).toContain(`| \`${c}\` | ${TITLES[c]} |`);
+  });
+});

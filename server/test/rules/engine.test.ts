@@ -107,6 +107,13 @@ describe('catalogue and settings', () => {
 });
 
 describe('docs/rules.md', () => {
+  it('holds exactly the reference the catalogue renders', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { RULE_INDEX_HEADING, renderRuleReference } = await import('../../src/rules/doc.js');
+    const doc = readFileSync(new URL('../../../docs/rules.md', import.meta.url), 'utf8');
+    expect(doc.slice(doc.indexOf(RULE_INDEX_HEADING))).toBe(renderRuleReference());
+  });
+
   it('documents every rule id with its thresholds', async () => {
     const { readFileSync } = await import('node:fs');
     const doc = readFileSync(new URL('../../../docs/rules.md', import.meta.url), 'utf8');

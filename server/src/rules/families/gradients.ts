@@ -12,26 +12,40 @@ import { RollingMedian, Sustain, r4 } from '../util.js';
 /**
  * Per layer, its first and latest observed gradient norm: when the total norm explodes, the layer
  * whose own norm grew the most is the one to name (in a recurrent net, its recurrent matrix).
+ * The hot path only keeps a reference to the latest step that carried layer stats; the
+ * comparison is made when an alert fires.
  */
 class LayerGrowth {
   private readonly first = new Map<string, number>();
-  private readonly last = new Map<string, number>();
+  private latest: StepView | undefined;
+  private firstSteps = 0;
 
   observe(s: StepView): void {
+    let any = false;
+    for (const _ in s.layers) {
+      any = true;
+      break;
+    }
+    if (!any) return;
+    this.latest = s;
+    // A layer's first norm: from the first few steps with layer stats (layers may be sampled).
+    if (this.firstSteps >= 3) return;
+    this.firstSteps++;
     for (const name in s.layers) {
       const n = s.layers[name]?.grad?.norm;
-      if (n === undefined || !Number.isFinite(n)) continue;
-      if (!this.first.has(name)) this.first.set(name, n);
-      this.last.set(name, n);
+      if (n !== undefined && Number.isFinite(n) && !this.first.has(name)) this.first.set(name, n);
     }
   }
 
   top(): { layer: string; growth: number } | null {
     let best: { layer: string; growth: number } | null = null;
-    for (const [name, n] of this.last) {
-      const f = this.first.get(name) ?? 0;
-      const g = f > 0 ? n / f : 0;
-      if (!best || g > best.growth) best = { layer: name, growth: g };
+    const s = this.latest;
+    if (!s) return null;
+    for (const name in s.layers) {
+      const n = s.layers[name]?.grad?.norm;
+      const f = this.first.get(name);
+      if (n === undefined || !Number.isFinite(n) || f === undefined || !(f > 0)) continue;
+      if (!best || n / f > best.growth) best = { layer: name, growth: n / f };
     }
     return best;
   }

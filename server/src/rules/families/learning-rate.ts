@@ -4,8 +4,8 @@
  * value. Both ratio rules count how often the band was left over a window, so a single noisy
  * step neither opens nor keeps an alert.
  */
-import { PerLayerSustain, SECTIONS, defineRule } from '../rule.js';
-import { r4 } from '../util.js';
+import { PerLayerSustain, SECTIONS, defineRule, sustained } from '../rule.js';
+import { Sustain, r4 } from '../util.js';
 
 export const updateRatioHigh = defineRule({
   id: 'lr.update_ratio_high',
@@ -22,18 +22,19 @@ export const updateRatioHigh = defineRule({
     'for it. Lower it (try 3-10x) until the ratio sits near -3, or add warm-up.',
   clearAfter: 20,
   create(t) {
-    const per = new PerLayerSustain(t.window, t.need);
-    const fast = new PerLayerSustain(t.fastWindow, t.fastNeed);
+    const per = new Map<string, { slow: Sustain; fast: Sustain }>();
     return {
       onStep(ctx, s, sink) {
         for (const name in s.updateRatio) {
           const r = s.updateRatio[name];
           if (r === undefined || Number.isNaN(r) || !ctx.trainable(name)) continue;
+          let st = per.get(name);
+          if (!st) per.set(name, (st = { slow: new Sustain(t.window, t.need), fast: new Sustain(t.fastWindow, t.fastNeed) }));
           const hit = r > t.high;
           // The fast window only ever fires: clearing is the slow window's business.
-          const severe = fast.hold(name, r > t.severe);
-          if ((per.push(sink, name, hit) || severe) && hit) {
-            sink.fire(name, { ratio: r4(r), aboveInWindow: per.count(name), window: t.window, lr: r4(ctx.lr.value) });
+          const severe = st.fast.push(r > t.severe);
+          if ((sustained(st.slow, sink, hit, name) || severe) && hit) {
+            sink.fire(name, { ratio: r4(r), aboveInWindow: st.slow.count, window: t.window, lr: r4(ctx.lr.value) });
           }
         }
       },
