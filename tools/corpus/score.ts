@@ -65,6 +65,8 @@ export interface Summary {
   meanShown: number;
   maxShown: number;
   maxDelay: number | null;
+  /** Faults that start mid-run (onset > 0): the largest delay. */
+  maxMidRunDelay: number | null;
   healthyWithAlarms: number;
   nanOnStep: number;
   nanRuns: number;
@@ -76,6 +78,7 @@ export function summarize(scores: RunScore[]): Summary {
   const shownAll = scores.flatMap((s) => s.shownFinal.map((c) => c === s.cause));
   const delays = faulty.map((s) => s.delay).filter((d): d is number => d !== null);
   const nan = scores.filter((s) => s.nanOnStep !== null);
+  const mid = faulty.filter((s) => (s.onset ?? 0) > 0).map((s) => s.delay ?? Infinity);
   return {
     runs: scores.length,
     faulty: faulty.length,
@@ -86,6 +89,7 @@ export function summarize(scores: RunScore[]): Summary {
     meanShown: faulty.reduce((n, s) => n + s.shownFinal.length, 0) / Math.max(1, faulty.length),
     maxShown: Math.max(0, ...faulty.map((s) => s.maxShown)),
     maxDelay: delays.length ? Math.max(...delays) : null,
+    maxMidRunDelay: mid.length ? Math.max(...mid) : null,
     healthyWithAlarms: healthy.filter((s) => s.falseAlarms.length > 0).length,
     nanOnStep: nan.filter((s) => s.nanOnStep).length,
     nanRuns: nan.length,
@@ -101,7 +105,7 @@ function print(label: string, s: Summary): void {
   console.log(`${label}: ${s.runs} runs (${s.faulty} faulty, ${s.healthy} healthy)`);
   console.log(`  recall ${pct(s.recall)}  precision ${pct(s.precision)}  top-1 ${pct(s.top1)}`);
   console.log(`  diagnoses shown per faulty run: mean ${s.meanShown.toFixed(2)}, max over the run ${s.maxShown}`);
-  console.log(`  detection delay (steps after onset): max ${s.maxDelay ?? 'n/a'}`);
+  console.log(`  detection delay (steps after onset): max ${s.maxDelay ?? 'n/a'}, faults starting mid-run ${s.maxMidRunDelay ?? 'n/a'}`);
   console.log(`  healthy runs with a warning/critical alert or diagnosis: ${s.healthyWithAlarms}`);
   console.log(`  NaN runs with a critical diagnosis on the NaN's step: ${s.nanOnStep}/${s.nanRuns}`);
 }

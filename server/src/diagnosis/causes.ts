@@ -43,7 +43,8 @@ export const PRODUCES: Partial<Record<RootCause, readonly RootCause[]>> = {
   dead_relu: ['vanishing_gradients', 'weights_not_updating', 'lr_too_low'],
   exploding_gradients: ['numerical_nan'],
   vanishing_gradients: ['lr_too_low'],
-  regularization_too_strong: ['lr_too_low', 'vanishing_gradients', 'dead_relu', 'weights_not_updating'],
+  // Weights pinned near zero make every update large next to them: a high update ratio follows.
+  regularization_too_strong: ['lr_too_low', 'lr_too_high', 'vanishing_gradients', 'dead_relu', 'weights_not_updating'],
   output_loss_mismatch: ['lr_too_low', 'vanishing_gradients'],
   weights_not_updating: ['lr_too_low', 'vanishing_gradients'],
   bad_input_data: ['numerical_nan', 'inputs_unnormalized'],

@@ -78,5 +78,7 @@ describe('the recorded corpus', () => {
     expect(all.nanOnStep).toBe(all.nanRuns);
     expect(all.nanRuns).toBeGreaterThanOrEqual(3);
     expect(all.precision).toBeGreaterThanOrEqual(0.8);
+    expect(all.maxMidRunDelay).not.toBeNull();
+    expect(all.maxMidRunDelay ?? Infinity).toBeLessThanOrEqual(50);
   });
 });
