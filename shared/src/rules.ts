@@ -20,3 +20,15 @@ export const RULE_IDS = [
   'units.hidden_too_small', 'units.bottleneck_not_smaller',
 ] as const;
 export type RuleId = (typeof RULE_IDS)[number];
+
+/**
+ * Root causes a diagnosis can name (docs/diagnosis.md describes each, the rules that point at it
+ * and the causes it explains). Part of the contract: `Diagnosis.cause` is one of these.
+ */
+export const ROOT_CAUSES = [
+  'lr_too_high', 'lr_too_low', 'inputs_unnormalized', 'train_eval_mismatch', 'bad_input_data',
+  'bad_init', 'dead_relu', 'saturating_activations', 'vanishing_gradients', 'exploding_gradients',
+  'overfitting', 'regularization_too_strong', 'output_loss_mismatch', 'minibatch_too_small',
+  'numerical_nan', 'weights_not_updating', 'slow_optimizer', 'schedule_mismatch', 'network_shape',
+] as const;
+export type RootCause = (typeof ROOT_CAUSES)[number];

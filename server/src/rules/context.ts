@@ -4,8 +4,23 @@
  * before any rule sees a step, so every rule reads the same numbers.
  */
 import type { LayerInfo, RunInfo } from '@gradwatch/shared';
-import type { ModelView, StepView } from './types.js';
-import { Ema, isEmbedding, isRecurrent, isSigmoid, num, str } from './util.js';
+import type { RunFacts } from '../diagnosis/index.js';
+import type { EvalView, ModelView, StepView } from './types.js';
+import { Ema, isEmbedding, isNormLayer, isRecurrent, isSigmoid, num, str } from './util.js';
+
+/** The reserved scalar: the total gradient norm over all parameters (clip_grad_norm_'s return value). */
+export const GRAD_NORM_SCALAR = 'grad_norm';
+
+/**
+ * A weight matrix of a module that has several (docs/protocol.md, "sub-layers"): the client
+ * names it `<module>.<param>`, e.g. `lstm.weight_hh_l0` (the recurrent matrix of layer 0).
+ */
+const SUB_LAYER = /^(.+)\.(weight|bias)_(ih|hh)_l(\d+)(_reverse)?$/;
+
+/** Config keys under which a gradient-clipping threshold is commonly logged. */
+const CLIP_KEYS = ['gradClip', 'clipGradNorm', 'maxGradNorm', 'max_grad_norm', 'gradient_clip_val', 'clip_grad_norm'];
+/** Config keys that give the size of a finite training set. */
+const DATASET_KEYS = ['datasetSize', 'trainSize', 'numTrainExamples', 'trainExamples'];
 
 /** Per-layer facts derived once per model message, so per-step loops do no string work. */
 export interface LayerFlags {
@@ -14,6 +29,10 @@ export interface LayerFlags {
   sigmoid: boolean;
   recurrent: boolean;
   embedding: boolean;
+  /** A recurrent (hidden-to-hidden) weight matrix sent as a sub-layer. */
+  recurrentWeight: boolean;
+  /** The module a sub-layer belongs to (the layer name itself otherwise). */
+  module: string;
 }
 
 /** Losses averaged at the start of a run to get its starting level. */
@@ -89,8 +108,18 @@ export class RunContext {
   stepsSeen = 0;
   readonly loss = new LossTracker();
   readonly lr = new LrTracker();
-  /** Total grad norm of this step, sqrt of the sum of the layers' squared norms, when sent. */
+  /**
+   * Total grad norm of this step: the reserved scalar grad_norm when the client sends it (all
+   * parameters), else sqrt of the sum of the layers' squared grad norms, when sent.
+   */
   gradNorm: number | undefined;
+  /** Whether gradNorm came from the grad_norm scalar. */
+  gradNormReported = false;
+  /** Training examples seen so far (sum of steps[].examples), and the highest epoch sent. */
+  examplesSeen = 0;
+  maxEpoch: number | undefined;
+  /** The model has LayerNorm/BatchNorm/GroupNorm/RMSNorm layers. */
+  hasNorm = false;
   /** Largest finite update ratio over trainable layers this step. */
   maxUpdateRatio: number | undefined;
 
@@ -104,15 +133,20 @@ export class RunContext {
     this.layerIndex.clear();
     this.layerInfo.clear();
     this.flags.clear();
+    this.hasNorm = model.layers.some((l) => isNormLayer(l.kind));
     model.layers.forEach((l, i) => {
       this.layerIndex.set(l.name, i);
       this.layerInfo.set(l.name, l);
+      const recurrent = isRecurrent(l.kind);
+      const sub = recurrent ? SUB_LAYER.exec(l.name) : null;
       this.flags.set(l.name, {
         trainable: l.trainable !== false,
         hidden: i < model.layers.length - 1,
         sigmoid: isSigmoid(l.activation),
-        recurrent: isRecurrent(l.kind),
+        recurrent,
         embedding: isEmbedding(l.kind),
+        recurrentWeight: sub?.[2] === 'weight' && sub[3] === 'hh',
+        module: sub?.[1] ?? l.name,
       });
     });
   }
@@ -164,14 +198,55 @@ export class RunContext {
     return this.cfgNum(key);
   }
 
+  /** The gradient-clipping threshold from the config, when the run logs one. */
+  gradClip(): number | undefined {
+    for (const k of CLIP_KEYS) {
+      const v = this.cfgNum(k);
+      if (v !== undefined && v > 0) return v;
+    }
+    return undefined;
+  }
+
+  /**
+   * Whether the training data has been seen more than once: from the epochs the client sends
+   * (0-based: epoch >= 1 is a second pass), else from examples against a configured data-set
+   * size. undefined when nothing tells.
+   */
+  repeatedData(): boolean | undefined {
+    if (this.maxEpoch !== undefined) return this.maxEpoch >= 1;
+    const n = DATASET_KEYS.map((k) => this.cfgNum(k)).find((v) => v !== undefined && v > 0);
+    if (n !== undefined && this.examplesSeen > 0) return this.examplesSeen > n;
+    return undefined;
+  }
+
+  /** What the diagnosis layer reads to put numbers into its advice. */
+  facts(ended: boolean): RunFacts {
+    return {
+      step: this.step,
+      ended,
+      lr: this.lr.value ?? this.optimizerNum('lr'),
+      batchSize: this.cfgNum('batchSize'),
+      optimizer: this.optimizerType(),
+      weightDecay: this.optimizerNum('weightDecay') ?? this.cfgNum('l2'),
+      gradClip: this.gradClip(),
+      gradNorm: this.gradNorm,
+    };
+  }
+
   worldSize(): number | undefined {
     return this.run?.worldSize ?? this.cfgNum('worldSize');
   }
 
   /** Updates the shared summaries from a step, before the rules run. */
+  observeEval(ev: EvalView): void {
+    if (ev.epoch !== undefined) this.maxEpoch = Math.max(this.maxEpoch ?? 0, ev.epoch);
+  }
+
   observeStep(s: StepView): void {
     this.step = s.step;
     this.stepsSeen++;
+    if (s.examples !== undefined) this.examplesSeen += s.examples;
+    if (s.epoch !== undefined) this.maxEpoch = Math.max(this.maxEpoch ?? 0, s.epoch);
     this.loss.push(s.scalars.loss);
     this.lr.push(s.scalars.lr);
     let sq = 0;
@@ -186,7 +261,9 @@ export class RunContext {
       const r = s.updateRatio[name];
       if (r !== undefined && Number.isFinite(r) && this.trainable(name)) maxRatio = Math.max(maxRatio, r);
     }
-    this.gradNorm = any ? Math.sqrt(sq) : undefined;
+    const reported = s.scalars[GRAD_NORM_SCALAR];
+    this.gradNormReported = reported !== undefined && Number.isFinite(reported);
+    this.gradNorm = this.gradNormReported ? reported : any ? Math.sqrt(sq) : undefined;
     this.maxUpdateRatio = Number.isFinite(maxRatio) ? maxRatio : undefined;
   }
 }

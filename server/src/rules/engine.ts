@@ -1,112 +1,42 @@
 /**
- * The per-run engine: feeds each message to the rules and turns what they report into alert
- * transitions. It owns the lifecycle so every rule behaves the same way:
- *   open     the first time a rule fires for a (rule, layer) key;
- *   update   while it keeps firing — throttled to one per `updateEvery` steps, but always
- *            when the severity changes, so the alert service can fan that out;
- *   resolve  after the rule reported the key clear `clearAfter` evaluations in a row (static
- *            rules: as soon as a re-check no longer finds it).
+ * The per-run engine: feeds each message to the rules, turns what they report into alert
+ * transitions (alert-slot.ts owns the lifecycle: one alert per rule and episode, layers
+ * listed, hysteresis) and keeps the run's diagnosis (server/src/diagnosis) in step with them.
  * Pure and synchronous: no clock, no I/O, state bounded by the number of rules and layers.
  */
-import type { RunInfo, Severity } from '@gradwatch/shared';
+import type { Diagnosis, EndStatus, RunInfo } from '@gradwatch/shared';
+import { Diagnoser } from '../diagnosis/index.js';
+import { AlertSlot, type SlotHost } from './alert-slot.js';
 import { RunContext } from './context.js';
-import type { RuleDef, RuleInstance, Sink } from './rule.js';
 import { RULE_DEFS } from './registry.js';
-import type { AlertChange, EvalView, ModelView, RuleSettings, RunEngine, StepView } from './types.js';
+import type { AlertChange, DiagnosingRunEngine, EvalView, ModelView, RuleSettings, StepView } from './types.js';
 
 export interface RunEngineOptions {
   /** Per-rule overrides, keyed by rule id (validate with validateRuleSettings first). */
   settings?: Record<string, Partial<RuleSettings>>;
   /** Emit an `update` for an open alert at most once per this many steps (default 10). */
   updateEvery?: number;
+  /** Steps an alert waits, once its condition cleared, before its episode ends (default 100). */
+  episodeGap?: number;
   /** Called when a rule throws; that rule is then switched off for this run. */
   onError?: (rule: string, err: unknown) => void;
 }
 
-interface AlertState {
-  severity: Severity;
-  advice: string;
-  evidence: Record<string, unknown>;
-  lastStep: number;
-  lastEmit: number;
-  clearCount: number;
-}
+export const ENDED_WITH_RUN = 'ended with the run';
 
-class Slot implements Sink {
-  readonly open = new Map<string, AlertState>();
-  /** Keys fired during a static re-check; null outside one. */
-  fired: Set<string> | null = null;
-  disabled = false;
-
-  constructor(
-    readonly def: RuleDef,
-    readonly inst: RuleInstance,
-    readonly stop: boolean,
-    private readonly eng: Engine,
-  ) {}
-
-  fire(layer: string | undefined, evidence: Record<string, unknown>, severity?: Severity, advice?: string): void {
-    const key = layer ?? '';
-    const sev = severity ?? this.def.severity;
-    const adv = advice ?? this.def.advice;
-    const step = this.eng.ctx.step;
-    this.fired?.add(key);
-    const st = this.open.get(key);
-    if (!st) {
-      this.open.set(key, { severity: sev, advice: adv, evidence, lastStep: step, lastEmit: step, clearCount: 0 });
-      this.eng.emit(this.change('open', layer, step, sev, evidence, adv));
-      return;
-    }
-    st.clearCount = 0;
-    st.lastStep = step;
-    st.evidence = evidence;
-    const changed = sev !== st.severity || adv !== st.advice;
-    st.severity = sev;
-    st.advice = adv;
-    if (changed || step - st.lastEmit >= this.eng.updateEvery) {
-      st.lastEmit = step;
-      this.eng.emit(this.change('update', layer, step, sev, evidence, adv));
-    }
-  }
-
-  clear(layer?: string): void {
-    const key = layer ?? '';
-    const st = this.open.get(key);
-    if (!st) return;
-    if (++st.clearCount >= this.def.clearAfter) this.resolve(key, st);
-  }
-
-  resolve(key: string, st: AlertState): void {
-    this.open.delete(key);
-    const c = this.change('resolve', key === '' ? undefined : key, this.eng.ctx.step, st.severity, st.evidence, st.advice);
-    c.lastStep = st.lastStep;
-    this.eng.emit(c);
-  }
-
-  private change(
-    action: AlertChange['action'],
-    layer: string | undefined,
-    step: number,
-    severity: Severity,
-    evidence: Record<string, unknown>,
-    advice: string,
-  ): AlertChange {
-    const c: AlertChange = { action, rule: this.def.id, section: this.def.section, severity, step, evidence, advice };
-    if (layer !== undefined) c.layer = layer;
-    if (action === 'open' && this.stop) c.stop = true;
-    if (action !== 'resolve') c.lastStep = step;
-    return c;
-  }
-}
-
-class Engine implements RunEngine {
+class Engine implements DiagnosingRunEngine, SlotHost {
   readonly ctx = new RunContext();
   readonly updateEvery: number;
-  private readonly slots: Slot[] = [];
+  readonly episodeGap: number;
+  private readonly slots: AlertSlot[] = [];
+  private readonly coolingSlots = new Set<AlertSlot>();
+  private readonly diagnoser = new Diagnoser();
   private out: AlertChange[] = [];
+  private ended = false;
 
   constructor(private readonly opts: RunEngineOptions) {
     this.updateEvery = Math.max(1, opts.updateEvery ?? 10);
+    this.episodeGap = Math.max(0, opts.episodeGap ?? 100);
     for (const def of RULE_DEFS) {
       const s = opts.settings?.[def.id];
       if (s?.enabled === false) continue;
@@ -115,21 +45,36 @@ class Engine implements RunEngine {
         // Defensive: the REST layer validates, but a bad stored value must not break ingest.
         if (k in t && typeof v === 'number' && !Number.isNaN(v)) t[k] = v;
       }
-      this.slots.push(new Slot(def, def.create(t), s?.stop === true, this));
+      this.slots.push(new AlertSlot(def, def.create(t), s?.stop === true, this));
     }
+  }
+
+  get step(): number {
+    return this.ctx.step;
+  }
+
+  layerOrder(name: string): number {
+    return this.ctx.layerIndex.get(name) ?? Number.MAX_SAFE_INTEGER;
   }
 
   emit(c: AlertChange): void {
     this.out.push(c);
+    this.diagnoser.observe(c);
+  }
+
+  cooling(slot: AlertSlot, on: boolean): void {
+    if (on) this.coolingSlots.add(slot);
+    else this.coolingSlots.delete(slot);
   }
 
   private take(): AlertChange[] {
+    if (this.coolingSlots.size > 0) for (const s of [...this.coolingSlots]) s.tick(this.ctx.step);
     const o = this.out;
     this.out = [];
     return o;
   }
 
-  private guard(slot: Slot, f: () => void): void {
+  private guard(slot: AlertSlot, f: () => void): void {
     if (slot.disabled) return;
     try {
       f();
@@ -145,8 +90,7 @@ class Engine implements RunEngine {
       if (!check) continue;
       slot.fired = new Set();
       this.guard(slot, () => check.call(slot.inst, this.ctx, slot));
-      for (const [key, st] of [...slot.open]) if (!slot.fired.has(key)) slot.resolve(key, st);
-      slot.fired = null;
+      slot.settleRecheck();
     }
     return this.take();
   }
@@ -180,6 +124,7 @@ class Engine implements RunEngine {
     // Eval alerts are about the eval's own step; evals may arrive out of order with steps.
     const trainStep = this.ctx.step;
     this.ctx.step = ev.step;
+    this.ctx.observeEval(ev);
     for (const slot of this.slots) {
       const f = slot.inst.onEval;
       if (f) this.guard(slot, () => f.call(slot.inst, this.ctx, ev, slot));
@@ -187,8 +132,21 @@ class Engine implements RunEngine {
     this.ctx.step = trainStep;
     return this.take();
   }
+
+  onEnd(_status: EndStatus): AlertChange[] {
+    this.ended = true;
+    for (const slot of this.slots) if (slot.isOpen) slot.resolve(ENDED_WITH_RUN);
+    this.coolingSlots.clear();
+    const o = this.out;
+    this.out = [];
+    return o;
+  }
+
+  diagnoses(): Diagnosis[] {
+    return this.diagnoser.diagnoses(this.ctx.facts(this.ended));
+  }
 }
 
-export function createRunEngine(opts: RunEngineOptions = {}): RunEngine {
+export function createRunEngine(opts: RunEngineOptions = {}): DiagnosingRunEngine {
   return new Engine(opts);
 }

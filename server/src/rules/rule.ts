@@ -30,8 +30,11 @@ export const SECTIONS = {
 export type Section = (typeof SECTIONS)[keyof typeof SECTIONS];
 
 export interface Sink {
-  /** The condition holds for `layer` (undefined = the whole run) at the current step. */
-  fire(layer: string | undefined, evidence: Record<string, unknown>, severity?: Severity, advice?: string): void;
+  /**
+   * The condition holds for `layer` (undefined = the whole run) at the current step. The advice
+   * is the rule's `adviceFor(evidence)`, never passed separately, so the two cannot disagree.
+   */
+  fire(layer: string | undefined, evidence: Record<string, unknown>, severity?: Severity): void;
   /** The condition was checked for `layer` and does not hold. */
   clear(layer?: string): void;
 }
@@ -57,6 +60,8 @@ export interface RuleDef<T extends Record<string, number> = Record<string, numbe
   /** What a client must send for the rule to be evaluated at all. */
   requires: string[];
   advice: string;
+  /** Advice that depends on the evidence (e.g. the NaN's likely cause); `advice` otherwise. */
+  adviceFor?(evidence: Record<string, unknown>): string;
   /**
    * Evaluations in a row without the condition before an open alert resolves. Streaming
    * rules wait so a flapping condition does not open and close alerts every few steps.

@@ -4,7 +4,7 @@
  * with alert transitions, which the alert service stores and fans out. The engine itself is
  * pure: no I/O, no clock, state bounded per run.
  */
-import type { LayerInfo, RunInfo, Severity, StatKind } from '@gradwatch/shared';
+import type { Diagnosis, EndStatus, LayerInfo, RunInfo, Severity, StatKind } from '@gradwatch/shared';
 
 export interface NumStats {
   mean: number;
@@ -40,7 +40,7 @@ export interface StepView {
   scalars: Record<string, number>;
   layers: Record<string, Partial<Record<StatKind, NumStats>>>;
   inputs?: NumInputs;
-  /** Examples in this step's batch, when the client sends them (not read by any rule yet). */
+  /** Examples in this step's batch, when the client sends them (counts passes over a finite data set). */
   examples?: number;
   /** Derived per layer: log10(update.meanAbs / param.meanAbs); -Infinity for a zero update. */
   updateRatio: Record<string, number>;
@@ -56,15 +56,24 @@ export interface EvalView {
   inputs?: NumInputs;
 }
 
-/** An alert transition. One open alert exists per (run, rule, layer). */
+/**
+ * An alert transition. One alert exists per (run, rule) and episode: `layer` is the layer the
+ * episode first fired on (stable for the episode, so (rule, layer) keys it as before) and
+ * `layers` every layer it has fired on since, in forward order.
+ */
 export interface AlertChange {
   action: 'open' | 'update' | 'resolve';
   rule: string;
   section: string;
   severity: Severity;
   layer?: string;
+  /** Every layer this alert covers (per-layer rules), forward order; absent for run-level alerts. */
+  layers?: string[];
   /** The step this transition is about: firstStep on open, lastStep on update. */
   step: number;
+  /** The step the episode began (equal to `step` on open). */
+  firstStep: number;
+  /** Always what `advice` was computed from: the two never disagree. */
   evidence: Record<string, unknown>;
   advice: string;
   /**
@@ -74,6 +83,8 @@ export interface AlertChange {
   lastStep?: number;
   /** Set on `open` when the project marked this rule as stopping: send `command {stop}`. */
   stop?: boolean;
+  /** On `resolve` when it was not the condition clearing: "ended with the run". */
+  reason?: string;
 }
 
 export interface RuleSettings {
@@ -88,4 +99,18 @@ export interface RunEngine {
   onModel(model: ModelView): AlertChange[];
   onStep(step: StepView): AlertChange[];
   onEval(ev: EvalView): AlertChange[];
+}
+
+/**
+ * The engine createRunEngine returns: the ingest contract plus the end of a run and its
+ * verdict. (Kept as an extension so engines that only raise alerts still satisfy RunEngine.)
+ */
+export interface DiagnosingRunEngine extends RunEngine {
+  /** The run sent `end`: every open alert resolves with reason "ended with the run". */
+  onEnd(status: EndStatus): AlertChange[];
+  /**
+   * The run's ranked verdict (docs/diagnosis.md), computed from the alerts so far. It changes
+   * only on calls that returned at least one AlertChange, so ingest re-reads it only then.
+   */
+  diagnoses(): Diagnosis[];
 }

@@ -27,7 +27,8 @@ describe('alert lifecycle', () => {
     e.onHello({ id: 'r', project: 'p', name: 'n' });
     e.onModel(MODEL);
     for (let i = 0; i < 60; i++) log.add(e.onStep(ratioStep(i, -1)));
-    for (let i = 60; i < 120; i++) log.add(e.onStep(ratioStep(i, -3)));
+    // Clear for clearAfter (20) evaluations, then quiet for episodeGap (100) steps: the episode ends.
+    for (let i = 60; i < 200; i++) log.add(e.onStep(ratioStep(i, -3)));
     const mine = log.changes.filter((c) => c.rule === 'lr.update_ratio_high');
     expect(mine.filter((c) => c.action === 'open')).toHaveLength(1);
     expect(mine[0]).toMatchObject({ action: 'open', layer: 'fc1', severity: 'warning', section: SECTIONS.lr });
@@ -38,6 +39,7 @@ describe('alert lifecycle', () => {
     expect(res).toBeDefined();
     expect(res?.lastStep).toBeLessThan(res?.step ?? 0);
     expect(res?.lastStep).toBeGreaterThanOrEqual(59);
+    expect(res?.step).toBeGreaterThanOrEqual((res?.lastStep ?? 0) + 100);
     expect(log.open.size).toBe(0);
   });
 
@@ -105,6 +107,13 @@ describe('catalogue and settings', () => {
 });
 
 describe('docs/rules.md', () => {
+  it('holds exactly the reference the catalogue renders', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { RULE_INDEX_HEADING, renderRuleReference } = await import('../../src/rules/doc.js');
+    const doc = readFileSync(new URL('../../../docs/rules.md', import.meta.url), 'utf8');
+    expect(doc.slice(doc.indexOf(RULE_INDEX_HEADING))).toBe(renderRuleReference());
+  });
+
   it('documents every rule id with its thresholds', async () => {
     const { readFileSync } = await import('node:fs');
     const doc = readFileSync(new URL('../../../docs/rules.md', import.meta.url), 'utf8');

@@ -7,7 +7,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LayerInfo, RunInfo, StatKind } from '@gradwatch/shared';
-import { createRunEngine, type AlertChange, type EvalView, type ModelView, type NumInputs, type NumStats, type RunEngine, type RunEngineOptions, type StepView } from '../../src/rules/index.js';
+import { createRunEngine, type AlertChange, type DiagnosingRunEngine, type EvalView, type ModelView, type NumInputs, type NumStats, type RunEngineOptions, type StepView } from '../../src/rules/index.js';
 import { unpack, type Fixture, type PackedStats } from '../../../tools/tiny-train/format.js';
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
@@ -99,7 +99,7 @@ export class AlertLog {
 }
 
 export interface Replay {
-  engine: RunEngine;
+  engine: DiagnosingRunEngine;
   log: AlertLog;
   model: ModelView;
 }

@@ -42,8 +42,10 @@ export const lossOscillating = defineRule({
   condition:
     'Over the last `window` losses, the mean absolute step-to-step change exceeds maxSwing × the loss scale ' +
     '(the larger of the window mean and the starting loss) and the direction flips in more than minFlips of ' +
-    'the steps, for `sustain` steps in a row.',
-  thresholds: { window: 50, maxSwing: 0.3, minFlips: 0.5, sustain: 25 },
+    'the steps, for `sustain` steps in a row. With config.batchSize below refBatch, maxSwing is scaled by ' +
+    'sqrt(refBatch / batchSize): the swing a small batch alone explains is not a fault. Warning while the loss has lost less than minProgress of its ' +
+    'starting value; info once the run is clearly learning (a noisy small-batch loss that falls is healthy).',
+  thresholds: { window: 50, maxSwing: 0.3, minFlips: 0.5, sustain: 25, minProgress: 0.25, refBatch: 16 },
   requires: ['scalars.loss'],
   advice:
     'The loss jumps up and down by a large part of its value from step to step: the minibatch is too small or ' +
@@ -77,10 +79,14 @@ export const lossOscillating = defineRule({
         const scale = Math.max(Math.abs(mean), Math.abs(ctx.loss.initial ?? 0), 1e-12);
         const rel = swing / (w - 1) / scale;
         const flipFrac = flips / (w - 2);
-        const hit = rel > t.maxSwing && flipFrac > t.minFlips;
+        const bs = ctx.cfgNum('batchSize');
+        const maxSwing = bs !== undefined && bs > 0 && bs < t.refBatch ? t.maxSwing * Math.sqrt(t.refBatch / bs) : t.maxSwing;
+        const hit = rel > maxSwing && flipFrac > t.minFlips;
         streak = hit ? streak + 1 : 0;
         if (streak >= t.sustain) {
-          sink.fire(undefined, { relSwing: r4(rel), flipFraction: r4(flipFrac), lossMean: r4(mean), window: w });
+          const progress = ctx.loss.progress();
+          sink.fire(undefined, { relSwing: r4(rel), flipFraction: r4(flipFrac), lossMean: r4(mean), window: w, progress: r4(progress) },
+            progress !== undefined && progress >= t.minProgress ? 'info' : 'warning');
         } else if (!hit) sink.clear();
       },
     };

@@ -6,19 +6,64 @@
  * norm jumped just before.
  */
 import { SECTIONS, defineRule, sustained } from '../rule.js';
+import type { StepView } from '../types.js';
 import { RollingMedian, Sustain, r4 } from '../util.js';
+
+/**
+ * Per layer, its first and latest observed gradient norm: when the total norm explodes, the layer
+ * whose own norm grew the most is the one to name (in a recurrent net, its recurrent matrix).
+ * The hot path only keeps a reference to the latest step that carried layer stats; the
+ * comparison is made when an alert fires.
+ */
+class LayerGrowth {
+  private readonly first = new Map<string, number>();
+  private latest: StepView | undefined;
+  private firstSteps = 0;
+
+  observe(s: StepView): void {
+    let any = false;
+    for (const _ in s.layers) {
+      any = true;
+      break;
+    }
+    if (!any) return;
+    this.latest = s;
+    // A layer's first norm: from the first few steps with layer stats (layers may be sampled).
+    if (this.firstSteps >= 3) return;
+    this.firstSteps++;
+    for (const name in s.layers) {
+      const n = s.layers[name]?.grad?.norm;
+      if (n !== undefined && Number.isFinite(n) && !this.first.has(name)) this.first.set(name, n);
+    }
+  }
+
+  top(): { layer: string; growth: number } | null {
+    let best: { layer: string; growth: number } | null = null;
+    const s = this.latest;
+    if (!s) return null;
+    for (const name in s.layers) {
+      const n = s.layers[name]?.grad?.norm;
+      const f = this.first.get(name);
+      if (n === undefined || !Number.isFinite(n) || f === undefined || !(f > 0)) continue;
+      if (!best || n / f > best.growth) best = { layer: name, growth: n / f };
+    }
+    return best;
+  }
+}
 
 export const exploding = defineRule({
   id: 'grad.exploding',
   section: SECTIONS.gradNorm,
   severity: 'warning',
   condition:
-    'The total gradient norm (sqrt of the sum of the layers\' squared grad norms) exceeds spikeFactor × the ' +
-    'median of the previous `medianWindow` steps and the largest norm of the first `minHistory` steps (a blip on ' +
-    'a converged, tiny gradient does not count), or growthFactor × the median of the first `medianWindow` steps, ' +
-    'in at least `need` of the last `window` steps.',
-  thresholds: { spikeFactor: 10, growthFactor: 100, medianWindow: 50, minHistory: 20, window: 5, need: 2 },
-  requires: ['layer grad stats with norm'],
+    'The total gradient norm (the reserved scalar grad_norm when sent, the norm over all parameters; else sqrt ' +
+    'of the sum of the layers\' squared grad norms) exceeds spikeFactor × the median of the previous ' +
+    '`medianWindow` steps and the largest norm of the first `minHistory` steps (a blip on a converged, tiny ' +
+    'gradient does not count), or growthFactor × the median of the first `medianWindow` steps, in at least ' +
+    '`need` of the last `window` steps. Info instead of warning when the run clips gradients (config.gradClip, ' +
+    'maxGradNorm, ...): the spikes are then absorbed.',
+  thresholds: { spikeFactor: 10, growthFactor: 30, medianWindow: 50, minHistory: 20, window: 10, need: 3 },
+  requires: ['scalars.grad_norm, or layer grad stats with norm'],
   advice:
     'Gradients are exploding. Clip them by global norm (e.g. 1.0) or normalise them, lower the learning rate, ' +
     'and check for unnormalised inputs or an initialisation that is too large.',
@@ -30,8 +75,10 @@ export const exploding = defineRule({
     /** Largest norm of the first minHistory steps: healthy gradients are usually largest right at the start. */
     let initialMax = 0;
     let seen = 0;
+    const layers = new LayerGrowth();
     return {
-      onStep(ctx, _s, sink) {
+      onStep(ctx, s, sink) {
+        layers.observe(s);
         const n = ctx.gradNorm;
         if (n === undefined) return;
         const m = med.median();
@@ -45,7 +92,12 @@ export const exploding = defineRule({
         const hit = spike || growth;
         if (sus.push(hit)) {
           if (hit) {
-            sink.fire(undefined, { gradNorm: r4(n), runningMedian: r4(m), initialMedian: r4(baseline), spike, growth });
+            const top = layers.top();
+            sink.fire(undefined, {
+              gradNorm: r4(n), runningMedian: r4(m), initialMedian: r4(baseline), spike, growth,
+              source: ctx.gradNormReported ? 'grad_norm' : 'layers', topLayer: top?.layer ?? null,
+              topLayerGrowth: r4(top?.growth), clip: ctx.gradClip() ?? null,
+            }, ctx.gradClip() !== undefined ? 'info' : 'warning');
           }
         } else if (!hit) sink.clear();
       },

@@ -15,42 +15,57 @@ export const initScale = defineRule({
   section: SECTIONS.init,
   severity: 'warning',
   condition:
-    'At the first step with param stats (step ≤ maxStep), a layer\'s weight std is more than `factor` times ' +
-    'outside the band spanned by the standard schemes for its fan-in/fan-out (Xavier sqrt(2/(in+out)), He ' +
-    'sqrt(2/in), LeCun sqrt(1/in), PyTorch default sqrt(1/(3 in))). Norm, embedding, frozen and pretrained layers are skipped.',
-  thresholds: { factor: 4, maxStep: 50 },
-  requires: ['model.layers[].fanIn (fanOut for Xavier)', 'layer param stats from the first steps'],
+    'At a layer\'s first param stats (step ≤ maxStep), the std of its weights BEFORE the first update is more ' +
+    'than `factor` times outside the band spanned by the standard schemes for its fan-in/fan-out (Xavier ' +
+    'sqrt(2/(in+out)), He sqrt(2/in), LeCun sqrt(1/in), PyTorch default sqrt(1/(3 in))). The initial std is ' +
+    'bounded from the reported weights and the updates made so far (|std(w) - n·std(update)| ≤ std(w0) ≤ ' +
+    'std(w) + n·std(update), n = updates so far); the layer is judged only when that whole interval is outside ' +
+    'the band, so weights an optimizer already moved far are never blamed on the init. Known-good schemes are ' +
+    'accepted: in a model with normalisation layers, a std between gptLow and gptHigh (the transformer ' +
+    'N(0, 0.02) init). Norm, embedding, frozen and pretrained layers are skipped.',
+  thresholds: { factor: 4, maxStep: 50, gptLow: 0.005, gptHigh: 0.05 },
+  requires: ['model.layers[].fanIn (fanOut for Xavier)', 'layer param (and update) stats from the first steps'],
   advice:
     'Initialise this layer on the scale of its fan-in: Xavier/Glorot for tanh, sigmoid or linear layers, He ' +
     '(Kaiming) for ReLU-family layers. Weights far too large saturate or explode; far too small, the signal fades.',
   clearAfter: 1,
   create(t) {
     const checked = new Set<string>();
+    let firstStep: number | undefined;
     return {
       onStep(ctx, s, sink) {
+        firstStep ??= s.step;
         // Only the first observation of each layer matters: past maxStep nothing new can be checked.
         if (s.step > t.maxStep && checked.size > 0) return;
         if (ctx.cfgStr('init') === 'pretrained' || ctx.config.pretrained === true) return;
         for (const name in s.layers) {
           if (checked.has(name)) continue;
-          const p = s.layers[name]?.param;
+          const l = s.layers[name];
+          const p = l?.param;
           const info = ctx.layerInfo.get(name);
           if (!p || !info) continue;
           checked.add(name);
           const fanIn = info.fanIn;
           if (s.step > t.maxStep || exempt(info) || !fanIn || !(p.std > 0) || !Number.isFinite(p.std)) continue;
+          // The client reports weights after the optimizer step: undo what the updates can have moved.
+          const du = l.update?.std;
+          const drift = du !== undefined && Number.isFinite(du) ? du * (s.step - firstStep + 1) : 0;
+          const initLo = Math.max(0, p.std - drift);
+          const initHi = p.std + drift;
           const fanOut = info.fanOut ?? fanIn;
           const xavier = Math.sqrt(2 / (fanIn + fanOut));
           const he = Math.sqrt(2 / fanIn);
           const schemes = [xavier, he, Math.sqrt(1 / fanIn), Math.sqrt(1 / (3 * fanIn))];
           const lo = Math.min(...schemes) / t.factor;
           const hi = Math.max(...schemes) * t.factor;
-          if (p.std < lo || p.std > hi) {
+          const gpt = ctx.hasNorm && initLo >= t.gptLow && initHi <= t.gptHigh;
+          if ((initHi < lo && !gpt) || initLo > hi) {
             const relu = isRectifier(info.activation);
             const expected = relu ? he : xavier;
             sink.fire(name, {
               step: s.step,
               std: r4(p.std),
+              initialStd: drift > 0 ? [r4(initLo), r4(initHi)] : r4(p.std),
               expected: r4(expected),
               scheme: relu ? 'he' : 'xavier',
               ratio: r4(p.std / expected),

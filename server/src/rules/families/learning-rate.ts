@@ -4,8 +4,8 @@
  * value. Both ratio rules count how often the band was left over a window, so a single noisy
  * step neither opens nor keeps an alert.
  */
-import { PerLayerSustain, SECTIONS, defineRule } from '../rule.js';
-import { r4 } from '../util.js';
+import { PerLayerSustain, SECTIONS, defineRule, sustained } from '../rule.js';
+import { Sustain, r4 } from '../util.js';
 
 export const updateRatioHigh = defineRule({
   id: 'lr.update_ratio_high',
@@ -13,23 +13,28 @@ export const updateRatioHigh = defineRule({
   severity: 'warning',
   condition:
     'A trainable layer\'s log10(update.meanAbs / param.meanAbs) is above `high` in at least `need` of its last ' +
-    '`window` observations (so a rate that is too high from step 0 is reported by observation `need`).',
-  thresholds: { high: -2, window: 20, need: 16 },
+    '`window` observations, or above `severe` (updates of 10% of the weights per step) in `fastNeed` of its last ' +
+    '`fastWindow` observations: a rate far too high is reported within a few observations, from step 0 on.',
+  thresholds: { high: -2, window: 20, need: 16, severe: -1, fastWindow: 4, fastNeed: 3 },
   requires: ['layer param and update stats (meanAbs), model with trainable flags optional'],
   advice:
     'Each step changes this layer\'s weights by more than about 1% of their size: the learning rate is too high ' +
     'for it. Lower it (try 3-10x) until the ratio sits near -3, or add warm-up.',
   clearAfter: 20,
   create(t) {
-    const per = new PerLayerSustain(t.window, t.need);
+    const per = new Map<string, { slow: Sustain; fast: Sustain }>();
     return {
       onStep(ctx, s, sink) {
         for (const name in s.updateRatio) {
           const r = s.updateRatio[name];
           if (r === undefined || Number.isNaN(r) || !ctx.trainable(name)) continue;
+          let st = per.get(name);
+          if (!st) per.set(name, (st = { slow: new Sustain(t.window, t.need), fast: new Sustain(t.fastWindow, t.fastNeed) }));
           const hit = r > t.high;
-          if (per.push(sink, name, hit) && hit) {
-            sink.fire(name, { ratio: r4(r), aboveInWindow: per.count(name), window: t.window, lr: r4(ctx.lr.value) });
+          // The fast window only ever fires: clearing is the slow window's business.
+          const severe = st.fast.push(r > t.severe);
+          if ((sustained(st.slow, sink, hit, name) || severe) && hit) {
+            sink.fire(name, { ratio: r4(r), aboveInWindow: st.slow.count, window: t.window, lr: r4(ctx.lr.value) });
           }
         }
       },
@@ -45,8 +50,10 @@ export const updateRatioLow = defineRule({
     'A trainable layer\'s update ratio is below `low` in at least `need` of its last `window` observations. ' +
     'Steps where the lr schedule is warming up (lr rising) or far below its peak (< scheduleFrac × max lr) do ' +
     'not count, nor do zero updates (weights.unchanged), embeddings (sparse updates by design), or steps after ' +
-    'the loss has already lost maxProgress of its starting value (a converged run needs no big updates).',
-  thresholds: { low: -4, window: 100, need: 90, scheduleFrac: 0.5, maxProgress: 0.9 },
+    'the loss has already lost maxProgress of its starting value (a converged run needs no big updates). With an ' +
+    'adaptive optimizer (Adam, RMSprop...), a layer whose lr / param.meanAbs is itself above 10^low is skipped: ' +
+    'its steps are small because the gradient is mostly noise, not because the rate is low.',
+  thresholds: { low: -4, window: 30, need: 27, scheduleFrac: 0.5, maxProgress: 0.9 },
   requires: ['layer param and update stats (meanAbs); scalars.lr to recognise schedules'],
   advice:
     'Updates barely move this layer (less than 1/10,000 of its weights per step): the learning rate is too low ' +
@@ -57,11 +64,15 @@ export const updateRatioLow = defineRule({
     return {
       onStep(ctx, s, sink) {
         const scheduled = ctx.lr.scheduledLow(t.scheduleFrac) || (ctx.loss.progress() ?? 0) > t.maxProgress;
+        const lr = ctx.lr.value ?? ctx.optimizerNum('lr');
+        const adaptive = ADAPTIVE.test(ctx.optimizerType() ?? '');
         for (const name in s.updateRatio) {
           const r = s.updateRatio[name];
           if (r === undefined || Number.isNaN(r) || !ctx.trainable(name)) continue;
           if (ctx.flags.get(name)?.embedding) continue;
-          const hit = !scheduled && Number.isFinite(r) && r < t.low;
+          const w = s.layers[name]?.param?.meanAbs;
+          const rateAllows = adaptive && lr !== undefined && w !== undefined && w > 0 && Math.log10(lr / w) > t.low;
+          const hit = !scheduled && !rateAllows && Number.isFinite(r) && r < t.low;
           if (per.push(sink, name, hit) && hit) {
             sink.fire(name, { ratio: r4(r), belowInWindow: per.count(name), window: t.window, lr: r4(ctx.lr.value) });
           }
@@ -70,6 +81,9 @@ export const updateRatioLow = defineRule({
     };
   },
 });
+
+/** Optimizers whose step is about lr per weight whatever the gradient's scale. */
+const ADAPTIVE = /adam|rmsprop|adagrad|adadelta|adamax|nadam|radam|lion|lamb|adafactor/i;
 
 const OPT_LR = ['model.optimizer.lr', 'config.lr', 'config.optimizer.lr'];
 

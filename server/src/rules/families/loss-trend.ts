@@ -5,7 +5,7 @@
  * Both compare EMAs, never raw batch losses, so a noisy but healthy loss stays quiet.
  */
 import { SECTIONS, defineRule } from '../rule.js';
-import { WindowMeans, r4 } from '../util.js';
+import { Sustain, WindowMeans, r4 } from '../util.js';
 
 export const lossDiverging = defineRule({
   id: 'lr.loss_diverging',
@@ -14,8 +14,10 @@ export const lossDiverging = defineRule({
   condition:
     'For `sustain` steps in a row, the loss EMA (alpha 0.1) is above riseFactor × its lowest value, and the ' +
     'rise exceeds minRiseFrac of the drop achieved so far (so noise on a near-zero loss does not count). ' +
-    'Critical once the EMA passes criticalFactor × the starting loss. Only for non-negative losses.',
-  thresholds: { riseFactor: 2, minRiseFrac: 0.1, sustain: 10, criticalFactor: 10 },
+    'From step 0 on: a raw loss above blowupFactor × the first loss in `blowupNeed` of the last `blowupWindow` ' +
+    'steps is a blow-up, reported at once. Critical once the loss passes criticalFactor × the starting loss. ' +
+    'Only for non-negative losses.',
+  thresholds: { riseFactor: 2, minRiseFrac: 0.1, sustain: 10, criticalFactor: 10, blowupFactor: 5, blowupWindow: 4, blowupNeed: 3 },
   requires: ['scalars.loss'],
   advice:
     'The loss is climbing away from its best value: the learning rate is most likely too high (or the schedule ' +
@@ -23,19 +25,24 @@ export const lossDiverging = defineRule({
   clearAfter: 20,
   create(t) {
     let streak = 0;
+    let firstLoss: number | undefined;
+    const blowups = new Sustain(t.blowupWindow, t.blowupNeed);
     return {
       onStep(ctx, s, sink) {
         const L = ctx.loss;
         const loss = s.scalars.loss;
-        if (loss === undefined || !Number.isFinite(loss) || L.count < 10 || !L.allNonNegative) return;
+        if (loss === undefined || !Number.isFinite(loss) || !L.allNonNegative) return;
+        firstLoss ??= loss;
+        const blown = blowups.push(firstLoss > 0 && loss > t.blowupFactor * firstLoss);
+        if (L.count < 10 && !blown) return;
         const fast = L.fast.value ?? 0;
         const init = L.initial ?? fast;
         const min = L.minFast;
         const diverging = fast > t.riseFactor * min && fast - min > t.minRiseFrac * Math.abs(init - min) && fast > min;
         streak = diverging ? streak + 1 : 0;
-        if (streak >= t.sustain) {
-          const sev = fast > t.criticalFactor * Math.max(init, min) ? 'critical' : 'warning';
-          sink.fire(undefined, { lossEma: r4(fast), bestLossEma: r4(min), initialLoss: r4(init), steps: streak }, sev);
+        if (streak >= t.sustain || blown) {
+          const sev = Math.max(fast, loss) > t.criticalFactor * Math.max(firstLoss, L.initial ?? firstLoss) ? 'critical' : 'warning';
+          sink.fire(undefined, { lossEma: r4(fast), loss: r4(loss), bestLossEma: r4(Math.min(min, firstLoss)), initialLoss: r4(firstLoss), steps: streak, blowup: blown }, sev);
         } else if (!diverging) {
           sink.clear();
         }

@@ -6,7 +6,7 @@
  * per step, a gradient norm that jumped, or gradients so small they underflowed.
  */
 import type { NumStats, StepView, EvalView } from '../types.js';
-import type { RunContext } from '../context.js';
+import { GRAD_NORM_SCALAR, type RunContext } from '../context.js';
 import { SECTIONS, defineRule, type Sink } from '../rule.js';
 import { Ring, RollingMedian, r4 } from '../util.js';
 
@@ -22,9 +22,12 @@ function statsNonFinite(s: NumStats | undefined): boolean {
     Number.isFinite(s.min) && Number.isFinite(s.max) && (s.norm === undefined || Number.isFinite(s.norm)));
 }
 
-/** Scalars checked: the loss and anything named like one (`val_loss`, `loss_cls`), not `sys/`. */
+/**
+ * Scalars checked: the loss and anything named like one (`val_loss`, `loss_cls`), not `sys/`,
+ * and the reserved total gradient norm (clip_grad_norm_ returns inf/NaN for a broken gradient).
+ */
 function lossLike(name: string): boolean {
-  return !name.startsWith('sys/') && /loss$|^loss/i.test(name);
+  return name === GRAD_NORM_SCALAR || (!name.startsWith('sys/') && /loss$|^loss/i.test(name));
 }
 
 interface Hit {
@@ -64,7 +67,7 @@ function findHits(ctx: RunContext, s: StepView): Hit[] {
   for (const name in s.scalars) {
     const v = s.scalars[name];
     if (v !== undefined && !Number.isFinite(v) && lossLike(name)) {
-      hits.push(name === 'loss' ? { quantity: 'loss', name } : { quantity: 'scalar', name });
+      hits.push(name === 'loss' ? { quantity: 'loss', name } : name === GRAD_NORM_SCALAR ? { quantity: 'grad', name } : { quantity: 'scalar', name });
     }
   }
   return hits;
@@ -114,6 +117,7 @@ export const nanDetected = defineRule({
   thresholds: { window: 20, lrRatio: -1.5, explodeFactor: 10, underflowNorm: 1e-6 },
   requires: ['scalars.loss, layer stats or inputs stats (any of them is checked when present)'],
   advice: ADVICE.unknown ?? '',
+  adviceFor: (ev) => ADVICE[String(ev.likelyCause)] ?? ADVICE.unknown ?? '',
   clearAfter: 100,
   create(t) {
     const win = Math.max(2, Math.round(t.window));
@@ -123,6 +127,8 @@ export const nanDetected = defineRule({
     const lastNorms = new Ring(win);
     let evidence: Record<string, unknown> | undefined;
     let clean = 0;
+    /** The most recent finite update ratio observed (layer stats come every few steps). */
+    let lastRatio = Number.NEGATIVE_INFINITY;
 
     const preceding = (): { ev: Record<string, unknown>; causes: string[] } => {
       const causes: string[] = [];
@@ -131,7 +137,20 @@ export const nanDetected = defineRule({
       const maxRatio = ratios.length ? ratios.max() : Number.NaN;
       const normMed = norms.median();
       const normLast = lastNorms.last();
-      if (maxRatio > t.lrRatio || (lossFirst > 0 && lossLast > 2 * lossFirst)) causes.push('learning_rate_too_high');
+      // The precursors are judged on the steps right before the NaN, not on the window's oldest
+      // steps (where Adam's first updates are always large): the latest observed update ratio,
+      // and the recent half of the losses against the half before it.
+      const k = Math.min(losses.length, 10);
+      let older = 0;
+      let recent = 0;
+      for (let i = 0; i < k; i++) {
+        const v = losses.at(losses.length - k + i);
+        if (i < k >> 1) older += v;
+        else recent += v;
+      }
+      const h = k >> 1;
+      const lossRising = h >= 2 && older > 0 && recent / (k - h) > 2 * (older / h);
+      if (lastRatio > t.lrRatio || lossRising) causes.push('learning_rate_too_high');
       if (normLast > t.explodeFactor * normMed) causes.push('exploding_gradients');
       if (normMed < t.underflowNorm) causes.push('underflow');
       return {
@@ -139,7 +158,9 @@ export const nanDetected = defineRule({
           steps: losses.length,
           lossFirst: r4(lossFirst),
           lossLast: r4(lossLast),
+          lossRising,
           maxUpdateRatio: r4(maxRatio),
+          lastUpdateRatio: r4(lastRatio),
           gradNormMedian: r4(normMed),
           gradNormLast: r4(normLast),
         },
@@ -158,7 +179,7 @@ export const nanDetected = defineRule({
       if (first.quantity === 'inputs') causes.unshift('input_data');
       // Both often hold together. Updates larger than the weights themselves (ratio > 0) point at
       // the rate; a norm jump with moderate updates is the more specific explosion story.
-      const ratio = Number(ev.maxUpdateRatio);
+      const ratio = Number(ev.lastUpdateRatio);
       if (causes[0] === 'learning_rate_too_high' && causes[1] === 'exploding_gradients' && !(ratio > 0)) {
         causes.splice(0, 2, 'exploding_gradients', 'learning_rate_too_high');
       }
@@ -175,7 +196,7 @@ export const nanDetected = defineRule({
         likelyCause: cause,
         otherCauses: causes.slice(1),
       };
-      sink.fire(undefined, evidence, 'critical', ADVICE[cause]);
+      sink.fire(undefined, evidence, 'critical');
     };
 
     return {
@@ -190,6 +211,7 @@ export const nanDetected = defineRule({
         }
         losses.push(s.scalars.loss ?? Number.NaN);
         ratios.push(ctx.maxUpdateRatio ?? Number.NEGATIVE_INFINITY);
+        if (ctx.maxUpdateRatio !== undefined) lastRatio = ctx.maxUpdateRatio;
         if (ctx.gradNorm !== undefined) {
           norms.push(ctx.gradNorm);
           lastNorms.push(ctx.gradNorm);
