@@ -1,5 +1,6 @@
 """What the server sends back to a run: alerts (kept, printed once, passed to `on_alert`,
-and able to stop the run by severity) and the `stop` command."""
+and able to stop the run by severity), the `stop` command, and diagnoses (handed to
+diagnosis.py)."""
 
 from __future__ import annotations
 
@@ -52,7 +53,13 @@ class AlertsMixin:
         with self._alert_lock:
             return list(self._alerts.values())
 
+    def _on_diagnosis(self, msg: dict[str, Any]) -> None:
+        raise NotImplementedError  # DiagnosisMixin's, which comes first in the Run's bases
+
     def _on_server_message(self, msg: dict[str, Any]) -> None:
+        if msg.get("type") == "diagnosis":
+            self._on_diagnosis(msg)
+            return
         if msg.get("type") == "command":
             if msg.get("action") == "stop" and not self.should_stop:
                 self.should_stop = True

@@ -30,11 +30,16 @@ class StepBatcher:
 
     def add(self, step: int, scalars: dict[str, float], epoch: float | None,
             examples: int | None, layers: dict[str, Any] | None,
-            inputs: dict[str, float] | None, t: float) -> None:
-        """Merges one log call into the item of its step."""
+            inputs: dict[str, float] | None, t: float, defaults: bool = False) -> None:
+        """Merges one log call into the item of its step. `defaults`: the scalars are
+        watch()'s own measurements, kept only where the user logs no value of that name."""
         tail = self.tail
         if tail is not None and step == tail["step"]:
-            tail["scalars"].update(scalars)
+            if defaults:
+                for k, v in scalars.items():
+                    tail["scalars"].setdefault(k, v)
+            else:
+                tail["scalars"].update(scalars)
             if layers:
                 tail.setdefault("layers", {}).update(layers)
             if inputs is not None:

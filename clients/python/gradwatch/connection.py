@@ -174,6 +174,15 @@ class Connection:
             with contextlib.suppress(Exception):
                 self.on_welcome(welcome)
 
+    def rehello(self) -> None:
+        """Reconnects at once, quietly, so that a hello carries the changed run description
+        (a later hello replaces the stored config); everything not acked is re-sent."""
+        if self.ws is None:
+            return  # the next connect sends it anyway
+        self.close()
+        self.outbox.sent_upto = self.outbox.acked
+        self.next_attempt = 0.0
+
     def drop(self) -> None:
         """Closes the socket after an error; everything not acked is re-sent on reconnect."""
         ws, self.ws = self.ws, None
@@ -202,12 +211,12 @@ class Connection:
             self.outbox.ack(int(msg.get("seq", 0)))
         elif t == "error":
             self._on_error(msg)
-        elif t in ("alert", "command"):
+        elif t in ("alert", "command", "diagnosis"):
             if self.on_message is not None:
                 try:
                     self.on_message(msg)
                 except Exception as exc:  # noqa: BLE001 - a user callback must not kill us
-                    warn(f"on_alert callback raised {type(exc).__name__}: {exc}")
+                    warn(f"handling a {t} message raised {type(exc).__name__}: {exc}")
 
     def _warn_code(self, code: str, text: str) -> None:
         if code not in self._warned_codes:

@@ -1,6 +1,11 @@
 """The layers watch() reports on: which modules count as layers (those with a main weight),
 which activation follows each (through dropout and the like), and their forward order, all
-learnt from the first training forward."""
+learnt from the first training forward.
+
+A module with several weight matrices (LSTM/GRU/RNN, MultiheadAttention with separate q/k/v
+projections) is reported as one layer per matrix, named `<module>.<param>` as
+named_parameters() names it: the server's rules judge a recurrent net by its hidden-to-hidden
+matrices (`weight_hh_l0`), which a single entry per module would hide."""
 
 from __future__ import annotations
 
@@ -51,9 +56,13 @@ class Layer:
         "act_module",
         "activation",
         "bias",
+        "bias_part",
+        "carries_act",
+        "fans",
         "module",
         "name",
         "order",
+        "own_act",
         "snapshot",
         "trainable",
         "unit_dim",
@@ -65,13 +74,69 @@ class Layer:
         self.module = module
         self.weight = weight
         b = getattr(module, "bias", None)
+        if b is None and isinstance(module, nn.MultiheadAttention):
+            b = module.in_proj_bias
         self.bias = b if isinstance(b, nn.Parameter) and b is not weight else None
+        # the rows of `bias` that belong to this matrix (a packed bias shared by sub-layers)
+        self.bias_part: tuple[int, int] | None = None
         self.act_module: nn.Module | None = None
         self.activation: str | None = None
         self.unit_dim = 1 if isinstance(module, _CHANNEL_FIRST) else -1
         self.trainable = any(p.requires_grad for p in module.parameters(recurse=False))
         self.snapshot: torch.Tensor | None = None
         self.order = 10 ** 9
+        # (fanIn, fanOut) when known from the matrix itself rather than the module (sub-layers)
+        self.fans: tuple[int, int] | None = None
+        # the module's output is this layer's act (False for all but a module's last matrix)
+        self.carries_act = True
+        # the activation is the module's own nonlinearity, not a module that follows it
+        self.own_act = False
+
+    def bias_tensor(self) -> torch.Tensor | None:
+        b = self.bias
+        if b is None or self.bias_part is None:
+            return b
+        return b[self.bias_part[0]:self.bias_part[1]]
+
+
+def _sub_layer(name: str, m: nn.Module, pname: str, w: nn.Parameter,
+               bias: nn.Parameter | None) -> Layer:
+    layer = Layer(f"{name}.{pname}", m, w)
+    layer.bias = bias
+    layer.fans = (int(w.shape[1]), int(w.shape[0]))
+    layer.trainable = w.requires_grad
+    layer.carries_act = False
+    return layer
+
+
+def sub_layers(name: str, m: nn.Module) -> list[Layer] | None:
+    """One layer per weight matrix of a recurrent module or of an attention with separate
+    q/k/v projections, in named_parameters() order; None for any other module."""
+    params = dict(m.named_parameters(recurse=False))
+    out: list[Layer] = []
+    if isinstance(m, nn.RNNBase):
+        act = str(getattr(m, "nonlinearity", "tanh")) if type(m) is nn.RNN else "tanh"
+        for pname, w in params.items():
+            if pname.startswith("weight_") and w.dim() == 2:
+                # weight_ih_l0 -> bias_ih_l0 (weight_hr_l0, a projection, has none)
+                layer = _sub_layer(name, m, pname, w, params.get("bias" + pname[6:]))
+                layer.activation, layer.own_act = act, True
+                out.append(layer)
+    elif isinstance(m, nn.MultiheadAttention) and "in_proj_weight" not in params:
+        packed = params.get("in_proj_bias")
+        e = int(m.embed_dim)
+        for i, pname in enumerate(("q_proj_weight", "k_proj_weight", "v_proj_weight")):
+            q = params.get(pname)
+            if q is None:
+                continue
+            layer = _sub_layer(name, m, pname, q, packed)
+            if packed is not None:
+                layer.bias_part = (i * e, (i + 1) * e)
+            out.append(layer)
+    if not out:
+        return None
+    out[-1].carries_act = True
+    return out
 
 
 def find_layers(model: nn.Module) -> list[Layer]:
@@ -79,6 +144,10 @@ def find_layers(model: nn.Module) -> list[Layer]:
     layers = []
     for name, m in model.named_modules():
         if type(m) in ACTIVATIONS:
+            continue
+        subs = sub_layers(name or type(m).__name__, m)
+        if subs is not None:
+            layers.extend(subs)
             continue
         w = main_weight(m)
         if w is None:
@@ -110,7 +179,7 @@ def pair_activations(finished: Sequence[Finished], by_module: dict[int, Layer],
     for i, (_name, m, out) in enumerate(finished):
         outputs.setdefault(id(m), out)
         owner = by_module.get(id(m))
-        if owner is None or owner.act_module is not None:
+        if owner is None or owner.act_module is not None or owner.own_act:
             continue
         layer = owner
         j = i + 1

@@ -78,14 +78,18 @@ def activation_after_norm(layers: list[Layer], layer: Layer) -> str | None:
 def model_message(layers: list[Layer], optimizer: Any, criterion: Any) -> dict[str, Any]:
     described = []
     for layer in layers:
+        if layer.fans is None:
+            n = sum(p.numel() for p in layer.module.parameters(recurse=False))
+        else:  # a sub-layer: its own matrix and bias
+            b = layer.bias_tensor()
+            n = layer.weight.numel() + (b.numel() if b is not None else 0)
         d: dict[str, Any] = {
-            "name": layer.name[:200], "kind": type(layer.module).__name__[:100],
-            "params": int(sum(p.numel() for p in layer.module.parameters(recurse=False))),
+            "name": layer.name[:200], "kind": type(layer.module).__name__[:100], "params": int(n),
         }
         act = layer.activation or activation_after_norm(layers, layer)
         if act:
             d["activation"] = act
-        fi, fo = fans(layer.module, layer.weight)
+        fi, fo = layer.fans or fans(layer.module, layer.weight)
         if fi is not None:
             d["fanIn"] = fi
             d["fanOut"] = fo

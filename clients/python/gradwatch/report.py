@@ -4,14 +4,18 @@ lazy device tensors and moved to the host in one transfer when the report is bui
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Optional
 
 import torch
 
+from .grad_norm import total_grad_norm
 from .layers import Layer
 from .stats import Collector, hist_message
 
-Report = tuple[dict[str, dict[str, Any]], Optional[dict[str, float]], list[dict[str, Any]]]
+# (layers, inputs, hist messages, the total grad norm)
+Report = tuple[dict[str, dict[str, Any]], Optional[dict[str, float]], list[dict[str, Any]],
+               Optional[float]]
 
 
 class Pending:
@@ -24,6 +28,11 @@ class Pending:
         self.act_hists: dict[str, int] = {}
         self.inputs: int | None = None
         self.examples: int | None = None
+        # measured when the backward ended, before any clipping (grad_norm.py)
+        self.grad_norm: torch.Tensor | None = None
+
+    def set_grad_norm(self, n: torch.Tensor) -> None:
+        self.grad_norm = n
 
 
 def queue_act(p: Pending, layer: Layer, t: torch.Tensor, hist_every: int,
@@ -37,15 +46,19 @@ def queue_act(p: Pending, layer: Layer, t: torch.Tensor, hist_every: int,
 
 
 def build_report(p: Pending, layers: list[Layer], with_step: bool, hist_every: int,
-                 hist_bins: int) -> Report:
+                 hist_bins: int, params: Sequence[torch.nn.Parameter] = ()) -> Report:
     """Queues the weight-side stats, resolves everything (the one host sync of this reporting
-    step) and returns (layers, inputs, hist messages). `with_step`: the layers' snapshots
-    were taken before this iteration's optimizer step, so the update can be measured."""
+    step) and returns (layers, inputs, hist messages, grad norm). `with_step`: the layers'
+    snapshots were taken before this iteration's optimizer step, so the update can be
+    measured. `params`: every parameter of the model, for the total grad norm when the
+    backward did not measure it."""
     hist = p.iteration % hist_every == 0
     c = p.c
     handles: dict[str, dict[str, int]] = {}
     hists: list[tuple[str, str, int]] = []
     with torch.no_grad():
+        gn = p.grad_norm if p.grad_norm is not None else total_grad_norm(params)
+        gn_h = c.add_scalar(gn) if gn is not None else None
         for layer in layers:
             h: dict[str, int] = {}
             w = layer.weight
@@ -53,8 +66,9 @@ def build_report(p: Pending, layers: list[Layer], with_step: bool, hist_every: i
             h["param"] = c.add(w, two_pass=False)
             if hist:
                 hists.append((layer.name, "param", c.add_hist(w, hist_bins)))
-            if layer.bias is not None:
-                h["bias"] = c.add(layer.bias, two_pass=False)
+            b = layer.bias_tensor()
+            if b is not None:
+                h["bias"] = c.add(b, two_pass=False)
             if w.grad is not None:
                 h["grad"] = c.add(w.grad, two_pass=False)
                 if hist:
@@ -81,8 +95,10 @@ def build_report(p: Pending, layers: list[Layer], with_step: bool, hist_every: i
     for name, hh in p.act_hists.items():
         hists.append((name, "act", hh))
     msgs = _hist_messages(c, hists)
+    grad_norm = c.result(gn_h)["value"] if gn_h is not None else None
     c.release()
-    return out, inputs, msgs
+    p.grad_norm = None
+    return out, inputs, msgs, grad_norm
 
 
 def _hist_messages(c: Collector, hists: list[tuple[str, str, int]]) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ from typing import Any
 from . import _sys
 from ._warn import warn
 from .alerts import AlertCallback, AlertsMixin
+from .diagnosis import DiagnosisMixin
 from .end_report import report_end
 from .errors import GradwatchError
 from .hello import hello_run, spool_path
@@ -21,12 +22,16 @@ from .sender import Sender
 from .shutdown import install_excepthook, live_runs
 
 
-class Run(AlertsMixin):
+class Run(DiagnosisMixin, AlertsMixin):
     """One run streamed to a gradwatch server. Create it with `gradwatch.init()`.
 
     Attributes:
       id, project, name: the run's identity (`id` is the resume key).
       alerts: alerts the server sent back (latest state per alert id, oldest first).
+      diagnosis: the server's top verdict on what is wrong (a warning or critical diagnosis:
+        `cause`, `title`, `confidence`, `evidence`, `advice`, ...), or None; `diagnoses` is the
+        whole ranked list, info hints included. Printed to stderr when the top cause or its
+        severity changes (with `print_alerts`).
       should_stop: True once an alert of a `stop_on` severity opened or the server sent a
         `stop` command; `stop_reason` says why. Check it in the loop to stop cleanly.
       last_step: the run's last stored step when the server welcomed us (useful on resume).
@@ -68,6 +73,7 @@ class Run(AlertsMixin):
         self.status: str | None = None
         self.last_step: int | None = None
         self._init_alerts(on_alert, {s.lower() for s in stop_on}, print_alerts)
+        self._init_diagnosis(print_alerts)
         self._last_step = -1
         self._names = ScalarNames()
         self._warned_order = False
@@ -159,11 +165,23 @@ class Run(AlertsMixin):
         if step < self._last_step:
             step = self._last_step
         self._last_step = step
-        sender.put(("log", step, scalars, None, examples, layers, inputs, time.time()))
+        # "report": its scalars (grad_norm, sys/...) never replace what the user logs
+        sender.put(("report", step, scalars, None, examples, layers, inputs, time.time()))
         for h in hists:
             h = dict(h)
             h["step"] = step
             sender.put(("msg", h))
+
+    def _update_config(self, changes: Mapping[str, Any]) -> None:
+        """Adds `changes` to the run's config on the server: only a hello carries the
+        config, so the sender reconnects to send it again."""
+        new = {k: v for k, v in changes.items() if self.config.get(k) != v}
+        if not new:
+            return
+        self.config.update(new)
+        if self._sender is not None and not self.finished:
+            self._sender.put(("config", new))
+            self._sender.wake()
 
     def _send(self, msg: dict[str, Any]) -> None:
         if self._sender is not None and not self.finished:
@@ -191,12 +209,18 @@ class Run(AlertsMixin):
     # ------------------------------------------------------------------ torch
     def watch(self, model: Any, optimizer: Any = None, criterion: Any = None, every: int = 10,
               hist_every: int | None = None, log_inputs: bool = True,
-              hist_bins: int = 32) -> Any:
+              hist_bins: int = 32, grad_clip: float | None = None) -> Any:
         """Streams per-layer statistics of a PyTorch model every `every` optimizer steps:
-        param/grad/update/activation stats, input-batch stats, histograms every `hist_every`
-        steps (default 10 x every), and the model's structure after the first forward pass.
+        param/grad/update/activation stats, the total gradient norm (scalar `grad_norm`,
+        unless you log it yourself), input-batch stats, histograms every `hist_every` steps
+        (default 10 x every), and the model's structure after the first forward pass.
+        `grad_clip`: the max_norm you clip gradients to, if you do (it goes into the run's
+        config as `gradClip`, so gradient spikes the clipping absorbs are only hints).
         Returns the watcher (call `.remove()` or `run.unwatch()` to detach)."""
         from .watch import Watcher  # torch is imported only here
+
+        if grad_clip is not None:
+            self._update_config({"gradClip": float(grad_clip)})
 
         w = Watcher(self, model, optimizer=optimizer, criterion=criterion, every=every,
                     hist_every=hist_every, log_inputs=log_inputs, hist_bins=hist_bins)

@@ -158,15 +158,19 @@ class Sender(threading.Thread):
     # ------------------------------------------------------------------ main loop
     def _handle(self, item: Item) -> None:
         kind = item[0]
-        if kind == "log":
+        if kind in ("log", "report"):
             _, step, scalars, epoch, examples, layers, inputs, t = item
-            self.steps.add(step, scalars, epoch, examples, layers, inputs, t)
+            self.steps.add(step, scalars, epoch, examples, layers, inputs, t,
+                           defaults=kind == "report")
         elif kind == "msg":
             body = item[1]
             if body.get("type") == "end":
                 self.steps.close_tail()
                 self.steps.cut()
             self.outbox.sequence(body["type"], dumps(body))
+        elif kind == "config":
+            self.conn.run_info.setdefault("config", {}).update(item[1])
+            self.conn.rehello()
         elif kind == "flush":
             self.steps.close_tail()
             self.steps.cut()

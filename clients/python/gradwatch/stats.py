@@ -178,6 +178,10 @@ class Collector:
         parts = base_stats(t, two_pass=two_pass)
         return self._push("stats", parts, n, None, 0, t)
 
+    def add_scalar(self, t: Tensor) -> int:
+        """Queues a 0-d tensor as it is (result: {"value": float})."""
+        return self._push("scalar", [t.detach().reshape(())], 1, None, 0, None)
+
     def add_hist(self, t: Tensor, bins: int = 32) -> int:
         if t.numel() == 0:
             return self._push("empty", [], 0, None, 0, None)
@@ -209,6 +213,8 @@ class Collector:
     def result(self, h: int) -> dict[str, Any]:
         kind, off, ln, numel, activation, units = self._specs[h]
         v = self._values[off:off + ln]
+        if kind == "scalar":
+            return {"value": v[0]}
         if kind == "empty":
             return {"mean": 0.0, "std": 0.0, "meanAbs": 0.0, "min": 0.0, "max": 0.0,
                     "norm": 0.0, "nonFinite": 0}

@@ -30,6 +30,7 @@ from torch import nn
 from . import _sys
 from .eval_inputs import EvalInputs
 from .forward_io import first_tensor, out_tensor
+from .grad_norm import GradNormProbe
 from .layers import Layer, find_layers, order_layers, pair_activations
 from .model_message import model_message
 from .optimizer_hooks import OptimizerHooksMixin
@@ -81,7 +82,9 @@ class Watcher(OptimizerHooksMixin):
         if not self.enabled:
             return
         self._names = {id(m): n for n, m in model.named_modules()}
+        self._probe = GradNormProbe(list(model.parameters()))
         self._layers = find_layers(model)
+        # a module with several matrices maps to its last one, which carries its output
         self._by_module = {id(layer.module): layer for layer in self._layers}
         self._handles.append(model.register_forward_pre_hook(self._root_pre, with_kwargs=True))
         self._handles.append(model.register_forward_hook(self._root_post))
@@ -141,6 +144,8 @@ class Watcher(OptimizerHooksMixin):
         # so the other steps pay for two root hooks and nothing per layer
         self._layer_hooks = []
         for layer in self._layers:
+            if not layer.carries_act:
+                continue
             if layer.act_module is not None:
                 self._layer_hooks.append((layer.act_module, self._act_post))
             else:
@@ -148,6 +153,8 @@ class Watcher(OptimizerHooksMixin):
         self._hook_optimizer()  # again: they were among the removed handles
         if reporting is not None:
             for layer in self._layers:
+                if not layer.carries_act:
+                    continue
                 t = outputs.get(-id(layer.module)) if layer.act_module is not None else None
                 if t is None:
                     t = outputs.get(id(layer.module))
@@ -209,6 +216,9 @@ class Watcher(OptimizerHooksMixin):
             self._detach_layer_hooks()
         if self._removed or not module.training:
             return
+        p = self._pending
+        if p is not None and p.iteration == self._iteration():
+            self._probe.arm(out, p.set_grad_norm)
         self._fwd += 1
         if self._discovery is not None:
             p = self._pending if (self._pending is not None
@@ -249,9 +259,12 @@ class Watcher(OptimizerHooksMixin):
         run = self.run
         if run is None:
             return
-        layers, inputs, msgs = build_report(p, self._layers, with_step, self.hist_every,
-                                            self.hist_bins)
+        layers, inputs, msgs, grad_norm = build_report(p, self._layers, with_step,
+                                                       self.hist_every, self.hist_bins,
+                                                       self._probe.params)
         scalars = self._sys_scalars()
+        if grad_norm is not None:
+            scalars["grad_norm"] = grad_norm
         run._log_report(self._step_for(p.iteration), scalars, layers, inputs, p.examples, msgs)
 
     def _sys_scalars(self) -> dict[str, float]:

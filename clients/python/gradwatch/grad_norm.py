@@ -1,0 +1,93 @@
+"""The reserved scalar `grad_norm`: the total L2 norm of every parameter's gradient, the value
+`torch.nn.utils.clip_grad_norm_` returns. The server's gradient and NaN rules prefer it to a
+sum over the reported layers, which may miss parameters.
+
+It is measured when the backward of a reporting iteration ends (an autograd callback queued
+from a hook on the model's output), so it is the norm *before* any clipping the training loop
+does between backward and `optimizer.step()`. When no backward passed through the model's
+output, it is measured at the optimizer step instead. Either way it stays a device tensor
+until the report's one host transfer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Callable
+
+import torch
+
+Tensor = torch.Tensor
+
+
+def total_grad_norm(params: Sequence[torch.nn.Parameter]) -> Tensor | None:
+    """clip_grad_norm_'s total norm over the parameters that have a gradient (None when none
+    has): per device and dtype one `_foreach_norm`, then the norm of those norms."""
+    groups: dict[tuple[torch.device, torch.dtype], list[Tensor]] = {}
+    for p in params:
+        g = p.grad
+        if g is None:
+            continue
+        if g.is_sparse:
+            g = g.coalesce().values()
+        groups.setdefault((g.device, g.dtype), []).append(g.detach())
+    if not groups:
+        return None
+    norms: list[Tensor] = []
+    for gs in groups.values():
+        try:
+            norms.extend(torch._foreach_norm(gs))
+        except (RuntimeError, NotImplementedError):  # a backend without the fused kernel
+            norms.extend(torch.linalg.vector_norm(g) for g in gs)
+    first = norms[0].device
+    total: Tensor = torch.linalg.vector_norm(torch.stack([n.to(first) for n in norms]))
+    return total
+
+
+def _first_grad_tensor(out: Any) -> Tensor | None:
+    """The model output a backward will pass through: a tensor, the first of a tuple, or the
+    first tensor value of a dict-like output (Hugging Face's ModelOutput)."""
+    items: Any
+    if isinstance(out, Tensor):
+        items = (out,)
+    elif isinstance(out, (list, tuple)):
+        items = out
+    elif isinstance(out, dict):
+        items = out.values()
+    else:
+        return None
+    for t in items:
+        if isinstance(t, Tensor) and t.requires_grad:
+            return t
+    return None
+
+
+def _queue_callback(fn: Callable[[], None]) -> None:
+    engine = torch.autograd.Variable._execution_engine
+    engine.queue_callback(fn)
+
+
+class GradNormProbe:
+    """Measures the total grad norm at the end of a backward, for one report at a time."""
+
+    def __init__(self, params: Sequence[torch.nn.Parameter]) -> None:
+        self.params = list(params)
+
+    def arm(self, out: Any, store: Callable[[Tensor], None]) -> bool:
+        """Hooks the model's output so that the backward through it ends with a measurement
+        handed to `store`; False when no backward can pass through this output."""
+        t = _first_grad_tensor(out)
+        if t is None:
+            return False
+
+        def on_grad(_g: Tensor) -> None:
+            # the output's gradient is the first one computed: the rest of the backward is
+            # still to come, so measure once it is done
+            _queue_callback(lambda: self._measure(store))
+
+        t.register_hook(on_grad)  # type: ignore[no-untyped-call]
+        return True
+
+    def _measure(self, store: Callable[[Tensor], None]) -> None:
+        with torch.no_grad():
+            n = total_grad_norm(self.params)
+        if n is not None:
+            store(n)
