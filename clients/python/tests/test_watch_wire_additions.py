@@ -9,6 +9,7 @@ import time
 
 import pytest
 import torch
+from test_watch import by_step, close, np_stats
 from torch import nn
 
 import gradwatch
@@ -16,7 +17,6 @@ from gradwatch.batching import StepBatcher
 from gradwatch.connection import DEFAULT_LIMITS
 
 from fakeserver import FakeServer
-from test_watch import by_step, close, np_stats
 
 
 class Tagger(nn.Module):
@@ -51,7 +51,8 @@ def test_grad_norm_is_clip_grad_norm_before_clipping(fake: FakeServer, spool: st
         run.log(step=step, loss=1.0)
     run.finish(timeout=10)
     items = by_step(fake, "gn-1")
-    sent = {s: it["scalars"]["grad_norm"] for s, it in items.items() if "grad_norm" in it["scalars"]}
+    sent = {s: it["scalars"]["grad_norm"] for s, it in items.items()
+            if "grad_norm" in it["scalars"]}
     assert sorted(sent) == [0, 2, 4]
     for s, v in sent.items():
         assert want[s] > 1.0  # the clipping did change the gradients
@@ -133,7 +134,7 @@ def test_lstm_sends_one_layer_per_matrix(fake: FakeServer, spool: str) -> None:
              for p in ("ih", "hh")]
     layers = fake.stored("rnn-1", "model")[-1]["layers"]
     by_name = {ly["name"]: ly for ly in layers}
-    assert [ly["name"] for ly in layers] == names + ["head"]  # named_parameters() order
+    assert [ly["name"] for ly in layers] == [*names, "head"]  # named_parameters() order
     for n in names:
         w = model.get_parameter(n)
         ly = by_name[n]
@@ -240,7 +241,7 @@ def test_diagnosis_printed_when_the_top_verdict_changes(
     fake.push("dg-1", {"type": "diagnosis", "diagnoses": top})
     _wait(lambda: run.diagnosis is not None)
     fake.push("dg-1", {"type": "diagnosis",
-                       "diagnoses": [_diag("lr_too_high", "warning", 1, 0.9)] + top[1:]})
+                       "diagnoses": [_diag("lr_too_high", "warning", 1, 0.9), *top[1:]]})
     _wait(lambda: run.diagnosis is not None and run.diagnosis["confidence"] == 0.9)
     fake.push("dg-1", {"type": "diagnosis",
                        "diagnoses": [_diag("lr_too_high", "critical", 1, 0.95)]})
