@@ -221,6 +221,9 @@ class Watcher(OptimizerHooksMixin):
             self._probe.arm(out, p.set_grad_norm)
         self._fwd += 1
         if self._discovery is not None:
+            if id(module) in self._by_module:  # the model is a layer itself (a bare LSTM):
+                # its own discovery hook runs after this one, too late to be seen
+                self._discovery.append(("", module, out_tensor(out)))
             p = self._pending if (self._pending is not None
                                   and self._pending.iteration == self._iteration_before()) else None
             self._finish_discovery(p)

@@ -260,3 +260,30 @@ def test_diagnosis_printed_when_the_top_verdict_changes(
     assert "  advice: Lower the learning rate." in err
     assert run.diagnosis["cause"] == "lr_too_high"
     assert [d["cause"] for d in run.diagnoses] == ["lr_too_high"]
+
+
+@pytest.mark.parametrize("cell,act,gates", [("GRU", "tanh", 3), ("RNN", "relu", 1)])
+def test_gru_and_rnn_as_the_watched_model(fake: FakeServer, spool: str, cell: str, act: str,
+                                          gates: int) -> None:
+    torch.manual_seed(5)
+    model = nn.GRU(3, 4) if cell == "GRU" else nn.RNN(3, 4, nonlinearity="relu")
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    rid = f"cell-{cell}"
+    run = gradwatch.init(fake.url, project="p", id=rid, spool_dir=spool)
+    run.watch(model, opt, every=1)
+    for step in range(2):
+        opt.zero_grad()
+        model(torch.randn(5, 2, 3))[0].sum().backward()
+        opt.step()
+        run.log(step=step, loss=1.0)
+    run.finish(timeout=10)
+    layers = fake.stored(rid, "model")[-1]["layers"]
+    assert [(ly["name"], ly["kind"], ly["fanIn"], ly["fanOut"], ly["activation"],
+             ly["params"]) for ly in layers] == [
+        (f"{cell}.weight_ih_l0", cell, 3, 4 * gates, act, 4 * gates * 3 + 4 * gates),
+        (f"{cell}.weight_hh_l0", cell, 4, 4 * gates, act, 4 * gates * 4 + 4 * gates),
+    ]
+    for step in (0, 1):  # the first forward (discovery) and a later one
+        st = by_step(fake, rid)[step]["layers"]
+        assert "act" in st[f"{cell}.weight_hh_l0"] and "act" not in st[f"{cell}.weight_ih_l0"]
+    close(st[f"{cell}.weight_ih_l0"]["grad"], np_stats(model.weight_ih_l0.grad.numpy()))
