@@ -66,10 +66,14 @@ def _queue_callback(fn: Callable[[], None]) -> None:
 
 
 class GradNormProbe:
-    """Measures the total grad norm at the end of a backward, for one report at a time."""
+    """Measures the total grad norm at the end of a backward, for one report at a time.
 
-    def __init__(self, params: Sequence[torch.nn.Parameter]) -> None:
+    `scaler`: a torch.amp.GradScaler whose scaled loss the backward ran on; the norm is
+    divided by its scale (on the device: no sync), as `scaler.unscale_` would."""
+
+    def __init__(self, params: Sequence[torch.nn.Parameter], scaler: Any = None) -> None:
         self.params = list(params)
+        self.scaler = scaler
 
     def arm(self, out: Any, store: Callable[[Tensor], None]) -> bool:
         """Hooks the model's output so that the backward through it ends with a measurement
@@ -89,5 +93,9 @@ class GradNormProbe:
     def _measure(self, store: Callable[[Tensor], None]) -> None:
         with torch.no_grad():
             n = total_grad_norm(self.params)
+            sc = self.scaler
+            scale = getattr(sc, "_scale", None) if sc is not None and sc.is_enabled() else None
+            if n is not None and isinstance(scale, Tensor):
+                n = n.float() / scale.reshape(()).to(n.device)
         if n is not None:
             store(n)

@@ -30,6 +30,9 @@ class Pending:
         self.examples: int | None = None
         # measured when the backward ended, before any clipping (grad_norm.py)
         self.grad_norm: torch.Tensor | None = None
+        # False when the iteration's optimizer step was skipped (a GradScaler that found
+        # inf/NaN in the scaled gradients does that): its gradients never trained the model
+        self.measure_grad_norm = True
 
     def set_grad_norm(self, n: torch.Tensor) -> None:
         self.grad_norm = n
@@ -57,7 +60,9 @@ def build_report(p: Pending, layers: list[Layer], with_step: bool, hist_every: i
     handles: dict[str, dict[str, int]] = {}
     hists: list[tuple[str, str, int]] = []
     with torch.no_grad():
-        gn = p.grad_norm if p.grad_norm is not None else total_grad_norm(params)
+        gn = None
+        if p.measure_grad_norm:
+            gn = p.grad_norm if p.grad_norm is not None else total_grad_norm(params)
         gn_h = c.add_scalar(gn) if gn is not None else None
         for layer in layers:
             h: dict[str, int] = {}

@@ -209,13 +209,16 @@ class Run(DiagnosisMixin, AlertsMixin):
     # ------------------------------------------------------------------ torch
     def watch(self, model: Any, optimizer: Any = None, criterion: Any = None, every: int = 10,
               hist_every: int | None = None, log_inputs: bool = True,
-              hist_bins: int = 32, grad_clip: float | None = None) -> Any:
+              hist_bins: int = 32, grad_clip: float | None = None,
+              scaler: Any = None) -> Any:
         """Streams per-layer statistics of a PyTorch model every `every` optimizer steps:
         param/grad/update/activation stats, the total gradient norm (scalar `grad_norm`,
         unless you log it yourself), input-batch stats, histograms every `hist_every` steps
         (default 10 x every), and the model's structure after the first forward pass.
         `grad_clip`: the max_norm you clip gradients to, if you do (it goes into the run's
         config as `gradClip`, so gradient spikes the clipping absorbs are only hints).
+        `scaler`: the torch.amp.GradScaler of a mixed-precision loop, so that `grad_norm` is
+        the unscaled norm (without it, it is measured on the scaled gradients).
         Returns the watcher (call `.remove()` or `run.unwatch()` to detach)."""
         from .watch import Watcher  # torch is imported only here
 
@@ -223,7 +226,8 @@ class Run(DiagnosisMixin, AlertsMixin):
             self._update_config({"gradClip": float(grad_clip)})
 
         w = Watcher(self, model, optimizer=optimizer, criterion=criterion, every=every,
-                    hist_every=hist_every, log_inputs=log_inputs, hist_bins=hist_bins)
+                    hist_every=hist_every, log_inputs=log_inputs, hist_bins=hist_bins,
+                    scaler=scaler)
         if self.enabled:
             self._watchers.append(w)
         return w

@@ -42,7 +42,7 @@ class Watcher(OptimizerHooksMixin):
 
     def __init__(self, run: Any, model: nn.Module, optimizer: Any = None, criterion: Any = None,
                  every: int = 10, hist_every: int | None = None, log_inputs: bool = True,
-                 hist_bins: int = 32) -> None:
+                 hist_bins: int = 32, scaler: Any = None) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError("watch() expects a torch.nn.Module")
         if every < 1:
@@ -82,7 +82,7 @@ class Watcher(OptimizerHooksMixin):
         if not self.enabled:
             return
         self._names = {id(m): n for n, m in model.named_modules()}
-        self._probe = GradNormProbe(list(model.parameters()))
+        self._probe = GradNormProbe(list(model.parameters()), scaler)
         self._layers = find_layers(model)
         # a module with several matrices maps to its last one, which carries its output
         self._by_module = {id(layer.module): layer for layer in self._layers}
@@ -193,6 +193,7 @@ class Watcher(OptimizerHooksMixin):
         p = self._pending
         if p is not None and p.iteration != it:
             # the previous reporting iteration never saw an optimizer step
+            p.measure_grad_norm = not self._opt_seen
             self._complete(p)
             p = self._pending = None
         if it % self.every == 0:

@@ -287,3 +287,35 @@ def test_gru_and_rnn_as_the_watched_model(fake: FakeServer, spool: str, cell: st
         st = by_step(fake, rid)[step]["layers"]
         assert "act" in st[f"{cell}.weight_hh_l0"] and "act" not in st[f"{cell}.weight_ih_l0"]
     close(st[f"{cell}.weight_ih_l0"]["grad"], np_stats(model.weight_ih_l0.grad.numpy()))
+
+
+def test_grad_norm_unscaled_with_a_grad_scaler_and_skipped_steps_unsent(
+        fake: FakeServer, spool: str) -> None:
+    torch.manual_seed(6)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    scaler = torch.amp.GradScaler("cpu", init_scale=1024.0, growth_interval=1)
+    run = gradwatch.init(fake.url, project="p", id="amp-1", spool_dir=spool)
+    run.watch(model, opt, every=1, scaler=scaler)
+    want: dict[int, float] = {}
+    step = 0
+    for k in range(5):
+        opt.zero_grad()
+        loss = model(torch.randn(6, 4)).pow(2).mean()
+        if k == 2:
+            loss = loss * float("inf")  # an overflow: the scaler skips this optimizer step
+        scaler.scale(loss).backward()
+        scaler.unscale_(opt)
+        gn = float(torch.nn.utils.clip_grad_norm_(model.parameters(), float("inf")))
+        scaler.step(opt)
+        scaler.update()
+        if k != 2:
+            want[step] = gn
+            run.log(step=step, loss=float(loss))
+            step += 1
+    run.finish(timeout=10)
+    assert scaler.get_scale() != 1024.0  # the scale moved during the run
+    sent = {s: it["scalars"].get("grad_norm") for s, it in by_step(fake, "amp-1").items()}
+    assert sorted(sent) == [0, 1, 2, 3]
+    for s, v in sent.items():
+        assert v == pytest.approx(want[s], rel=1e-5), (s, v, want[s])
