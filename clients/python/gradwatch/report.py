@@ -34,9 +34,6 @@ class Pending:
         # inf/NaN in the scaled gradients does that): its gradients never trained the model
         self.measure_grad_norm = True
 
-    def set_grad_norm(self, n: torch.Tensor) -> None:
-        self.grad_norm = n
-
 
 def queue_act(p: Pending, layer: Layer, t: torch.Tensor, hist_every: int,
               hist_bins: int) -> None:

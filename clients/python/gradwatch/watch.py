@@ -219,7 +219,8 @@ class Watcher(OptimizerHooksMixin):
             return
         p = self._pending
         if p is not None and p.iteration == self._iteration():
-            self._probe.arm(out, p.set_grad_norm)
+            it = p.iteration
+            self._probe.arm(out, lambda n: self._store_grad_norm(it, n))
         self._fwd += 1
         if self._discovery is not None:
             if id(module) in self._by_module:  # the model is a layer itself (a bare LSTM):
@@ -228,6 +229,13 @@ class Watcher(OptimizerHooksMixin):
             p = self._pending if (self._pending is not None
                                   and self._pending.iteration == self._iteration_before()) else None
             self._finish_discovery(p)
+
+    def _store_grad_norm(self, iteration: int, n: torch.Tensor) -> None:
+        # into the iteration's latest report: a later forward of the same iteration (a
+        # metric computed on a second forward) replaces the report the backward belongs to
+        p = self._pending
+        if p is not None and p.iteration == iteration:
+            p.grad_norm = n
 
     def _iteration_before(self) -> int:
         return self._opt_steps if self._opt_seen else self._fwd - 1

@@ -66,13 +66,14 @@ def test_lightning_callback(server: Server, spool: str) -> None:
                            spool_dir=spool, every=4)
     trainer = pl.Trainer(max_epochs=2, callbacks=[cb], accelerator="cpu", devices=1,
                          logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                         enable_model_summary=False)
+                         enable_model_summary=False, gradient_clip_val=1.0)
     trainer.fit(Lit(), train, val)
     run = cb.run
     assert run is not None and run.finished
     detail = server.get(f"/runs/{q(run.id)}")
     assert detail["status"] == "completed"
     assert detail["config"]["lr"] == 0.05 and detail["framework"] == "pytorch-lightning"
+    assert detail["config"]["gradClip"] == 1.0
     assert [ly["name"] for ly in detail["model"]["layers"]] == ["net.0", "net.2"]
     assert detail["model"]["loss"] == "CrossEntropyLoss"
     assert detail["model"]["optimizer"]["type"] == "SGD"
@@ -82,6 +83,7 @@ def test_lightning_callback(server: Server, spool: str) -> None:
     assert s["eval/val/loss"]["count"] == 2 and s["eval/val/acc"]["count"] == 2
     assert s["eval/val/inputs/mean"]["count"] == 2
     assert s["layer/net.0/update/meanAbs"]["count"] >= 5
+    assert s["grad_norm"]["count"] == s["layer/net.0/update/meanAbs"]["count"]
 
 
 def test_transformers_trainer_callback(server: Server, spool: str, tmp_path) -> None:

@@ -57,6 +57,9 @@ class GradwatchCallback(Callback):
                     cfg.setdefault("weightDecay", g["weight_decay"])
             if trainer.world_size:
                 cfg.setdefault("worldSize", trainer.world_size)
+            clip = _norm_clip(trainer)
+            if clip is not None:
+                cfg.setdefault("gradClip", clip)
             self._init_kwargs.setdefault("framework", "pytorch-lightning")
             self._init_kwargs.setdefault("rank", trainer.global_rank)
             self._init_kwargs.setdefault("world_size", trainer.world_size)
@@ -64,8 +67,11 @@ class GradwatchCallback(Callback):
         if self.watch:
             opt = trainer.optimizers[0] if trainer.optimizers else None
             crit = getattr(pl_module, "criterion", None) or getattr(pl_module, "loss_fn", None)
+            # mixed precision: the backward runs on the loss scaled by the plugin's scaler
+            scaler = getattr(getattr(trainer, "precision_plugin", None), "scaler", None)
             self.run.watch(pl_module, opt, criterion=crit, every=self.every,
-                           hist_every=self.hist_every)
+                           hist_every=self.hist_every, grad_clip=_norm_clip(trainer),
+                           scaler=scaler)
 
     def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
@@ -121,3 +127,15 @@ class GradwatchCallback(Callback):
         if self.run is not None and self._owns_run:
             self.run.finish("stopped" if isinstance(exception, KeyboardInterrupt) else "failed",
                             raise_error=False)  # the training's own exception wins
+
+
+def _norm_clip(trainer: Any) -> float | None:
+    """The Trainer's gradient-clipping threshold when it clips by norm (by value clamps each
+    element instead: not what the server's clipping rules mean)."""
+    v = getattr(trainer, "gradient_clip_val", None)
+    algo = str(getattr(trainer, "gradient_clip_algorithm", None) or "norm").lower()
+    try:
+        f = float(v) if v is not None else 0.0
+    except (TypeError, ValueError):
+        return None
+    return f if f > 0 and algo.endswith("norm") else None
