@@ -7,7 +7,9 @@ Cadence (k = the iteration, i.e. the number of optimizer steps taken so far):
   * the post-step hook queues grad, update (= weight after - weight before, the real change
     the optimizer made) and param stats, plus histograms every `hist_every` iterations, then
     moves everything to the host in one transfer (the single host sync) and hands the report
-    to the run, which sends it as that step's `layers`/`inputs`.
+    to the run, which sends it as that step's `layers`/`inputs`;
+  * the end of a reporting iteration's backward measures the total gradient norm, before any
+    clipping, sent as the scalar `grad_norm` (grad_norm.py).
 Without an optimizer step (inference, or no optimizer), a pending report is completed at the
 next reporting forward with what it has. Eval-mode forwards only accumulate input stats,
 which `run.log_eval()` sends with the eval split.
