@@ -1,0 +1,158 @@
+import type { EventEmitter } from 'node:events';
+import type { WebSocket } from 'ws';
+import type { ErrorCode } from '@gradwatch/shared';
+import type { Config } from '../config.js';
+
+export interface GuardLimits {
+  /** Bytes the peer may leave unread in the server's send buffer. */
+  maxBufferedBytes: number;
+  /** The frame size the app accepts (and ws's maxPayload), named in frame_too_large. */
+  maxFrameBytes: number;
+  helloTimeoutMs: number;
+  preAuthMaxErrors: number;
+  maxErrorsPerMinute: number;
+}
+
+/** The guard's share of the server's limits (config.ts). */
+export function guardLimits(l: Config['limits']): GuardLimits {
+  return { maxBufferedBytes: l.maxBufferedBytes, maxFrameBytes: l.maxFrameBytes, helloTimeoutMs: l.helloTimeoutMs, preAuthMaxErrors: l.preAuthMaxErrors, maxErrorsPerMinute: l.maxErrorsPerMinute };
+}
+
+/** After a close frame is queued, how long a peer has to read it before the socket is cut. */
+const CLOSE_GRACE_MS = 1000;
+
+/**
+ * Errors the server starts (faults worth a retry, seq gaps while resuming, a takeover, a shutdown)
+ * cost the peer nothing; every other error was earned by what the peer sent, and costs from its
+ * budget: before hello the budget is small, since nothing the peer sent has been right yet.
+ */
+const FREE = new Set(['retry', 'internal', 'gap', 'shutdown', 'replaced', 'not_found']);
+const costs = (code: string): boolean => !FREE.has(code);
+
+/** ws's own frame-parser errors (by ws's error code) and what the peer is told before ws closes. */
+function frameError(wsCode: string | undefined, maxFrameBytes: number): { code: ErrorCode; message: string } {
+  switch (wsCode) {
+    case 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH':
+      return { code: 'frame_too_large', message: `the message exceeds maxFrameBytes=${maxFrameBytes}; split the batch` };
+    case 'WS_ERR_TOO_MANY_BUFFERED_PARTS':
+      return { code: 'frame_too_large', message: 'the message came in too many fragments; send each message in fewer, larger frames' };
+    default:
+      return { code: 'bad_frame', message: `the WebSocket framing is invalid (${wsCode ?? 'unknown'}); the client library is broken` };
+  }
+}
+
+/**
+ * Every frame the server sends on one socket goes through here, so that no peer can make the
+ * server hold more for it than a bound: a peer that leaves more than maxBufferedBytes unread is
+ * told slow_consumer and cut; a peer that keeps sending what earns errors is told abuse and cut
+ * (a small budget before hello / auth, a refilling one after); a peer that never says hello is
+ * told hello_timeout. Each close sends the error first, then the close frame, and cuts the TCP
+ * connection a second later whether or not the peer read them: memory is freed either way.
+ */
+export class SocketGuard {
+  private closing = false;
+  private authed = false;
+  private budget: number;
+  private lastRefill = Date.now();
+  private helloTimer: NodeJS.Timeout | null;
+
+  constructor(
+    private readonly socket: WebSocket,
+    private readonly limits: GuardLimits,
+    what: string,
+  ) {
+    this.budget = limits.preAuthMaxErrors;
+    this.helloTimer = setTimeout(() => this.closeWith('hello_timeout', `no ${what} within ${limits.helloTimeoutMs} ms; connect again and send it first`, 1008), limits.helloTimeoutMs);
+    this.helloTimer.unref();
+    this.hookFrameErrors();
+    socket.on('ping', () => this.checkBuffer());
+    socket.on('close', () => this.stopTimer());
+    // The parser already queued its close frame: give the peer time to read it, then cut.
+    socket.on('error', () => this.cutLater());
+  }
+
+  /** false once the socket is closing: nothing it sends is acted on any more. */
+  get open(): boolean {
+    return !this.closing && this.socket.readyState === this.socket.OPEN;
+  }
+
+  /** hello (or live auth) succeeded: the peer gets the larger, refilling error budget. */
+  authenticated(): void {
+    if (this.authed) return;
+    this.authed = true;
+    this.stopTimer();
+    this.budget = this.limits.maxErrorsPerMinute;
+    this.lastRefill = Date.now();
+  }
+
+  send(msg: object): void {
+    if (!this.open) return;
+    if (!this.checkBuffer()) return;
+    this.socket.send(JSON.stringify(msg));
+  }
+
+  /** Sends an error; one the peer earned costs from its budget, and an empty budget closes it. */
+  error(code: ErrorCode, message: string, extra: { seq?: number; expected?: number } = {}): void {
+    if (!this.open) return;
+    if (costs(code) && !this.spend()) {
+      this.closeWith('abuse', this.authed ? `more than ${this.limits.maxErrorsPerMinute} invalid messages a minute on this connection` : `more than ${this.limits.preAuthMaxErrors} invalid messages before hello`, 1008);
+      return;
+    }
+    this.send({ type: 'error', code, message, ...extra });
+  }
+
+  /** Tells the peer why, queues the close frame, and cuts the connection after a grace period. */
+  closeWith(code: ErrorCode, message: string, wsCode: number): void {
+    if (this.closing) return;
+    const s = this.socket;
+    if (s.readyState === s.OPEN) s.send(JSON.stringify({ type: 'error', code, message }));
+    this.closing = true;
+    this.stopTimer();
+    if (s.readyState === s.OPEN) s.close(wsCode, code);
+    this.cutLater();
+  }
+
+  /** true when the peer reads what it is sent; else it is cut as slow_consumer. */
+  private checkBuffer(): boolean {
+    if (this.socket.bufferedAmount <= this.limits.maxBufferedBytes) return true;
+    this.closeWith('slow_consumer', `more than ${this.limits.maxBufferedBytes} bytes sent to this socket were left unread; read replies as they come`, 1013);
+    return false;
+  }
+
+  private spend(): boolean {
+    if (this.authed) {
+      const now = Date.now();
+      const per = this.limits.maxErrorsPerMinute;
+      this.budget = Math.min(per, this.budget + ((now - this.lastRefill) / 60_000) * per);
+      this.lastRefill = now;
+    }
+    if (this.budget < 1) return false;
+    this.budget -= 1;
+    return true;
+  }
+
+  private cutLater(): void {
+    this.closing = true;
+    setTimeout(() => this.socket.terminate(), CLOSE_GRACE_MS).unref();
+  }
+
+  private stopTimer(): void {
+    if (this.helloTimer) clearTimeout(this.helloTimer);
+    this.helloTimer = null;
+  }
+
+  /**
+   * ws closes a socket itself on a frame it cannot accept (over maxPayload, too many fragments,
+   * broken framing) before the app sees any message. Its parser reports the error to the socket
+   * first; a listener put ahead of the socket's own gets to send the reason while the socket is
+   * still open, so the error reaches the peer before ws's close frame.
+   */
+  private hookFrameErrors(): void {
+    const receiver = (this.socket as unknown as { _receiver?: EventEmitter })._receiver;
+    receiver?.prependListener('error', (err: Error & { code?: string }) => {
+      if (this.closing || this.socket.readyState !== this.socket.OPEN) return;
+      const e = frameError(err.code, this.limits.maxFrameBytes);
+      this.socket.send(JSON.stringify({ type: 'error', ...e }));
+    });
+  }
+}
