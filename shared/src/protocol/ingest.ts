@@ -220,3 +220,4 @@ export interface ErrorMsg {
 }
 
 export type ServerMsg = Welcome | Ack | AlertMsg | CommandMsg | ErrorMsg;
+export * from './strings.js';
