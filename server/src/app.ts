@@ -36,8 +36,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: opts.logger === false ? false : { level: config.logLevel },
     bodyLimit: 1024 * 1024,
-    // Ingest batches are large; the WebSocket library's own limit sits above the app's, so an
-    // oversized frame is answered with an error by the app before the socket closes.
     forceCloseConnections: true,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -46,7 +44,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(errorsPlugin);
   await app.register(dbPlugin);
   await app.register(authPlugin);
-  await app.register(websocket, { preClose: flushThenCloseSockets, options: { maxPayload: Math.min(config.limits.maxFrameBytes * 4, 1 << 30) } });
+  // ws refuses a frame over maxPayload from its header, before buffering it (the socket guard
+  // tells the peer why first); UTF-8 is checked by the app, which refuses bad text without a close.
+  await app.register(websocket, { preClose: flushThenCloseSockets, options: { maxPayload: config.limits.maxFrameBytes, skipUTF8Validation: true } });
   await app.register(swaggerPlugin);
 
   // Domain
