@@ -14,6 +14,7 @@ import dbPlugin from './plugins/db.js';
 import domainPlugin from './plugins/domain.js';
 import errorsPlugin from './plugins/errors.js';
 import retentionPlugin from './plugins/retention.js';
+import { onSocketError } from './ingest/socket-guard.js';
 import { flushThenCloseSockets } from './plugins/shutdown.js';
 import swaggerPlugin from './plugins/swagger.js';
 import pointRoutes from './points/points.routes.js';
@@ -46,7 +47,11 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(authPlugin);
   // ws refuses a frame over maxPayload from its header, before buffering it (the socket guard
   // tells the peer why first); UTF-8 is checked by the app, which refuses bad text without a close.
-  await app.register(websocket, { preClose: flushThenCloseSockets, options: { maxPayload: config.limits.maxFrameBytes, skipUTF8Validation: true } });
+  await app.register(websocket, {
+    preClose: flushThenCloseSockets,
+    errorHandler: (err, socket, req) => onSocketError(err, socket, req.log),
+    options: { maxPayload: config.limits.maxFrameBytes, skipUTF8Validation: true },
+  });
   await app.register(swaggerPlugin);
 
   // Domain

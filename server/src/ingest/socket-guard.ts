@@ -18,6 +18,25 @@ export function guardLimits(l: Config['limits']): GuardLimits {
   return { maxBufferedBytes: l.maxBufferedBytes, maxFrameBytes: l.maxFrameBytes, helloTimeoutMs: l.helloTimeoutMs, preAuthMaxErrors: l.preAuthMaxErrors, maxErrorsPerMinute: l.maxErrorsPerMinute };
 }
 
+/**
+ * The WebSocket plugin's errorHandler. Its default logs every socket error with a stack and cuts
+ * the socket at once, so a frame ws refused was logged per attacker frame and its close frame was
+ * often lost (1006). A peer's fault is logged at debug; the socket is cut after the grace period,
+ * once the reason and the close frame have had time to go out. A fault of the server's own
+ * handler is an error, and the socket goes at once.
+ */
+export function onSocketError(error: Error & { code?: string }, socket: WebSocket, log: { debug(o: object, m: string): void; error(o: object, m: string): void }): void {
+  const code = error.code ?? '';
+  if (code.startsWith('WS_ERR_') || PEER_GONE.has(code)) {
+    log.debug({ err: error }, 'websocket peer error');
+    setTimeout(() => socket.terminate(), CLOSE_GRACE_MS).unref();
+    return;
+  }
+  log.error({ err: error }, 'websocket handler failed');
+  socket.terminate();
+}
+const PEER_GONE = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED']);
+
 /** After a close frame is queued, how long a peer has to read it before the socket is cut. */
 const CLOSE_GRACE_MS = 1000;
 
@@ -109,7 +128,21 @@ export class SocketGuard {
     this.closing = true;
     this.stopTimer();
     if (s.readyState === s.OPEN) s.close(wsCode, code);
+    if (code === 'abuse' || code === 'slow_consumer') this.discardInput();
     this.cutLater();
+  }
+
+  /**
+   * A hostile peer keeps sending until it is cut: what it sends during the grace period is read
+   * and dropped unparsed (as ws itself does after a framing error), so it costs the server no
+   * parsing, and the connection is not reset with unread data (which would lose the reason).
+   */
+  private discardInput(): void {
+    const raw = (this.socket as unknown as { _socket?: { removeAllListeners(e: string): void; on(e: string, f: () => void): void; resume(): void } })._socket;
+    if (!raw) return;
+    raw.removeAllListeners('data');
+    raw.on('data', () => undefined);
+    raw.resume();
   }
 
   /** true when the peer reads what it is sent; else it is cut as slow_consumer. */
