@@ -128,21 +128,18 @@ export class SocketGuard {
     this.closing = true;
     this.stopTimer();
     if (s.readyState === s.OPEN) s.close(wsCode, code);
-    if (code === 'abuse' || code === 'slow_consumer') this.discardInput();
+    if (code === 'abuse' || code === 'slow_consumer') this.stopReading();
     this.cutLater();
   }
 
   /**
-   * A hostile peer keeps sending until it is cut: what it sends during the grace period is read
-   * and dropped unparsed (as ws itself does after a framing error), so it costs the server no
-   * parsing, and the connection is not reset with unread data (which would lose the reason).
+   * A hostile peer keeps sending until it is cut: its input is no longer read at all, so during
+   * the grace period it costs the server nothing. (A peer that does read its replies may lose the
+   * reason when the connection is then reset with its unread input; one that does not read never
+   * sees it anyway.)
    */
-  private discardInput(): void {
-    const raw = (this.socket as unknown as { _socket?: { removeAllListeners(e: string): void; on(e: string, f: () => void): void; resume(): void } })._socket;
-    if (!raw) return;
-    raw.removeAllListeners('data');
-    raw.on('data', () => undefined);
-    raw.resume();
+  private stopReading(): void {
+    (this.socket as unknown as { _socket?: { pause(): void } })._socket?.pause();
   }
 
   /** true when the peer reads what it is sent; else it is cut as slow_consumer. */
