@@ -50,7 +50,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(websocket, {
     preClose: flushThenCloseSockets,
     errorHandler: (err, socket, req) => onSocketError(err, socket, req.log),
-    options: { maxPayload: config.limits.maxFrameBytes, skipUTF8Validation: true },
+    // A close handshake gets 2 s, not ws's 30: a peer that does not read cannot hold a shutdown
+    // (or its connection slot and buffers) for half a minute.
+    options: { maxPayload: config.limits.maxFrameBytes, skipUTF8Validation: true, closeTimeout: 2000 },
   });
   await app.register(swaggerPlugin);
 

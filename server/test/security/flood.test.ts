@@ -188,6 +188,26 @@ describe('a peer that floods and never reads', () => {
   });
 });
 
+describe('shutdown', () => {
+  it('is not held up by peers that do not read (once: ws waited 30 s for their close handshake)', async () => {
+    const s = await startServer({ engineFactory: noRules });
+    const peers: WebSocket[] = [];
+    for (let i = 0; i < 3; i++) {
+      const ws = new WebSocket(`${s.wsUrl}/v1/ingest`);
+      ws.on('error', () => undefined);
+      await new Promise((r) => ws.once('open', r));
+      await sayHello(`shutdown-${i}`)(ws);
+      paused(ws).pause();
+      peers.push(ws);
+    }
+    const t0 = Date.now();
+    await s.close();
+    expect(Date.now() - t0).toBeLessThan(5000);
+    for (const ws of peers) ws.terminate();
+    removeDir(s.dataDir);
+  });
+});
+
 describe('deadlines and budgets for unauthenticated sockets', () => {
   let quick: TestServer;
   beforeAll(async () => {
