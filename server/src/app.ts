@@ -47,12 +47,14 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(authPlugin);
   // ws refuses a frame over maxPayload from its header, before buffering it (the socket guard
   // tells the peer why first); UTF-8 is checked by the app, which refuses bad text without a close.
+  // A close handshake gets 2 s, not ws's 30: a peer that does not read cannot hold a shutdown
+  // (or its connection slot and buffers) for half a minute. (ws 8.23 has closeTimeout; its types
+  // do not yet, hence the variable rather than a literal.)
+  const wsOptions = { maxPayload: config.limits.maxFrameBytes, skipUTF8Validation: true, closeTimeout: 2000 };
   await app.register(websocket, {
     preClose: flushThenCloseSockets,
     errorHandler: (err, socket, req) => onSocketError(err, socket, req.log),
-    // A close handshake gets 2 s, not ws's 30: a peer that does not read cannot hold a shutdown
-    // (or its connection slot and buffers) for half a minute.
-    options: { maxPayload: config.limits.maxFrameBytes, skipUTF8Validation: true, closeTimeout: 2000 },
+    options: wsOptions,
   });
   await app.register(swaggerPlugin);
 
