@@ -14,7 +14,7 @@ import dbPlugin from './plugins/db.js';
 import domainPlugin from './plugins/domain.js';
 import errorsPlugin from './plugins/errors.js';
 import retentionPlugin from './plugins/retention.js';
-import { onSocketError } from './ingest/socket-guard.js';
+import { cutOnShutdown, onSocketError } from './ingest/socket-guard.js';
 import { flushThenCloseSockets } from './plugins/shutdown.js';
 import swaggerPlugin from './plugins/swagger.js';
 import pointRoutes from './points/points.routes.js';
@@ -47,14 +47,14 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(authPlugin);
   // ws refuses a frame over maxPayload from its header, before buffering it (the socket guard
   // tells the peer why first); UTF-8 is checked by the app, which refuses bad text without a close.
-  // A close handshake gets 2 s, not ws's 30: a peer that does not read cannot hold a shutdown
-  // (or its connection slot and buffers) for half a minute. (ws 8.23 has closeTimeout; its types
-  // do not yet, hence the variable rather than a literal.)
-  const wsOptions = { maxPayload: config.limits.maxFrameBytes, skipUTF8Validation: true, closeTimeout: 2000 };
   await app.register(websocket, {
-    preClose: flushThenCloseSockets,
+    // A peer that does not read would hold the shutdown for ws's 30 s close timeout: cut it soon.
+    preClose(this: FastifyInstance, done: () => void) {
+      cutOnShutdown(this.websocketServer.clients);
+      flushThenCloseSockets.call(this, done);
+    },
     errorHandler: (err, socket, req) => onSocketError(err, socket, req.log),
-    options: wsOptions,
+    options: { maxPayload: config.limits.maxFrameBytes, skipUTF8Validation: true },
   });
   await app.register(swaggerPlugin);
 

@@ -31,6 +31,8 @@ export interface Config {
     preAuthMaxErrors: number;
     /** Errors a minute (burst of as many) a socket may earn after hello; past it, abuse. */
     maxErrorsPerMinute: number;
+    /** hello messages a minute on one ingest connection (a burst of up to 10). */
+    maxHellosPerMinute: number;
   };
   dashboardDir: string | null;
   /** First webhook retry delay; doubles per attempt. */
@@ -103,6 +105,7 @@ export function loadConfig(env: Env = process.env, cwd = process.env.INIT_CWD ??
       helloTimeoutMs: int(env, 'GRADWATCH_HELLO_TIMEOUT_MS', 10_000, 100, 600_000),
       preAuthMaxErrors: int(env, 'GRADWATCH_PREAUTH_MAX_ERRORS', 5, 1, 1_000_000),
       maxErrorsPerMinute: int(env, 'GRADWATCH_MAX_ERRORS_PER_MINUTE', 1000, 10, 100_000_000),
+      maxHellosPerMinute: int(env, 'GRADWATCH_MAX_HELLOS_PER_MINUTE', 60, 1, 100_000_000),
     },
     dashboardDir: env.GRADWATCH_DASHBOARD_DIR ?? null,
     webhookRetryMs: int(env, 'GRADWATCH_WEBHOOK_RETRY_MS', 1000, 10, 3_600_000),

@@ -31,11 +31,14 @@ export function serveIngest(
   service: IngestService,
   authorize: (project: string, token?: string) => { code: 'unauthorized' | 'forbidden' | 'not_found'; message: string } | null,
   log: FastifyBaseLogger,
-  limits: GuardLimits,
+  limits: GuardLimits & { maxHellosPerMinute: number },
 ): void {
   const guard = new SocketGuard(socket, limits, 'hello');
   const peer = socketPeer(socket, guard);
   const limiter = new RateLimiter(service.limits.maxMessagesPerSecond);
+  // A hello is a write transaction and forces a group commit of everyone's queue: a peer that
+  // repeats it would make every job's messages commit one fsync at a time.
+  const hellos = new RateLimiter(limits.maxHellosPerMinute / 60, Math.min(10, limits.maxHellosPerMinute));
   let state: RunSession | null = null;
   const fail = (code: ErrorCode, message: string): void => guard.error(code, message);
 
@@ -65,6 +68,7 @@ export function serveIngest(
     if (type === 'hello') {
       if (!validators.hello.check(msg)) return fail('bad_message', `invalid hello: ${validators.hello.explain(msg)}`);
       if (illFormed) return fail('bad_message', `invalid hello: ${illFormed}`);
+      if (!hellos.take()) return fail('rate_limited', `more than ${limits.maxHellosPerMinute} hellos a minute on one connection; a job says hello once per connection`);
       const denied = authorize(msg.run.project, msg.token);
       if (denied !== null) return guard.closeWith(denied.code, denied.message, 1008);
       try {

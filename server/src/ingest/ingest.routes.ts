@@ -11,7 +11,7 @@ const ingestRoutes: FastifyPluginAsync = async (app) => {
     if (!slot(socket)) return;
     // hello.token, or else an Authorization header on the upgrade request.
     const headerToken = app.auth.tokenOf(req);
-    serveIngest(socket, app.ingest, (project, token) => app.auth.checkIngest(token ?? headerToken, project), req.log, guardLimits(app.config.limits));
+    serveIngest(socket, app.ingest, (project, token) => app.auth.checkIngest(token ?? headerToken, project), req.log, { ...guardLimits(app.config.limits), maxHellosPerMinute: app.config.limits.maxHellosPerMinute });
   });
 };
 

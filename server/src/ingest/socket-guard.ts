@@ -37,6 +37,14 @@ export function onSocketError(error: Error & { code?: string }, socket: WebSocke
 }
 const PEER_GONE = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED']);
 
+/** On shutdown, every socket gets this long to finish its close handshake before it is cut. */
+const SHUTDOWN_GRACE_MS = 2000;
+
+/** The server is stopping: sockets still open after the grace period are cut, read or not. */
+export function cutOnShutdown(clients: Iterable<WebSocket>): void {
+  for (const c of [...clients]) setTimeout(() => c.terminate(), SHUTDOWN_GRACE_MS).unref();
+}
+
 /** After a close frame is queued, how long a peer has to read it before the socket is cut. */
 const CLOSE_GRACE_MS = 1000;
 

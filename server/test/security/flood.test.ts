@@ -188,6 +188,19 @@ describe('a peer that floods and never reads', () => {
   });
 });
 
+describe('repeated hellos', () => {
+  it('are rate limited per connection after a burst of 10 (each is a write that forces a commit of every queue)', async () => {
+    const s = await RawSocket.open(`${open.wsUrl}/v1/ingest`);
+    for (let i = 0; i < 15; i++) s.send(hello('hello-flood'));
+    for (let i = 0; i < 200 && s.received.length < 15; i++) await sleep(25);
+    const kinds = s.received.map((m) => (m.type === 'error' ? m.code : m.type));
+    expect(kinds.filter((k) => k === 'welcome').length).toBe(10);
+    expect(kinds.filter((k) => k === 'rate_limited').length).toBe(5);
+    s.close();
+    await honest(open, 'flood-honest-6');
+  });
+});
+
 describe('shutdown', () => {
   it('is not held up by peers that do not read (once: ws waited 30 s for their close handshake)', async () => {
     const s = await startServer({ engineFactory: noRules });
