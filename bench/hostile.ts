@@ -157,7 +157,7 @@ console.log(`  honest ack latency alone:        p50 ${a.p50.toFixed(1)} ms, p99 
 console.log(`  honest ack latency under attack: p50 ${h.p50.toFixed(1)} ms, p99 ${h.p99.toFixed(1)} ms (${h.n} messages); p99 ratio ${(h.p99 / a.p99).toFixed(2)}x`);
 console.log(`  honest values lost: ${lost}, wrong: ${wrong}, jobs fully acked: ${flushed.filter(Boolean).length}/${JOBS}`);
 console.log(`  server CPU: ${((aloneCpuS / ALONE_S) * 100).toFixed(0)}% of a core alone, ${((attackCpuS / ATTACK_S) * 100).toFixed(0)}% under attack`);
-console.log(`  server peak RSS: ${peak.toFixed(0)} MB (alone ${rss.alone.toFixed(0)}, under attack ${rss.attack.toFixed(0)}, draining ${rss.drain.toFixed(0)}); bound ${RSS_BOUND_MB} MB`);
+console.log(`  server peak RSS: ${peak.toFixed(0)} MB (alone ${rss.alone.toFixed(0)}, under attack ${rss.attack.toFixed(0)}${rss.drain > 0 ? `, draining ${rss.drain.toFixed(0)}` : ''}); bound ${RSS_BOUND_MB} MB`);
 const failures = [
   !alive && 'the server died',
   (lost !== 0 || wrong !== 0) && `${lost} values lost, ${wrong} wrong`,
