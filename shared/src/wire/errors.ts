@@ -31,6 +31,7 @@ export const ERROR_ACTIONS = {
   slow_consumer: 'reconnect',
   hello_timeout: 'reconnect',
   abuse: 'fatal',
+  bad_frame: 'fatal',
   protocol: 'fatal',
   unauthorized: 'fatal',
   forbidden: 'fatal',
