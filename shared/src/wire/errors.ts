@@ -30,6 +30,7 @@ export const ERROR_ACTIONS = {
   shutdown: 'reconnect',
   slow_consumer: 'reconnect',
   hello_timeout: 'reconnect',
+  busy: 'reconnect',
   abuse: 'fatal',
   bad_frame: 'fatal',
   protocol: 'fatal',
