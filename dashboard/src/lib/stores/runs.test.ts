@@ -6,6 +6,7 @@ import { RunsStore } from './runs.svelte';
 const run = (id: string): RunSummary => ({
   id, project: 'p', name: id, tags: [], status: 'live', lastStep: 1, lastSeq: 1, createdAt: '', lastSeenAt: '', endedAt: null,
   openAlerts: { info: 0, warning: 0, critical: 0 },
+  diagnosis: null,
 });
 
 describe('RunsStore', () => {
