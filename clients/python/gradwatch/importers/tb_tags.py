@@ -114,6 +114,17 @@ def classify_hist(tag: str) -> Optional[Tuple[str, str]]:
     return (name, of) if len(name) <= MAX_NAME else None
 
 
+def guess_kind(layer: str) -> str:
+    """Only a layer's name is known; the kinds the rules treat specially are guessed from it
+    so that e.g. a norm layer's weights (all 1 at init) are not taken for a failed init."""
+    low = layer.lower()
+    if "norm" in low or low.split(".")[-1].startswith(("bn", "ln")):
+        return "Norm"
+    if "embed" in low:
+        return "Embedding"
+    return "unknown"
+
+
 class Names:
     """Gives each tag of a run its gradwatch name, first come first served: the first tag
     whose meaning is `loss` gets that name; a second one keeps its own tag."""

@@ -29,6 +29,7 @@ from .rest import Rest, Stored
 from .steps import Pending, StepWindow
 from .tb_reader import EventReader, event_files, warn_incomplete
 from .tb_runs import RunSource, discover, run_id
+from .tb_tags import guess_kind
 
 # hyper-parameter names people use for the config keys the rules read
 _ALIASES = {"learning_rate": "lr", "learningrate": "lr", "batch_size": "batchSize",
@@ -62,17 +63,6 @@ def config_of(hparams: Dict[str, Any], metrics: Dict[str, float]) -> Dict[str, A
     if metrics:
         cfg["hparamMetrics"] = {k[:200]: v for k, v in metrics.items()}
     return cfg
-
-
-def _kind_of(layer: str) -> str:
-    """Only the layer's name is known; the kinds the rules treat specially are guessed from it
-    so that e.g. a norm layer's weights (all 1 at init) are not taken for a failed init."""
-    low = layer.lower()
-    if "norm" in low or low.split(".")[-1].startswith(("bn", "ln")):
-        return "Norm"
-    if "embed" in low:
-        return "Embedding"
-    return "unknown"
 
 
 class _RunImport:
@@ -119,7 +109,7 @@ class _RunImport:
         if p.layers and any(name not in self.sent_layers for name in p.layers):
             self.sent_layers = list(win.layers)
             em.message({"type": "model", "layers": [
-                {"name": info.name, "kind": _kind_of(info.name),
+                {"name": info.name, "kind": guess_kind(info.name),
                  "params": info.params.get("param", info.params.get("grad", 0))
                  + info.params.get("bias", 0)} for info in win.layers.values()]})
         if p.scalars or p.layers:
