@@ -19,7 +19,6 @@ to stream into a run you started yourself.
 from __future__ import annotations
 
 import atexit
-import math
 import os
 import socket
 import weakref
@@ -27,8 +26,9 @@ from datetime import datetime
 from typing import Any, Dict, List, Optional
 
 from . import startup
+from ._tb_stream import StepStream, tensor_stats
 from ._warn import warn
-from .importers.tb_tags import Names, classify_hist, guess_kind
+from .importers.tb_tags import Names, classify_hist
 from .run import Run
 
 _UNSUPPORTED = (
@@ -37,41 +37,6 @@ _UNSUPPORTED = (
     "add_pr_curve_raw", "add_custom_scalars", "add_custom_scalars_multilinechart",
     "add_custom_scalars_marginchart", "add_mesh",
 )
-_HIST_BINS = 32
-
-
-def _numbers(values: Any) -> Any:
-    import numpy as np
-
-    detach = getattr(values, "detach", None)
-    if callable(detach):
-        values = detach().cpu().float().numpy()
-    return np.asarray(values, dtype=np.float64).reshape(-1)
-
-
-def tensor_stats(values: Any, bins: Any = _HIST_BINS) -> Optional[Dict[str, Any]]:
-    """Exact stats of a tensor over its finite elements, its non-finite count, and a
-    histogram: {"stats": {...}, "edges": [...], "counts": [...]} (None when empty)."""
-    import numpy as np
-
-    x = _numbers(values)
-    if x.size == 0:
-        return None
-    finite = np.isfinite(x)
-    bad = int(x.size - finite.sum())
-    f = x[finite] if bad else x
-    if f.size == 0:
-        nan = math.nan
-        return {"stats": {"mean": nan, "std": nan, "meanAbs": nan, "min": nan, "max": nan,
-                          "norm": nan, "nonFinite": bad}, "edges": None, "counts": None}
-    mean = float(f.mean())
-    stats = {"mean": mean, "std": float(f.std()), "meanAbs": float(np.abs(f).mean()),
-             "min": float(f.min()), "max": float(f.max()), "norm": float(np.sqrt(f @ f)),
-             "nonFinite": bad}
-    nb = bins if isinstance(bins, int) and 0 < bins <= 1000 else _HIST_BINS
-    counts, edges = np.histogram(f, bins=nb)
-    return {"stats": stats, "edges": edges.tolist(), "counts": counts.astype(int).tolist()}
-
 
 def _default_logdir(comment: str) -> str:
     # the directory torch's writer would pick, so get_logdir() answers the same
@@ -106,9 +71,7 @@ class SummaryWriter:
         self._config: Dict[str, Any] = dict(self._init_kwargs.pop("config", None) or {})
         self._late_config = False
         self._names = Names()
-        self._step = 0
-        self._layers: List[str] = []
-        self._layer_params: Dict[str, int] = {}
+        self._stream = StepStream(lambda: self.run)
         self._warned: set = set()
         self.closed = False
         ref = weakref.ref(self)
@@ -124,14 +87,6 @@ class SummaryWriter:
 
     def get_logdir(self) -> str:
         return self.log_dir
-
-    def _step_of(self, global_step: Optional[int]) -> int:
-        if global_step is None:
-            return self._step  # torch puts these at step 0; a stream keeps the current step
-        step = int(global_step)
-        if step > self._step:
-            self._step = step
-        return step
 
     def _warn_once(self, key: str, msg: str) -> None:
         if key not in self._warned:
@@ -154,11 +109,12 @@ class SummaryWriter:
                                            "(empty or over 200 characters); not sent")
             return
         split, name = key
-        step = self._step_of(global_step)
+        if self._stream.at(global_step) is None:
+            return
         if split is None:
-            self.run.log(step, {name: value})
+            self._stream.scalar(name, value)
         else:
-            self.run.log_eval(step, {name: value}, split=split)
+            self._stream.eval(split, name, value)
 
     def add_scalars(self, main_tag: str, tag_scalar_dict: Dict[str, Any],
                     global_step: Optional[int] = None, walltime: Optional[float] = None) -> None:
@@ -182,9 +138,9 @@ class SummaryWriter:
             self._unmapped(tag)
             return
         got = tensor_stats(values, bins)
-        if got is not None:
-            self._layer(where[0], where[1], global_step, got["stats"], got["edges"],
-                        got["counts"], int(_numbers(values).size))
+        if got is not None and self._stream.at(global_step) is not None:
+            self._stream.layer(where[0], where[1], got["stats"], got["edges"], got["counts"],
+                               got["n"])
 
     def add_histogram_raw(self, tag: str, min: float, max: float, num: int, sum: float,  # noqa: A002
                           sum_squares: float, bucket_limits: Any, bucket_counts: Any,
@@ -207,31 +163,14 @@ class SummaryWriter:
         h.min, h.max, h.num, h.sum, h.sum_squares = min, max, num, sum, sum_squares  # type: ignore[attr-defined]
         h.bucket_limit, h.bucket = list(bucket_limits), list(bucket_counts)  # type: ignore[attr-defined]
         hist, stats = from_histo(h)
-        if stats is not None:
-            self._layer(where[0], where[1], global_step, stats, hist[0] if hist else None,
-                        hist[1] if hist else None, int(num))
+        if stats is not None and self._stream.at(global_step) is not None:
+            self._stream.layer(where[0], where[1], stats, hist[0] if hist else None,
+                               hist[1] if hist else None, int(num))
 
     def _unmapped(self, tag: str) -> None:
         self._warn_once("hist", f"histogram {tag!r} is not sent, nor others like it: gradwatch "
                                 "keeps a layer's weight, bias, weight-gradient and activation "
                                 "histograms, named like 'fc1.weight', 'fc1.weight.grad'")
-
-    def _layer(self, layer: str, of: str, global_step: Optional[int], stats: Dict[str, float],
-               edges: Optional[List[float]], counts: Optional[List[int]], n: int) -> None:
-        run = self.run
-        if layer not in self._layer_params:
-            # layers in the order their tensors first come, as a model loop logs them
-            self._layers.append(layer)
-            self._layer_params[layer] = n if of in ("param", "grad") else 0
-            run._send({"type": "model", "layers": [
-                {"name": name, "kind": guess_kind(name), "params": self._layer_params[name]}
-                for name in self._layers]})
-        step = self._step_of(global_step)
-        hists = []
-        if edges is not None and counts is not None and of != "bias":
-            hists.append({"type": "hist", "layer": layer, "of": of, "edges": edges,
-                          "counts": counts})
-        run._log_report(step, {}, {layer: {of: stats}}, None, None, hists)
 
     def add_hparams(self, hparam_dict: Dict[str, Any], metric_dict: Dict[str, Any],
                     hparam_domain_discrete: Optional[Dict[str, List[Any]]] = None,
@@ -267,6 +206,8 @@ class SummaryWriter:
     def flush(self) -> None:
         if self._tee is not None:
             self._tee.flush()
+        if self._run is None or not self._run.finished:
+            self._stream.send()
         if self._run is not None and not self._run.finished:
             self._run.flush()
 
@@ -276,8 +217,12 @@ class SummaryWriter:
         self.closed = True
         if self._tee is not None:
             self._tee.close()
+        self._stream.send()  # starts the run if only this step had data
         run = self._run
-        if run is None or not self._owns_run:
+        if run is None or run.finished:
+            return
+        if not self._owns_run:
+            run.flush()
             return
         run.finish(status)
         if self._late_config:

@@ -8,6 +8,7 @@ time, so this module is the one place that uses the Run's sender directly."""
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any, Dict, Optional
 
@@ -51,6 +52,11 @@ class Emitter:
 
     def message(self, msg: Dict[str, Any]) -> None:
         self._wait()
+        if msg.get("type") == "eval":
+            # The sender sequences a message at once but holds step items to batch them, so
+            # an eval would reach the rules before the training steps logged before it;
+            # a flush cuts the pending steps into a message first.
+            self._sender.put(("flush", threading.Event()))
         self._sender.put(("msg", msg))
         kind = msg.get("type")
         if kind == "hist":
