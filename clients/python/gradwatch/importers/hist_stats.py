@@ -67,16 +67,35 @@ def merge_buckets(edges: List[float], counts: List[int]) -> Hist:
 def _clean(edges: List[float], counts: List[int]) -> Optional[Hist]:
     if len(counts) < 1 or len(edges) != len(counts) + 1:
         return None
-    for i, e in enumerate(edges):
-        if not math.isfinite(e) or (i and e < edges[i - 1]):
+    prev = -math.inf
+    for e in edges:
+        if not -math.inf < e < math.inf or e < prev:  # NaN fails the first test
             return None
-    return merge_buckets(edges, counts)
+        prev = e
+    return merge_buckets(edges, counts) if len(counts) > MAX_BUCKETS else (edges, counts)
+
+
+def _mean_abs_sum(edges: Sequence[float], counts: Sequence[float], lo: float, hi: float) -> float:
+    """Sum of |x| over the buckets, each bucket clipped to [lo, hi] (the tensor's range)."""
+    ab = 0.0
+    a = max(min(edges[0], hi), lo)
+    for i, c in enumerate(counts):
+        b = max(min(edges[i + 1], hi), lo)
+        if c > 0:
+            if a >= 0:
+                ab += c * (a + b) / 2
+            elif b <= 0:
+                ab -= c * (a + b) / 2
+            else:
+                ab += c * (a * a + b * b) / (2 * (b - a))
+        a = b
+    return ab
 
 
 def from_histo(h: object) -> Tuple[Optional[Hist], Optional[Stats]]:
     """A legacy HistogramProto: (edges, counts) for a `hist` message, and layer stats."""
-    limits = [float(x) for x in h.bucket_limit]  # type: ignore[attr-defined]
-    raw = [float(x) for x in h.bucket]  # type: ignore[attr-defined]
+    limits = list(h.bucket_limit)  # type: ignore[attr-defined]
+    raw = list(h.bucket)  # type: ignore[attr-defined]
     n = float(h.num)  # type: ignore[attr-defined]
     mn, mx = float(h.min), float(h.max)  # type: ignore[attr-defined]
     if not limits or len(limits) != len(raw) or n <= 0:
@@ -91,21 +110,19 @@ def from_histo(h: object) -> Tuple[Optional[Hist], Optional[Stats]]:
         edges[-1] = max(mx, edges[-2]) if math.isfinite(mx) else edges[-2]
     if abs(edges[0]) > _HUGE:
         edges[0] = min(mn, edges[1]) if math.isfinite(mn) else edges[1]
-    counts = [int(round(c)) for c in cnt]
-    hist = _clean(list(edges), counts)
+    hist = _clean(edges, [int(round(c)) for c in cnt])
 
-    total, s, sq = n, float(h.sum), float(h.sum_squares)  # type: ignore[attr-defined]
-    _, _, _, ab = _bucket_moments(
-        [min(max(e, mn), mx) if math.isfinite(mn) and math.isfinite(mx) else e for e in edges],
-        cnt)
+    s, sq = float(h.sum), float(h.sum_squares)  # type: ignore[attr-defined]
+    finite = math.isfinite(mn) and math.isfinite(mx)
+    ab = _mean_abs_sum(edges, cnt, mn, mx) if finite else _bucket_moments(edges, cnt)[3]
     if sq == 0 and s == 0 and (mn != 0 or mx != 0):
         # a writer that left sum/sum_squares empty: estimate them from the buckets too
         _, s, sq, _ = _bucket_moments(edges, cnt)
-    mean = s / total
-    var = sq / total - mean * mean
+    mean = s / n
+    var = sq / n - mean * mean
     if math.isfinite(var) and var < 0:
         var = 0.0  # rounding on a near-constant tensor
-    return hist, _finish(total, mean, var, ab, mn, mx, sq)
+    return hist, _finish(n, mean, var, ab, mn, mx, sq)
 
 
 def from_tensor_rows(rows: Sequence[Sequence[float]]) -> Tuple[Optional[Hist], Optional[Stats]]:

@@ -45,6 +45,7 @@ class StepWindow:
         self.names: Dict[Optional[str], Names] = {}
         self.layers: Dict[str, LayerInfo] = {}  # in first-seen order
         self.unmapped: Dict[str, int] = {}      # histogram tags that name no layer tensor
+        self._hist_tags: Dict[str, Optional[Tuple[str, str]]] = {}
         self.skipped_plugins: Dict[str, int] = {}
         self.hparams: Dict[str, Any] = {}
         self.hparams_late = False
@@ -81,7 +82,9 @@ class StepWindow:
             else:
                 p.evals.setdefault(sp, {})[name] = payload
         elif kind in ("histo", "rows"):
-            where = classify_hist(tag) if split is None else None
+            where = self._hist_tags.get(tag, False)
+            if where is False:
+                where = self._hist_tags[tag] = classify_hist(tag) if split is None else None
             if where is None:
                 self.unmapped[tag] = self.unmapped.get(tag, 0) + 1
                 return
