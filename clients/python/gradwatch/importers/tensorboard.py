@@ -209,7 +209,7 @@ class _RunImport:
                     error = em.fatal
                     break
                 self.progress.update(sum(r.read for r in self.readers),
-                                     f"{src.name} (sending, {run.pending} to go)", force=True)
+                                     f"{src.name} (waiting for the server)", force=True)
         left = run.finish("completed" if error is None else "failed", timeout=30.0)
         if left and error is None:
             error = (f"{left} messages were not acknowledged by the server; importing again "
