@@ -56,7 +56,7 @@ def write_logs(folder: str, steps: int, layers: int, hist_every: int) -> int:
     rng = np.random.default_rng(0)
     limits = np.linspace(-0.3, 0.3, 31).tolist()
     hists = []
-    for i in range(layers):
+    for _ in range(layers):
         counts = [0.0] + rng.integers(0, 500, 30).astype(float).tolist()
         n = sum(counts)
         hists.append(HistogramProto(min=-0.29, max=0.29, num=n, sum=0.01 * n,

@@ -182,7 +182,7 @@ class GradCapture:
 
         variables = trainable_variables if trainable_variables is not None else \
             self._opt._trainable_variables
-        pairs = [(self._ids[id(v)], g) for g, v in zip(grads, variables)
+        pairs = [(self._ids[id(v)], g) for g, v in zip(grads, variables)  # noqa: B905 - py3.9
                  if id(v) in self._ids and g is not None]
         if pairs:
             self.captured = True
@@ -202,7 +202,7 @@ class GradCapture:
         out = []
         for v in self._vars:
             a = keras.ops.convert_to_numpy(v).astype(float)
-            out.append(dict(zip(_STAT_FIELDS, (float(x) for x in a))))
+            out.append({k: float(x) for k, x in zip(_STAT_FIELDS, a)})  # noqa: B905
         return out
 
     def remove(self) -> None:

@@ -105,7 +105,7 @@ class StepStream:
         return self.step is not None and bool(self._scalars or self._layers or self._evals)
 
     def send(self) -> None:
-        if not self.pending:
+        if not self.pending or self.step is None:
             return
         run = self._run()
         if self._new_layer:

@@ -69,11 +69,11 @@ class GradwatchCallback(keras.callbacks.Callback):
             cfg["decoupledWeightDecay"] = True
         if "momentum" in opt:
             cfg["momentum"] = opt["momentum"]
-        loss = getattr(self.model, "loss", None)
-        if hasattr(loss, "from_logits"):
-            cfg["fromLogits"] = bool(loss.from_logits)
-        rates = [float(getattr(l, "rate")) for l in leaf_layers(self.model)
-                 if type(l).__name__ == "Dropout" and hasattr(l, "rate")]
+        from_logits = getattr(getattr(self.model, "loss", None), "from_logits", None)
+        if from_logits is not None:
+            cfg["fromLogits"] = bool(from_logits)
+        rates = [float(layer.rate) for layer in leaf_layers(self.model)
+                 if type(layer).__name__ == "Dropout" and hasattr(layer, "rate")]
         if rates:
             cfg["dropout"] = max(rates)
         for k in ("epochs", "steps"):

@@ -38,6 +38,12 @@ _UNSUPPORTED = (
     "add_custom_scalars_marginchart", "add_mesh",
 )
 
+def _close_at_exit(ref: "weakref.ref[SummaryWriter]") -> None:
+    w = ref()
+    if w is not None:
+        w.close()
+
+
 def _default_logdir(comment: str) -> str:
     # the directory torch's writer would pick, so get_logdir() answers the same
     now = datetime.now().strftime("%b%d_%H-%M-%S")
@@ -74,8 +80,7 @@ class SummaryWriter:
         self._stream = StepStream(lambda: self.run)
         self._warned: set = set()
         self.closed = False
-        ref = weakref.ref(self)
-        atexit.register(lambda: (lambda w: w is not None and w.close())(ref()))
+        atexit.register(_close_at_exit, weakref.ref(self))
 
     # ------------------------------------------------------------------ the run
     @property

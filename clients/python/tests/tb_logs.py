@@ -3,7 +3,7 @@ with what was logged kept aside, for the import and drop-in tests."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 import numpy as np
 import torch
@@ -30,7 +30,8 @@ class Logged:
 
 
 def train(writer: Any, lr: float, steps: int, start: int = 0, hist_every: int = 10,
-          eval_every: int = 20, logged: Optional[Logged] = None, hparams: bool = True, act: Any = None,
+          eval_every: int = 20, logged: Optional[Logged] = None, hparams: bool = True,
+          act: Any = None,
           seed: int = 0) -> Logged:
     """SGD on the digits with a 64-32-10 MLP; `writer` is any SummaryWriter-like object."""
     torch.manual_seed(seed)
@@ -56,7 +57,8 @@ def train(writer: Any, lr: float, steps: int, start: int = 0, hist_every: int = 
         if s % hist_every == 0:
             for name, p in model.named_parameters():
                 # numpy cannot bin NaN, so a diverged run logs no more weight histograms
-                if torch.isfinite(p).all() and p.grad is not None and torch.isfinite(p.grad).all():
+                finite = torch.isfinite(p).all() and p.grad is not None
+                if finite and torch.isfinite(p.grad).all():
                     writer.add_histogram(name, p, s)
                     writer.add_histogram(name + ".grad", p.grad, s)
                     log.tensor(name, s, p)

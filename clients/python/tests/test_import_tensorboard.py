@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
 import urllib.parse
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, Tuple
 
 import numpy as np
 import pytest
@@ -104,8 +103,8 @@ def test_histograms_and_layer_stats(server: Server, logs: Any, imported: Any) ->
     logged = logged_all["healthy"]
     rid = imported["ids"]["healthy"]
     d = server.get(f"/runs/{q(rid)}")
-    assert [(l["name"], l["params"]) for l in d["model"]["layers"]] == [("0", 64 * 32 + 32),
-                                                                      ("2", 32 * 10 + 10)]
+    layers = [(layer["name"], layer["params"]) for layer in d["model"]["layers"]]
+    assert layers == [("0", 64 * 32 + 32), ("2", 32 * 10 + 10)]
     stored = server.get(f"/runs/{q(rid)}/histograms", limit=1000)["histograms"]
     by_key = {(h["layer"], h["of"], h["step"]): h for h in stored}
     # the reference reader: TensorBoard's own accumulator over the same folder
@@ -283,7 +282,8 @@ def test_keras_layout_is_one_run_with_eval_metrics(server: Server, tmp_path: Pat
     assert out.count("imported") == 1
     rid = run_id(PROJECT, str(run / "train"), "fit")
     assert server.get(f"/runs/{q(rid)}")["name"] == "fit"
-    assert [p[1] for p in server.export(rid, "loss")] == pytest.approx([1 / (e + 1) for e in range(5)])
+    assert [p[1] for p in server.export(rid, "loss")] == pytest.approx(
+        [1 / (e + 1) for e in range(5)])
     assert [p[1] for p in server.export(rid, "eval/val/loss")] == pytest.approx(
         [f32(1.2 / (e + 1)) for e in range(5)], rel=1e-7)
     assert len(server.export(rid, "eval/val/acc")) == 5

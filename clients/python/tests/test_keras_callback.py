@@ -63,8 +63,8 @@ def test_keras_fit_streams_everything(server: Server, tmp_path: Path, backend: s
     d = server.get(f"/runs/{q(rid)}")
     assert d["status"] == "completed" and d["framework"] == f"keras-{backend}"
     first, last = got["layers"][0], got["layers"][-1]
-    assert [(l["name"], l["kind"], l.get("activation"), l.get("fanIn"), l.get("fanOut"))
-            for l in d["model"]["layers"]] == [(first, "Dense", "relu", 64, 32),
+    assert [(x["name"], x["kind"], x.get("activation"), x.get("fanIn"), x.get("fanOut"))
+            for x in d["model"]["layers"]] == [(first, "Dense", "relu", 64, 32),
                                                (last, "Dense", "softmax", 32, 10)]
     assert d["model"]["loss"] == "sparse_categorical_crossentropy"
     assert d["model"]["optimizer"]["type"] == "SGD"

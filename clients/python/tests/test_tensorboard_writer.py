@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 import urllib.parse
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -49,7 +48,7 @@ def test_the_same_script_streams_every_number(server: Server, env: Path,
     # add_hparams came after the data: a second hello carried it into the config
     assert d["config"]["lr"] == 0.1 and d["config"]["batchSize"] == 32
     assert d["config"]["hparamMetrics"] == logged.metrics
-    assert [l["name"] for l in d["model"]["layers"]] == ["0", "2"]
+    assert [x["name"] for x in d["model"]["layers"]] == ["0", "2"]
     for tag, name in (("Loss/train", "loss"), ("lr", "lr"), ("Accuracy/train", "acc"),
                       ("Loss/val", "eval/val/loss")):
         want = sorted(logged.scalars[tag].items())

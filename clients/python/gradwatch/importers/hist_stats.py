@@ -32,7 +32,8 @@ def _abs_mass(a: float, b: float, c: float) -> float:
     return c * (a * a + b * b) / (2 * (b - a))
 
 
-def _bucket_moments(edges: Sequence[float], counts: Sequence[float]) -> Tuple[float, float, float, float]:
+def _bucket_moments(edges: Sequence[float],
+                    counts: Sequence[float]) -> Tuple[float, float, float, float]:
     """(n, sum, sum of squares, sum of |x|) of values spread evenly within each bucket."""
     n = s = sq = ab = 0.0
     for i, c in enumerate(counts):

@@ -82,8 +82,9 @@ class StepWindow:
             else:
                 p.evals.setdefault(sp, {})[name] = payload
         elif kind in ("histo", "rows"):
-            where = self._hist_tags.get(tag, False)
-            if where is False:
+            if tag in self._hist_tags:
+                where = self._hist_tags[tag]
+            else:
                 where = self._hist_tags[tag] = classify_hist(tag) if split is None else None
             if where is None:
                 self.unmapped[tag] = self.unmapped.get(tag, 0) + 1

@@ -93,8 +93,9 @@ def discover(logdir: str) -> List[RunSource]:
         if d in taken or d == logdir or os.path.basename(d) != "train":
             continue
         parent = os.path.dirname(d)
-        evals = [(os.path.join(parent, n), split) for n, split in sorted(_EVAL_DIRS.items())
-                 if os.path.join(parent, n) in has_events and os.path.join(parent, n) not in taken]
+        evals: List[Tuple[str, Optional[str]]] = [
+            (os.path.join(parent, n), split) for n, split in sorted(_EVAL_DIRS.items())
+            if os.path.join(parent, n) in has_events and os.path.join(parent, n) not in taken]
         if evals:
             taken.update(e for e, _ in evals)
             groups[d] = evals

@@ -97,7 +97,8 @@ class _RunImport:
         hp = dict(self.src.hparams)
         hp.update(win.hparams)
         run = startup.init(
-            self.url, self.project, name=self.src.name, config=config_of(hp, self.src.hparam_metrics),
+            self.url, self.project, name=self.src.name,
+            config=config_of(hp, self.src.hparam_metrics),
             token=self.token, id=self.id, resume=stored is not None, rewind_to=rewind,
             tags=["tensorboard"], framework="tensorboard", print_alerts=False,
             spool_dir=self.spool_dir, queue_size=1 << 30, connect_timeout=10.0)
