@@ -307,3 +307,17 @@ def test_bad_input_is_refused_and_changes_nothing(server: Server, tmp_path: Path
     assert server.get("/runs", project="bad project!") is not None
     names = [r["name"] for r in server.get("/runs", project=PROJECT)["runs"]]
     assert "a" not in names
+
+
+def test_hist_every_thins_histograms_but_keeps_every_stat(
+        server: Server, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    folder = tmp_path / "logs" / "thin"
+    write_run(str(folder), lr=0.1, steps=60, hparams=False)
+    rc, out, err = cli(server, str(tmp_path / "logs"), capsys, PROJECT, "--hist-every", "3",
+                       "-q")
+    assert rc == 0, err
+    assert "importing" not in err  # -q: no progress bar
+    rid = run_id(PROJECT, str(folder), "thin")
+    hists = server.get(f"/runs/{q(rid)}/histograms", layer="0", of="param")["histograms"]
+    assert sorted(h["step"] for h in hists) == [0, 30]
+    assert [s for s, _ in server.export(rid, "layer/0/param/std")] == [0, 10, 20, 30, 40, 50]

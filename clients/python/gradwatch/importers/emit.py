@@ -65,5 +65,9 @@ class Emitter:
             self.evals += 1
 
     @property
+    def acked(self) -> int:
+        return self._sender.acked
+
+    @property
     def fatal(self) -> Optional[str]:
         return self._sender.fatal

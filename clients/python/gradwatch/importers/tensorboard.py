@@ -38,6 +38,9 @@ _ALIASES = {"learning_rate": "lr", "learningrate": "lr", "batch_size": "batchSiz
             "gradAccumSteps", "gradient_accumulation_steps": "gradAccumSteps"}
 
 
+_STALL_S = 120.0
+
+
 class RunResult(NamedTuple):
     name: str
     run_id: str
@@ -204,8 +207,11 @@ class _RunImport:
             return RunResult(src.name, self.id, "failed", 0, 0, 0, None, None, [], error)
         run = em.run
         if error is None:
-            deadline = time.monotonic() + 600.0
-            while not run.flush(timeout=5.0) and time.monotonic() < deadline:
+            # a big import may wait minutes for the server; give up only when it stops acking
+            acked, since = em.acked, time.monotonic()
+            while not run.flush(timeout=5.0) and time.monotonic() - since < _STALL_S:
+                if em.acked != acked:
+                    acked, since = em.acked, time.monotonic()
                 if em.fatal:
                     error = em.fatal
                     break
