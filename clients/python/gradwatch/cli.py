@@ -57,6 +57,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         except (FileNotFoundError, ValueError, ServerError) as e:
             print(f"gradwatch: {e}", file=sys.stderr)
             return 2
+        except KeyboardInterrupt:
+            # what was queued is still delivered at exit; the server then holds a prefix of
+            # the stream, which the next import of the folder continues
+            print("\ngradwatch: interrupted; importing the same folder again continues where "
+                  "this import stopped", file=sys.stderr)
+            return 130
         if not results:
             print(f"gradwatch: no TensorBoard event files under {args.logdir}", file=sys.stderr)
             return 1
