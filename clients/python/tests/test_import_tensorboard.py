@@ -321,3 +321,45 @@ def test_hist_every_thins_histograms_but_keeps_every_stat(
     hists = server.get(f"/runs/{q(rid)}/histograms", layer="0", of="param")["histograms"]
     assert sorted(h["step"] for h in hists) == [0, 30]
     assert [s for s, _ in server.export(rid, "layer/0/param/std")] == [0, 10, 20, 30, 40, 50]
+
+
+def test_ctrl_c_then_import_again_gives_the_whole_run(server: Server, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture) -> None:
+    import signal
+    import time
+    import urllib.error
+
+    from torch.utils.tensorboard import SummaryWriter
+
+    folder = tmp_path / "logs" / "long"
+    n = 40000
+    with SummaryWriter(str(folder)) as w:
+        for s in range(n):
+            w.add_scalar("loss", 1.0 + s * 1e-4, s)
+    rid = run_id(PROJECT, str(folder), "long")
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    p = subprocess.Popen([sys.executable, "-m", "gradwatch", "import", "tensorboard",
+                          str(tmp_path / "logs"), "--url", server.url, "--project", PROJECT],
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and p.poll() is None:
+        try:
+            if (server.get(f"/runs/{q(rid)}")["lastStep"] or 0) > 0:
+                break
+        except urllib.error.HTTPError:  # not created yet
+            pass
+        time.sleep(0.05)
+    interrupted = p.poll() is None
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    assert interrupted, "the import finished before it could be interrupted"
+    assert p.returncode == 130 and "importing the same folder again continues" in err, err
+    partial = server.get(f"/runs/{q(rid)}")
+    # what was queued was delivered at exit, and the run ended: a prefix of the stream
+    assert partial["status"] != "live" and partial["lastStep"] < n - 1
+    assert [s for s, _ in server.export(rid, "loss")] == list(range(partial["lastStep"] + 1))
+    rc, out, err = cli(server, str(tmp_path / "logs"), capsys)
+    assert rc == 0, err
+    pts = server.export(rid, "loss")
+    assert [s for s, _ in pts] == list(range(n))
+    assert server.get(f"/runs/{q(rid)}")["status"] == "completed"
