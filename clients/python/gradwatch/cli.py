@@ -58,8 +58,6 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(f"gradwatch: {e}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:
-            # what was queued is still delivered at exit; the server then holds a prefix of
-            # the stream, which the next import of the folder continues
             print("\ngradwatch: interrupted; importing the same folder again continues where "
                   "this import stopped", file=sys.stderr)
             return 130

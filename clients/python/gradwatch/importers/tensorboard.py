@@ -165,6 +165,13 @@ class _RunImport:
                 self._send(step, p, win)
         except SendFailed as e:
             return self._close(win, stored, f"sending failed: {e}")
+        except KeyboardInterrupt:
+            # Deliver what is queued and end the run: the server then holds every step up
+            # to the last one sent, and the next import continues after it.
+            if self.em is not None:
+                self.progress.end_line()
+                self.em.run.finish("stopped", timeout=30.0)
+            raise
         self.progress.update(sum(r.read for r in self.readers), label, force=True)
         if self.em is not None:
             self._report_skips(win)
@@ -232,7 +239,6 @@ def import_logdir(logdir: str, url: str, project: str, token: Optional[str] = No
     """Imports every run of a TensorBoard log directory; prints each run's outcome and its
     alerts to `out` (stdout) and returns the results."""
     out = out or sys.stdout
-    startup_project = project
     if not startup._PROJECT.match(project):
         raise ValueError(f"project {project!r} must match {startup._PROJECT.pattern}")
     runs = discover(logdir)
@@ -243,7 +249,7 @@ def import_logdir(logdir: str, url: str, project: str, token: Optional[str] = No
     results = []
     try:
         for src in runs:
-            res = _RunImport(src, rest, url, startup_project, token, spool, hist_every,
+            res = _RunImport(src, rest, url, project, token, spool, hist_every,
                              progress).run()
             progress.done_before += src.size
             progress.end_line()
