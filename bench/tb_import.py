@@ -11,6 +11,7 @@ message, and at the default of 1,000 messages a second the 500,000 histograms al
 500 s (their per-layer stats travel inside the steps messages and are not limited that way).
 
     clients/python/.venv/bin/python bench/tb_import.py [--steps 1000000] [--layers 50]
+        [--send-hist-every N]   (the importer's --hist-every: histograms of every Nth step)
 """
 
 from __future__ import annotations
@@ -103,6 +104,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=1_000_000)
     ap.add_argument("--layers", type=int, default=50)
     ap.add_argument("--hist-every", type=int, default=100)
+    ap.add_argument("--send-hist-every", type=int, default=1)
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="gradwatch-tb-bench-")
     try:
@@ -132,13 +134,15 @@ def main() -> None:
         proc, url = start_server(os.path.join(work, "data"))
         try:
             t = time.perf_counter()
-            res = import_logdir(os.path.join(work, "logs"), url, "bench", quiet=True)
+            res = import_logdir(os.path.join(work, "logs"), url, "bench", quiet=True,
+                                hist_every=args.send_hist_every)
             total = time.perf_counter() - t
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(30)
         r = res[0]
-        print(f"import: {r.steps:,} steps, {r.hists:,} histograms in {total:.1f} s "
+        print(f"import (--hist-every {args.send_hist_every}): {r.steps:,} steps, "
+              f"{r.hists:,} histograms in {total:.1f} s "
               f"({size / 1e6 / total:.1f} MB/s, {(r.steps + r.hists) / total:,.0f} "
               f"records/s) -> {r.outcome}; target: under 60 s")
     finally:
