@@ -1,0 +1,224 @@
+"""The background sender: one thread per run that batches, sequences, spools and delivers
+messages over the ingest WebSocket, and hands alerts and commands back to the run.
+
+Life of a message:
+  training thread --(bounded queue put)--> sender thread
+  sender: merge step items of the same step, cut `steps` messages sized to welcome.limits
+          (batching.py), assign the run's next `seq`, append to the on-disk spool (spool.py),
+          keep it in the outbox (outbox.py)
+  sender: send within a window, drop from the outbox on `ack`; on reconnect, re-send
+          everything after `welcome.lastSeq` (connection.py), so nothing is lost and nothing
+          duplicated.
+This module holds the thread: the producer side the run calls, and the loop that drives the
+other parts.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from typing import Any, Callable, Deque, Dict, Optional, Tuple
+
+from ._encode import dumps
+from ._warn import warn
+from .batching import StepBatcher
+from .connection import DEFAULT_LIMITS, Connection
+from .outbox import Outbox
+from .spool import Spool
+
+
+class Sender(threading.Thread):
+    """Delivers one run's messages. All network I/O happens on this thread."""
+
+    def __init__(
+        self,
+        url: str,
+        run_info: Dict[str, Any],
+        *,
+        token: Optional[str] = None,
+        rewind_to: Optional[int] = None,
+        spool_dir: str,
+        seq_known: bool,
+        queue_size: int = 10000,
+        linger: float = 0.05,
+        memory_limit: int = 64 << 20,
+        window: int = 256,
+        connect_timeout: float = 5.0,
+        on_message: Optional[Callable[[Dict[str, Any]], None]] = None,
+        on_welcome: Optional[Callable[[Dict[str, Any]], None]] = None,
+        reuse_spool: bool = True,
+    ) -> None:
+        super().__init__(name="gradwatch-sender", daemon=True)
+        # deque appends/pops are atomic: the training thread never takes a lock to log
+        self.q: Deque[tuple] = collections.deque()
+        self.queue_size = queue_size
+        self.linger = linger
+        self.limits: Dict[str, int] = dict(DEFAULT_LIMITS)
+
+        # stopping
+        self._stopping = False
+        self._deadline = float("inf")
+        self._wake = threading.Event()
+        self.dropped = 0
+
+        self.spool_dir = spool_dir
+        self.spool = Spool(spool_dir)
+        self.outbox = Outbox(self.spool, memory_limit,
+                             restore=reuse_spool and rewind_to is None)
+        self.steps = StepBatcher(self.limits, self.outbox.sequence)
+        self.conn = Connection(
+            url, run_info, self.outbox, self.limits, token=token, rewind_to=rewind_to,
+            connect_timeout=connect_timeout, window=window, spool_dir=spool_dir,
+            on_message=on_message, on_welcome=on_welcome)
+
+    # ------------------------------------------------------------------ producer side
+    def put(self, item: tuple, block_timeout: float = 0.1) -> bool:
+        """Queues an item; when the queue is full, waits at most block_timeout, then drops it."""
+        q = self.q
+        if len(q) < self.queue_size:
+            q.append(item)
+            return True
+        deadline = time.monotonic() + block_timeout
+        self._wake.set()
+        while len(q) >= self.queue_size:
+            if time.monotonic() >= deadline or not self.is_alive():
+                self.dropped += 1
+                if self.dropped == 1:
+                    warn("the send queue is full (the sender cannot keep up); dropping data "
+                         "rather than blocking training")
+                return False
+            time.sleep(0.001)
+        q.append(item)
+        return True
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout: float) -> None:
+        conn = self.conn
+        if not conn.connected_once and conn.warned_unreachable:
+            timeout = min(timeout, 2.0)  # never reachable: do not hold the process at exit
+        elif conn.ws is None and conn.warned_unreachable:
+            timeout = min(timeout, 5.0)  # down right now: a few more tries, then spool
+            conn.attempts = 0
+            conn.next_attempt = 0.0
+        self._deadline = time.monotonic() + timeout
+        self._stopping = True
+        conn.stopping = True
+        self._wake.set()
+
+    # ------------------------------------------------------------------ state
+    @property
+    def pending(self) -> int:
+        return self.outbox.pending
+
+    @property
+    def connected(self) -> bool:
+        return self.conn.ws is not None
+
+    @property
+    def acked(self) -> int:
+        return self.outbox.acked
+
+    @property
+    def fatal(self) -> Optional[str]:
+        return self.conn.fatal
+
+    @property
+    def welcomed(self) -> threading.Event:
+        return self.conn.welcomed
+
+    @property
+    def last_welcome(self) -> Optional[Dict[str, Any]]:
+        return self.conn.last_welcome
+
+    @property
+    def connected_once(self) -> bool:
+        return self.conn.connected_once
+
+    def undelivered(self) -> Tuple[int, Optional[int], Optional[int]]:
+        """(count, first seq, last seq) of messages not acked."""
+        live = self.outbox.live_seqs()
+        steps = self.steps
+        n = len(live) + len(self.outbox.unsequenced) + (1 if steps.tail is not None else 0) \
+            + len(steps.closed) + len(self.q)
+        return n, (live[0] if live else None), (live[-1] if live else None)
+
+    # ------------------------------------------------------------------ main loop
+    def _handle(self, item: tuple) -> None:
+        kind = item[0]
+        if kind == "log":
+            _, step, scalars, epoch, examples, layers, inputs, t = item
+            self.steps.add(step, scalars, epoch, examples, layers, inputs, t)
+        elif kind == "msg":
+            body = item[1]
+            if body.get("type") == "end":
+                self.steps.close_tail()
+                self.steps.cut()
+            self.outbox.sequence(body["type"], dumps(body))
+        elif kind == "flush":
+            self.steps.close_tail()
+            self.steps.cut()
+            self.outbox.add_flush_waiter(item[1])
+
+    def _drain(self, wait: float) -> None:
+        q = self.q
+        if not q and wait > 0:
+            self._wake.wait(wait)
+            self._wake.clear()
+        pop = q.popleft
+        for _ in range(100000):
+            try:
+                item = pop()
+            except IndexError:
+                break
+            self._handle(item)
+
+    def _idle(self) -> bool:
+        return (not self.q and self.steps.tail is None and not self.steps.closed
+                and self.outbox.settled())
+
+    def run(self) -> None:
+        conn, ob, steps = self.conn, self.outbox, self.steps
+        try:
+            while True:
+                connected = conn.ws is not None
+                busy = connected and ob.entries and ob.sent_upto < ob.entries[-1].seq
+                self._drain(0 if (connected or busy) else 0.02)
+                now = time.monotonic()
+                if steps.tail is not None and (
+                        self._stopping or now - steps.tail_touched >= self.linger):
+                    steps.close_tail()
+                # batch: a steps message goes out once its first item waited `linger`
+                if steps.closed and (self._stopping or now - steps.closed_since >= self.linger):
+                    steps.cut()
+                self.spool.flush()
+                ob.notify_flush()
+                if self._stopping and (self._idle() or time.monotonic() >= self._deadline):
+                    break
+                if conn.fatal is not None:
+                    self._wake.wait(0.05)
+                    self._wake.clear()
+                    continue
+                if conn.ws is None:
+                    now = time.monotonic()
+                    if now >= conn.next_attempt:
+                        conn.connect()
+                    else:
+                        self._wake.wait(min(0.05, conn.next_attempt - now))
+                        self._wake.clear()
+                    continue
+                wait = 0.02
+                if steps.tail is not None:
+                    wait = min(wait, steps.tail_touched + self.linger - now)
+                if steps.closed:
+                    wait = min(wait, steps.closed_since + self.linger - now)
+                conn.pump(max(0.001, wait))
+        except Exception as exc:  # noqa: BLE001 - never crash the training process
+            warn(f"sender stopped on an internal error: {type(exc).__name__}: {exc}")
+        finally:
+            conn.close()
+            ob.release_waiters()
+            clean = self._idle()
+            self.spool.close(remove=clean)

@@ -1,0 +1,268 @@
+"""`run.watch(model, optimizer)`: PyTorch hooks that stream per-layer statistics.
+
+Cadence (k = the iteration, i.e. the number of optimizer steps taken so far):
+  * a training-mode forward of a reporting iteration (k % every == 0) queues input-batch
+    stats and activation stats (forward hooks) as lazy device tensors;
+  * the optimizer's pre-step hook snapshots the layers' main weights;
+  * the post-step hook queues grad, update (= weight after - weight before, the real change
+    the optimizer made) and param stats, plus histograms every `hist_every` iterations, then
+    moves everything to the host in one transfer (the single host sync) and hands the report
+    to the run, which sends it as that step's `layers`/`inputs`.
+Without an optimizer step (inference, or no optimizer), a pending report is completed at the
+next reporting forward with what it has. Eval-mode forwards only accumulate input stats,
+which `run.log_eval()` sends with the eval split.
+
+This module holds the Watcher and its forward hooks; layers.py finds the layers and their
+activations, model_message.py describes them, optimizer_hooks.py holds the optimizer side,
+report.py collects a reporting step's statistics and eval_inputs.py the eval input stats.
+"""
+
+from __future__ import annotations
+
+import time
+import weakref
+from typing import Any, Dict, List, Optional, Tuple
+
+import torch
+from torch import nn
+
+from . import _sys
+from .eval_inputs import EvalInputs
+from .forward_io import first_tensor, out_tensor
+from .layers import Layer, find_layers, order_layers, pair_activations
+from .model_message import model_message
+from .optimizer_hooks import OptimizerHooksMixin
+from .report import Pending, build_report, queue_act
+
+
+class Watcher(OptimizerHooksMixin):
+    """The hooks of one watched model; `run.watch()` creates it, `remove()` detaches it."""
+
+    def __init__(self, run: Any, model: nn.Module, optimizer: Any = None, criterion: Any = None,
+                 every: int = 10, hist_every: Optional[int] = None, log_inputs: bool = True,
+                 hist_bins: int = 32) -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError("watch() expects a torch.nn.Module")
+        if every < 1:
+            raise ValueError("every must be >= 1")
+        self._run_ref = weakref.ref(run)
+        self.model = model
+        self.optimizer = optimizer
+        self.criterion = criterion
+        self.every = int(every)
+        self.hist_every = int(hist_every) if hist_every else self.every * 10
+        if self.hist_every % self.every:
+            self.hist_every = max(self.every, (self.hist_every // self.every) * self.every)
+        self.hist_bins = hist_bins
+        self.log_inputs = log_inputs
+        self.enabled = bool(getattr(run, "enabled", True))
+        self._handles: List[Any] = []
+        self._discovery: Optional[List[Tuple[str, nn.Module, Optional[torch.Tensor]]]] = []
+        self._starts: List[str] = []
+        self._layers: List[Layer] = []
+        self._by_module: Dict[int, Layer] = {}
+        self._act_owner: Dict[int, Layer] = {}
+        self._opt_steps = 0
+        self._opt_seen = optimizer is not None
+        self._fwd = 0
+        self._examples = 0
+        self._pending: Optional[Pending] = None
+        self._snap_iter: Optional[int] = None
+        self._opt_match: Dict[int, bool] = {}
+        self._model_sent = False
+        self._last_t = time.monotonic()
+        self._last_fwd = 0
+        self._last_examples = 0
+        self._eval_inputs = EvalInputs()
+        self._removed = False
+        self._layer_hooks: List[Tuple[nn.Module, Any]] = []
+        self._attached: List[Any] = []
+        if not self.enabled:
+            return
+        self._names = {id(m): n for n, m in model.named_modules()}
+        self._layers = find_layers(model)
+        self._by_module = {id(layer.module): layer for layer in self._layers}
+        self._handles.append(model.register_forward_pre_hook(self._root_pre, with_kwargs=True))
+        self._handles.append(model.register_forward_hook(self._root_post))
+        for name, m in model.named_modules():
+            if m is model and id(m) not in self._by_module:
+                continue
+            self._handles.append(m.register_forward_pre_hook(self._discover_pre))
+            self._handles.append(m.register_forward_hook(self._discover_post))
+        self._hook_optimizer()
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def run(self) -> Any:
+        return self._run_ref()
+
+    def remove(self) -> None:
+        self._removed = True
+        self._detach_layer_hooks()
+        for h in self._handles:
+            try:
+                h.remove()
+            except Exception:  # noqa: BLE001
+                pass
+        self._handles = []
+
+    def current_iteration(self) -> Optional[int]:
+        """Index of the most recent training iteration (used to align steps with log())."""
+        if self._opt_seen:
+            return self._opt_steps - 1 if self._opt_steps > 0 else None
+        return self._fwd - 1 if self._fwd > 0 else None
+
+    def _iteration(self) -> int:
+        return self._opt_steps if self._opt_seen else self._fwd
+
+    def _step_for(self, iteration: int) -> int:
+        run = self.run
+        off = run._step_offset if run is not None else 0
+        return max(0, iteration + off)
+
+    # ------------------------------------------------------------------ discovery
+    def _discover_pre(self, module: nn.Module, args: Any) -> None:
+        if self._discovery is not None:
+            self._starts.append(self._names.get(id(module), ""))
+
+    def _discover_post(self, module: nn.Module, args: Any, out: Any) -> None:
+        if self._discovery is not None:
+            self._discovery.append((self._names.get(id(module), ""), module, out_tensor(out)))
+
+    def _finish_discovery(self, reporting: Optional[Pending]) -> None:
+        seq = self._discovery or []
+        self._discovery = None
+        order_layers(self.model, self._layers, self._starts)
+        outputs = pair_activations(seq, self._by_module, self._act_owner)
+        # keep hooks only where needed
+        for h in self._handles[2:]:
+            h.remove()
+        self._handles = self._handles[:2]
+        # layer and activation hooks are attached only for the forwards of reporting steps,
+        # so the other steps pay for two root hooks and nothing per layer
+        self._layer_hooks = []
+        for layer in self._layers:
+            if layer.act_module is not None:
+                self._layer_hooks.append((layer.act_module, self._act_post))
+            else:
+                self._layer_hooks.append((layer.module, self._layer_post))
+        self._hook_optimizer()  # again: they were among the removed handles
+        if reporting is not None:
+            for layer in self._layers:
+                t = outputs.get(-id(layer.module)) if layer.act_module is not None else None
+                if t is None:
+                    t = outputs.get(id(layer.module))
+                if t is not None and t.is_floating_point():
+                    self._queue_act(reporting, layer, t)
+        self._send_model()
+
+    def model_message(self) -> Dict[str, Any]:
+        opt = self.optimizer or getattr(self, "_seen_optimizer", None)
+        return model_message(self._layers, opt, self.criterion)
+
+    def _send_model(self) -> None:
+        run = self.run
+        if run is None:
+            return
+        self._model_sent = True
+        run._send(self.model_message())
+
+    # ------------------------------------------------------------------ forward hooks
+    def _root_pre(self, module: nn.Module, args: Any, kwargs: Any) -> None:
+        if self._removed:
+            return None
+        if self._discovery is not None:  # learn the order from a clean training forward
+            self._discovery = []
+            self._starts = []
+        if not module.training:
+            if self.log_inputs:
+                x = first_tensor(args, kwargs)
+                if x is not None and x.is_floating_point():
+                    self._eval_inputs.add(x)
+            return None
+        it = self._iteration()
+        x = first_tensor(args, kwargs)
+        if x is not None and x.dim() > 0:
+            self._examples += int(x.shape[0])
+        p = self._pending
+        if p is not None and p.iteration != it:
+            # the previous reporting iteration never saw an optimizer step
+            self._complete(p)
+            p = self._pending = None
+        if it % self.every == 0:
+            p = Pending(it)  # a new micro-batch of the same iteration replaces the old stats
+            self._pending = p
+            if self._discovery is None and not self._attached:
+                self._attached = [m.register_forward_hook(fn) for m, fn in self._layer_hooks]
+            if x is not None:
+                p.examples = int(x.shape[0]) if x.dim() > 0 else None
+                if self.log_inputs and x.is_floating_point():
+                    p.inputs = p.c.add(x)
+        return None
+
+    def _detach_layer_hooks(self) -> None:
+        for h in self._attached:
+            h.remove()
+        self._attached = []
+
+    def _root_post(self, module: nn.Module, args: Any, out: Any) -> None:
+        if self._attached:
+            self._detach_layer_hooks()
+        if self._removed or not module.training:
+            return
+        self._fwd += 1
+        if self._discovery is not None:
+            p = self._pending if (self._pending is not None
+                                  and self._pending.iteration == self._iteration_before()) else None
+            self._finish_discovery(p)
+
+    def _iteration_before(self) -> int:
+        return self._opt_steps if self._opt_seen else self._fwd - 1
+
+    def _layer_post(self, module: nn.Module, args: Any, out: Any) -> None:
+        p = self._pending
+        if p is None or self._removed or not module.training:
+            return
+        layer = self._by_module.get(id(module))
+        if layer is None or layer.act_module is not None:
+            return
+        t = out_tensor(out)
+        if t is not None and t.is_floating_point():
+            self._queue_act(p, layer, t)
+
+    def _act_post(self, module: nn.Module, args: Any, out: Any) -> None:
+        p = self._pending
+        if p is None or self._removed or not module.training:
+            return
+        layer = self._act_owner.get(id(module))
+        t = out_tensor(out)
+        if layer is not None and t is not None and t.is_floating_point():
+            self._queue_act(p, layer, t)
+
+    def _queue_act(self, p: Pending, layer: Layer, t: torch.Tensor) -> None:
+        queue_act(p, layer, t, self.hist_every, self.hist_bins)
+
+    def take_eval_inputs(self) -> Optional[Dict[str, float]]:
+        return self._eval_inputs.take()
+
+    # ------------------------------------------------------------------ completion
+    def _complete(self, p: Pending, with_step: bool = False) -> None:
+        run = self.run
+        if run is None:
+            return
+        layers, inputs, msgs = build_report(p, self._layers, with_step, self.hist_every,
+                                            self.hist_bins)
+        scalars = self._sys_scalars()
+        run._log_report(self._step_for(p.iteration), scalars, layers, inputs, p.examples, msgs)
+
+    def _sys_scalars(self) -> Dict[str, float]:
+        now = time.monotonic()
+        dt = now - self._last_t
+        if dt < 1.0 and self._last_fwd > 0:
+            return {}  # at most one sample a second: reading /proc is not free
+        out = _sys.sys_scalars()
+        if dt > 0 and self._fwd > self._last_fwd:
+            out["sys/steps_per_s"] = (self._fwd - self._last_fwd) / dt
+            out["sys/examples_per_s"] = (self._examples - self._last_examples) / dt
+        self._last_t, self._last_fwd, self._last_examples = now, self._fwd, self._examples
+        return out
