@@ -30,6 +30,7 @@ export const Alert = Type.Object({
   createdAt: Type.String({ format: 'date-time' }),
   updatedAt: Type.String({ format: 'date-time' }),
   resolvedAt: Type.Optional(Type.String({ format: 'date-time' })),
+  resolvedReason: Type.Optional(Type.String({ description: 'Why it resolved when not by its condition clearing, e.g. "ended with the run"' })),
 });
 export type Alert = Static<typeof Alert>;
 

@@ -2,6 +2,7 @@ import Type, { type Static } from 'typebox';
 import { Num } from './numbers.js';
 import { RunStatus } from './run.js';
 import { LayerInfo } from './protocol/ingest.js';
+import { Diagnosis } from './alert.js';
 
 export const ErrorBody = Type.Object({
   statusCode: Type.Integer(),
@@ -36,6 +37,7 @@ export const RunSummary = Type.Object({
   lastSeenAt: Type.String(),
   endedAt: Type.Union([Type.String(), Type.Null()]),
   openAlerts: AlertCounts,
+  diagnosis: Type.Union([Diagnosis, Type.Null()], { description: 'The top diagnosis of severity warning or critical, or null' }),
 });
 export type RunSummary = Static<typeof RunSummary>;
 
@@ -139,3 +141,7 @@ export const Histogram = Type.Object({
 export type Histogram = Static<typeof Histogram>;
 
 export const Health = Type.Object({ status: Type.Literal('ok'), version: Type.String() });
+
+/** A run's ranked verdict (docs/diagnosis.md): rank 1 first, info hints included. */
+export const RunDiagnosis = Type.Object({ runId: Type.String(), diagnoses: Type.Array(Diagnosis) });
+export type RunDiagnosis = Static<typeof RunDiagnosis>;

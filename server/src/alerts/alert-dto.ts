@@ -14,6 +14,7 @@ export function toAlert(row: AlertRow, runUid: string, project: string): Alert {
     acknowledged: row.acknowledged,
     muted: row.muted,
     ...(row.layer !== null ? { layer: row.layer } : {}),
+    ...(row.layers !== null ? { layers: JSON.parse(row.layers) as string[] } : {}),
     firstStep: row.firstStep,
     lastStep: row.lastStep,
     evidence: JSON.parse(row.evidence) as Record<string, unknown>,
@@ -21,5 +22,6 @@ export function toAlert(row: AlertRow, runUid: string, project: string): Alert {
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
     ...(row.resolvedAt !== null ? { resolvedAt: row.resolvedAt } : {}),
+    ...(row.resolvedReason !== null ? { resolvedReason: row.resolvedReason } : {}),
   };
 }

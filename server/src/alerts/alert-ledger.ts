@@ -18,6 +18,7 @@ interface OpenAlert {
 
 const key = (rule: string, layer: string | null): string => `${rule}\u0000${layer ?? ''}`;
 const encodeEvidence = (e: Record<string, unknown>): string => toWireJson(e);
+const layersJson = (c: AlertChange): string | null => (c.layers?.length ? JSON.stringify(c.layers) : null);
 
 /**
  * Applies the engine's transitions: one open alert per (run, rule, layer). Open alerts of the
@@ -60,13 +61,16 @@ export class AlertLedger {
         if (!cur) continue;
         open.delete(k);
         this.writeProgress(cur, now);
-        const row = this.repo.update(cur.row.id, { status: 'resolved', resolvedAt: now, updatedAt: now, lastStep: Math.max(cur.row.lastStep, c.lastStep ?? c.step) });
+        const row = this.repo.update(cur.row.id, {
+          status: 'resolved', resolvedAt: now, updatedAt: now, lastStep: Math.max(cur.row.lastStep, c.lastStep ?? c.step),
+          ...(c.reason !== undefined ? { resolvedReason: c.reason } : {}),
+        });
         if (row) announce.push(toAlert(row, run.uid, run.project));
         continue;
       }
       if (cur) {
         const severityChanged = cur.row.severity !== c.severity;
-        Object.assign(cur.row, { severity: c.severity, lastStep: Math.max(cur.row.lastStep, c.step), advice: c.advice, updatedAt: now });
+        Object.assign(cur.row, { severity: c.severity, lastStep: Math.max(cur.row.lastStep, c.step), advice: c.advice, updatedAt: now, layers: layersJson(c) ?? cur.row.layers });
         cur.row.evidence = encodeEvidence(c.evidence);
         cur.dirty = true;
         if (severityChanged) {
@@ -84,7 +88,8 @@ export class AlertLedger {
         severity: c.severity,
         status: 'open',
         layer,
-        firstStep: c.step,
+        layers: layersJson(c),
+        firstStep: c.firstStep,
         lastStep: c.step,
         evidence: encodeEvidence(c.evidence),
         advice: c.advice,
@@ -100,7 +105,7 @@ export class AlertLedger {
   private writeProgress(a: OpenAlert, now: string): void {
     if (!a.dirty) return;
     a.dirty = false;
-    this.repo.progress(a.row.id, a.row.severity, a.row.lastStep, a.row.evidence, a.row.advice, now);
+    this.repo.progress(a.row.id, a.row.severity, a.row.lastStep, a.row.evidence, a.row.advice, a.row.layers, now);
   }
 
   /** Writes collapsed progress; call inside the transaction that produced it. */

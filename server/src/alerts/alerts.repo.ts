@@ -24,7 +24,7 @@ export class AlertsRepo {
 
   constructor(private readonly db: Db) {
     this.progressStmt = db.$client.prepare(
-      'UPDATE alerts SET severity = ?, last_step = ?, evidence = ?, advice = ?, updated_at = ? WHERE id = ?',
+      'UPDATE alerts SET severity = ?, last_step = ?, evidence = ?, advice = ?, layers = ?, updated_at = ? WHERE id = ?',
     );
   }
 
@@ -32,8 +32,8 @@ export class AlertsRepo {
     return this.db.select().from(alerts).where(and(eq(alerts.runId, runId), eq(alerts.status, 'open'))).all();
   }
 
-  progress(id: number, severity: string, lastStep: number, evidence: string, advice: string, updatedAt: string): void {
-    this.progressStmt.run(severity, lastStep, evidence, advice, updatedAt, id);
+  progress(id: number, severity: string, lastStep: number, evidence: string, advice: string, layers: string | null, updatedAt: string): void {
+    this.progressStmt.run(severity, lastStep, evidence, advice, layers, updatedAt, id);
   }
 
   insert(values: typeof alerts.$inferInsert): AlertRow {

@@ -93,6 +93,7 @@ export function serveIngest(
         state = res.session;
         peer.send(res.welcome);
         for (const a of res.alerts) peer.send({ type: 'alert', alert: a });
+        if (res.diagnoses) peer.send({ type: 'diagnosis', diagnoses: res.diagnoses });
       } catch (e) {
         if (!(e instanceof Rejection)) {
           // Never a crash: a busy, full or read-only database is worth a retry; anything else is logged.

@@ -1,4 +1,4 @@
-import { PROTOCOL_VERSION, type Alert, type ErrorCode, type Hello, type Limits, type SeqMsg, type Welcome } from '@gradwatch/shared';
+import { PROTOCOL_VERSION, type Alert, type Diagnosis, type ErrorCode, type Hello, type Limits, type SeqMsg, type Welcome } from '@gradwatch/shared';
 import type { FastifyBaseLogger } from 'fastify';
 import type { AlertLedger } from '../alerts/alert-ledger.js';
 import type { Config } from '../config.js';
@@ -67,7 +67,7 @@ export class IngestService {
     this.d.points.forget(s.ref.id);
   }
 
-  hello(peer: Peer, msg: Hello): { session: RunSession; welcome: Welcome; alerts: Alert[] } {
+  hello(peer: Peer, msg: Hello): { session: RunSession; welcome: Welcome; alerts: Alert[]; diagnoses?: Diagnosis[] } {
     if (msg.protocol !== PROTOCOL_VERSION) {
       throw new Rejection('protocol', `protocol ${msg.protocol} is not supported; this server speaks ${PROTOCOL_VERSION}`);
     }
@@ -88,13 +88,16 @@ export class IngestService {
       prev.send({ type: 'error', code: 'replaced', message: 'another connection took over this run' });
       prev.close(1000, 'replaced');
     }
-    const alerts: Alert[] = [];
+    // Static rules judge the configuration at once; their alerts and verdict go out with the welcome.
+    const verdict: Pending = { peer, session, msg: { type: 'rejected', seq: session.lastSeq } };
     const changes = session.engine.onHello(msg.run);
-    if (changes.length) this.d.transact(() => alerts.push(...this.d.ledger.apply(session.ref, changes, now)));
+    if (changes.length) this.d.transact(() => this.writer.raise(verdict, changes, now));
     this.d.listener.runChanged(session.uid);
+    for (const a of verdict.alerts ?? []) this.d.listener.alert(a);
+    if (verdict.diagnoses) this.d.listener.diagnosis(session.uid, verdict.diagnoses);
     const welcome: Welcome = { type: 'welcome', protocol: PROTOCOL_VERSION, runId: session.uid, lastSeq: session.lastSeq, limits: this.limits };
     if (session.lastStep !== null) welcome.lastStep = session.lastStep;
-    return { session, welcome, alerts };
+    return { session, welcome, alerts: verdict.alerts ?? [], ...(verdict.diagnoses ? { diagnoses: verdict.diagnoses } : {}) };
   }
 
   private rewind(s: RunSession, step: number, now: string): void {
@@ -212,7 +215,9 @@ export class IngestService {
   private forgetWrites(p: Pending): void {
     delete p.live;
     delete p.alerts;
+    delete p.diagnoses;
     delete p.stop;
+    p.session.forgetDiagnoses();
     this.d.points.forget(p.session.ref.id);
     this.d.ledger.forget(p.session.ref.id);
   }
@@ -255,6 +260,10 @@ export class IngestService {
       for (const a of p.alerts ?? []) {
         p.session.owner?.send({ type: 'alert', alert: a });
         this.d.listener.alert(a);
+      }
+      if (p.diagnoses) {
+        p.session.owner?.send({ type: 'diagnosis', diagnoses: p.diagnoses });
+        this.d.listener.diagnosis(p.session.uid, p.diagnoses);
       }
       if (p.stop) p.session.owner?.send({ type: 'command', action: 'stop', reason: p.stop });
     }

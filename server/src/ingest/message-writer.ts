@@ -21,12 +21,20 @@ export class MessageWriter {
     private readonly listener: Pick<IngestListener, 'wants'>,
   ) {}
 
-  private raise(p: Pending, changes: AlertChange[], now: string): void {
+  /** The rules' verdicts on this message: alerts stored, a stop when asked for, the run's diagnoses. */
+  raise(p: Pending, changes: AlertChange[], now: string): void {
     if (changes.length === 0) return;
     const announced = this.ledger.apply(p.session.ref, changes, now);
     (p.alerts ??= []).push(...announced);
     for (const a of announced) {
       if (a.status === 'open' && p.session.stopsOn(a.rule)) p.stop = `${a.rule}: ${a.advice}`;
+    }
+    // The verdict changes only with alert changes: read it then, store it when it differs.
+    const diagnoses = p.session.engine.diagnoses().map((d) => ({ ...d, runId: p.session.uid }));
+    const json = p.session.changedDiagnoses(JSON.stringify(diagnoses));
+    if (json !== null) {
+      this.records.setDiagnoses(p.session.ref.id, json);
+      p.diagnoses = diagnoses;
     }
   }
 
@@ -133,5 +141,7 @@ export class MessageWriter {
 
   private applyEnd(p: Pending, msg: EndMsg, now: string): void {
     this.records.end(p.session.ref.id, msg.status, p.session.lastStep, now);
+    // Open alerts close "ended with the run" (still queryable), and the verdict with them.
+    this.raise(p, p.session.engine.onEnd(msg.status), now);
   }
 }

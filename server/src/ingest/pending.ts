@@ -1,4 +1,4 @@
-import type { Alert, ErrorCode, SeqMsg } from '@gradwatch/shared';
+import type { Alert, Diagnosis, ErrorCode, SeqMsg } from '@gradwatch/shared';
 import type { Peer, RunSession } from './run-session.js';
 
 /** A message refused for its content: answered with this code, nothing of it stored. */
@@ -24,6 +24,8 @@ export interface Pending {
   error?: Rejection;
   live?: LiveBatch[];
   alerts?: Alert[];
+  /** The run's new verdict, when this message changed it. */
+  diagnoses?: Diagnosis[];
   stop?: string;
 }
 
@@ -32,5 +34,6 @@ export interface IngestListener {
   wants(runUid: string): boolean;
   points(runUid: string, batch: readonly LiveBatch[]): void;
   alert(alert: Alert): void;
+  diagnosis(runUid: string, diagnoses: readonly Diagnosis[]): void;
   runChanged(runUid: string): void;
 }

@@ -1,6 +1,6 @@
 import type { ServerMsg } from '@gradwatch/shared';
 import type { RunRef } from '../alerts/alert-ledger.js';
-import type { ModelView, RunEngine, RuleSettings } from '../rules/types.js';
+import type { DiagnosingRunEngine, ModelView, RuleSettings } from '../rules/types.js';
 import type { LayerOrder } from './decode.js';
 
 /** The other end of an ingest socket, as the write path sees it. */
@@ -19,8 +19,10 @@ export interface SessionInit {
   ref: RunRef;
   lastSeq: number;
   lastStep: number | null;
-  engine: RunEngine;
+  engine: DiagnosingRunEngine;
   settings: RuleSettingsMap;
+  /** The verdict as stored, JSON. */
+  diagnosesJson: string;
 }
 
 const emptyOrder = (): LayerOrder => ({ first: null, last: null, frozen: new Set(), names: new Map() });
@@ -40,7 +42,9 @@ export class RunSession {
   private lastStepValue: number | null;
   private modelValue: ModelView | null = null;
   private orderValue: LayerOrder = emptyOrder();
-  private engineValue: RunEngine;
+  private engineValue: DiagnosingRunEngine;
+  /** The verdict as last stored (JSON), so an unchanged verdict is not written again; null: unknown. */
+  private diagnosesJson: string | null;
   private settingsValue: RuleSettingsMap;
   private ownerValue: Peer | null = null;
 
@@ -51,6 +55,7 @@ export class RunSession {
     this.lastStepValue = init.lastStep;
     this.engineValue = init.engine;
     this.settingsValue = init.settings;
+    this.diagnosesJson = init.diagnosesJson;
   }
 
   get uid(): string {
@@ -68,7 +73,7 @@ export class RunSession {
   get order(): LayerOrder {
     return this.orderValue;
   }
-  get engine(): RunEngine {
+  get engine(): DiagnosingRunEngine {
     return this.engineValue;
   }
   get owner(): Peer | null {
@@ -112,10 +117,22 @@ export class RunSession {
   }
 
   /** New rule settings with a fresh engine, which is told the model at once. */
-  useEngine(engine: RunEngine, settings: RuleSettingsMap): void {
+  useEngine(engine: DiagnosingRunEngine, settings: RuleSettingsMap): void {
     this.engineValue = engine;
     this.settingsValue = settings;
     if (this.modelValue) engine.onModel(this.modelValue);
+  }
+
+  /** The verdict as JSON when it differs from the one last stored (and remembers it), else null. */
+  changedDiagnoses(json: string): string | null {
+    if (json === this.diagnosesJson) return null;
+    this.diagnosesJson = json;
+    return json;
+  }
+
+  /** After a rollback the stored verdict is not known for sure: write the next one whatever it is. */
+  forgetDiagnoses(): void {
+    this.diagnosesJson = null;
   }
 
   /** Whether the project marked this rule as one that stops the training job. */

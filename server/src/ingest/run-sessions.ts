@@ -1,10 +1,10 @@
 import { decodeTree } from '@gradwatch/shared';
 import type { ProjectsService } from '../projects/projects.service.js';
-import type { ModelView, RunEngine } from '../rules/types.js';
+import type { DiagnosingRunEngine, ModelView } from '../rules/types.js';
 import type { RunRecord, RunRecords } from '../runs/run-records.js';
 import { RunSession, type RuleSettingsMap } from './run-session.js';
 
-export type EngineFactory = (settings: RuleSettingsMap) => RunEngine;
+export type EngineFactory = (settings: RuleSettingsMap) => DiagnosingRunEngine;
 
 /**
  * Makes and keeps the RunSession of every run being ingested. A session is restored from what
@@ -45,6 +45,7 @@ export class RunSessions {
       lastStep: row.lastStep,
       engine: this.engineFactory(settings),
       settings,
+      diagnosesJson: row.diagnoses,
     });
     if (row.model) {
       const model = JSON.parse(row.model) as ModelView;

@@ -1,5 +1,5 @@
 import type { WebSocket } from 'ws';
-import { encodeNum, type Alert, type LiveRun, type Num } from '@gradwatch/shared';
+import { encodeNum, type Alert, type Diagnosis, type LiveRun, type LiveServerMsg, type Num } from '@gradwatch/shared';
 import type { IngestListener, LiveBatch } from '../ingest/pending.js';
 
 /** Coalescing period: at most about ten frames a second per socket. */
@@ -114,7 +114,7 @@ export class LiveHub implements IngestListener {
   }
 
   /** A socket whose buffer passes the limit is not keeping up: drop it, never wait for it. */
-  private send(c: LiveClient, msg: object): void {
+  private send(c: LiveClient, msg: LiveServerMsg): void {
     const s = c.socket;
     if (s.readyState !== s.OPEN) return;
     if (s.bufferedAmount > this.maxBufferedBytes) {
@@ -128,6 +128,10 @@ export class LiveHub implements IngestListener {
 
   private listeners(uid: string): Set<LiveClient> {
     return new Set([...(this.byRun.get(uid) ?? []), ...(this.byRun.get(ALL_RUNS) ?? [])]);
+  }
+
+  diagnosis(runUid: string, diagnoses: readonly Diagnosis[]): void {
+    for (const c of this.listeners(runUid)) this.send(c, { type: 'diagnosis', runId: runUid, diagnoses: [...diagnoses] });
   }
 
   alert(alert: Alert): void {

@@ -51,6 +51,11 @@ export class RunRecords {
     this.repo.update(id, { model: wireJson });
   }
 
+  /** The run's verdict, as JSON (docs/diagnosis.md). */
+  setDiagnoses(id: number, json: string): void {
+    this.repo.update(id, { diagnoses: json });
+  }
+
   end(id: number, status: EndStatus, lastStep: number | null, now: string): void {
     this.repo.update(id, { status, endedAt: now });
     this.repo.addEvent(id, 'end', lastStep, { status }, now);

@@ -1,10 +1,10 @@
-import type { LiveRun, RunDetail, RunList, RunListQuery } from '@gradwatch/shared';
+import type { LiveRun, RunDetail, RunDiagnosis, RunList, RunListQuery } from '@gradwatch/shared';
 import type { AlertsService } from '../alerts/alerts.service.js';
 import { badRequest, notFound } from '../http-errors.js';
 import type { PointStore } from '../points/point-store.js';
 import type { ProjectsService } from '../projects/projects.service.js';
 import type { Transact } from '../storage/db.js';
-import { decodeCursor, encodeCursor, statusOf, toLiveRun, toSummary } from './run-summary.js';
+import { decodeCursor, diagnosesOf, encodeCursor, statusOf, toLiveRun, toSummary } from './run-summary.js';
 import type { RunRow, RunsRepo } from './runs.repo.js';
 
 /** Who must hear before a run is deleted: ingest commits and drops it, live ends its subscriptions. */
@@ -86,6 +86,12 @@ export class RunsService {
       events: this.d.repo.events(r.id).map((e) => ({ kind: e.kind, step: e.step, detail: JSON.parse(e.detail) as Record<string, unknown>, at: e.at })),
       pointCount: this.d.points.stepCount(r.id),
     };
+  }
+
+  /** The run's ranked verdict as last computed. */
+  diagnosis(uid: string): RunDiagnosis {
+    const r = this.require(uid);
+    return { runId: r.uid, diagnoses: diagnosesOf(r) };
   }
 
   live(uid: string): LiveRun | null {

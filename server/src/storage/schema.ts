@@ -36,6 +36,8 @@ export const runs = sqliteTable(
     host: text('host'),
     worldSize: integer('world_size'),
     model: text('model'),
+    /** JSON array: the run's ranked diagnoses as last computed (docs/diagnosis.md). */
+    diagnoses: text('diagnoses').notNull().default('[]'),
     /** 'live' until an end message; live vs stale is derived from last_seen_at. */
     status: text('status').notNull().default('live'),
     lastSeq: integer('last_seq').notNull().default(0),
@@ -157,6 +159,8 @@ export const alerts = sqliteTable(
     acknowledged: integer('acknowledged', { mode: 'boolean' }).notNull().default(false),
     muted: integer('muted', { mode: 'boolean' }).notNull().default(false),
     layer: text('layer'),
+    /** JSON array: every layer this alert's episode fired on, forward order (per-layer rules). */
+    layers: text('layers'),
     firstStep: integer('first_step').notNull(),
     lastStep: integer('last_step').notNull(),
     evidence: text('evidence').notNull(),
@@ -164,6 +168,8 @@ export const alerts = sqliteTable(
     createdAt: text('created_at').notNull(),
     updatedAt: text('updated_at').notNull(),
     resolvedAt: text('resolved_at'),
+    /** Why it resolved when not by the condition clearing, e.g. "ended with the run". */
+    resolvedReason: text('resolved_reason'),
   },
   (t) => [
     index('alerts_run_idx').on(t.runId, t.rule, t.layer),

@@ -119,6 +119,7 @@ const SPECS: Record<string, Spec> = {
   'GET /api/v1/runs/:id/steps': read('/api/v1/runs/ra/steps'),
   'GET /api/v1/runs/:id/histograms': read('/api/v1/runs/ra/histograms'),
   'GET /api/v1/runs/:id/alerts': read('/api/v1/runs/ra/alerts'),
+  'GET /api/v1/runs/:id/diagnosis': read('/api/v1/runs/ra/diagnosis'),
   'GET /api/v1/alerts': read('/api/v1/alerts', 200, {
     otherBody: (b) => expect((b as { alerts: Array<{ project: string }> }).alerts.every((a) => a.project === 'pb')).toBe(true),
   }),

@@ -1,7 +1,7 @@
 import Type, { type Static, type TSchema } from 'typebox';
 import { Num } from '../numbers.js';
 import { EndStatus, ProjectName, RunId } from '../run.js';
-import { Alert } from '../alert.js';
+import { Alert, Diagnosis } from '../alert.js';
 import type { ErrorCode } from '../wire/errors.js';
 
 export const PROTOCOL_VERSION = 1;
@@ -219,4 +219,8 @@ export interface ErrorMsg {
   expected?: number;
 }
 
-export type ServerMsg = Welcome | Ack | AlertMsg | CommandMsg | ErrorMsg;
+/** The run's verdict changed (docs/diagnosis.md): sent to the training job. */
+export const DiagnosisMsg = Type.Object({ type: Type.Literal('diagnosis'), diagnoses: Type.Array(Diagnosis) });
+export type DiagnosisMsg = Static<typeof DiagnosisMsg>;
+
+export type ServerMsg = Welcome | Ack | AlertMsg | CommandMsg | ErrorMsg | DiagnosisMsg;

@@ -1,7 +1,7 @@
 import Type, { type Static } from 'typebox';
 import { Num } from '../numbers.js';
 import { RunStatus } from '../run.js';
-import { Alert } from '../alert.js';
+import { Alert, Diagnosis } from '../alert.js';
 
 const RunIds = Type.Array(Type.String({ maxLength: 128 }), { maxItems: 200 });
 
@@ -40,9 +40,14 @@ export const LiveAlert = Type.Object({ type: Type.Literal('alert'), alert: Alert
 export type LiveAlert = Static<typeof LiveAlert>;
 
 export const LiveReady = Type.Object({ type: Type.Literal('ready') });
+/** The run's verdict changed. */
+export const LiveDiagnosis = Type.Object({ type: Type.Literal('diagnosis'), runId: Type.String(), diagnoses: Type.Array(Diagnosis) });
+export type LiveDiagnosis = Static<typeof LiveDiagnosis>;
+
 export type LiveServerMsg =
   | LivePoints
   | LiveRun
   | LiveAlert
+  | LiveDiagnosis
   | Static<typeof LiveReady>
-  | { type: 'error'; code: string; message: string };
+  | { type: 'error'; code: string; message: string; runId?: string };
