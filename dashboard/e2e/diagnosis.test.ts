@@ -57,7 +57,7 @@ describe('the diagnosis panel, the runs list and the grouped alerts', () => {
     expect(await card.locator('.title').textContent()).toBe('Learning rate too high');
     await until(async () => (await card.locator('.advice').textContent()) === top?.advice, 10_000, 'the advice');
     expect(top?.advice).toMatch(/learning rate/i);
-    expect(await card.locator('.conf b').textContent()).toBe(`${Math.round((top?.confidence ?? 0) * 100)}%`);
+    expect(await card.locator('.conf strong').textContent()).toBe(`${Math.round((top?.confidence ?? 0) * 100)}%`);
     // It came over the socket: the page never reloaded and asked for the diagnosis no more.
     expect(await page.evaluate(() => (window as unknown as { gwSame?: boolean }).gwSame)).toBe(true);
     expect(diagnosisRequests.length).toBe(before);
@@ -100,6 +100,24 @@ describe('the diagnosis panel, the runs list and the grouped alerts', () => {
     expect(axes.xMax - axes.xMin).toBeLessThan(449);
     const loss = lineOf(await chartData(page, 'Around the onset'), 'loss');
     expect(loss?.data.every((p) => p.x >= lo && p.x <= hi)).toBe(true);
+    await screenshot(page, 'diagnosis-run-raised-onset');
+
+    // A symptom's own series, around its own steps, shaded.
+    const dead = top?.symptoms.find((s) => s.rule === 'act.dead_units');
+    expect(dead?.layers?.length).toBeGreaterThan(0);
+    await page.locator('li[data-symptom="act.dead_units"]').getByRole('button', { name: 'chart' }).click();
+    const label = `${dead?.layers?.[0]} act fracDeadUnits`;
+    const [slo, shi] = onsetWindow(dead?.firstStep ?? 0, 449);
+    const picked = await until(async () => {
+      const d = await chartData(page, 'Around the onset');
+      const a = await chartAxes(page, 'Around the onset');
+      return (lineOf(d, label)?.data.length ?? 0) > 0 && a?.xMin === slo && a.xMax === shi ? d : null;
+    }, 10_000, `${label} over ${slo}–${shi}`);
+    expect(lineOf(picked, 'loss')).toBeNull();
+    expect(picked.find((d) => d.role === 'highlight')?.data.map((p) => p.x)).toEqual([dead?.firstStep, dead?.firstStep, dead?.lastStep, dead?.lastStep]);
+    await screenshot(page, 'diagnosis-run-raised-symptom');
+    await page.locator('li[data-symptom="act.dead_units"]').getByRole('button', { name: 'chart' }).click();
+    await until(async () => lineOf(await chartData(page, 'Around the onset'), 'loss'), 10_000, 'back to the loss');
     await page.locator('[data-diagnosis-panel]').getByRole('button', { name: 'Whole run' }).click();
     await until(async () => (await chartAxes(page, 'Around the onset'))?.xMin === 0, 10_000, 'whole run');
     await screenshot(page, 'diagnosis-run-raised');
