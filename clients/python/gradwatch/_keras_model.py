@@ -5,7 +5,8 @@ optimizer's settings, and gradient statistics captured inside the compiled train
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -13,10 +14,10 @@ _MAIN_WEIGHTS = ("kernel", "embeddings", "depthwise_kernel", "pointwise_kernel")
 _STAT_FIELDS = ("mean", "std", "meanAbs", "min", "max", "norm", "nonFinite")
 
 
-def leaf_layers(model: Any) -> List[Any]:
+def leaf_layers(model: Any) -> list[Any]:
     """Layers without sub-layers, in the model's order (forward order for Sequential and
     functional models), nested models flattened."""
-    out: List[Any] = []
+    out: list[Any] = []
     for layer in getattr(model, "layers", []):
         subs = getattr(layer, "layers", None)
         if subs:
@@ -26,7 +27,7 @@ def leaf_layers(model: Any) -> List[Any]:
     return out
 
 
-def main_weight(layer: Any) -> Optional[Any]:
+def main_weight(layer: Any) -> Any | None:
     for name in _MAIN_WEIGHTS:
         w = getattr(layer, name, None)
         if w is not None and hasattr(w, "shape") and len(w.shape) >= 1:
@@ -35,14 +36,14 @@ def main_weight(layer: Any) -> Optional[Any]:
     return max(ws, key=lambda w: int(np.prod(w.shape))) if ws else None
 
 
-def _activation_name(fn: Any) -> Optional[str]:
+def _activation_name(fn: Any) -> str | None:
     if fn is None:
         return None
     name = getattr(fn, "__name__", None) or type(fn).__name__
     return None if name == "linear" else name.lower()
 
 
-def describe(model: Any) -> Tuple[List[Tuple[str, Any, Any]], Dict[str, Any]]:
+def describe(model: Any) -> tuple[list[tuple[str, Any, Any]], dict[str, Any]]:
     """[(name, layer, main weight)] of the layers with weights, and the `model` message."""
     leaves = leaf_layers(model)
     watched = []
@@ -52,7 +53,7 @@ def describe(model: Any) -> Tuple[List[Tuple[str, Any, Any]], Dict[str, Any]]:
         if w is None:
             continue
         watched.append((layer.name, layer, w))
-        d: Dict[str, Any] = {"name": layer.name[:200], "kind": type(layer).__name__[:100],
+        d: dict[str, Any] = {"name": layer.name[:200], "kind": type(layer).__name__[:100],
                              "params": int(sum(int(np.prod(v.shape)) for v in layer.weights)),
                              "trainable": bool(layer.trainable)}
         act = _activation_name(getattr(layer, "activation", None))
@@ -69,7 +70,7 @@ def describe(model: Any) -> Tuple[List[Tuple[str, Any, Any]], Dict[str, Any]]:
             receptive = int(np.prod(shape[:-2])) if len(shape) > 2 else 1
             d["fanIn"], d["fanOut"] = shape[-2] * receptive, shape[-1] * receptive
         described.append(d)
-    msg: Dict[str, Any] = {"type": "model", "layers": described}
+    msg: dict[str, Any] = {"type": "model", "layers": described}
     loss = getattr(model, "loss", None)
     if loss is not None:
         name = loss if isinstance(loss, str) else getattr(loss, "name", None) or \
@@ -81,7 +82,7 @@ def describe(model: Any) -> Tuple[List[Tuple[str, Any, Any]], Dict[str, Any]]:
     return watched, msg
 
 
-def _num(v: Any) -> Optional[float]:
+def _num(v: Any) -> float | None:
     try:
         import keras
 
@@ -94,10 +95,10 @@ def _num(v: Any) -> Optional[float]:
     return f if math.isfinite(f) else None
 
 
-def optimizer_info(opt: Any) -> Optional[Dict[str, Any]]:
+def optimizer_info(opt: Any) -> dict[str, Any] | None:
     if opt is None:
         return None
-    info: Dict[str, Any] = {"type": type(opt).__name__}
+    info: dict[str, Any] = {"type": type(opt).__name__}
     lr = _num(getattr(opt, "learning_rate", None))
     if lr is not None:
         info["lr"] = lr
@@ -127,12 +128,12 @@ class BatchValues:
     is the change of the total over the change of the count."""
 
     def __init__(self) -> None:
-        self._prev: Dict[int, Tuple[float, float]] = {}
+        self._prev: dict[int, tuple[float, float]] = {}
 
-    def read(self, model: Any) -> Dict[str, float]:
+    def read(self, model: Any) -> dict[str, float]:
         import keras
 
-        out: Dict[str, float] = {}
+        out: dict[str, float] = {}
         for m in leaf_metrics(model.metrics):
             total = float(keras.ops.convert_to_numpy(m.total))
             count = float(keras.ops.convert_to_numpy(m.count))
@@ -145,7 +146,7 @@ class BatchValues:
         return out
 
 
-def stats_np(x: np.ndarray) -> Dict[str, float]:
+def stats_np(x: np.ndarray) -> dict[str, float]:
     x = np.asarray(x, dtype=np.float64).reshape(-1)
     finite = np.isfinite(x)
     bad = int(x.size - finite.sum())
@@ -164,7 +165,7 @@ class GradCapture:
     PyTorch backends call with the gradients; the JAX backend applies them statelessly, so
     there it captures nothing (`captured` stays False)."""
 
-    def __init__(self, optimizer: Any, weights: List[Any], every: int) -> None:
+    def __init__(self, optimizer: Any, weights: list[Any], every: int) -> None:
         import keras
 
         self.every = every
@@ -182,7 +183,7 @@ class GradCapture:
 
         variables = trainable_variables if trainable_variables is not None else \
             self._opt._trainable_variables
-        pairs = [(self._ids[id(v)], g) for g, v in zip(grads, variables)  # noqa: B905 - py3.9
+        pairs = [(self._ids[id(v)], g) for g, v in zip(grads, variables)
                  if id(v) in self._ids and g is not None]
         if pairs:
             self.captured = True
@@ -196,13 +197,13 @@ class GradCapture:
                      lambda: ops.zeros(()))
         return self._orig(grads, trainable_variables)
 
-    def read(self) -> List[Dict[str, float]]:
+    def read(self) -> list[dict[str, float]]:
         import keras
 
         out = []
         for v in self._vars:
             a = keras.ops.convert_to_numpy(v).astype(float)
-            out.append({k: float(x) for k, x in zip(_STAT_FIELDS, a)})  # noqa: B905
+            out.append({k: float(x) for k, x in zip(_STAT_FIELDS, a)})
         return out
 
     def remove(self) -> None:

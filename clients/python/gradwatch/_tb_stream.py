@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import threading
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable
 
 from ._warn import warn
 from .importers.tb_tags import guess_kind
@@ -26,7 +26,7 @@ def _numbers(values: Any) -> Any:
     return np.asarray(values, dtype=np.float64).reshape(-1)
 
 
-def tensor_stats(values: Any, bins: Any = _HIST_BINS) -> Optional[Dict[str, Any]]:
+def tensor_stats(values: Any, bins: Any = _HIST_BINS) -> dict[str, Any] | None:
     """Exact stats of a tensor over its finite elements, its non-finite count and a histogram
     of the finite ones: {"stats", "edges", "counts", "n"} (None when it is empty)."""
     import numpy as np
@@ -54,16 +54,16 @@ def tensor_stats(values: Any, bins: Any = _HIST_BINS) -> Optional[Dict[str, Any]
 class StepStream:
     def __init__(self, run: Callable[[], Run]) -> None:
         self._run = run
-        self.step: Optional[int] = None
-        self._scalars: Dict[str, float] = {}
-        self._layers: Dict[str, Dict[str, Dict[str, float]]] = {}
-        self._hists: List[Dict[str, Any]] = []
-        self._evals: Dict[str, Dict[str, float]] = {}
-        self._known: Dict[str, int] = {}  # layer -> params, in the order layers first came
+        self.step: int | None = None
+        self._scalars: dict[str, float] = {}
+        self._layers: dict[str, dict[str, dict[str, float]]] = {}
+        self._hists: list[dict[str, Any]] = []
+        self._evals: dict[str, dict[str, float]] = {}
+        self._known: dict[str, int] = {}  # layer -> params, in the order layers first came
         self._new_layer = False
         self._warned_late = False
 
-    def at(self, global_step: Optional[int]) -> Optional[int]:
+    def at(self, global_step: int | None) -> int | None:
         """The step a value belongs to; None for one that comes after a later step."""
         if global_step is None:
             step = self.step if self.step is not None else 0
@@ -88,8 +88,8 @@ class StepStream:
     def eval(self, split: str, name: str, value: Any) -> None:
         self._evals.setdefault(split, {})[name] = to_float(value)
 
-    def layer(self, layer: str, of: str, stats: Dict[str, float], edges: Optional[List[float]],
-              counts: Optional[List[int]], n: int) -> None:
+    def layer(self, layer: str, of: str, stats: dict[str, float], edges: list[float] | None,
+              counts: list[int] | None, n: int) -> None:
         if layer not in self._known:
             self._known[layer] = 0
             self._new_layer = True

@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import List, Optional
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -36,11 +35,12 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "import" and args.source == "tensorboard":
         try:
             import tensorboard  # noqa: F401
+
             from .importers.tensorboard import import_logdir
         except ImportError as e:
             print(f"gradwatch: the TensorBoard import needs the tensorboard package "

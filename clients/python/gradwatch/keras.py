@@ -16,7 +16,7 @@ when `run.should_stop` is set and finishes the run when training ends.
 from __future__ import annotations
 
 import threading
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 import keras
 import numpy as np
@@ -34,9 +34,9 @@ def _np(v: Any) -> np.ndarray:
     return np.asarray(keras.ops.convert_to_numpy(v), dtype=np.float64)
 
 
-class GradwatchCallback(keras.callbacks.Callback):
-    def __init__(self, run: Optional[Run] = None, *, every: int = 10,
-                 hist_every: Optional[int] = None, gradients: bool = True,
+class GradwatchCallback(keras.callbacks.Callback):  # type: ignore[misc]  # keras ships no types
+    def __init__(self, run: Run | None = None, *, every: int = 10,
+                 hist_every: int | None = None, gradients: bool = True,
                  finish: bool = True, **init_kwargs: Any) -> None:
         super().__init__()
         if every < 1:
@@ -48,16 +48,16 @@ class GradwatchCallback(keras.callbacks.Callback):
         self._owns_run = run is None and finish
         self._init_kwargs = init_kwargs
         self._step = -1
-        self._watched: List[Any] = []
-        self._before: Optional[List[np.ndarray]] = None
+        self._watched: list[Any] = []
+        self._before: list[np.ndarray] | None = None
         self._values = BatchValues()
-        self._grads: Optional[GradCapture] = None
-        self._lr: Optional[float] = None
+        self._grads: GradCapture | None = None
+        self._lr: float | None = None
         self._epoch = 0
 
     # ------------------------------------------------------------------ start
-    def _config(self, model_msg: Dict[str, Any]) -> Dict[str, Any]:
-        cfg: Dict[str, Any] = {}
+    def _config(self, model_msg: dict[str, Any]) -> dict[str, Any]:
+        cfg: dict[str, Any] = {}
         opt = model_msg.get("optimizer") or {}
         if "lr" in opt:
             cfg["lr"] = opt["lr"]
@@ -115,7 +115,7 @@ class GradwatchCallback(keras.callbacks.Callback):
             return
         self._step += 1
         step = self._step
-        scalars: Dict[str, float] = {}
+        scalars: dict[str, float] = {}
         for name, v in self._values.read(self.model).items():
             split, mapped = classify_scalar(name)
             if split is None:
@@ -135,11 +135,11 @@ class GradwatchCallback(keras.callbacks.Callback):
         self._before = None
         grads = self._grads.read() if self._grads is not None and self._grads.captured else None
         hist = step % self.hist_every == 0
-        layers: Dict[str, Dict[str, Any]] = {}
-        hists: List[Dict[str, Any]] = []
+        layers: dict[str, dict[str, Any]] = {}
+        hists: list[dict[str, Any]] = []
         for i, (name, layer, w) in enumerate(self._watched):
             now = _np(w)
-            d: Dict[str, Any] = {"param": stats_np(now)}
+            d: dict[str, Any] = {"param": stats_np(now)}
             bias = getattr(layer, "bias", None)
             if bias is not None:
                 d["bias"] = stats_np(_np(bias))
@@ -168,7 +168,7 @@ class GradwatchCallback(keras.callbacks.Callback):
         run = self.run
         if run is None or not logs:
             return
-        metrics: Dict[str, float] = {}
+        metrics: dict[str, float] = {}
         for k, v in logs.items():
             if not k.startswith("val_"):
                 continue

@@ -23,7 +23,7 @@ import os
 import socket
 import weakref
 from datetime import datetime
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 from . import startup
 from ._tb_stream import StepStream, tensor_stats
@@ -38,7 +38,7 @@ _UNSUPPORTED = (
     "add_custom_scalars_marginchart", "add_mesh",
 )
 
-def _close_at_exit(ref: "weakref.ref[SummaryWriter]") -> None:
+def _close_at_exit(ref: weakref.ref[SummaryWriter]) -> None:
     w = ref()
     if w is not None:
         w.close()
@@ -53,9 +53,9 @@ def _default_logdir(comment: str) -> str:
 class SummaryWriter:
     """Accepts torch's SummaryWriter arguments and calls; see the module docstring."""
 
-    def __init__(self, log_dir: Optional[str] = None, comment: str = "",
-                 purge_step: Optional[int] = None, max_queue: int = 10, flush_secs: int = 120,
-                 filename_suffix: str = "", *, run: Optional[Run] = None, tee: bool = False,
+    def __init__(self, log_dir: str | None = None, comment: str = "",
+                 purge_step: int | None = None, max_queue: int = 10, flush_secs: int = 120,
+                 filename_suffix: str = "", *, run: Run | None = None, tee: bool = False,
                  **init_kwargs: Any) -> None:
         self._tee: Any = None
         if tee:
@@ -74,11 +74,11 @@ class SummaryWriter:
         self._init_kwargs = dict(init_kwargs)
         self._init_kwargs.setdefault("name", os.path.basename(os.path.normpath(self.log_dir)))
         self._init_kwargs.setdefault("framework", "pytorch")
-        self._config: Dict[str, Any] = dict(self._init_kwargs.pop("config", None) or {})
+        self._config: dict[str, Any] = dict(self._init_kwargs.pop("config", None) or {})
         self._late_config = False
         self._names = Names()
         self._stream = StepStream(lambda: self.run)
-        self._warned: set = set()
+        self._warned: set[str] = set()
         self.closed = False
         atexit.register(_close_at_exit, weakref.ref(self))
 
@@ -99,15 +99,15 @@ class SummaryWriter:
             warn(msg)
 
     # ------------------------------------------------------------------ numbers
-    def add_scalar(self, tag: str, scalar_value: Any, global_step: Optional[int] = None,
-                   walltime: Optional[float] = None, new_style: bool = False,
+    def add_scalar(self, tag: str, scalar_value: Any, global_step: int | None = None,
+                   walltime: float | None = None, new_style: bool = False,
                    double_precision: bool = False) -> None:
         if self._tee is not None:
             self._tee.add_scalar(tag, scalar_value, global_step, walltime, new_style,
                                  double_precision)
         self._scalar(tag, scalar_value, global_step)
 
-    def _scalar(self, tag: str, value: Any, global_step: Optional[int]) -> None:
+    def _scalar(self, tag: str, value: Any, global_step: int | None) -> None:
         key = self._names.scalar(tag)
         if key is None:
             self._warn_once("name:" + tag, f"scalar tag {tag!r} cannot be a gradwatch name "
@@ -121,16 +121,16 @@ class SummaryWriter:
         else:
             self._stream.eval(split, name, value)
 
-    def add_scalars(self, main_tag: str, tag_scalar_dict: Dict[str, Any],
-                    global_step: Optional[int] = None, walltime: Optional[float] = None) -> None:
+    def add_scalars(self, main_tag: str, tag_scalar_dict: dict[str, Any],
+                    global_step: int | None = None, walltime: float | None = None) -> None:
         if self._tee is not None:
             self._tee.add_scalars(main_tag, tag_scalar_dict, global_step, walltime)
         for tag, value in tag_scalar_dict.items():
             self._scalar(f"{main_tag}/{tag}", value, global_step)
 
-    def add_histogram(self, tag: str, values: Any, global_step: Optional[int] = None,
-                      bins: Any = "tensorflow", walltime: Optional[float] = None,
-                      max_bins: Optional[int] = None) -> None:
+    def add_histogram(self, tag: str, values: Any, global_step: int | None = None,
+                      bins: Any = "tensorflow", walltime: float | None = None,
+                      max_bins: int | None = None) -> None:
         if self._tee is not None:
             try:
                 self._tee.add_histogram(tag, values, global_step, bins, walltime, max_bins)
@@ -147,10 +147,10 @@ class SummaryWriter:
             self._stream.layer(where[0], where[1], got["stats"], got["edges"], got["counts"],
                                got["n"])
 
-    def add_histogram_raw(self, tag: str, min: float, max: float, num: int, sum: float,  # noqa: A002
+    def add_histogram_raw(self, tag: str, min: float, max: float, num: int, sum: float,
                           sum_squares: float, bucket_limits: Any, bucket_counts: Any,
-                          global_step: Optional[int] = None,
-                          walltime: Optional[float] = None) -> None:
+                          global_step: int | None = None,
+                          walltime: float | None = None) -> None:
         if self._tee is not None:
             self._tee.add_histogram_raw(tag, min, max, num, sum, sum_squares, bucket_limits,
                                         bucket_counts, global_step, walltime)
@@ -177,9 +177,9 @@ class SummaryWriter:
                                 "keeps a layer's weight, bias, weight-gradient and activation "
                                 "histograms, named like 'fc1.weight', 'fc1.weight.grad'")
 
-    def add_hparams(self, hparam_dict: Dict[str, Any], metric_dict: Dict[str, Any],
-                    hparam_domain_discrete: Optional[Dict[str, List[Any]]] = None,
-                    run_name: Optional[str] = None, global_step: Optional[int] = None) -> None:
+    def add_hparams(self, hparam_dict: dict[str, Any], metric_dict: dict[str, Any],
+                    hparam_domain_discrete: dict[str, list[Any]] | None = None,
+                    run_name: str | None = None, global_step: int | None = None) -> None:
         if self._tee is not None:
             self._tee.add_hparams(hparam_dict, metric_dict, hparam_domain_discrete, run_name,
                                   global_step)
@@ -238,7 +238,7 @@ class SummaryWriter:
             again = startup.init(id=run.id, resume=True, config=self._config, **kw)
             again.finish(status)
 
-    def __enter__(self) -> "SummaryWriter":
+    def __enter__(self) -> SummaryWriter:
         return self
 
     def __exit__(self, tp: Any, value: Any, tb: Any) -> None:

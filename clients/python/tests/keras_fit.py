@@ -16,6 +16,7 @@ from sklearn.datasets import load_digits
 
 from gradwatch.keras import GradwatchCallback
 
+
 class Recorder(keras.callbacks.Callback):
     """Runs after gradwatch's callback: the running means Keras reports, and the first
     layer's kernel (and, on torch, its gradient) around each reporting batch."""
@@ -30,11 +31,11 @@ class Recorder(keras.callbacks.Callback):
         self.grad: dict = {}
         self._before = None
 
-    def on_train_batch_begin(self, batch: int, logs: dict = None) -> None:
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
         if (self.step + 1) % self.every == 0:
             self._before = keras.ops.convert_to_numpy(self.model.layers[0].kernel).copy()
 
-    def on_train_batch_end(self, batch: int, logs: dict = None) -> None:
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         self.step += 1
         self.running.append([self.step, batch, float(logs["loss"]), float(logs["accuracy"])])
         if self.step % self.every == 0:

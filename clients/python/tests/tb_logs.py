@@ -3,7 +3,7 @@ with what was logged kept aside, for the import and drop-in tests."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -17,10 +17,10 @@ class Logged:
     the histogram steps (as float64 numpy arrays)."""
 
     def __init__(self) -> None:
-        self.scalars: Dict[str, Dict[int, float]] = {}
-        self.tensors: Dict[str, Dict[int, np.ndarray]] = {}
-        self.hparams: Dict[str, Any] = {}
-        self.metrics: Dict[str, float] = {}
+        self.scalars: dict[str, dict[int, float]] = {}
+        self.tensors: dict[str, dict[int, np.ndarray]] = {}
+        self.hparams: dict[str, Any] = {}
+        self.metrics: dict[str, float] = {}
 
     def scalar(self, tag: str, step: int, v: float) -> None:
         self.scalars.setdefault(tag, {})[step] = v
@@ -30,7 +30,7 @@ class Logged:
 
 
 def train(writer: Any, lr: float, steps: int, start: int = 0, hist_every: int = 10,
-          eval_every: int = 20, logged: Optional[Logged] = None, hparams: bool = True,
+          eval_every: int = 20, logged: Logged | None = None, hparams: bool = True,
           act: Any = None,
           seed: int = 0) -> Logged:
     """SGD on the digits with a 64-32-10 MLP; `writer` is any SummaryWriter-like object."""

@@ -10,16 +10,17 @@ import sys
 import textwrap
 import urllib.parse
 from pathlib import Path
-from typing import Any, Dict, Tuple
+from typing import Any
 
 import numpy as np
 import pytest
+from tb_logs import Logged, f32, write_run
 from torch import nn
 
-from conftest import Server
 from gradwatch.cli import main
 from gradwatch.importers.tb_runs import run_id
-from tb_logs import Logged, f32, write_run
+
+from conftest import Server
 
 PROJECT = "tbimport"
 
@@ -29,14 +30,14 @@ def q(s: str) -> str:
 
 
 def cli(server: Server, logdir: str, capsys: pytest.CaptureFixture, project: str = PROJECT,
-        *extra: str) -> Tuple[int, str, str]:
+        *extra: str) -> tuple[int, str, str]:
     rc = main(["import", "tensorboard", logdir, "--url", server.url, "--project", project,
                *extra])
     got = capsys.readouterr()
     return rc, got.out, got.err
 
 
-def snapshot(server: Server, rid: str) -> Dict[str, Any]:
+def snapshot(server: Server, rid: str) -> dict[str, Any]:
     d = server.get(f"/runs/{q(rid)}")
     series = server.get(f"/runs/{q(rid)}/series")["series"]
     return {"detail": d, "series": series,
@@ -46,7 +47,7 @@ def snapshot(server: Server, rid: str) -> Dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def logs(tmp_path_factory: pytest.TempPathFactory) -> Tuple[str, Dict[str, Logged]]:
+def logs(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, Logged]]:
     root = tmp_path_factory.mktemp("tb") / "logs"
     logged = {"healthy": write_run(str(root / "healthy"), lr=0.1, steps=60),
               # the injected fault: a learning rate far too high for this (linear) network,
@@ -57,8 +58,8 @@ def logs(tmp_path_factory: pytest.TempPathFactory) -> Tuple[str, Dict[str, Logge
 
 
 @pytest.fixture(scope="module")
-def imported(logs: Tuple[str, Dict[str, Logged]], _session_server: Server
-             ) -> Dict[str, Any]:
+def imported(logs: tuple[str, dict[str, Logged]], _session_server: Server
+             ) -> dict[str, Any]:
     root, _ = logs
     import io
     from contextlib import redirect_stderr, redirect_stdout
@@ -124,7 +125,7 @@ def test_histograms_and_layer_stats(server: Server, logs: Any, imported: Any) ->
             for field, want in (("mean", x.mean()), ("std", x.std()), ("min", x.min()),
                                 ("max", x.max()), ("norm", math.sqrt(x @ x))):
                 got = server.export(rid, f"layer/{layer}/{of}/{field}")
-                v = dict((s, val) for s, val in got)[ev.step]
+                v = dict(got)[ev.step]
                 assert v == pytest.approx(float(want), rel=1e-5, abs=1e-9), (tag, field)
             got = dict(map(tuple, server.export(rid, f"layer/{layer}/{of}/meanAbs")))
             assert got[ev.step] == pytest.approx(float(np.abs(x).mean()), rel=0.05), tag
@@ -209,7 +210,7 @@ def test_an_interrupted_import_resumes_from_the_last_step(
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
     subprocess.run([sys.executable, "-c", script], check=True, env=env, timeout=120)
     assert server.get(f"/runs/{q(rid)}")["status"] in ("live", "stale")
-    rc, out, err = cli(server, str(tmp_path / "logs"), capsys)
+    rc, _out, err = cli(server, str(tmp_path / "logs"), capsys)
     assert rc == 0, err
     pts = server.export(rid, "loss")
     assert [p[0] for p in pts] == list(range(60))
@@ -236,7 +237,7 @@ def test_a_truncated_file_imports_up_to_its_last_good_record(
     ev = _event_file(folder)
     data = ev.read_bytes()
     ev.write_bytes(data[: len(data) * 2 // 3 + 7])  # mid-record
-    rc, out, err = cli(server, str(tmp_path / "logs"), capsys)
+    rc, _out, err = cli(server, str(tmp_path / "logs"), capsys)
     assert rc == 0
     assert str(ev) in err and "truncated or corrupt" in err
     rid = run_id(PROJECT, str(folder), "cut")
@@ -254,7 +255,7 @@ def test_a_corrupt_record_stops_the_file_with_a_warning(
     data = bytearray(ev.read_bytes())
     data[len(data) // 2] ^= 0xFF  # fails that record's checksum
     ev.write_bytes(bytes(data))
-    rc, out, err = cli(server, str(tmp_path / "logs"), capsys)
+    rc, _out, err = cli(server, str(tmp_path / "logs"), capsys)
     assert rc == 0
     assert str(ev) in err
     pts = server.export(run_id(PROJECT, str(folder), "flip"), "loss")
@@ -313,7 +314,7 @@ def test_hist_every_thins_histograms_but_keeps_every_stat(
         server: Server, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     folder = tmp_path / "logs" / "thin"
     write_run(str(folder), lr=0.1, steps=60, hparams=False)
-    rc, out, err = cli(server, str(tmp_path / "logs"), capsys, PROJECT, "--hist-every", "3",
+    rc, _out, err = cli(server, str(tmp_path / "logs"), capsys, PROJECT, "--hist-every", "3",
                        "-q")
     assert rc == 0, err
     assert "importing" not in err  # -q: no progress bar
@@ -358,7 +359,7 @@ def test_ctrl_c_then_import_again_gives_the_whole_run(server: Server, tmp_path: 
     # what was queued was delivered and the run ended: a prefix of the stream
     assert partial["status"] == "stopped" and partial["lastStep"] < n - 1
     assert [s for s, _ in server.export(rid, "loss")] == list(range(partial["lastStep"] + 1))
-    rc, out, err = cli(server, str(tmp_path / "logs"), capsys)
+    rc, _out, err = cli(server, str(tmp_path / "logs"), capsys)
     assert rc == 0, err
     pts = server.export(rid, "loss")
     assert [s for s, _ in pts] == list(range(n))

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import urllib.parse
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any
 
 import numpy as np
 import pytest
@@ -25,7 +25,7 @@ def q(s: str) -> str:
     return urllib.parse.quote(s, safe="")
 
 
-_FITS: Dict[str, Any] = {}
+_FITS: dict[str, Any] = {}
 
 
 def fits(server: Server, backend: str, tmp_path: Path) -> Any:
@@ -52,8 +52,8 @@ def fits(server: Server, backend: str, tmp_path: Path) -> Any:
     return _FITS[backend]
 
 
-def points(server: Server, rid: str, name: str) -> Dict[int, Any]:
-    return {s: v for s, v in server.export(rid, name)}
+def points(server: Server, rid: str, name: str) -> dict[int, Any]:
+    return dict(server.export(rid, name))
 
 
 @pytest.mark.parametrize("backend", ["tensorflow", "torch"])

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tb_logs import train
 
 from conftest import Server
-from tb_logs import train
 
 
 def q(s: str) -> str:
@@ -117,10 +117,9 @@ def test_a_non_finite_histogram_is_counted_not_fatal(server: Server, env: Path,
 def test_a_failing_script_ends_the_run_failed(server: Server, env: Path) -> None:
     from gradwatch.tensorboard import SummaryWriter
 
-    with pytest.raises(RuntimeError):
-        with SummaryWriter("runs/boom") as w:
-            w.add_scalar("loss", 2.0, 0)
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), SummaryWriter("runs/boom") as w:
+        w.add_scalar("loss", 2.0, 0)
+        raise RuntimeError("boom")
     d = server.get(f"/runs/{q(w.run.id)}")
     assert d["status"] == "failed"
     assert server.export(w.run.id, "loss") == [[0, 2.0]]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Dict, Optional
+from typing import Any
 
 from ..run import Run
 
@@ -44,13 +44,13 @@ class Emitter:
                 raise SendFailed("the sender thread stopped")
             time.sleep(0.002)
 
-    def step(self, step: int, t: float, scalars: Dict[str, float],
-             layers: Optional[Dict[str, Dict[str, Dict[str, float]]]]) -> None:
+    def step(self, step: int, t: float, scalars: dict[str, float],
+             layers: dict[str, dict[str, dict[str, float]]] | None) -> None:
         self._wait()
         self._sender.put(("log", step, scalars, None, None, layers or None, None, t))
         self.steps += 1
 
-    def message(self, msg: Dict[str, Any]) -> None:
+    def message(self, msg: dict[str, Any]) -> None:
         self._wait()
         if msg.get("type") == "eval":
             # The sender sequences a message at once but holds step items to batch them, so
@@ -69,5 +69,6 @@ class Emitter:
         return self._sender.acked
 
     @property
-    def fatal(self) -> Optional[str]:
-        return self._sender.fatal
+    def fatal(self) -> str | None:
+        err = self._sender.fatal
+        return None if err is None else str(err)

@@ -14,10 +14,10 @@ any data."""
 from __future__ import annotations
 
 import math
-from typing import Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
-Stats = Dict[str, float]
-Hist = Tuple[List[float], List[int]]
+Stats = dict[str, float]
+Hist = tuple[list[float], list[int]]
 
 MAX_BUCKETS = 1000  # the protocol's limit on counts per histogram
 _HUGE = 1e300       # TF1's outermost default limits are +-DBL_MAX: no use as an edge
@@ -33,7 +33,7 @@ def _abs_mass(a: float, b: float, c: float) -> float:
 
 
 def _bucket_moments(edges: Sequence[float],
-                    counts: Sequence[float]) -> Tuple[float, float, float, float]:
+                    counts: Sequence[float]) -> tuple[float, float, float, float]:
     """(n, sum, sum of squares, sum of |x|) of values spread evenly within each bucket."""
     n = s = sq = ab = 0.0
     for i, c in enumerate(counts):
@@ -57,15 +57,15 @@ def _finish(n: float, mean: float, var: float, abs_sum: float, mn: float, mx: fl
             "min": mn, "max": mx, "norm": math.sqrt(sum_sq) if sum_sq >= 0 else math.nan}
 
 
-def merge_buckets(edges: List[float], counts: List[int]) -> Hist:
+def merge_buckets(edges: list[float], counts: list[int]) -> Hist:
     """Halves the bucket count (neighbours summed) until it fits the protocol."""
     while len(counts) > MAX_BUCKETS:
         counts = [sum(counts[i:i + 2]) for i in range(0, len(counts), 2)]
-        edges = edges[0::2] if len(edges) % 2 == 1 else edges[0::2] + [edges[-1]]
+        edges = edges[0::2] if len(edges) % 2 == 1 else [*edges[0::2], edges[-1]]
     return edges, counts
 
 
-def _clean(edges: List[float], counts: List[int]) -> Optional[Hist]:
+def _clean(edges: list[float], counts: list[int]) -> Hist | None:
     if len(counts) < 1 or len(edges) != len(counts) + 1:
         return None
     prev = -math.inf
@@ -93,7 +93,7 @@ def _mean_abs_sum(edges: Sequence[float], counts: Sequence[float], lo: float, hi
     return ab
 
 
-def from_histo(h: object) -> Tuple[Optional[Hist], Optional[Stats]]:
+def from_histo(h: object) -> tuple[Hist | None, Stats | None]:
     """A legacy HistogramProto: (edges, counts) for a `hist` message, and layer stats."""
     limits = list(h.bucket_limit)  # type: ignore[attr-defined]
     raw = list(h.bucket)  # type: ignore[attr-defined]
@@ -106,12 +106,12 @@ def from_histo(h: object) -> Tuple[Optional[Hist], Optional[Stats]]:
         edges, cnt = limits, raw[1:]
     else:
         lo = mn if math.isfinite(mn) and mn <= limits[0] else limits[0]
-        edges, cnt = [lo] + limits, raw
+        edges, cnt = [lo, *limits], raw
     if abs(edges[-1]) > _HUGE:
         edges[-1] = max(mx, edges[-2]) if math.isfinite(mx) else edges[-2]
     if abs(edges[0]) > _HUGE:
         edges[0] = min(mn, edges[1]) if math.isfinite(mn) else edges[1]
-    hist = _clean(edges, [int(round(c)) for c in cnt])
+    hist = _clean(edges, [round(c) for c in cnt])
 
     s, sq = float(h.sum), float(h.sum_squares)  # type: ignore[attr-defined]
     finite = math.isfinite(mn) and math.isfinite(mx)
@@ -126,14 +126,14 @@ def from_histo(h: object) -> Tuple[Optional[Hist], Optional[Stats]]:
     return hist, _finish(n, mean, var, ab, mn, mx, sq)
 
 
-def from_tensor_rows(rows: Sequence[Sequence[float]]) -> Tuple[Optional[Hist], Optional[Stats]]:
+def from_tensor_rows(rows: Sequence[Sequence[float]]) -> tuple[Hist | None, Stats | None]:
     """A TF2 histogram tensor of [left, right, count] rows: everything from the buckets."""
     if len(rows) == 0:
         return None, None
     lefts = [float(r[0]) for r in rows]
     rights = [float(r[1]) for r in rows]
     raw = [float(r[2]) for r in rows]
-    edges = lefts + [rights[-1]]
+    edges = [*lefts, rights[-1]]
     n, s, sq, ab = _bucket_moments(edges, raw)
     if n <= 0:
         return None, None
@@ -141,4 +141,4 @@ def from_tensor_rows(rows: Sequence[Sequence[float]]) -> Tuple[Optional[Hist], O
     mn, mx = lefts[nonempty[0]], rights[nonempty[-1]]
     mean = s / n
     var = max(sq / n - mean * mean, 0.0)
-    return _clean(edges, [int(round(c)) for c in raw]), _finish(n, mean, var, ab, mn, mx, sq)
+    return _clean(edges, [round(c) for c in raw]), _finish(n, mean, var, ab, mn, mx, sq)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Optional, TextIO
+from typing import TextIO
 
 
 def _mb(n: float) -> str:
@@ -14,7 +14,7 @@ def _mb(n: float) -> str:
 
 class Progress:
     def __init__(self, total_bytes: int, quiet: bool = False,
-                 stream: Optional[TextIO] = None) -> None:
+                 stream: TextIO | None = None) -> None:
         self.total = max(total_bytes, 1)
         self.stream = stream or sys.stderr
         self.quiet = quiet

@@ -7,7 +7,7 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Any, Dict, List, NamedTuple, Optional
+from typing import Any, NamedTuple
 
 
 class ServerError(RuntimeError):
@@ -32,8 +32,8 @@ class Stored(NamedTuple):
     """What the server holds of a run: its status, its last `steps` step, and the last step
     of anything stored (train steps, eval metrics, histograms)."""
     status: str
-    last_step: Optional[int]
-    last_any: Optional[int]
+    last_step: int | None
+    last_any: int | None
 
     @property
     def ended(self) -> bool:
@@ -41,7 +41,7 @@ class Stored(NamedTuple):
 
 
 class Rest:
-    def __init__(self, url: str, token: Optional[str] = None, timeout: float = 30.0) -> None:
+    def __init__(self, url: str, token: str | None = None, timeout: float = 30.0) -> None:
         self.base = http_base(url)
         self.token = token
         self.timeout = timeout
@@ -68,7 +68,7 @@ class Rest:
     def _q(self, run_id: str) -> str:
         return urllib.parse.quote(run_id, safe="")
 
-    def stored(self, run_id: str) -> Optional[Stored]:
+    def stored(self, run_id: str) -> Stored | None:
         detail = self.get(f"/runs/{self._q(run_id)}")
         if detail is None:
             return None
@@ -80,9 +80,9 @@ class Rest:
         steps += [h["step"] for h in hists.get("histograms", [])]
         return Stored(str(detail.get("status")), last, max(steps) if steps else None)
 
-    def alerts(self, run_id: str) -> List[Dict[str, Any]]:
-        out: List[Dict[str, Any]] = []
-        cursor: Optional[str] = None
+    def alerts(self, run_id: str) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        cursor: str | None = None
         while True:
             page = self.get(f"/runs/{self._q(run_id)}/alerts", cursor=cursor, limit=100)
             if not page:

@@ -6,21 +6,21 @@ the window (and is sent) once `window` later steps have been seen."""
 from __future__ import annotations
 
 import heapq
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 from . import hist_stats
 from .tb_tags import Names, classify_hist
 
 
 class Pending:
-    __slots__ = ("t", "scalars", "layers", "hists", "evals")
+    __slots__ = ("evals", "hists", "layers", "scalars", "t")
 
     def __init__(self, t: float) -> None:
         self.t = t
-        self.scalars: Dict[str, float] = {}
-        self.layers: Dict[str, Dict[str, Dict[str, float]]] = {}
-        self.hists: List[Tuple[str, str, List[float], List[int]]] = []
-        self.evals: Dict[str, Dict[str, float]] = {}
+        self.scalars: dict[str, float] = {}
+        self.layers: dict[str, dict[str, dict[str, float]]] = {}
+        self.hists: list[tuple[str, str, list[float], list[int]]] = []
+        self.evals: dict[str, dict[str, float]] = {}
 
 
 class LayerInfo:
@@ -28,7 +28,7 @@ class LayerInfo:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.params: Dict[str, int] = {}
+        self.params: dict[str, int] = {}
 
 
 class StepWindow:
@@ -37,17 +37,17 @@ class StepWindow:
     def __init__(self, window: int = 64, keep_from: int = 0) -> None:
         self.window = window
         self.keep_from = keep_from  # records of earlier steps were imported before
-        self.pending: Dict[int, Pending] = {}
-        self._heap: List[int] = []
+        self.pending: dict[int, Pending] = {}
+        self._heap: list[int] = []
         self.flushed_upto = -1
         self.late = 0               # training values that arrived after their step was sent
-        self.late_tags: Dict[str, int] = {}
-        self.names: Dict[Optional[str], Names] = {}
-        self.layers: Dict[str, LayerInfo] = {}  # in first-seen order
-        self.unmapped: Dict[str, int] = {}      # histogram tags that name no layer tensor
-        self._hist_tags: Dict[str, Optional[Tuple[str, str]]] = {}
-        self.skipped_plugins: Dict[str, int] = {}
-        self.hparams: Dict[str, Any] = {}
+        self.late_tags: dict[str, int] = {}
+        self.names: dict[str | None, Names] = {}
+        self.layers: dict[str, LayerInfo] = {}  # in first-seen order
+        self.unmapped: dict[str, int] = {}      # histogram tags that name no layer tensor
+        self._hist_tags: dict[str, tuple[str, str] | None] = {}
+        self.skipped_plugins: dict[str, int] = {}
+        self.hparams: dict[str, Any] = {}
         self.hparams_late = False
         self.records = 0
 
@@ -58,7 +58,7 @@ class StepWindow:
             heapq.heappush(self._heap, step)
         return p
 
-    def add(self, rec: Tuple[int, float, str, str, Any], split: Optional[str]) -> None:
+    def add(self, rec: tuple[int, float, str, str, Any], split: str | None) -> None:
         step, t, kind, tag, payload = rec
         self.records += 1
         skip = step < self.keep_from
@@ -117,7 +117,7 @@ class StepWindow:
         else:
             self.skipped_plugins[payload] = self.skipped_plugins.get(payload, 0) + 1
 
-    def ready(self) -> List[Tuple[int, Pending]]:
+    def ready(self) -> list[tuple[int, Pending]]:
         """Steps that left the window, in order."""
         out = []
         heap = self._heap
@@ -127,7 +127,7 @@ class StepWindow:
             self.flushed_upto = max(self.flushed_upto, s)
         return out
 
-    def rest(self) -> List[Tuple[int, Pending]]:
+    def rest(self) -> list[tuple[int, Pending]]:
         out = []
         heap = self._heap
         while heap:

@@ -9,7 +9,8 @@ to its end is reported by name, with what was imported from it."""
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple
+from collections.abc import Iterator
+from typing import Any, NamedTuple
 
 from .._warn import warn
 
@@ -18,14 +19,14 @@ _RECORD_FRAMING = 16  # 8-byte length, 4-byte length crc, 4-byte data crc
 # what the importer yields: (step, wall time, kind, tag, payload)
 #   kind "scalar": payload float; "histo": a HistogramProto; "rows": [[left, right, count]];
 #   "hparams": {name: value}; "skip": the plugin name of a summary we do not import
-Record = Tuple[int, float, str, str, Any]
+Record = tuple[int, float, str, str, Any]
 
 
 def is_event_file(name: str) -> bool:
     return "tfevents" in name
 
 
-def event_files(folder: str) -> List[str]:
+def event_files(folder: str) -> list[str]:
     """The event files directly in `folder`, oldest first (their names start with the
     creation time, as TensorBoard orders them)."""
     try:
@@ -52,7 +53,7 @@ def _fast_crc() -> None:
     value = google_crc32c.value
 
     def masked_crc32c(data: bytes) -> int:
-        x = value(bytes(data))
+        x = int(value(bytes(data)))
         return (((x >> 15) | (x << 17)) + 0xA282EAD8) & 0xFFFFFFFF
 
     masked_crc32c._gradwatch_fast = True  # type: ignore[attr-defined]
@@ -86,7 +87,7 @@ class EventReader:
         self.undecodable = 0
         self._loader = RawEventFileLoader(path)
         self._parse = event_pb2.Event.FromString
-        self._plugins: Dict[str, str] = {}  # TF2 writes a tag's metadata on its first value only
+        self._plugins: dict[str, str] = {}  # TF2 writes a tag's metadata on its first value only
 
     def report(self) -> FileReport:
         return FileReport(self.path, self.size, self.read, self.records, self.undecodable)
@@ -111,7 +112,7 @@ class EventReader:
                 if rec is not None:
                     yield rec
 
-    def _record(self, v: Any, step: int, wall: float) -> Optional[Record]:
+    def _record(self, v: Any, step: int, wall: float) -> Record | None:
         kind = v.WhichOneof("value")
         tag = v.tag
         if kind == "simple_value":
@@ -138,7 +139,7 @@ class EventReader:
         return step, wall, "skip", tag, plugin or kind or "unknown"
 
 
-def _hparams(content: bytes) -> Optional[Dict[str, Any]]:
+def _hparams(content: bytes) -> dict[str, Any] | None:
     from tensorboard.plugins.hparams import plugin_data_pb2
 
     try:
@@ -147,7 +148,7 @@ def _hparams(content: bytes) -> Optional[Dict[str, Any]]:
         return None
     if data.WhichOneof("data") != "session_start_info":
         return None
-    out: Dict[str, Any] = {}
+    out: dict[str, Any] = {}
     for name, val in data.session_start_info.hparams.items():
         which = val.WhichOneof("kind")
         if which == "number_value":

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from typing import Any, Dict, List, NamedTuple, Optional, Tuple
+from typing import Any, NamedTuple
 
 from .tb_reader import EventReader, event_files
 
@@ -27,12 +27,12 @@ _HPARAMS_CHILD_MAX = 256 * 1024  # torch's hparams folders hold a few hundred by
 class RunSource(NamedTuple):
     folder: str                                 # identifies the run (its id)
     name: str                                   # shown on the dashboard
-    streams: List[Tuple[str, Optional[str]]]    # (folder, split: None for training data)
-    hparams: Dict[str, Any]                     # from hparams child folders
-    hparam_metrics: Dict[str, float]
+    streams: list[tuple[str, str | None]]    # (folder, split: None for training data)
+    hparams: dict[str, Any]                     # from hparams child folders
+    hparam_metrics: dict[str, float]
 
     @property
-    def files(self) -> List[str]:
+    def files(self) -> list[str]:
         return [f for d, _ in self.streams for f in event_files(d)]
 
     @property
@@ -46,9 +46,9 @@ def run_id(project: str, folder: str, name: str) -> str:
     return f"tb-{slug}-{h}"
 
 
-def _read_hparams_child(folder: str) -> Optional[Tuple[Dict[str, Any], Dict[str, float]]]:
-    hp: Dict[str, Any] = {}
-    metrics: Dict[str, float] = {}
+def _read_hparams_child(folder: str) -> tuple[dict[str, Any], dict[str, float]] | None:
+    hp: dict[str, Any] = {}
+    metrics: dict[str, float] = {}
     found = False
     for path in event_files(folder):
         for _, _, kind, tag, payload in EventReader(path):
@@ -60,7 +60,7 @@ def _read_hparams_child(folder: str) -> Optional[Tuple[Dict[str, Any], Dict[str,
     return (hp, metrics) if found else None
 
 
-def discover(logdir: str) -> List[RunSource]:
+def discover(logdir: str) -> list[RunSource]:
     logdir = os.path.abspath(logdir)
     if not os.path.isdir(logdir):
         raise FileNotFoundError(f"{logdir} is not a folder")
@@ -76,7 +76,7 @@ def discover(logdir: str) -> List[RunSource]:
         return os.path.basename(logdir) if r == "." else r
 
     taken = set()
-    extra: Dict[str, Tuple[Dict[str, Any], Dict[str, float]]] = {}
+    extra: dict[str, tuple[dict[str, Any], dict[str, float]]] = {}
     for d in dirs:
         parent = os.path.dirname(d)
         if parent in has_events and sum(os.path.getsize(f) for f in event_files(d)) \
@@ -88,19 +88,19 @@ def discover(logdir: str) -> List[RunSource]:
                 m.update(got[1])
                 taken.add(d)
 
-    groups: Dict[str, List[Tuple[str, Optional[str]]]] = {}
+    groups: dict[str, list[tuple[str, str | None]]] = {}
     for d in dirs:
         if d in taken or d == logdir or os.path.basename(d) != "train":
             continue
         parent = os.path.dirname(d)
-        evals: List[Tuple[str, Optional[str]]] = [
+        evals: list[tuple[str, str | None]] = [
             (os.path.join(parent, n), split) for n, split in sorted(_EVAL_DIRS.items())
             if os.path.join(parent, n) in has_events and os.path.join(parent, n) not in taken]
         if evals:
             taken.update(e for e, _ in evals)
             groups[d] = evals
 
-    runs: List[RunSource] = []
+    runs: list[RunSource] = []
     for d in dirs:
         if d in taken:
             continue

@@ -10,7 +10,6 @@ becomes that layer's param/bias/grad/act; the rest are not mapped (see docs/inte
 from __future__ import annotations
 
 import re
-from typing import Dict, Optional, Set, Tuple
 
 _SEP = re.compile(r"[/_\-. :]+")
 _SPLITS = {"val": "val", "valid": "val", "validation": "val", "eval": "val",
@@ -21,7 +20,7 @@ _RESERVED = ("layer/", "inputs/", "eval/", "derived/")
 MAX_NAME = 200
 
 
-def canonical(tokens: list) -> Optional[str]:
+def canonical(tokens: list[str]) -> str | None:
     base = "_".join(tokens)
     if base == "loss":
         return "loss"
@@ -32,8 +31,8 @@ def canonical(tokens: list) -> Optional[str]:
     return None
 
 
-def classify_scalar(tag: str, default_split: Optional[str] = None
-                    ) -> Tuple[Optional[str], str]:
+def classify_scalar(tag: str, default_split: str | None = None
+                    ) -> tuple[str | None, str]:
     """(split or None for training, name): `name` is canonical when the tag's meaning is clear,
     else the tag itself (for an eval metric: the tag without its split word)."""
     tokens = [t for t in _SEP.split(tag.lower()) if t]
@@ -54,7 +53,7 @@ def classify_scalar(tag: str, default_split: Optional[str] = None
 
 
 def _strip_split(tag: str) -> str:
-    parts = [p for p in re.split(r"([/_\-. :]+)", tag)]
+    parts = list(re.split(r"([/_\-. :]+)", tag))
     words = parts[0::2]
     for i, w in enumerate(words):
         if w.lower() in _SPLITS:
@@ -73,10 +72,10 @@ _HNOISE = {"histogram", "histograms", "hist", "hists", "values", "distribution"}
 _SUFFIX = re.compile(r"^(.*?)(?:_\d+)?$")
 
 
-def classify_hist(tag: str) -> Optional[Tuple[str, str]]:
+def classify_hist(tag: str) -> tuple[str, str] | None:
     """(layer, of) for a histogram tag that names a layer's tensor, else None."""
     words = [w for w in re.split(r"[/.]", tag) if w]
-    roles: Set[str] = set()
+    roles: set[str] = set()
     layer = []
     for w in words:
         low = w.lower()
@@ -129,13 +128,13 @@ class Names:
     """Gives each tag of a run its gradwatch name, first come first served: the first tag
     whose meaning is `loss` gets that name; a second one keeps its own tag."""
 
-    def __init__(self, default_split: Optional[str] = None) -> None:
+    def __init__(self, default_split: str | None = None) -> None:
         self.default_split = default_split
-        self._by_tag: Dict[str, Optional[Tuple[Optional[str], str]]] = {}
-        self._taken: Set[Tuple[Optional[str], str]] = set()
-        self.skipped: Set[str] = set()
+        self._by_tag: dict[str, tuple[str | None, str] | None] = {}
+        self._taken: set[tuple[str | None, str]] = set()
+        self.skipped: set[str] = set()
 
-    def scalar(self, tag: str) -> Optional[Tuple[Optional[str], str]]:
+    def scalar(self, tag: str) -> tuple[str | None, str] | None:
         got = self._by_tag.get(tag, False)
         if got is not False:
             return got  # type: ignore[return-value]
@@ -145,7 +144,7 @@ class Names:
             key = (split, tag)
         if split is None and key[1].startswith(_RESERVED):
             key = (None, "tb/" + key[1])
-        out: Optional[Tuple[Optional[str], str]] = key
+        out: tuple[str | None, str] | None = key
         if not 0 < len(key[1]) <= MAX_NAME or key in self._taken:
             self.skipped.add(tag)
             out = None

@@ -18,7 +18,8 @@ import shutil
 import sys
 import tempfile
 import time
-from typing import Any, Dict, Iterator, List, NamedTuple, Optional, TextIO, Tuple
+from collections.abc import Iterator
+from typing import Any, NamedTuple, TextIO
 
 from .. import startup
 from .._warn import warn
@@ -48,14 +49,14 @@ class RunResult(NamedTuple):
     steps: int
     hists: int
     evals: int
-    first_step: Optional[int]
-    last_step: Optional[int]
-    alerts: List[Dict[str, Any]]
+    first_step: int | None
+    last_step: int | None
+    alerts: list[dict[str, Any]]
     detail: str
 
 
-def config_of(hparams: Dict[str, Any], metrics: Dict[str, float]) -> Dict[str, Any]:
-    cfg: Dict[str, Any] = {}
+def config_of(hparams: dict[str, Any], metrics: dict[str, float]) -> dict[str, Any]:
+    cfg: dict[str, Any] = {}
     for k, v in hparams.items():
         if 0 < len(str(k)) <= 200:
             cfg[str(k)] = v
@@ -70,7 +71,7 @@ def config_of(hparams: Dict[str, Any], metrics: Dict[str, float]) -> Dict[str, A
 
 class _RunImport:
     def __init__(self, src: RunSource, rest: Rest, url: str, project: str,
-                 token: Optional[str], spool_dir: str, hist_every: int,
+                 token: str | None, spool_dir: str, hist_every: int,
                  progress: Progress) -> None:
         self.src = src
         self.rest = rest
@@ -81,14 +82,14 @@ class _RunImport:
         self.hist_every = max(1, hist_every)
         self.progress = progress
         self.id = run_id(project, src.folder, src.name)
-        self.readers: List[EventReader] = []
-        self.em: Optional[Emitter] = None
-        self.sent_layers: List[str] = []
+        self.readers: list[EventReader] = []
+        self.em: Emitter | None = None
+        self.sent_layers: list[str] = []
         self.hist_steps = 0
-        self.first: Optional[int] = None
-        self.last: Optional[int] = None
+        self.first: int | None = None
+        self.last: int | None = None
 
-    def _stream(self, folder: str, split: Optional[str]) -> Iterator[Tuple[Any, Optional[str]]]:
+    def _stream(self, folder: str, split: str | None) -> Iterator[tuple[Any, str | None]]:
         for path in event_files(folder):
             r = EventReader(path)
             self.readers.append(r)
@@ -96,7 +97,7 @@ class _RunImport:
                 yield rec, split
             warn_incomplete(r.report())
 
-    def _open(self, stored: Optional[Stored], rewind: Optional[int], win: StepWindow) -> None:
+    def _open(self, stored: Stored | None, rewind: int | None, win: StepWindow) -> None:
         hp = dict(self.src.hparams)
         hp.update(win.hparams)
         run = startup.init(
@@ -144,10 +145,8 @@ class _RunImport:
             *streams, key=lambda x: x[0][0])
         label = src.name
         try:
-            n = 0
-            for rec, split in merged:
+            for n, (rec, split) in enumerate(merged, start=1):
                 win.add(rec, split)
-                n += 1
                 if n & 1023 == 0:
                     if self.em is not None and self.em.fatal:
                         raise SendFailed(self.em.fatal)
@@ -200,7 +199,7 @@ class _RunImport:
                 warn(f"{name}: scalar tags with no usable name were skipped: "
                      + ", ".join(sorted(names.skipped)[:5]))
 
-    def _close(self, win: StepWindow, stored: Optional[Stored], error: Optional[str]) -> RunResult:
+    def _close(self, win: StepWindow, stored: Stored | None, error: str | None) -> RunResult:
         em = self.em
         src = self.src
         if em is None:
@@ -233,9 +232,9 @@ class _RunImport:
                          em.hists, em.evals, self.first, self.last, alerts, error or "")
 
 
-def import_logdir(logdir: str, url: str, project: str, token: Optional[str] = None, *,
-                  quiet: bool = False, hist_every: int = 1, out: Optional[TextIO] = None,
-                  progress_stream: Optional[TextIO] = None) -> List[RunResult]:
+def import_logdir(logdir: str, url: str, project: str, token: str | None = None, *,
+                  quiet: bool = False, hist_every: int = 1, out: TextIO | None = None,
+                  progress_stream: TextIO | None = None) -> list[RunResult]:
     """Imports every run of a TensorBoard log directory; prints each run's outcome and its
     alerts to `out` (stdout) and returns the results."""
     out = out or sys.stdout
