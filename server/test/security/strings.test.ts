@@ -154,3 +154,22 @@ describe('group commit isolates a message that fails in the database', () => {
     }
   });
 });
+
+describe('REST bodies and queries', () => {
+  it('refuse lone surrogates with a 400 naming the field, and store nothing', async () => {
+    const srv = await startServer();
+    try {
+      const post = (path: string, body: string) => fetch(`${srv.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      const token = await post('/api/v1/tokens', '{"scope":"read","name":"x\\ud800"}');
+      expect(token.status).toBe(400);
+      expect(((await token.json()) as { message: string }).message).toMatch(/body\/name.*surrogate/);
+      expect(((await (await fetch(`${srv.url}/api/v1/tokens`)).json()) as { tokens: unknown[] }).tokens).toEqual([]);
+      const hook = await post('/api/v1/projects/p/webhooks', '{"url":"https://example.com/\\udc00"}');
+      expect(hook.status).toBe(400);
+      expect((await fetch(`${srv.url}/api/v1/runs?search=%ED%A0%80`)).status).toBeLessThan(500);
+    } finally {
+      await srv.close();
+      removeDir(srv.dataDir);
+    }
+  });
+});
