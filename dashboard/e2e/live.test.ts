@@ -78,7 +78,7 @@ describe('live run', () => {
     // The rule engine raises nan.detected as a critical alert; it reaches the page over the socket.
     const toast = page.locator('.toast', { hasText: 'nan.detected' }).filter({ hasText: 'nan-1' });
     await toast.waitFor({ timeout: 15_000 });
-    const row = page.locator('tr[data-alert]', { hasText: 'nan.detected' }).filter({ hasText: 'nan-1' });
+    const row = page.locator('[data-run-group="nan-1"] tr[data-alert]', { hasText: 'nan.detected' });
     await row.waitFor({ timeout: 5000 });
     expect(await row.locator('.badge').first().textContent()).toBe('critical');
     await screenshot(page, 'alerts-live');

@@ -72,7 +72,9 @@ describe('run page: axes, scales, band, optimizer and alert layers', () => {
   it('names the layer of a NaN alert in the alerts table, from its evidence', async () => {
     const { page, server } = env;
     await page.goto(`${server.url}/alerts`);
-    const row = page.locator('tr[data-alert]', { hasText: 'nan.detected' }).filter({ hasText: 'boom-1' });
+    // The run failed, and its alerts closed with it.
+    await page.getByLabel('Status').selectOption('resolved');
+    const row = page.locator('[data-run-group="boom-1"] tr[data-alert]', { hasText: 'nan.detected' });
     await row.waitFor({ timeout: 10_000 });
     expect(await row.locator('td.layer').textContent()).toBe('fc2');
     await screenshot(page, 'alerts-layer');

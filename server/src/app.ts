@@ -18,6 +18,7 @@ import dbPlugin from './plugins/db.js';
 import domainPlugin from './plugins/domain.js';
 import errorsPlugin from './plugins/errors.js';
 import retentionPlugin from './plugins/retention.js';
+import { cutOnShutdown, onSocketError } from './ingest/socket-guard.js';
 import { flushThenCloseSockets } from './plugins/shutdown.js';
 import swaggerPlugin from './plugins/swagger.js';
 import pointRoutes from './points/points.routes.js';
@@ -43,8 +44,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     // One line per request is noise at info: they go to debug.
     logController: new RequestLog(),
     bodyLimit: 1024 * 1024,
-    // Ingest batches are large; the WebSocket library's own limit sits above the app's, so an
-    // oversized frame is answered with an error by the app before the socket closes.
     forceCloseConnections: true,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -53,7 +52,17 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(errorsPlugin);
   await app.register(dbPlugin);
   await app.register(authPlugin);
-  await app.register(websocket, { preClose: flushThenCloseSockets, options: { maxPayload: Math.min(config.limits.maxFrameBytes * 4, 1 << 30) } });
+  // ws refuses a frame over maxPayload from its header, before buffering it (the socket guard
+  // tells the peer why first); UTF-8 is checked by the app, which refuses bad text without a close.
+  await app.register(websocket, {
+    // A peer that does not read would hold the shutdown for ws's 30 s close timeout: cut it soon.
+    preClose(this: FastifyInstance, done: () => void) {
+      cutOnShutdown(this.websocketServer.clients);
+      flushThenCloseSockets.call(this, done);
+    },
+    errorHandler: (err, socket, req) => onSocketError(err, socket, req.log),
+    options: { maxPayload: config.limits.maxFrameBytes, skipUTF8Validation: true },
+  });
   await app.register(swaggerPlugin);
 
   // Domain

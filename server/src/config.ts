@@ -23,6 +23,16 @@ export interface Config {
     maxConnections: number;
     maxLiveConnections: number;
     liveMaxBufferedBytes: number;
+    /** Bytes an ingest socket may have queued unread before it is closed as slow_consumer. */
+    maxBufferedBytes: number;
+    /** A socket must say hello (live: authenticate) within this, or it is closed with hello_timeout. */
+    helloTimeoutMs: number;
+    /** Errors a socket may earn before hello / auth; one more closes it with abuse. */
+    preAuthMaxErrors: number;
+    /** Errors a minute (burst of as many) a socket may earn after hello; past it, abuse. */
+    maxErrorsPerMinute: number;
+    /** hello messages a minute on one ingest connection (a burst of up to 10). */
+    maxHellosPerMinute: number;
   };
   dashboardDir: string | null;
   /** First webhook retry delay; doubles per attempt. */
@@ -93,6 +103,11 @@ export function loadConfig(env: Env = process.env, cwd = process.env.INIT_CWD ??
       maxConnections: int(env, 'GRADWATCH_MAX_CONNECTIONS', 1000, 1, 100_000),
       maxLiveConnections: int(env, 'GRADWATCH_MAX_LIVE_CONNECTIONS', 200, 1, 100_000),
       liveMaxBufferedBytes: int(env, 'GRADWATCH_LIVE_MAX_BUFFERED_BYTES', 8 * 1024 * 1024, 65536, 1 << 30),
+      maxBufferedBytes: int(env, 'GRADWATCH_MAX_BUFFERED_BYTES', 1024 * 1024, 16384, 1 << 30),
+      helloTimeoutMs: int(env, 'GRADWATCH_HELLO_TIMEOUT_MS', 10_000, 100, 600_000),
+      preAuthMaxErrors: int(env, 'GRADWATCH_PREAUTH_MAX_ERRORS', 5, 1, 1_000_000),
+      maxErrorsPerMinute: int(env, 'GRADWATCH_MAX_ERRORS_PER_MINUTE', 1000, 10, 100_000_000),
+      maxHellosPerMinute: int(env, 'GRADWATCH_MAX_HELLOS_PER_MINUTE', 60, 1, 100_000_000),
     },
     dashboardDir: env.GRADWATCH_DASHBOARD_DIR ?? null,
     webhookRetryMs: int(env, 'GRADWATCH_WEBHOOK_RETRY_MS', 1000, 10, 3_600_000),

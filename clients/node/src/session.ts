@@ -189,9 +189,8 @@ export abstract class IngestSession extends EventEmitter<{
 
   private onRejected(code: string, message: string, seq?: number): void {
     if (seq === undefined && !this.ready) {
-      // The connection cap (`limit`, closed 1013) passes; any other refused hello would be refused again.
-      if (code === 'limit') this.ws?.close();
-      else this.fail(new GradwatchError(code, message));
+      // A refused hello would be refused again.
+      this.fail(new GradwatchError(code, message));
       return;
     }
     if (seq === undefined) {

@@ -1,12 +1,15 @@
 import type { Alert } from '@gradwatch/shared';
 
+/** What picking a series needs of an alert: a diagnosis's symptom gives these too. */
+export type AlertLike = Pick<Alert, 'rule' | 'evidence'> & { layer?: string | undefined };
+
 const L = (layer: string, rest: string) => `layer/${layer}/${rest}`;
 
 /**
  * The layer an alert is about: its own field, else the layer its evidence names. The NaN rule
  * raises one alert per run (not one per layer) and puts the first layer it hit in the evidence.
  */
-export function alertLayer(a: Alert): string | null {
+export function alertLayer(a: AlertLike): string | null {
   if (a.layer) return a.layer;
   const ev = a.evidence.layer;
   return typeof ev === 'string' && ev !== '' ? ev : null;
@@ -16,7 +19,7 @@ export function alertLayer(a: Alert): string | null {
  * The series an alert is about, most telling first, so selecting it opens the right chart.
  * Rules name their layer and, for NaN, the quantity and series where it first showed up.
  */
-export function alertSeries(a: Alert, available: readonly string[]): string[] {
+export function alertSeries(a: AlertLike, available: readonly string[]): string[] {
   const has = new Set(available);
   const ev = a.evidence;
   const layer = alertLayer(a);

@@ -1,5 +1,5 @@
 import type {
-  AlertPage, AlertQuery, HistogramList, HistogramQuery, ProjectList, QueryResult, RunAlertQuery, RunDetail, RunList,
+  AlertPage, AlertQuery, HistogramList, HistogramQuery, ProjectList, QueryResult, RunAlertQuery, RunDetail, RunDiagnosis, RunList,
   RunListQuery, SeriesList, StepsQuery, StepTimes, XAxis,
 } from '@gradwatch/shared';
 import { auth } from './auth.svelte';
@@ -77,6 +77,8 @@ export const api = {
   projects: () => get<ProjectList>('/projects').then((r) => r.projects),
   runs: (q: RunListQuery) => get<RunList>('/runs', q),
   run: (id: string) => get<RunDetail>(`/runs/${enc(id)}`),
+  /** The run's ranked verdict, rank 1 first, info hints included. */
+  diagnosis: (id: string) => get<RunDiagnosis>(`/runs/${enc(id)}/diagnosis`).then((r) => r.diagnoses),
   series: (id: string) => get<SeriesList>(`/runs/${enc(id)}/series`).then((r) => r.series),
 
   /** A bucketed range query; long lists of series are split into parallel requests. */

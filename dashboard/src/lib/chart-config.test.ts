@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { pointBin } from './buckets';
 import { buildData, buildOptions, logTick, markerText, type ChartSpec } from './chart-config';
+import { AUX_ROLES } from './chart-setup';
 
 const spec = (over: Partial<ChartSpec> = {}): ChartSpec => ({
   series: [{ label: 'loss', color: '#4e79a7', bins: () => [pointBin(0, 2), pointBin(1, 'NaN'), pointBin(2, 1)] }],
@@ -19,6 +20,15 @@ describe('buildData', () => {
   it('adds the raw line behind a smoothed one', () => {
     const ds = buildData(spec({ smoothing: 0.6 })).datasets as unknown as DS[];
     expect(ds.filter((d) => d.gwRole === 'raw')).toHaveLength(1);
+  });
+
+  it('marks an onset as a vertical line on the hidden axis, off the legend', () => {
+    const ds = buildData(spec({ onset: 7 })).datasets as unknown as DS[];
+    const o = ds.find((d) => d.gwRole === 'onset');
+    expect(o?.label).toBe('onset step 7');
+    expect(o?.data).toEqual([{ x: 7, y: 0 }, { x: 7, y: 1 }]);
+    expect(AUX_ROLES.has('onset')).toBe(true);
+    expect(buildData(spec({ onset: null })).datasets.some((d) => (d as unknown as DS).gwRole === 'onset')).toBe(false);
   });
 
   it('highlights an alert range as a filled rectangle over the steps', () => {

@@ -28,6 +28,8 @@ export interface ChartSpec {
   smoothing: number;
   /** Steps to highlight (an alert's range). */
   highlight?: [number, number] | null;
+  /** A step drawn as a vertical line (a diagnosis's onset). */
+  onset?: number | null;
   /** Healthy y band, drawn behind the data. */
   band?: [number, number] | null;
   /** Zoomed range in steps; null shows everything. */
@@ -100,6 +102,15 @@ export function buildData(spec: ChartSpec): ChartData<'line', XY[]> {
         label: `alert steps ${a}–${b}`, gwRole: 'highlight', yAxisID: 'ym', parsing: false, order: 10,
         data: [{ x: xa, y: 0 }, { x: xa, y: 1 }, { x: xb, y: 1 }, { x: xb, y: 0 }],
         fill: 'origin', pointRadius: 0, borderWidth: 1.5, borderColor: 'rgba(242,142,43,0.9)', backgroundColor: 'rgba(242,142,43,0.18)',
+      });
+    }
+  }
+  if (spec.onset !== undefined && spec.onset !== null) {
+    const x = spec.index ? spec.index.x(spec.onset, spec.axis) : spec.onset;
+    if (x !== null) {
+      datasets.push({
+        label: `onset step ${spec.onset}`, gwRole: 'onset', yAxisID: 'ym', parsing: false, order: 10,
+        data: [{ x, y: 0 }, { x, y: 1 }], pointRadius: 0, borderWidth: 2, borderDash: [5, 3], borderColor: 'rgba(214,39,40,0.9)', fill: false,
       });
     }
   }

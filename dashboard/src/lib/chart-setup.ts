@@ -12,10 +12,10 @@ Chart.register(
 );
 
 /** Dataset roles that are drawing aids, not values: no legend entry, no tooltip. */
-export const AUX_ROLES = new Set(['lo', 'hi', 'highlight', 'raw']);
+export const AUX_ROLES = new Set(['lo', 'hi', 'highlight', 'onset', 'raw']);
 
 export interface GwDatasetExtras {
-  gwRole?: 'line' | 'lo' | 'hi' | 'raw' | 'marker' | 'highlight';
+  gwRole?: 'line' | 'lo' | 'hi' | 'raw' | 'marker' | 'highlight' | 'onset';
 }
 
 declare module 'chart.js' {

@@ -1,10 +1,12 @@
-import type { Alert, LiveClientMsg, LivePoints, LiveRun, LiveServerMsg } from '@gradwatch/shared';
+import type { Alert, LiveClientMsg, LiveDiagnosis, LivePoints, LiveRun, LiveServerMsg } from '@gradwatch/shared';
 import { throttle } from './throttle';
 
 export interface LiveEvents {
   points: LivePoints;
   run: LiveRun;
   alert: Alert;
+  /** A run's verdict changed: its whole ranked list. */
+  diagnosis: LiveDiagnosis;
   /** The socket (re)opened: live data may have been missed, so views refetch. */
   open: { reconnect: boolean };
   close: { code: number };
@@ -110,7 +112,7 @@ export class LiveSocket {
     return () => set.delete(fn as (m: never) => void);
   }
 
-  /** Asks for live data of these runs ("*" gets run and alert events of every run). */
+  /** Asks for live data of these runs ("*" gets run, alert and diagnosis events of every run). */
   subscribe(runs: readonly string[], series?: readonly string[]): () => void {
     const mine = runs.map((run) => ({ run, series: series ? new Set(series) : null }));
     for (const i of mine) this.interests.add(i);
@@ -182,6 +184,7 @@ export class LiveSocket {
       this.deliverPoints();
     } else if (m.type === 'run') this.emit('run', m);
     else if (m.type === 'alert') this.emit('alert', m.alert);
+    else if (m.type === 'diagnosis') this.emit('diagnosis', m);
     else if (m.type === 'ready') this.answered();
     else if (m.type === 'error') {
       this.answered();

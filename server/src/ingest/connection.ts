@@ -1,47 +1,27 @@
+import { isUtf8 } from 'node:buffer';
 import type { FastifyBaseLogger } from 'fastify';
 import type { WebSocket } from 'ws';
-import type { ErrorCode, SeqMsg } from '@gradwatch/shared';
+import { illFormedString, mayHoldIllFormed, type ErrorCode, type SeqMsg } from '@gradwatch/shared';
 import { isTransientDbError } from '../storage/db.js';
 import type { IngestService } from './ingest.service.js';
 import { Rejection } from './pending.js';
 import type { Peer, RunSession } from './run-session.js';
+import { RateLimiter } from './rate-limiter.js';
+import { SocketGuard, type GuardLimits } from './socket-guard.js';
 import { validators } from './validators.js';
 
 let nextPeerId = 1;
 
-/** Decodes a frame without copying it first: frames are large on the ingest path. */
-function textOf(data: Buffer | ArrayBuffer | Buffer[]): string {
-  if (Buffer.isBuffer(data)) return data.toString('utf8');
-  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
-  return Buffer.from(data).toString('utf8');
-}
-
-/** Token bucket: messages per second per connection, with one second of burst. */
-class RateLimiter {
-  private tokens: number;
-  private last = Date.now();
-  constructor(private readonly perSecond: number) {
-    this.tokens = perSecond;
-  }
-  take(): boolean {
-    const now = Date.now();
-    this.tokens = Math.min(this.perSecond, this.tokens + ((now - this.last) / 1000) * this.perSecond);
-    this.last = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
-  }
-}
-
-export function socketPeer(socket: WebSocket): Peer {
+/** The write path's view of a socket: every send goes through the guard's bounds. */
+export function socketPeer(socket: WebSocket, guard: SocketGuard): Peer {
   return {
     id: nextPeerId++,
-    send: (msg) => {
-      if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(msg));
-    },
+    send: (msg) => (msg.type === 'error' ? guard.error(msg.code, msg.message, pick(msg)) : guard.send(msg)),
     close: (code, reason) => socket.close(code, reason),
   };
 }
+
+const pick = (m: { seq?: number; expected?: number }) => ({ ...(m.seq !== undefined ? { seq: m.seq } : {}), ...(m.expected !== undefined ? { expected: m.expected } : {}) });
 
 const SEQ_TYPES = new Set(['model', 'steps', 'eval', 'hist', 'end']);
 
@@ -51,46 +31,51 @@ export function serveIngest(
   service: IngestService,
   authorize: (project: string, token?: string) => { code: 'unauthorized' | 'forbidden' | 'not_found'; message: string } | null,
   log: FastifyBaseLogger,
+  limits: GuardLimits & { maxHellosPerMinute: number },
 ): void {
-  const peer = socketPeer(socket);
+  const guard = new SocketGuard(socket, limits, 'hello');
+  const peer = socketPeer(socket, guard);
   const limiter = new RateLimiter(service.limits.maxMessagesPerSecond);
+  // A hello is a write transaction and forces a group commit of everyone's queue: a peer that
+  // repeats it would make every job's messages commit one fsync at a time.
+  const hellos = new RateLimiter(limits.maxHellosPerMinute / 60, Math.min(10, limits.maxHellosPerMinute));
   let state: RunSession | null = null;
-  const fail = (code: ErrorCode, message: string, seq?: number): void =>
-    peer.send({ type: 'error', code, message, ...(seq !== undefined ? { seq } : {}) });
+  const fail = (code: ErrorCode, message: string): void => guard.error(code, message);
 
-  socket.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
-    const size = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : data.byteLength;
-    if (size > service.limits.maxFrameBytes) {
-      fail('frame_too_large', `frame of ${size} bytes exceeds maxFrameBytes=${service.limits.maxFrameBytes}; split the batch`);
-      socket.close(1009, 'frame too large');
-      return;
+  socket.on('message', (data: Buffer, isBinary: boolean) => {
+    if (!guard.open) return;
+    if (data.length > service.limits.maxFrameBytes) {
+      return guard.closeWith('frame_too_large', `frame of ${data.length} bytes exceeds maxFrameBytes=${service.limits.maxFrameBytes}; split the batch`, 1009);
     }
     if (isBinary) return fail('bad_message', 'binary frames are not part of the protocol: send JSON text frames');
     if (!limiter.take()) {
       return fail('rate_limited', `more than ${service.limits.maxMessagesPerSecond} messages a second; slow down and re-send`);
     }
+    // ws leaves UTF-8 to the app (skipUTF8Validation), so bad text is refused here, not by a close.
+    if (!isUtf8(data)) return fail('bad_json', 'the text frame is not valid UTF-8');
+    const text = data.toString('utf8');
     let msg: unknown;
     try {
-      msg = JSON.parse(textOf(data));
+      msg = JSON.parse(text);
     } catch (e) {
       return fail('bad_json', `malformed JSON: ${(e as Error).message}`);
     }
     if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) {
       return fail('bad_message', 'a message must be a JSON object with a "type"');
     }
+    const illFormed = mayHoldIllFormed(text) ? illFormedString(msg) : null;
     const type = (msg as { type?: unknown }).type;
     if (type === 'hello') {
       if (!validators.hello.check(msg)) return fail('bad_message', `invalid hello: ${validators.hello.explain(msg)}`);
+      if (illFormed) return fail('bad_message', `invalid hello: ${illFormed}`);
+      if (!hellos.take()) return fail('rate_limited', `more than ${limits.maxHellosPerMinute} hellos a minute on one connection; a job says hello once per connection`);
       const denied = authorize(msg.run.project, msg.token);
-      if (denied !== null) {
-        fail(denied.code, denied.message);
-        socket.close(1008, denied.code);
-        return;
-      }
+      if (denied !== null) return guard.closeWith(denied.code, denied.message, 1008);
       try {
         const res = service.hello(peer, msg);
         if (state && state !== res.session) service.detach(peer, state);
         state = res.session;
+        guard.authenticated();
         peer.send(res.welcome);
         for (const a of res.alerts) peer.send({ type: 'alert', alert: a });
         if (res.diagnoses) peer.send({ type: 'diagnosis', diagnoses: res.diagnoses });
@@ -101,8 +86,8 @@ export function serveIngest(
           if (!transient) log.error({ err: e }, 'hello failed');
           return fail(transient ? 'retry' : 'internal', transient ? 'the database is busy or full; send hello again after a back-off' : 'internal error; see the server log');
         }
+        if (e.code === 'protocol') return guard.closeWith(e.code, e.message, 1002);
         fail(e.code, e.message);
-        if (e.code === 'protocol') socket.close(1002, 'unsupported protocol');
       }
       return;
     }
@@ -118,9 +103,9 @@ export function serveIngest(
     if (!v.check(msg)) {
       return service.reject(peer, state, seq, 'bad_message', `invalid ${type}: ${v.explain(msg)}`);
     }
+    if (illFormed) return service.reject(peer, state, seq, 'bad_message', `invalid ${type}: ${illFormed}`);
     service.submit(peer, state, msg as SeqMsg);
   });
 
   socket.on('close', () => service.detach(peer, state));
-  socket.on('error', () => socket.terminate());
 }

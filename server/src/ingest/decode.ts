@@ -15,6 +15,17 @@ export interface LayerOrder {
   names: Map<string, string[]>;
 }
 
+/** The layer order of a model; `names` carries the series-name strings over from an earlier model. */
+export function layerOrderOf(model: { layers: ReadonlyArray<{ name: string; trainable?: boolean | undefined }> } | null, names: LayerOrder['names'] = new Map()): LayerOrder {
+  const layers = model?.layers ?? [];
+  return {
+    first: layers[0]?.name ?? null,
+    last: layers[layers.length - 1]?.name ?? null,
+    frozen: new Set(layers.filter((l) => l.trainable === false).map((l) => l.name)),
+    names,
+  };
+}
+
 function namesOf(order: LayerOrder, layer: string): string[] {
   let n = order.names.get(layer);
   if (!n) {

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type {} from '@fastify/websocket';
+import { guardLimits } from './socket-guard.js';
 import { connectionLimit } from './connection-limit.js';
 import { serveIngest } from './connection.js';
 
@@ -10,7 +11,7 @@ const ingestRoutes: FastifyPluginAsync = async (app) => {
     if (!slot(socket)) return;
     // hello.token, or else an Authorization header on the upgrade request.
     const headerToken = app.auth.tokenOf(req);
-    serveIngest(socket, app.ingest, (project, token) => app.auth.checkIngest(token ?? headerToken, project, socket), req.log);
+    serveIngest(socket, app.ingest, (project, token) => app.auth.checkIngest(token ?? headerToken, project, socket), req.log, { ...guardLimits(app.config.limits), maxHellosPerMinute: app.config.limits.maxHellosPerMinute });
   });
 };
 

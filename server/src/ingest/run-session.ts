@@ -1,7 +1,7 @@
 import type { ServerMsg } from '@gradwatch/shared';
 import type { RunRef } from '../alerts/alert-ledger.js';
 import type { DiagnosingRunEngine, ModelView, RuleSettings } from '../rules/types.js';
-import type { LayerOrder } from './decode.js';
+import { layerOrderOf, type LayerOrder } from './decode.js';
 
 /** The other end of an ingest socket, as the write path sees it. */
 export interface Peer {
@@ -25,7 +25,6 @@ export interface SessionInit {
   diagnosesJson: string;
 }
 
-const emptyOrder = (): LayerOrder => ({ first: null, last: null, frozen: new Set(), names: new Map() });
 
 /**
  * One run as the ingest path holds it between messages: its seq and step progress, its model
@@ -41,7 +40,7 @@ export class RunSession {
   /** Highest step written (pending included); steps must exceed it. */
   private lastStepValue: number | null;
   private modelValue: ModelView | null = null;
-  private orderValue: LayerOrder = emptyOrder();
+  private orderValue: LayerOrder = layerOrderOf(null);
   private engineValue: DiagnosingRunEngine;
   /** The verdict as last stored (JSON), so an unchanged verdict is not written again; null: unknown. */
   private diagnosesJson: string | null;
@@ -106,14 +105,8 @@ export class RunSession {
 
   setModel(model: ModelView): void {
     this.modelValue = model;
-    const layers = model.layers;
-    this.orderValue = {
-      first: layers[0]?.name ?? null,
-      last: layers[layers.length - 1]?.name ?? null,
-      frozen: new Set(layers.filter((l) => l.trainable === false).map((l) => l.name)),
-      // Series-name strings are kept across models: the same layer keeps the same names.
-      names: this.orderValue.names,
-    };
+    // Series-name strings are kept across models: the same layer keeps the same names.
+    this.orderValue = layerOrderOf(model, this.orderValue.names);
   }
 
   /** New rule settings with a fresh engine, which is told the model at once. */

@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin';
 import type { FastifyError } from 'fastify';
+import { illFormedString } from '@gradwatch/shared';
 import { badRequest, HttpError } from '../http-errors.js';
 
 /**
@@ -27,6 +28,12 @@ export default fp(
         for (const [k, v] of Object.entries(obj as Record<string, unknown>)) {
           if (typeof v === 'number' && !Number.isFinite(v)) throw badRequest(`invalid ${where}: ${where}/${k} must be a finite number`);
         }
+      }
+      // SQLite stores UTF-8, which cannot hold a lone surrogate: refused in any body or query,
+      // as on the sockets (shared/src/protocol/strings.ts), before anything is stored.
+      for (const [where, obj] of [['body', req.body], ['querystring', req.query], ['params', req.params]] as const) {
+        const bad = illFormedString(obj, where);
+        if (bad) throw badRequest(`invalid ${bad}`);
       }
     });
     app.setNotFoundHandler((req, reply) =>

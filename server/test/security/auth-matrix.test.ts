@@ -5,9 +5,9 @@
  * through unguarded.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hello, RawSocket, removeDir, startServer, type TestServer } from '../helpers.js';
+import { hello, RawSocket, removeDir, type TestServer } from '../helpers.js';
 
-const ADMIN = 'bootstrap-admin-token-0123456789';
+import { ADMIN, insertAlert, startTenants, type Tenants } from './tenants.js';
 const WRONG = 'gw_this-token-was-never-issued-0000000000000';
 
 type Cond = 'none' | 'wrong' | 'scope' | 'other' | 'right';
@@ -32,38 +32,8 @@ const tok = {} as Record<TokenName, string>;
 let alertA = 0;
 let hookA = 0;
 
-async function call(method: string, path: string, token: string | undefined, body?: unknown): Promise<{ status: number; body: unknown }> {
-  const headers: Record<string, string> = {};
-  if (token !== undefined) headers.authorization = `Bearer ${token}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${srv.url}${path}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
-  const text = await res.text();
-  let parsed: unknown = text;
-  try {
-    parsed = text ? JSON.parse(text) : null;
-  } catch {
-    // not JSON (html, css, js)
-  }
-  return { status: res.status, body: parsed };
-}
-
-async function createToken(scope: string, project?: string): Promise<string> {
-  const r = await call('POST', '/api/v1/tokens', ADMIN, { scope, name: `${scope} ${project ?? '*'}`, ...(project ? { project } : {}) });
-  expect(r.status).toBe(201);
-  return (r.body as { token: string }).token;
-}
-
-async function ingestRun(id: string, project: string, token = ADMIN): Promise<void> {
-  const s = await RawSocket.open(`${srv.wsUrl}/v1/ingest`);
-  s.send(hello(id, { token, run: { id, project, name: id } }));
-  const w = await s.next((m) => m.type === 'welcome');
-  const seq = (w as { lastSeq: number }).lastSeq + 1;
-  s.send({ type: 'steps', seq, items: [{ step: seq, time: 1_800_000_000, epoch: 0, scalars: { loss: 1 } }] });
-  await s.ack(seq);
-  s.send({ type: 'hist', seq: seq + 1, step: seq, layer: 'fc', of: 'param', edges: [0, 1], counts: [3] });
-  await s.ack(seq + 1);
-  s.close();
-}
+let tenants: Tenants;
+const call = (method: string, path: string, token: string | undefined, body?: unknown) => tenants.call(method, path, token, body);
 
 async function freshHook(): Promise<void> {
   const r = await call('POST', '/api/v1/projects/pa/webhooks', ADMIN, { url: 'http://127.0.0.1:9/hook' });
@@ -105,14 +75,14 @@ const SPECS: Record<string, Spec> = {
     otherBody: (b) => expect((b as { projects: Array<{ name: string }> }).projects.map((p) => p.name)).toEqual(['pb']),
   }),
   'DELETE /api/v1/projects/:project': {
-    ...admin('/api/v1/projects/pdel', 204, 403, { setup: () => ingestRun('rdel-p', 'pdel') }),
+    ...admin('/api/v1/projects/pdel', 204, 403, { setup: () => tenants.ingestRun('rdel-p', 'pdel') }),
     tokens: { scope: 'readAll', other: 'adminB', right: 'admin' },
   },
   'GET /api/v1/runs': read('/api/v1/runs', 200, {
     otherBody: (b) => expect(listedRuns(b).map((r) => r.project)).toEqual(['pb']),
   }),
   'GET /api/v1/runs/:id': read('/api/v1/runs/ra'),
-  'DELETE /api/v1/runs/:id': admin('/api/v1/runs/rdel', 204, 404, { setup: () => ingestRun('rdel', 'pa') }),
+  'DELETE /api/v1/runs/:id': admin('/api/v1/runs/rdel', 204, 404, { setup: () => tenants.ingestRun('rdel', 'pa') }),
   'GET /api/v1/runs/:id/series': read('/api/v1/runs/ra/series'),
   'GET /api/v1/runs/:id/query': read('/api/v1/runs/ra/query?series=loss'),
   'GET /api/v1/runs/:id/series/export': read('/api/v1/runs/ra/series/export?name=loss'),
@@ -183,24 +153,13 @@ async function socketOutcome(path: string, token: string | undefined): Promise<n
 
 beforeAll(async () => {
   // The matrix's webhooks point at loopback, which must be allowed by name.
-  srv = await startServer({ env: { GRADWATCH_ADMIN_TOKEN: ADMIN, GRADWATCH_WEBHOOK_ALLOW_HOSTS: '127.0.0.1' } });
-  tok.admin = ADMIN;
-  tok.adminA = await createToken('admin', 'pa');
-  tok.adminB = await createToken('admin', 'pb');
-  tok.readA = await createToken('read', 'pa');
-  tok.readB = await createToken('read', 'pb');
-  tok.readAll = await createToken('read');
-  tok.ingestA = await createToken('ingest', 'pa');
-  tok.ingestB = await createToken('ingest', 'pb');
-  await ingestRun('ra', 'pa', tok.ingestA);
-  await ingestRun('rb', 'pb', tok.ingestB);
-  const db = srv.app.db.$client;
-  const run = db.prepare("SELECT id, project_id AS projectId FROM runs WHERE uid = 'ra'").get() as { id: number; projectId: number };
-  const now = new Date().toISOString();
-  alertA = Number(
-    db.prepare(`INSERT INTO alerts (run_id, project_id, rule, section, severity, status, first_step, last_step, evidence, advice, created_at, updated_at)
-      VALUES (?, ?, 'matrix', 'test', 'warning', 'open', 1, 1, '{}', 'none', ?, ?)`).run(run.id, run.projectId, now, now).lastInsertRowid,
-  );
+  tenants = await startTenants({ GRADWATCH_WEBHOOK_ALLOW_HOSTS: '127.0.0.1' });
+  srv = tenants.srv;
+  Object.assign(tok, tenants.tok);
+  tok.readAll = (await tenants.createToken('read')).token;
+  await tenants.ingestRun('ra', 'pa', tok.ingestA);
+  await tenants.ingestRun('rb', 'pb', tok.ingestB);
+  alertA = insertAlert(srv, 'ra');
   await freshHook();
 });
 

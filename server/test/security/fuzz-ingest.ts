@@ -65,7 +65,8 @@ export class IngestDriver {
   readonly models = new Map<string, RunModel>();
   sent = 0;
   runs = 0;
-  constructor(private readonly url: string, readonly prefix: string) {}
+  /** runIds: the runs this driver says hello to in turn (default: three of its own). */
+  constructor(private readonly url: string, readonly prefix: string, private readonly runIds?: readonly string[]) {}
 
   model(run = this.run): RunModel {
     let m = this.models.get(run);
@@ -75,13 +76,31 @@ export class IngestDriver {
 
   async hello(): Promise<void> {
     if (!this.conn || this.conn.closeCode !== null) this.conn = await Conn.open(`${this.url}/v1/ingest`, ['ack', 'error', 'welcome']);
-    this.run = `${this.prefix}-${this.runs++ % 3}`;
+    this.run = this.runIds ? (this.runIds[this.runs++ % this.runIds.length] as string) : `${this.prefix}-${this.runs++ % 3}`;
     this.conn.send(JSON.stringify({ type: 'hello', protocol: 1, token: ADMIN, run: { id: this.run, project: 'fuzz', name: this.run } }));
     const w = await this.conn.next();
     if (w.type !== 'welcome') throw new Error(`hello refused: ${JSON.stringify(w)}`);
     this.nextSeq = (w as Reply).lastSeq as number + 1;
     this.model();
     this.lastStep = Math.max(-1, ...this.model().steps);
+  }
+
+  /** A fresh socket: the last case may have left the old one closing (a bad protocol, a bad token). */
+  async reopen(): Promise<void> {
+    this.conn?.close();
+    this.conn = await Conn.open(`${this.url}/v1/ingest`, ['ack', 'error', 'welcome']);
+  }
+
+  /** hello with rewindTo on the current run: the model forgets steps >= to. */
+  async rewind(to: number): Promise<void> {
+    await this.reopen();
+    this.conn.send(JSON.stringify({ type: 'hello', protocol: 1, token: ADMIN, rewindTo: to, run: { id: this.run, project: 'fuzz', name: this.run } }));
+    const w = await this.conn.next();
+    if (w.type !== 'welcome') throw new Error(`rewind refused: ${JSON.stringify(w)}`);
+    const model = this.model();
+    rewindModel(model, to);
+    this.nextSeq = (w as Reply).lastSeq as number + 1;
+    this.lastStep = Math.max(-1, ...model.steps, to - 1);
   }
 
   readonly history: string[] = [];

@@ -141,7 +141,7 @@ describe('limits', () => {
     const open: RawSocket[] = [];
     for (let i = 0; i < 4; i++) open.push(await RawSocket.open(`${srv.wsUrl}/v1/ingest`));
     const extra = await RawSocket.open(`${srv.wsUrl}/v1/ingest`);
-    expect(await extra.error()).toMatchObject({ code: 'limit', message: expect.stringMatching(/GRADWATCH_MAX_CONNECTIONS=4/) });
+    expect(await extra.error()).toMatchObject({ code: 'busy', message: expect.stringMatching(/GRADWATCH_MAX_CONNECTIONS=4/) });
     expect(await closed(extra)).toBe(1013);
     open[0]?.close();
     await closed(open[0] as RawSocket);
@@ -156,7 +156,7 @@ describe('limits', () => {
     const a = await RawSocket.open(`${srv.wsUrl}/v1/live`);
     const b = await RawSocket.open(`${srv.wsUrl}/v1/live`);
     const c = await RawSocket.open(`${srv.wsUrl}/v1/live`);
-    expect(await c.error()).toMatchObject({ code: 'limit', message: expect.stringMatching(/GRADWATCH_MAX_LIVE_CONNECTIONS=2/) });
+    expect(await c.error()).toMatchObject({ code: 'busy', message: expect.stringMatching(/GRADWATCH_MAX_LIVE_CONNECTIONS=2/) });
     expect(await closed(c)).toBe(1013);
     a.close();
     b.close();

@@ -224,3 +224,4 @@ export const DiagnosisMsg = Type.Object({ type: Type.Literal('diagnosis'), diagn
 export type DiagnosisMsg = Static<typeof DiagnosisMsg>;
 
 export type ServerMsg = Welcome | Ack | AlertMsg | CommandMsg | ErrorMsg | DiagnosisMsg;
+export * from './strings.js';

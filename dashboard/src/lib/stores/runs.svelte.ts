@@ -1,5 +1,6 @@
-import type { LiveRun, RunStatus, RunSummary } from '@gradwatch/shared';
+import type { LiveDiagnosis, LiveRun, RunStatus, RunSummary } from '@gradwatch/shared';
 import { api } from '../api';
+import { topVerdict } from '../diagnosis';
 import { throttle } from '../throttle';
 import type { Live } from './run-series.svelte';
 
@@ -80,11 +81,18 @@ export class RunsStore {
     if (statusChanged && this.filter.statuses.length) this.refreshSoon();
   }
 
-  /** Run and alert events of every run; returns the stop. */
+  /** A run's verdict changed: its row shows the new top diagnosis. */
+  onDiagnosis(m: LiveDiagnosis): void {
+    const r = this.runs.find((x) => x.id === m.runId);
+    if (r) r.diagnosis = topVerdict(m.diagnoses);
+  }
+
+  /** Run, alert and diagnosis events of every run; returns the stop. */
   follow(): () => void {
     const offs = [
       this.live.subscribe(['*']),
       this.live.on('run', (m) => this.onRun(m)),
+      this.live.on('diagnosis', (m) => this.onDiagnosis(m)),
       // Open-alert counts are the server's to compute: refetch, at most once a second.
       this.live.on('alert', () => this.refreshSoon()),
       this.live.on('open', ({ reconnect }) => {
