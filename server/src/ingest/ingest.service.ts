@@ -1,6 +1,6 @@
 import { PROTOCOL_VERSION, type Alert, type Diagnosis, type ErrorCode, type Hello, type Limits, type SeqMsg, type Welcome } from '@gradwatch/shared';
 import type { FastifyBaseLogger } from 'fastify';
-import type { AlertLedger } from '../alerts/alert-ledger.js';
+import type { AlertLedger, RunRef } from '../alerts/alert-ledger.js';
 import type { Config } from '../config.js';
 import type { PointStore } from '../points/point-store.js';
 import { RunOfOtherProject, type RunRecords } from '../runs/run-records.js';
@@ -22,6 +22,8 @@ export interface IngestDeps {
   ledger: AlertLedger;
   sessions: RunSessions;
   listener: IngestListener;
+  /** The top verdict of a run changed (inside the transaction). */
+  onVerdict?: (ref: RunRef, top: Diagnosis | null) => void;
   limits: Config['limits'];
   log: FastifyBaseLogger;
 }
@@ -39,7 +41,7 @@ export class IngestService {
   private readonly writer: MessageWriter;
 
   constructor(private readonly d: IngestDeps) {
-    this.writer = new MessageWriter(d.records, d.points, d.ledger, d.limits, d.listener);
+    this.writer = new MessageWriter(d.records, d.points, d.ledger, d.limits, d.listener, d.onVerdict);
     const l = d.limits;
     this.limits = {
       maxFrameBytes: l.maxFrameBytes,

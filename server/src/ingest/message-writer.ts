@@ -1,5 +1,5 @@
-import { decodeTree, RESERVED_PREFIXES, toWireJson, type EndMsg, type EvalMsg, type HistMsg, type ModelMsg, type StepsMsg } from '@gradwatch/shared';
-import type { AlertLedger } from '../alerts/alert-ledger.js';
+import { decodeTree, RESERVED_PREFIXES, topVerdict, toWireJson, type EndMsg, type EvalMsg, type HistMsg, type ModelMsg, type StepsMsg, type Diagnosis } from '@gradwatch/shared';
+import type { AlertLedger, RunRef } from '../alerts/alert-ledger.js';
 import type { Config } from '../config.js';
 import type { PointStore } from '../points/point-store.js';
 import type { AlertChange, ModelView } from '../rules/types.js';
@@ -19,6 +19,8 @@ export class MessageWriter {
     private readonly ledger: AlertLedger,
     private readonly limits: Config['limits'],
     private readonly listener: Pick<IngestListener, 'wants'>,
+    /** The top verdict changed, inside the transaction (webhooks queue it in their outbox). */
+    private readonly onVerdict: (ref: RunRef, top: Diagnosis | null) => void = () => undefined,
   ) {}
 
   /** The rules' verdicts on this message: alerts stored, a stop when asked for, the run's diagnoses. */
@@ -35,6 +37,8 @@ export class MessageWriter {
     if (json !== null) {
       this.records.setDiagnoses(p.session.ref.id, json);
       p.diagnoses = diagnoses;
+      const top = topVerdict(diagnoses);
+      if (p.session.changedTop(top)) this.onVerdict(p.session.ref, top);
     }
   }
 

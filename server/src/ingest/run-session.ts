@@ -1,7 +1,10 @@
-import type { ServerMsg } from '@gradwatch/shared';
+import { topVerdict, type Diagnosis, type ServerMsg } from '@gradwatch/shared';
 import type { RunRef } from '../alerts/alert-ledger.js';
 import type { DiagnosingRunEngine, ModelView, RuleSettings } from '../rules/types.js';
 import { layerOrderOf, type LayerOrder } from './decode.js';
+
+const keyOf = (d: Diagnosis | null): string => (d ? `${d.cause}:${d.severity}` : '');
+
 
 /** The other end of an ingest socket, as the write path sees it. */
 export interface Peer {
@@ -44,6 +47,8 @@ export class RunSession {
   private engineValue: DiagnosingRunEngine;
   /** The verdict as last stored (JSON), so an unchanged verdict is not written again; null: unknown. */
   private diagnosesJson: string | null;
+  /** cause:severity of the top verdict last announced ('' for none). */
+  private topKey: string;
   private settingsValue: RuleSettingsMap;
   private ownerValue: Peer | null = null;
 
@@ -55,6 +60,7 @@ export class RunSession {
     this.engineValue = init.engine;
     this.settingsValue = init.settings;
     this.diagnosesJson = init.diagnosesJson;
+    this.topKey = keyOf(topVerdict(JSON.parse(init.diagnosesJson) as Diagnosis[]));
   }
 
   get uid(): string {
@@ -121,6 +127,14 @@ export class RunSession {
     if (json === this.diagnosesJson) return null;
     this.diagnosesJson = json;
     return json;
+  }
+
+  /** true when the top verdict (its cause or severity) differs from the one last announced. */
+  changedTop(top: Diagnosis | null): boolean {
+    const k = keyOf(top);
+    if (k === this.topKey) return false;
+    this.topKey = k;
+    return true;
   }
 
   /** After a rollback the stored verdict is not known for sure: write the next one whatever it is. */

@@ -63,7 +63,22 @@ export default fp<DomainOptions>(
     const sessions = new RunSessions(records, projects, engineFactory);
     const runs = new RunsService({ repo: runsRepo, points: store, alerts, projects, transact, staleAfterS: config.staleAfterS, connected: () => sessions.connected() });
     const live = new LiveHub((uid) => runs.live(uid), config.limits.liveMaxBufferedBytes);
-    const ingest = new IngestService({ transact, inTransaction: () => db.$client.inTransaction, records, points: store, ledger, sessions, listener: live, limits: config.limits, log: app.log });
+    const ingest = new IngestService({
+      transact,
+      inTransaction: () => db.$client.inTransaction,
+      records,
+      points: store,
+      ledger,
+      sessions,
+      listener: live,
+      // Diagnosis events go to every webhook; symptom alerts to those that take them (`alerts`).
+      onVerdict: (ref, top) => {
+        webhooks.enqueueDiagnosis(ref.projectId, ref.uid, ref.project, top);
+        setImmediate(() => webhooks.kick());
+      },
+      limits: config.limits,
+      log: app.log,
+    });
     const rules = new RulesService(projects);
 
     runs.onDeleting((run) => ingest.evict(run.uid));

@@ -1,4 +1,4 @@
-import type { Diagnosis, LiveRun, RunStatus, RunSummary } from '@gradwatch/shared';
+import { topVerdict, type Diagnosis, type LiveRun, type RunStatus, type RunSummary } from '@gradwatch/shared';
 import type { AlertCounts } from '../alerts/alerts.service.js';
 import type { RunRow } from './runs.repo.js';
 
@@ -13,8 +13,6 @@ export function statusOf(r: RunRow, connected: boolean, staleBefore: string): Ru
 /** The stored verdict of a run, rank 1 first. */
 export const diagnosesOf = (r: RunRow): Diagnosis[] => JSON.parse(r.diagnoses) as Diagnosis[];
 
-/** What a run's summary shows: its top diagnosis of severity warning or critical (info ones are hints). */
-export const topDiagnosis = (ds: readonly Diagnosis[]): Diagnosis | null => ds.find((d) => d.severity !== 'info') ?? null;
 
 export function toSummary(r: RunRow, project: string, status: RunStatus, counts: AlertCounts | undefined): RunSummary {
   return {
@@ -29,7 +27,7 @@ export function toSummary(r: RunRow, project: string, status: RunStatus, counts:
     lastSeenAt: r.lastSeenAt,
     endedAt: r.endedAt,
     openAlerts: counts ?? NO_ALERTS,
-    diagnosis: topDiagnosis(diagnosesOf(r)),
+    diagnosis: topVerdict(diagnosesOf(r)),
   };
 }
 

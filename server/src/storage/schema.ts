@@ -211,6 +211,8 @@ export const webhooks = sqliteTable('webhooks', {
   createdAt: text('created_at').notNull(),
   /** HMAC-SHA256 key of the X-Gradwatch-Signature header; shown once, at creation. */
   secret: text('secret').notNull().default(''),
+  /** Whether symptom alerts are sent besides diagnosis changes (which always are). */
+  alerts: integer('alerts', { mode: 'boolean' }).notNull().default(true),
 });
 
 /** Outbox of webhook calls: written with the alert, delivered in the background with retries. */
@@ -219,7 +221,8 @@ export const webhookDeliveries = sqliteTable(
   {
     id: integer('id').primaryKey({ autoIncrement: true }),
     webhookId: integer('webhook_id').notNull().references(() => webhooks.id, { onDelete: 'cascade' }),
-    alertId: integer('alert_id').notNull(),
+    /** The alert an alert event is about; null for a diagnosis event. */
+    alertId: integer('alert_id'),
     payload: text('payload').notNull(),
     status: text('status').notNull(),
     attempts: integer('attempts').notNull().default(0),

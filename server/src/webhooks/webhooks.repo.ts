@@ -17,15 +17,15 @@ export class WebhooksRepo {
     return this.db.select().from(webhooks).where(eq(webhooks.id, id)).get();
   }
 
-  insert(projectId: number, url: string, secret: string, createdAt: string): WebhookRow {
-    return this.db.insert(webhooks).values({ projectId, url, secret, createdAt }).returning().get();
+  insert(projectId: number, url: string, secret: string, alerts: boolean, createdAt: string): WebhookRow {
+    return this.db.insert(webhooks).values({ projectId, url, secret, alerts, createdAt }).returning().get();
   }
 
   delete(id: number): void {
     this.db.delete(webhooks).where(eq(webhooks.id, id)).run();
   }
 
-  enqueue(webhookId: number, alertId: number, payload: string, now: number, createdAt: string): void {
+  enqueue(webhookId: number, alertId: number | null, payload: string, now: number, createdAt: string): void {
     this.db.insert(webhookDeliveries).values({ webhookId, alertId, payload, status: 'pending', nextAttemptAt: now, createdAt }).run();
   }
 

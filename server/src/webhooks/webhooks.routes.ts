@@ -11,7 +11,7 @@ const webhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/projects/:project/webhooks',
     { schema: { params: ProjectParams, body: WebhookCreate, response: { 201: WebhookCreated, 400: ErrorBody } } },
-    async (req, reply) => reply.code(201).send(await app.webhooks.create(req.params.project, req.body.url)),
+    async (req, reply) => reply.code(201).send(await app.webhooks.create(req.params.project, req.body.url, req.body.alerts)),
   );
 
   app.delete('/projects/:project/webhooks/:id', { schema: { params: ProjectIdParams, response: { 204: Type.Null(), 404: ErrorBody } } }, async (req, reply) => {

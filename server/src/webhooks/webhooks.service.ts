@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import type { Alert, Delivery, DeliveryList, DeliveryQuery, Webhook, WebhookCreated, WebhookList } from '@gradwatch/shared';
+import type { Alert, Delivery, DeliveryList, DeliveryQuery, Diagnosis, Webhook, WebhookCreated, WebhookList } from '@gradwatch/shared';
 import { badRequest, notFound } from '../http-errors.js';
 import type { ProjectsService } from '../projects/projects.service.js';
+import { alertPayload, diagnosisPayload, eventOf } from './payloads.js';
 import { postSigned } from './send.js';
 import { BlockedTarget, TargetGuard } from './target-guard.js';
 import type { DeliveryRow, WebhookRow, WebhooksRepo } from './webhooks.repo.js';
@@ -23,18 +24,11 @@ export const DEFAULT_WEBHOOK_OPTIONS: WebhookOptions = { baseDelayMs: 1000, maxD
 /** A new signing secret: "whsec_" and 32 random bytes, base64url. */
 const newSecret = (): string => `whsec_${randomBytes(32).toString('base64url')}`;
 
-/** The JSON body a webhook receives; `text` makes it a valid Slack incoming-webhook message. */
-export function webhookPayload(alert: Alert): { event: string; alert: Alert; text: string } {
-  const event = alert.status === 'resolved' ? 'alert.resolved' : 'alert.opened';
-  const where = `run ${alert.runId} (${alert.project})${alert.layer ? `, layer ${alert.layer}` : ''}`;
-  const head = alert.status === 'resolved' ? `Resolved: ${alert.rule}` : `[${alert.severity.toUpperCase()}] ${alert.rule}`;
-  return { event, alert, text: `${head} on ${where} at step ${alert.lastStep}. ${alert.advice}` };
-}
-
-const toWebhook = (w: WebhookRow, project: string): Webhook => ({ id: w.id, project, url: w.url, createdAt: w.createdAt });
+const toWebhook = (w: WebhookRow, project: string): Webhook => ({ id: w.id, project, url: w.url, alerts: w.alerts, createdAt: w.createdAt });
 
 const toDelivery = (d: DeliveryRow): Delivery => ({
   id: d.id,
+  event: eventOf(d.payload),
   alertId: d.alertId,
   status: d.status as Delivery['status'],
   attempts: d.attempts,
@@ -51,7 +45,7 @@ const toDelivery = (d: DeliveryRow): Delivery => ({
  * slow or dead endpoint never slows ingest and nothing is lost across a restart.
  */
 export class WebhooksService {
-  private readonly hooksByProject = new Map<number, number[]>();
+  private readonly hooksByProject = new Map<number, Array<{ id: number; alerts: boolean }>>();
   private timer: NodeJS.Timeout | null = null;
   private running = false;
   private stopped = false;
@@ -71,7 +65,7 @@ export class WebhooksService {
   }
 
   /** Checks the target (resolved, against the private ranges), then stores it with a new signing secret. */
-  async create(project: string, url: string): Promise<WebhookCreated> {
+  async create(project: string, url: string, alerts = true): Promise<WebhookCreated> {
     let u: URL;
     try {
       u = new URL(url);
@@ -87,7 +81,7 @@ export class WebhooksService {
     }
     const p = this.projects.ensure(project);
     const secret = newSecret();
-    const w = this.repo.insert(p.id, url, secret, new Date().toISOString());
+    const w = this.repo.insert(p.id, url, secret, alerts, new Date().toISOString());
     this.invalidate(p.id);
     return { ...toWebhook(w, p.name), secret };
   }
@@ -111,13 +105,13 @@ export class WebhooksService {
     return { deliveries: this.repo.deliveries(hook.id, q.status, q.limit ?? 100).map(toDelivery) };
   }
 
-  private hooksOf(projectId: number): number[] {
-    let ids = this.hooksByProject.get(projectId);
-    if (!ids) {
-      ids = this.repo.ofProject(projectId).map((w) => w.id);
-      this.hooksByProject.set(projectId, ids);
+  private hooksOf(projectId: number): Array<{ id: number; alerts: boolean }> {
+    let hooks = this.hooksByProject.get(projectId);
+    if (!hooks) {
+      hooks = this.repo.ofProject(projectId).map((w) => ({ id: w.id, alerts: w.alerts }));
+      this.hooksByProject.set(projectId, hooks);
     }
-    return ids;
+    return hooks;
   }
 
   /** Call after adding or removing a project's webhooks. */
@@ -125,12 +119,20 @@ export class WebhooksService {
     this.hooksByProject.delete(projectId);
   }
 
-  /** Queues one delivery per webhook of the project; call inside the transaction. */
+  /** Queues one delivery per webhook of the project that takes symptom alerts; call inside the transaction. */
   enqueue(projectId: number, alert: Alert): void {
-    const ids = this.hooksOf(projectId);
-    if (ids.length === 0) return;
-    const payload = JSON.stringify(webhookPayload(alert));
-    for (const id of ids) this.repo.enqueue(id, alert.id, payload, Date.now(), new Date().toISOString());
+    const hooks = this.hooksOf(projectId).filter((h) => h.alerts);
+    if (hooks.length === 0) return;
+    const payload = JSON.stringify(alertPayload(alert));
+    for (const h of hooks) this.repo.enqueue(h.id, alert.id, payload, Date.now(), new Date().toISOString());
+  }
+
+  /** The run's top verdict changed: one delivery per webhook of the project; call inside the transaction. */
+  enqueueDiagnosis(projectId: number, runId: string, project: string, diagnosis: Diagnosis | null): void {
+    const hooks = this.hooksOf(projectId);
+    if (hooks.length === 0) return;
+    const payload = JSON.stringify(diagnosisPayload(runId, project, diagnosis));
+    for (const h of hooks) this.repo.enqueue(h.id, null, payload, Date.now(), new Date().toISOString());
   }
 
   start(): void {

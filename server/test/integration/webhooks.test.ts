@@ -8,7 +8,7 @@ import { getJson, removeDir, startServer, type TestServer } from '../helpers.js'
 let srv: TestServer;
 let hookServer: Server;
 let hookUrl: string;
-const received: Array<{ event: string; text: string; alert: { rule: string; runId: string } }> = [];
+const received: Array<{ event: string; text: string; runId?: string; alert?: { rule: string; runId: string } }> = [];
 let failuresLeft = 2;
 
 beforeAll(async () => {
@@ -61,21 +61,29 @@ describe('webhooks', () => {
     await c.end('failed');
     c.close();
 
-    await until(() => received.some((r) => r.alert.rule === 'nan.detected'));
-    const msg = received.find((r) => r.alert.rule === 'nan.detected');
+    await until(() => received.some((r) => r.event === 'alert.opened' && r.alert?.rule === 'nan.detected'));
+    const msg = received.find((r) => r.event === 'alert.opened' && r.alert?.rule === 'nan.detected');
     expect(msg).toMatchObject({ event: 'alert.opened', alert: { runId: 'hook-1' } });
     expect(msg?.text).toMatch(/^\[CRITICAL\] nan\.detected on run hook-1 \(hooked\) at step 1\./);
 
     // The run ended: its open alert closes "ended with the run", and that is delivered too.
     await until(() => received.some((r) => r.event === 'alert.resolved'));
     expect(received.find((r) => r.event === 'alert.resolved')?.alert).toMatchObject({ rule: 'nan.detected', status: 'resolved', resolvedReason: 'ended with the run' });
-    const okDeliveries = await getJson<{ deliveries: Array<{ status: string; attempts: number }> }>(
+    // The run's verdict is sent too, whatever the webhook's alert setting.
+    await until(() => received.some((r) => r.event === 'diagnosis.changed'));
+    expect(received.find((r) => r.event === 'diagnosis.changed')?.text).toMatch(/^\[CRITICAL\] .* on run hook-1 \(hooked\)/);
+    await until(async () => {
+      const r = await getJson<{ deliveries: Array<{ status: string }> }>(`${srv.url}/api/v1/projects/hooked/webhooks/${good.body.id}/deliveries`);
+      return r.body.deliveries.every((d) => d.status === 'delivered');
+    });
+    const okDeliveries = await getJson<{ deliveries: Array<{ status: string; attempts: number; event: string; alertId: number | null }> }>(
       `${srv.url}/api/v1/projects/hooked/webhooks/${good.body.id}/deliveries`,
     );
-    const delivered = okDeliveries.body.deliveries.filter((d) => d.status === 'delivered');
-    expect(delivered.length).toBe(2);
+    const delivered = okDeliveries.body.deliveries;
+    expect(delivered.filter((d) => d.event.startsWith('alert.')).length).toBe(2);
+    expect(delivered.filter((d) => d.event === 'diagnosis.changed').every((d) => d.alertId === null)).toBe(true);
     // The receiver failed twice before answering: two retries in all, each visible.
-    expect(delivered.reduce((n, d) => n + d.attempts, 0)).toBe(2 + 2);
+    expect(delivered.reduce((n, d) => n + d.attempts, 0)).toBe(2 + delivered.length);
 
     // The dead endpoint: every attempt fails, each visible, until it gives up.
     await until(async () => {
@@ -88,6 +96,26 @@ describe('webhooks', () => {
     expect(failed.body.deliveries[0]?.attempts).toBe(8);
     expect(failed.body.deliveries[0]?.lastError).toMatch(/fetch failed|ECONNREFUSED/);
   }, 30_000);
+
+  it('sends only diagnosis events to a webhook that takes no symptom alerts', async () => {
+    const quiet = await post('/api/v1/projects/quiet/webhooks', { url: hookUrl, alerts: false });
+    expect(quiet.status).toBe(201);
+    expect(quiet.body).toMatchObject({ alerts: false });
+    const c = new IngestClient({ url: srv.wsUrl, run: { id: 'quiet-1', project: 'quiet', name: 'nan run' } });
+    await c.connect();
+    c.step({ step: 0, scalars: { loss: 1 } });
+    c.step({ step: 1, scalars: { loss: 'NaN' } });
+    await c.end('failed');
+    c.close();
+    await until(async () => {
+      const r = await getJson<{ deliveries: Array<{ status: string }> }>(`${srv.url}/api/v1/projects/quiet/webhooks/${quiet.body.id}/deliveries`);
+      return r.body.deliveries.length > 0 && r.body.deliveries.every((d) => d.status === 'delivered');
+    });
+    const ds = (await getJson<{ deliveries: Array<{ event: string }> }>(`${srv.url}/api/v1/projects/quiet/webhooks/${quiet.body.id}/deliveries`)).body.deliveries;
+    expect(ds.map((d) => d.event).every((e) => e === 'diagnosis.changed')).toBe(true);
+    expect(received.filter((r) => r.alert?.runId === 'quiet-1')).toEqual([]);
+    expect(received.some((r) => r.event === 'diagnosis.changed' && r.runId === 'quiet-1')).toBe(true);
+  });
 
   it('lists and deletes webhooks, 404 for another project', async () => {
     const list = await getJson<{ webhooks: Array<{ id: number }> }>(`${srv.url}/api/v1/projects/hooked/webhooks`);

@@ -3,7 +3,13 @@ import Type, { type Static } from 'typebox';
 export const DELIVERY_STATUSES = ['pending', 'delivered', 'failed'] as const;
 const DeliveryStatus = Type.Union([Type.Literal('pending'), Type.Literal('delivered'), Type.Literal('failed')]);
 
-export const Webhook = Type.Object({ id: Type.Integer(), project: Type.String(), url: Type.String(), createdAt: Type.String() });
+export const Webhook = Type.Object({
+  id: Type.Integer(),
+  project: Type.String(),
+  url: Type.String(),
+  alerts: Type.Boolean({ description: 'Symptom alerts are sent besides diagnosis changes (which always are)' }),
+  createdAt: Type.String(),
+});
 export type Webhook = Static<typeof Webhook>;
 
 /** The answer to a creation: the only time the signing secret is shown. */
@@ -21,13 +27,15 @@ export const WebhookList = Type.Object({ webhooks: Type.Array(Webhook) });
 export type WebhookList = Static<typeof WebhookList>;
 
 export const WebhookCreate = Type.Object({
-  url: Type.String({ maxLength: 2000, pattern: '^https?://', description: 'http(s) URL that receives alert events as JSON (Slack-compatible `text`)' }),
+  url: Type.String({ maxLength: 2000, pattern: '^https?://', description: 'http(s) URL that receives diagnosis and alert events as JSON (Slack-compatible `text`)' }),
+  alerts: Type.Optional(Type.Boolean({ default: true, description: 'Also send every symptom alert (opened, severity changed, resolved); false: diagnosis changes only' })),
 });
 export type WebhookCreate = Static<typeof WebhookCreate>;
 
 export const Delivery = Type.Object({
   id: Type.Integer(),
-  alertId: Type.Integer(),
+  event: Type.String({ description: 'diagnosis.changed, alert.opened or alert.resolved' }),
+  alertId: Type.Union([Type.Integer(), Type.Null()], { description: 'The alert of an alert event; null for a diagnosis event' }),
   status: DeliveryStatus,
   attempts: Type.Integer(),
   lastStatus: Type.Union([Type.Integer(), Type.Null()]),

@@ -6,3 +6,4 @@
 export * from './numbers.js';
 export * from './series.js';
 export * from './errors.js';
+export * from './verdict.js';
