@@ -20,6 +20,7 @@ import { noRules, removeDir, startServer, type TestServer } from '../helpers.js'
 import { arbOf, FRAME, garbage, mutate, mutation, type Json } from './fuzz-arbitraries.js';
 import { checkError, Conn, type Reply } from './fuzz-conn.js';
 import { ADMIN, IngestDriver, ingestCase, type RunModel } from './fuzz-ingest.js';
+import { checkStored } from './fuzz-oracle.js';
 
 const TOTAL = Number(process.env.FUZZ_MESSAGES ?? 10_000);
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 1_000_000_000);
@@ -136,42 +137,9 @@ describe('fuzzing', () => {
     }
 
     // Fuzzed runs: what was acked is stored, and nothing of what was rejected.
-    let checkedRuns = 0;
     const merged = new Map<string, RunModel>();
     for (const d of drivers) for (const [run, m] of d.models) merged.set(run, m);
-    for (const [run, m] of merged) {
-      const res = await fetch(`${srv.url}/api/v1/runs/${encodeURIComponent(run)}/steps?limit=100000`, auth);
-      if (res.status === 404) {
-        expect(m.steps.size).toBe(0);
-        continue;
-      }
-      const steps = ((await res.json()) as { steps: Array<[number]> }).steps.map((s) => s[0]);
-      expect(new Set(steps), `steps of ${run}`).toEqual(m.steps);
-      const series = ((await (await fetch(`${srv.url}/api/v1/runs/${encodeURIComponent(run)}/series`, auth)).json()) as { series: Array<{ name: string; count: number }> }).series;
-      for (const s of series) {
-        const want = m.scalars.get(s.name) ?? m.evals.get(s.name);
-        if (want) expect(s.count, `${run} ${s.name}`).toBe(want.size);
-        else {
-          // Not a scalar or eval metric that was acked: it must come from an acked layer, inputs or be derived.
-          const fromLayer = s.name.startsWith('layer/') && [...m.layers].some((l) => s.name.startsWith(`layer/${l}/`));
-          const ok = fromLayer || s.name.startsWith('inputs/') || s.name.startsWith('derived/') || (s.name.startsWith('eval/') && s.name.includes('/inputs/')) || s.count === 0;
-          expect(ok, `${run}: series ${JSON.stringify(s.name)} stored from a rejected message`).toBe(true);
-        }
-      }
-      for (const name of [...m.scalars.keys(), ...m.evals.keys()]) {
-        const size = (m.scalars.get(name) ?? m.evals.get(name))?.size ?? 0;
-        if (size > 0) expect(series.some((s) => s.name === name), `${run}: acked series ${JSON.stringify(name)} missing`).toBe(true);
-      }
-      const hists = ((await (await fetch(`${srv.url}/api/v1/runs/${encodeURIComponent(run)}/histograms?limit=1000`, auth)).json()) as { histograms: Array<{ step: number; layer: string; of: string }> }).histograms;
-      if (m.hists.size < 1000) {
-        // Every string is well-formed (ill-formed ones are refused), so names compare exactly.
-        const got = new Set(hists.map((h) => `${h.step}|${h.layer}|${h.of}`));
-        const want = m.hists;
-        const diff = [...got].filter((k) => !want.has(k)).concat([...want].filter((k) => !got.has(k)).map((k) => `missing ${k}`));
-        expect(diff, `histograms of ${run}`).toEqual([]);
-      }
-      checkedRuns++;
-    }
+    const checkedRuns = await checkStored(srv.url, ADMIN, merged);
     expect(checkedRuns).toBeGreaterThan(0);
     expect(srv.app.db.$client.pragma('integrity_check', { simple: true })).toBe('ok');
     // No prototype was polluted by a __proto__ key.
