@@ -1,20 +1,17 @@
 /**
- * Lossless compression of a chunk's steps and values, after Facebook's Gorilla (Pelkonen et
- * al., VLDB 2015): steps as delta-of-deltas (one bit a step when steps are evenly spaced),
- * values as the XOR with the previous value, written as its meaningful bits only. Bit exact, so
- * NaN and ±Infinity survive as they were stored.
+ * A chunk's steps as delta-of-deltas, after Facebook's Gorilla (Pelkonen et al., VLDB 2015): one
+ * bit a step when steps are evenly spaced, instead of a float64. Values stay raw float64 so that
+ * reads are zero-copy views: XOR-compressed values halved their bytes again but made every chunk
+ * read point by point 2.6x slower (bench/query), which the query path cannot afford.
  *
- * A blob is either this encoding or (chunks written before it) raw float64s. The raw form is
- * exactly count × 8 bytes long; an encoding that happens to have that length gets one padding
+ * A steps blob is either this encoding or (chunks written before it) raw float64s. The raw form
+ * is exactly count × 8 bytes long; an encoding that happens to have that length gets one padding
  * byte, so the length alone tells them apart and no chunk needs rewriting.
  */
 import { BitReader, BitWriter } from './bit-stream.js';
 import { f64View } from './packed.js';
 
 const TWO32 = 2 ** 32;
-const clz64 = (hi: number, lo: number): number => (hi !== 0 ? Math.clz32(hi) : 32 + Math.clz32(lo));
-const ctz32 = (x: number): number => 31 - Math.clz32(x & -x);
-const ctz64 = (hi: number, lo: number): number => (lo !== 0 ? ctz32(lo) : 32 + ctz32(hi));
 
 function writeSafeInt(w: BitWriter, v: number): void {
   w.write(Math.floor(v / TWO32), 21);
@@ -72,80 +69,6 @@ export function encodeSteps(steps: ArrayLike<number>): Buffer {
   return seal(w.finish(), steps.length);
 }
 
-export function encodeValues(values: ArrayLike<number>): Buffer {
-  const w = new BitWriter();
-  const f = Float64Array.from(values);
-  const u = new Uint32Array(f.buffer);
-  let pHi = 0;
-  let pLo = 0;
-  let lead = -1;
-  let trail = 0;
-  for (let i = 0; i < f.length; i++) {
-    const lo = u[2 * i] as number;
-    const hi = u[2 * i + 1] as number;
-    if (i === 0) {
-      w.write(hi, 32);
-      w.write(lo, 32);
-    } else {
-      const xHi = (hi ^ pHi) >>> 0;
-      const xLo = (lo ^ pLo) >>> 0;
-      if (xHi === 0 && xLo === 0) w.write(0, 1);
-      else {
-        let l = Math.min(clz64(xHi, xLo), 31);
-        let t = ctz64(xHi, xLo);
-        if (lead >= 0 && l >= lead && t >= trail) {
-          // The meaningful bits fit in the previous window: reuse it.
-          w.write(0b10, 2);
-          l = lead;
-          t = trail;
-        } else {
-          w.write(0b11, 2);
-          w.write(l, 5);
-          w.write(64 - l - t - 1, 6);
-          lead = l;
-          trail = t;
-        }
-        writeBits(w, xHi, xLo, t, 64 - l - t);
-      }
-    }
-    pHi = hi;
-    pLo = lo;
-  }
-  return seal(w.finish(), f.length);
-}
-
-/** Writes bits t .. t+m-1 of the 64-bit (hi, lo). */
-function writeBits(w: BitWriter, hi: number, lo: number, t: number, m: number): void {
-  let sHi: number;
-  let sLo: number;
-  if (t >= 32) {
-    sHi = 0;
-    sLo = hi >>> (t - 32);
-  } else if (t === 0) {
-    sHi = hi;
-    sLo = lo;
-  } else {
-    sHi = hi >>> t;
-    sLo = ((lo >>> t) | (hi << (32 - t))) >>> 0;
-  }
-  if (m > 32) {
-    w.write(sHi, m - 32);
-    w.write(sLo, 32);
-  } else w.write(sLo, m);
-}
-
-function readBits(r: BitReader, t: number, m: number): [number, number] {
-  let sHi = 0;
-  let sLo: number;
-  if (m > 32) {
-    sHi = r.read(m - 32);
-    sLo = r.read(32);
-  } else sLo = r.read(m);
-  if (t === 0) return [sHi, sLo];
-  if (t >= 32) return [(sLo << (t - 32)) >>> 0, 0];
-  return [((sHi << t) | (sLo >>> (32 - t))) >>> 0, (sLo << t) >>> 0];
-}
-
 export function decodeSteps(blob: Buffer, count: number): Float64Array {
   if (blob.length === count * 8) return f64View(blob);
   const r = new BitReader(blob);
@@ -157,34 +80,6 @@ export function decodeSteps(blob: Buffer, count: number): Float64Array {
       delta += readDod(r);
       out[i] = (out[i - 1] as number) + delta;
     }
-  }
-  return out;
-}
-
-export function decodeValues(blob: Buffer, count: number): Float64Array {
-  if (blob.length === count * 8) return f64View(blob);
-  const r = new BitReader(blob);
-  const out = new Float64Array(count);
-  const u = new Uint32Array(out.buffer);
-  let hi = 0;
-  let lo = 0;
-  let lead = 0;
-  let trail = 0;
-  for (let i = 0; i < count; i++) {
-    if (i === 0) {
-      hi = r.read(32);
-      lo = r.read(32);
-    } else if (r.bit() === 1) {
-      if (r.bit() === 1) {
-        lead = r.read(5);
-        trail = 64 - lead - (r.read(6) + 1);
-      }
-      const [xHi, xLo] = readBits(r, trail, 64 - lead - trail);
-      hi = (hi ^ xHi) >>> 0;
-      lo = (lo ^ xLo) >>> 0;
-    }
-    u[2 * i] = lo;
-    u[2 * i + 1] = hi;
   }
   return out;
 }

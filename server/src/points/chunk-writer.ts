@@ -1,6 +1,6 @@
 import { Envelope, kindOf } from './buckets.js';
-import { decodeSteps, decodeValues, encodeSteps, encodeValues } from './chunk-codec.js';
-import { f64View, readSlot } from './packed.js';
+import { decodeSteps, encodeSteps } from './chunk-codec.js';
+import { f64Buffer, f64View, readSlot } from './packed.js';
 import type { ChunkInsert, PointsRepo } from './points.repo.js';
 
 /** Tail rows per run sealed into one chunk per series. */
@@ -59,7 +59,7 @@ export class ChunkWriter {
       posInf: env.posInf,
       negInf: env.negInf,
     };
-    this.repo.insertChunk(summary, encodeSteps(steps), encodeValues(vals));
+    this.repo.insertChunk(summary, encodeSteps(steps), f64Buffer(vals));
     if (rollUp) for (const l of ROLLUP_LEVELS) this.repo.upsertRollup(l.level, Math.floor(env.fromStep / l.size), summary);
   }
 
@@ -67,7 +67,7 @@ export class ChunkWriter {
   rewind(runId: number, step: number): void {
     for (const c of this.repo.rewind(runId, step)) {
       const steps = Array.from(decodeSteps(c.steps, c.count));
-      const vals = Array.from(decodeValues(c.vals, c.count));
+      const vals = Array.from(f64View(c.vals));
       const keep = steps.findIndex((s) => s >= step);
       this.repo.deleteChunk(c.seriesId, c.startStep);
       if (keep > 0) this.writeChunk(c.seriesId, steps.slice(0, keep), vals.slice(0, keep), false);

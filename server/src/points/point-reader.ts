@@ -1,7 +1,7 @@
 import type { Bucket, SeriesInfo } from '@gradwatch/shared';
 import { Bucketizer, valueOfKind } from './buckets.js';
 import { ROLLUP_LEVELS } from './chunk-writer.js';
-import { decodeSteps, decodeValues } from './chunk-codec.js';
+import { decodeSteps } from './chunk-codec.js';
 import { f64View, readSlot } from './packed.js';
 import type { ChunkSummaryRow, PointsRepo, SeriesRow } from './points.repo.js';
 
@@ -76,7 +76,7 @@ export class PointReader {
       if (this.mergeIfWhole(b, c)) continue;
       const d = this.repo.chunkData(seriesId, c.startStep);
       const steps = decodeSteps(d.steps, c.count);
-      const vals = decodeValues(d.vals, c.count);
+      const vals = f64View(d.vals);
       for (let i = 0; i < steps.length; i++) b.add(steps[i] as number, vals[i] as number);
     }
   }
@@ -113,7 +113,7 @@ export class PointReader {
       for (const c of this.repo.chunksByStart(s.id, next, all, next, all)) {
         const d = this.repo.chunkData(s.id, c.startStep);
         const steps = decodeSteps(d.steps, c.count);
-        const vals = decodeValues(d.vals, c.count);
+        const vals = f64View(d.vals);
         for (let i = 0; i < steps.length; i++) yield [steps[i] as number, vals[i] as number];
         next = c.endStep + 1;
       }
