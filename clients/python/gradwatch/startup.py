@@ -20,18 +20,23 @@ _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 _PROJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
+def http_base(url: str) -> str:
+    """http(s)://host:port for a url given as http(s) or ws(s), with or without a path."""
+    u = url.strip().rstrip("/")
+    if u.startswith("ws://"):
+        u = "http://" + u[5:]
+    elif u.startswith("wss://"):
+        u = "https://" + u[6:]
+    elif not u.startswith(("http://", "https://")):
+        u = "http://" + u
+    if u.endswith("/v1/ingest"):
+        u = u[: -len("/v1/ingest")]
+    return u
+
+
 def _ingest_url(url: str) -> str:
     """Accepts http(s):// or ws(s):// with or without the /v1/ingest path."""
-    u = url.strip().rstrip("/")
-    if u.startswith("http://"):
-        u = "ws://" + u[7:]
-    elif u.startswith("https://"):
-        u = "wss://" + u[8:]
-    elif not (u.startswith("ws://") or u.startswith("wss://")):
-        u = "ws://" + u
-    if not u.endswith("/v1/ingest"):
-        u += "/v1/ingest"
-    return u
+    return "ws" + http_base(url)[len("http"):] + "/v1/ingest"
 
 
 def _new_run_id() -> str:

@@ -9,23 +9,11 @@ import urllib.parse
 import urllib.request
 from typing import Any, NamedTuple
 
+from ..startup import http_base
+
 
 class ServerError(RuntimeError):
     pass
-
-
-def http_base(url: str) -> str:
-    """http(s)://host:port for a url given as http(s) or ws(s), with or without a path."""
-    u = url.strip().rstrip("/")
-    if u.startswith("ws://"):
-        u = "http://" + u[5:]
-    elif u.startswith("wss://"):
-        u = "https://" + u[6:]
-    elif not u.startswith(("http://", "https://")):
-        u = "http://" + u
-    if u.endswith("/v1/ingest"):
-        u = u[: -len("/v1/ingest")]
-    return u
 
 
 class Stored(NamedTuple):
