@@ -18,7 +18,18 @@ export interface AlertFilter {
 }
 
 /** Alert rows: queries only. */
-export class AlertsRepo {
+export interface AlertsRepo {
+  openOfRun(runId: number): Promise<AlertRow[]>;
+  progress(id: number, severity: string, lastStep: number, evidence: string, advice: string, layers: string | null, updatedAt: string): Promise<void>;
+  insert(values: typeof alerts.$inferInsert): Promise<AlertRow>;
+  update(id: number, values: Partial<typeof alerts.$inferInsert>): Promise<AlertRow | undefined>;
+  byId(id: number): Promise<(AlertRow & { runUid: string; project: string }) | undefined>;
+  list(f: AlertFilter): Promise<Array<AlertRow & { runUid: string; project: string }>>;
+  /** Open, unmuted alerts per run and severity. */
+  openCounts(runIds: number[]): Promise<Array<{ runId: number; severity: string; n: number }>>;
+}
+
+export class SqliteAlertsRepo implements AlertsRepo {
   /** Alerts progress on the ingest path: that write is prepared once. */
   private readonly progressStmt;
 
@@ -28,23 +39,23 @@ export class AlertsRepo {
     );
   }
 
-  openOfRun(runId: number): AlertRow[] {
+  async openOfRun(runId: number): Promise<AlertRow[]> {
     return this.db.select().from(alerts).where(and(eq(alerts.runId, runId), eq(alerts.status, 'open'))).all();
   }
 
-  progress(id: number, severity: string, lastStep: number, evidence: string, advice: string, layers: string | null, updatedAt: string): void {
+  async progress(id: number, severity: string, lastStep: number, evidence: string, advice: string, layers: string | null, updatedAt: string): Promise<void> {
     this.progressStmt.run(severity, lastStep, evidence, advice, layers, updatedAt, id);
   }
 
-  insert(values: typeof alerts.$inferInsert): AlertRow {
+  async insert(values: typeof alerts.$inferInsert): Promise<AlertRow> {
     return this.db.insert(alerts).values(values).returning().get();
   }
 
-  update(id: number, values: Partial<typeof alerts.$inferInsert>): AlertRow | undefined {
+  async update(id: number, values: Partial<typeof alerts.$inferInsert>): Promise<AlertRow | undefined> {
     return this.db.update(alerts).set(values).where(eq(alerts.id, id)).returning().get();
   }
 
-  byId(id: number): (AlertRow & { runUid: string; project: string }) | undefined {
+  async byId(id: number): Promise<(AlertRow & { runUid: string; project: string }) | undefined> {
     const r = this.db
       .select({ a: alerts, runUid: runs.uid, project: projects.name })
       .from(alerts)
@@ -55,7 +66,7 @@ export class AlertsRepo {
     return r ? { ...r.a, runUid: r.runUid, project: r.project } : undefined;
   }
 
-  list(f: AlertFilter): Array<AlertRow & { runUid: string; project: string }> {
+  async list(f: AlertFilter): Promise<Array<AlertRow & { runUid: string; project: string }>> {
     const conds: SQL[] = [];
     if (f.project !== undefined) conds.push(eq(projects.name, f.project));
     if (f.runUid !== undefined) conds.push(eq(runs.uid, f.runUid));
@@ -79,7 +90,7 @@ export class AlertsRepo {
   }
 
   /** Open, unmuted alerts per run and severity. */
-  openCounts(runIds: number[]): Array<{ runId: number; severity: string; n: number }> {
+  async openCounts(runIds: number[]): Promise<Array<{ runId: number; severity: string; n: number }>> {
     if (runIds.length === 0) return [];
     return this.db
       .select({ runId: alerts.runId, severity: alerts.severity, n: sql<number>`count(*)` })

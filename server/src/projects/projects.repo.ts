@@ -5,25 +5,34 @@ import { projects, runs } from '../storage/schema.js';
 export type ProjectRow = typeof projects.$inferSelect;
 
 /** Projects and their rule settings: queries only. */
-export class ProjectsRepo {
+export interface ProjectsRepo {
+  byName(name: string): Promise<ProjectRow | undefined>;
+  byId(id: number): Promise<ProjectRow | undefined>;
+  ensure(name: string): Promise<ProjectRow>;
+  withCounts(): Promise<Array<ProjectRow & { runCount: number; lastSeenAt: string | null }>>;
+  setRuleSettings(projectId: number, json: string): Promise<void>;
+  delete(projectId: number): Promise<void>;
+}
+
+export class SqliteProjectsRepo implements ProjectsRepo {
   constructor(private readonly db: Db) {}
 
-  byName(name: string): ProjectRow | undefined {
+  async byName(name: string): Promise<ProjectRow | undefined> {
     return this.db.select().from(projects).where(eq(projects.name, name)).get();
   }
 
-  byId(id: number): ProjectRow | undefined {
+  async byId(id: number): Promise<ProjectRow | undefined> {
     return this.db.select().from(projects).where(eq(projects.id, id)).get();
   }
 
-  ensure(name: string): ProjectRow {
+  async ensure(name: string): Promise<ProjectRow> {
     this.db.insert(projects).values({ name }).onConflictDoNothing().run();
     const p = this.byName(name);
     if (!p) throw new Error(`project ${name} vanished`);
     return p;
   }
 
-  withCounts(): Array<ProjectRow & { runCount: number; lastSeenAt: string | null }> {
+  async withCounts(): Promise<Array<ProjectRow & { runCount: number; lastSeenAt: string | null }>> {
     return this.db
       .select({
         id: projects.id,
@@ -40,11 +49,11 @@ export class ProjectsRepo {
       .all();
   }
 
-  setRuleSettings(projectId: number, json: string): void {
+  async setRuleSettings(projectId: number, json: string): Promise<void> {
     this.db.update(projects).set({ ruleSettings: json }).where(eq(projects.id, projectId)).run();
   }
 
-  delete(projectId: number): void {
+  async delete(projectId: number): Promise<void> {
     this.db.delete(projects).where(eq(projects.id, projectId)).run();
   }
 }

@@ -15,7 +15,32 @@ export interface RunFilter {
 }
 
 /** Runs and their events: queries only. */
-export class RunsRepo {
+export interface RunsRepo {
+  /**
+   * Progress on every commit. `epoch` is the writer's lease (see claim): false, and nothing
+   * written, when another server has taken the run over since.
+   */
+  updateProgress(id: number, lastSeq: number, lastStep: number | null, lastSeenAt: string, epoch: number): Promise<boolean>;
+  /**
+   * Makes `owner` the one writer of the run and returns its lease epoch; any earlier owner's
+   * updateProgress fails from then on. A single-server store has nothing to fence: always 0.
+   */
+  claim(id: number, owner: string): Promise<number>;
+  byUid(uid: string): Promise<RunRow | undefined>;
+  byId(id: number): Promise<RunRow | undefined>;
+  insert(values: typeof runs.$inferInsert): Promise<RunRow>;
+  update(id: number, values: Partial<typeof runs.$inferInsert>): Promise<void>;
+  /** Uids of runs whose last activity (last message, or their end) is before `cutoff`. */
+  inactiveSince(cutoff: string): Promise<string[]>;
+  list(f: RunFilter): Promise<{ rows: Array<RunRow & { project: string }>; total: number }>;
+  addEvent(runId: number, kind: string, step: number | null, detail: object, at: string): Promise<void>;
+  events(runId: number): Promise<Array<typeof runEvents.$inferSelect>>;
+  /** Deletes the run; alerts and events cascade, the point store has cleared its own tables. */
+  deleteRun(runId: number): Promise<void>;
+  runsOfProject(projectId: number): Promise<RunRow[]>;
+}
+
+export class SqliteRunsRepo implements RunsRepo {
   /** The one write on every commit: a prepared statement, not a query built each time. */
   private readonly progressStmt;
 
@@ -23,29 +48,35 @@ export class RunsRepo {
     this.progressStmt = db.$client.prepare('UPDATE runs SET last_seq = ?, last_step = ?, last_seen_at = ? WHERE id = ?');
   }
 
-  updateProgress(id: number, lastSeq: number, lastStep: number | null, lastSeenAt: string): void {
+  async updateProgress(id: number, lastSeq: number, lastStep: number | null, lastSeenAt: string): Promise<boolean> {
     this.progressStmt.run(lastSeq, lastStep, lastSeenAt, id);
+    return true;
   }
 
-  byUid(uid: string): RunRow | undefined {
+  /** One process writes a SQLite file: there is no other owner to fence off. */
+  async claim(): Promise<number> {
+    return 0;
+  }
+
+  async byUid(uid: string): Promise<RunRow | undefined> {
     return this.db.select().from(runs).where(eq(runs.uid, uid)).get();
   }
 
-  byId(id: number): RunRow | undefined {
+  async byId(id: number): Promise<RunRow | undefined> {
     return this.db.select().from(runs).where(eq(runs.id, id)).get();
   }
 
-  insert(values: typeof runs.$inferInsert): RunRow {
+  async insert(values: typeof runs.$inferInsert): Promise<RunRow> {
     return this.db.insert(runs).values(values).returning().get();
   }
 
-  update(id: number, values: Partial<typeof runs.$inferInsert>): void {
+  async update(id: number, values: Partial<typeof runs.$inferInsert>): Promise<void> {
     this.db.update(runs).set(values).where(eq(runs.id, id)).run();
   }
 
   /** Newest first by last activity; the cursor is the (lastSeenAt, id) of the last row seen. */
   /** Uids of runs whose last activity (last message, or their end) is before `cutoff`. */
-  inactiveSince(cutoff: string): string[] {
+  async inactiveSince(cutoff: string): Promise<string[]> {
     return this.db
       .select({ uid: runs.uid })
       .from(runs)
@@ -55,7 +86,7 @@ export class RunsRepo {
       .map((r) => r.uid);
   }
 
-  list(f: RunFilter): { rows: Array<RunRow & { project: string }>; total: number } {
+  async list(f: RunFilter): Promise<{ rows: Array<RunRow & { project: string }>; total: number }> {
     const conds = [];
     if (f.project !== undefined) conds.push(eq(projects.name, f.project));
     if (f.search) {
@@ -101,20 +132,20 @@ export class RunsRepo {
     return { rows, total };
   }
 
-  addEvent(runId: number, kind: string, step: number | null, detail: object, at: string): void {
+  async addEvent(runId: number, kind: string, step: number | null, detail: object, at: string): Promise<void> {
     this.db.insert(runEvents).values({ runId, kind, step, detail: JSON.stringify(detail), at }).run();
   }
 
-  events(runId: number): Array<typeof runEvents.$inferSelect> {
+  async events(runId: number): Promise<Array<typeof runEvents.$inferSelect>> {
     return this.db.select().from(runEvents).where(eq(runEvents.runId, runId)).orderBy(runEvents.id).all();
   }
 
   /** Deletes the run; alerts and events cascade, the point store has cleared its own tables. */
-  deleteRun(runId: number): void {
+  async deleteRun(runId: number): Promise<void> {
     this.db.delete(runs).where(eq(runs.id, runId)).run();
   }
 
-  runsOfProject(projectId: number): RunRow[] {
+  async runsOfProject(projectId: number): Promise<RunRow[]> {
     return this.db.select().from(runs).where(eq(runs.projectId, projectId)).all();
   }
 }

@@ -19,7 +19,19 @@ export function toInfo(r: TokenRow): TokenInfo {
 }
 
 /** The tokens table: the REST routes, the CLI and the auth plugin share it. */
-export class TokensRepo {
+export interface TokensRepo {
+  /** Stores a new token; the secret is returned here and never again. */
+  create(input: { scope: TokenScope; project?: string | null; name: string; expiresAt?: string | null }): Promise<{ info: TokenInfo; secret: string }>;
+  list(): Promise<TokenInfo[]>;
+  /** true when a token was deleted. */
+  revoke(id: number): Promise<boolean>;
+  /** The expiry of each of these tokens that still exists (null: never expires). */
+  expiries(ids: number[]): Promise<Map<number, string | null>>;
+  /** Looked up on every check, never cached: a token revoked by the CLI stops working at once. */
+  byHash(hash: string): Promise<TokenRow | undefined>;
+}
+
+export class SqliteTokensRepo implements TokensRepo {
   private readonly byHashStmt;
 
   constructor(private readonly db: Db) {
@@ -27,7 +39,7 @@ export class TokensRepo {
   }
 
   /** Stores a new token; the secret is returned here and never again. */
-  create(input: { scope: TokenScope; project?: string | null; name: string; expiresAt?: string | null }): { info: TokenInfo; secret: string } {
+  async create(input: { scope: TokenScope; project?: string | null; name: string; expiresAt?: string | null }): Promise<{ info: TokenInfo; secret: string }> {
     const secret = newSecret();
     const row = this.db
       .insert(tokens)
@@ -45,24 +57,24 @@ export class TokensRepo {
     return { info: toInfo(row), secret };
   }
 
-  list(): TokenInfo[] {
+  async list(): Promise<TokenInfo[]> {
     return this.db.select().from(tokens).orderBy(tokens.id).all().map(toInfo);
   }
 
   /** true when a token was deleted. */
-  revoke(id: number): boolean {
+  async revoke(id: number): Promise<boolean> {
     return this.db.delete(tokens).where(eq(tokens.id, id)).run().changes > 0;
   }
 
   /** The expiry of each of these tokens that still exists (null: never expires). */
-  expiries(ids: number[]): Map<number, string | null> {
+  async expiries(ids: number[]): Promise<Map<number, string | null>> {
     if (ids.length === 0) return new Map();
     const rows = this.db.select({ id: tokens.id, expiresAt: tokens.expiresAt }).from(tokens).where(inArray(tokens.id, ids)).all();
     return new Map(rows.map((r) => [r.id, r.expiresAt]));
   }
 
   /** Looked up on every check, never cached: a token revoked by the CLI stops working at once. */
-  byHash(hash: string): TokenRow | undefined {
+  async byHash(hash: string): Promise<TokenRow | undefined> {
     return this.byHashStmt.get(hash) as TokenRow | undefined;
   }
 }

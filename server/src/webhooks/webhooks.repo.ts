@@ -1,4 +1,4 @@
-import { and, desc, eq, lt } from 'drizzle-orm';
+import { and, desc, eq, inArray, lt } from 'drizzle-orm';
 import type { Db } from '../storage/db.js';
 import { webhookDeliveries, webhooks } from '../storage/schema.js';
 
@@ -6,31 +6,47 @@ export type WebhookRow = typeof webhooks.$inferSelect;
 export type DeliveryRow = typeof webhookDeliveries.$inferSelect;
 
 /** Webhooks and their delivery outbox: queries only. */
-export class WebhooksRepo {
+export interface WebhooksRepo {
+  ofProject(projectId: number): Promise<WebhookRow[]>;
+  byId(id: number): Promise<WebhookRow | undefined>;
+  insert(projectId: number, url: string, secret: string, alerts: boolean, createdAt: string): Promise<WebhookRow>;
+  delete(id: number): Promise<void>;
+  enqueue(webhookId: number, alertId: number | null, payload: string, now: number, createdAt: string): Promise<void>;
+  /**
+   * Claims up to `limit` pending deliveries due by `now` (ms): each is hidden from other
+   * claimers until `now + leaseMs`, so with several servers one delivery is attempted by one
+   * server (PostgreSQL: FOR UPDATE SKIP LOCKED). settle() ends or reschedules the claim.
+   */
+  claimDue(now: number, limit: number, leaseMs: number): Promise<Array<DeliveryRow & { url: string; secret: string }>>;
+  settle(id: number, values: Partial<typeof webhookDeliveries.$inferInsert>): Promise<void>;
+  deliveries(webhookId: number, status: string | undefined, limit: number): Promise<DeliveryRow[]>;
+}
+
+export class SqliteWebhooksRepo implements WebhooksRepo {
   constructor(private readonly db: Db) {}
 
-  ofProject(projectId: number): WebhookRow[] {
+  async ofProject(projectId: number): Promise<WebhookRow[]> {
     return this.db.select().from(webhooks).where(eq(webhooks.projectId, projectId)).orderBy(webhooks.id).all();
   }
 
-  byId(id: number): WebhookRow | undefined {
+  async byId(id: number): Promise<WebhookRow | undefined> {
     return this.db.select().from(webhooks).where(eq(webhooks.id, id)).get();
   }
 
-  insert(projectId: number, url: string, secret: string, alerts: boolean, createdAt: string): WebhookRow {
+  async insert(projectId: number, url: string, secret: string, alerts: boolean, createdAt: string): Promise<WebhookRow> {
     return this.db.insert(webhooks).values({ projectId, url, secret, alerts, createdAt }).returning().get();
   }
 
-  delete(id: number): void {
+  async delete(id: number): Promise<void> {
     this.db.delete(webhooks).where(eq(webhooks.id, id)).run();
   }
 
-  enqueue(webhookId: number, alertId: number | null, payload: string, now: number, createdAt: string): void {
+  async enqueue(webhookId: number, alertId: number | null, payload: string, now: number, createdAt: string): Promise<void> {
     this.db.insert(webhookDeliveries).values({ webhookId, alertId, payload, status: 'pending', nextAttemptAt: now, createdAt }).run();
   }
 
-  due(now: number, limit: number): Array<DeliveryRow & { url: string; secret: string }> {
-    return this.db
+  async claimDue(now: number, limit: number, leaseMs: number): Promise<Array<DeliveryRow & { url: string; secret: string }>> {
+    const rows = this.db
       .select({ d: webhookDeliveries, url: webhooks.url, secret: webhooks.secret })
       .from(webhookDeliveries)
       .innerJoin(webhooks, eq(webhooks.id, webhookDeliveries.webhookId))
@@ -39,13 +55,17 @@ export class WebhooksRepo {
       .limit(limit)
       .all()
       .map((r) => ({ ...r.d, url: r.url, secret: r.secret }));
+    if (rows.length > 0) {
+      this.db.update(webhookDeliveries).set({ nextAttemptAt: now + leaseMs }).where(inArray(webhookDeliveries.id, rows.map((r) => r.id))).run();
+    }
+    return rows;
   }
 
-  settle(id: number, values: Partial<typeof webhookDeliveries.$inferInsert>): void {
+  async settle(id: number, values: Partial<typeof webhookDeliveries.$inferInsert>): Promise<void> {
     this.db.update(webhookDeliveries).set(values).where(eq(webhookDeliveries.id, id)).run();
   }
 
-  deliveries(webhookId: number, status: string | undefined, limit: number): DeliveryRow[] {
+  async deliveries(webhookId: number, status: string | undefined, limit: number): Promise<DeliveryRow[]> {
     const where = status ? and(eq(webhookDeliveries.webhookId, webhookId), eq(webhookDeliveries.status, status)) : eq(webhookDeliveries.webhookId, webhookId);
     return this.db.select().from(webhookDeliveries).where(where).orderBy(desc(webhookDeliveries.id)).limit(limit).all();
   }

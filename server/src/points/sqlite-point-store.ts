@@ -1,0 +1,148 @@
+import type { SeriesInfo } from '@gradwatch/shared';
+import { CHUNK_ROWS, ChunkWriter } from './chunk-writer.js';
+import { newRow, rowToBuffer, setValue } from './packed.js';
+import { PointReader, type SeriesQueryResult } from './point-reader.js';
+import type { HistPoints, PointStore, StepPoints, StepRange } from './point-store.js';
+import type { PointsRepo, SeriesRow } from './points.repo.js';
+import { SeriesCatalog } from './series-catalog.js';
+
+/** What the store keeps in memory for a run being written. */
+interface RunTail {
+  catalog: SeriesCatalog;
+  tailCount: number;
+}
+
+/**
+ * The SQLite point store: each step is one packed float64 row (one slot per series) in a tail
+ * table; every CHUNK_ROWS steps the tail is sealed into per-series chunks with rollups over
+ * them. Eval metrics, rare and unordered, live in a narrow table.
+ */
+export class SqlitePointStore implements PointStore {
+  private readonly tails = new Map<number, RunTail>();
+  private readonly chunks: ChunkWriter;
+  private readonly reader: PointReader;
+
+  constructor(private readonly repo: PointsRepo) {
+    this.chunks = new ChunkWriter(repo);
+    this.reader = new PointReader(repo);
+  }
+
+  private tail(runId: number): RunTail {
+    let t = this.tails.get(runId);
+    if (!t) {
+      t = { catalog: new SeriesCatalog(this.repo.seriesOfRun(runId)), tailCount: this.repo.tailCount(runId) };
+      this.tails.set(runId, t);
+    }
+    return t;
+  }
+
+  /** Finds or creates a series; eval series live outside packed rows and get no slot. */
+  private ensure(runId: number, t: RunTail, name: string, packed: boolean): SeriesRow {
+    const found = t.catalog.get(name);
+    if (found) return found;
+    const slot = packed ? t.catalog.nextSlot : -1;
+    const row: SeriesRow = { id: this.repo.insertSeries(runId, name, slot), name, slot, firstNonFiniteStep: null };
+    t.catalog.add(row);
+    return row;
+  }
+
+  private noteNonFinite(s: SeriesRow, step: number, v: number): void {
+    if (Number.isFinite(v) || s.firstNonFiniteStep !== null) return;
+    s.firstNonFiniteStep = step;
+    this.repo.markNonFinite(s.id, step);
+  }
+
+  async seriesCount(runId: number): Promise<number> {
+    return this.tail(runId).catalog.size;
+  }
+
+  async countNew(runId: number, names: readonly string[]): Promise<number> {
+    return this.tail(runId).catalog.countNew(names);
+  }
+
+  async appendSteps(runId: number, steps: readonly StepPoints[]): Promise<void> {
+    const t = this.tail(runId);
+    for (const p of steps) {
+      const slots = p.names.map((n) => this.ensure(runId, t, n, true));
+      const width = slots.reduce((m, r) => Math.max(m, r.slot + 1), 0);
+      const row = newRow(width);
+      for (let j = 0; j < slots.length; j++) {
+        const s = slots[j] as SeriesRow;
+        const v = p.values[j] as number;
+        setValue(row.f64, row.u32, s.slot, v);
+        this.noteNonFinite(s, p.step, v);
+      }
+      this.repo.insertStep(runId, p.step, p.time ?? null, p.epoch ?? null, p.examples ?? null, rowToBuffer(row.f64, row.u32));
+      if (++t.tailCount >= CHUNK_ROWS) {
+        this.chunks.seal(runId, t.catalog.idBySlot);
+        t.tailCount = 0;
+      }
+    }
+  }
+
+  async appendEval(runId: number, step: number, names: readonly string[], values: readonly number[]): Promise<void> {
+    const t = this.tail(runId);
+    for (let j = 0; j < names.length; j++) {
+      const s = this.ensure(runId, t, names[j] as string, false);
+      const v = values[j] as number;
+      this.repo.upsertEval(s.id, step, v);
+      this.noteNonFinite(s, step, v);
+    }
+  }
+
+  async appendHist(runId: number, h: HistPoints): Promise<void> {
+    this.repo.insertHist(runId, h.step, h.layer, h.of, h.edges, h.counts);
+  }
+
+  async rewind(runId: number, step: number): Promise<void> {
+    this.chunks.rewind(runId, step);
+    this.tails.delete(runId);
+  }
+
+  async deleteRun(runId: number): Promise<void> {
+    this.repo.deleteRunPoints(runId);
+    this.tails.delete(runId);
+  }
+
+  forget(runId: number): void {
+    this.tails.delete(runId);
+  }
+
+  async series(runId: number): Promise<SeriesRow[]> {
+    return this.repo.seriesOfRun(runId);
+  }
+
+  async seriesInfo(runId: number): Promise<SeriesInfo[]> {
+    return this.reader.seriesInfo(runId, this.repo.seriesOfRun(runId));
+  }
+
+  async query(runId: number, series: SeriesRow[], lo: number, hi: number, maxPoints: number): Promise<SeriesQueryResult[]> {
+    return this.reader.query(runId, series, lo, hi, maxPoints);
+  }
+
+  async *points(runId: number, s: SeriesRow): AsyncGenerator<[number, number]> {
+    yield* this.reader.points(runId, s);
+  }
+
+  async extent(runId: number): Promise<StepRange> {
+    return this.repo.extent(runId);
+  }
+
+  async stepRangeFor(runId: number, x: 'time' | 'epoch', from: number, to: number): Promise<StepRange> {
+    return this.repo.stepRangeFor(runId, x, from, to);
+  }
+
+  async stepTimes(runId: number, lo: number, hi: number, limit: number): Promise<Array<{ step: number; time: number | null; epoch: number | null }>> {
+    return this.repo.stepTimes(runId, lo, hi, limit);
+  }
+
+  async stepCount(runId: number): Promise<number> {
+    return this.repo.stepCount(runId);
+  }
+
+  async histograms(runId: number, layer: string | null, of: string | null, lo: number, hi: number, limit: number): Promise<HistPoints[]> {
+    return this.repo.histograms(runId, layer, of, lo, hi, limit).map((r) => ({
+      step: r.step, layer: r.layer, of: r.of, edges: JSON.parse(r.edges) as number[], counts: JSON.parse(r.counts) as number[],
+    }));
+  }
+}

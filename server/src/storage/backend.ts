@@ -1,0 +1,39 @@
+import type { AlertsRepo } from '../alerts/alerts.repo.js';
+import type { PointStore } from '../points/point-store.js';
+import type { ProjectsRepo } from '../projects/projects.repo.js';
+import type { RunsRepo } from '../runs/runs.repo.js';
+import type { TokensRepo } from '../tokens/tokens.repo.js';
+import type { WebhooksRepo } from '../webhooks/webhooks.repo.js';
+
+/** Every repository of the server, on one store. */
+export interface Repos {
+  projects: ProjectsRepo;
+  runs: RunsRepo;
+  alerts: AlertsRepo;
+  webhooks: WebhooksRepo;
+  tokens: TokensRepo;
+  points: PointStore;
+}
+
+/** Runs `fn` in one write transaction (a savepoint when nested): all of it commits, or none of it. */
+export type Transact = <T>(fn: () => Promise<T>) => Promise<T>;
+
+/**
+ * The storage boundary: the embedded SQLite file (one server) or a PostgreSQL database shared
+ * by several servers. Services see only this; the two implementations are in sqlite-backend.ts
+ * and pg-backend.ts.
+ */
+export interface Backend {
+  readonly kind: 'sqlite' | 'postgres';
+  /** Several servers may write this store: runs are leased, live notices cross servers. */
+  readonly shared: boolean;
+  readonly repos: Repos;
+  readonly transact: Transact;
+  /** false once the database has rolled the whole transaction back by itself (disk full, lost connection). */
+  inTransaction(): boolean;
+  /** A data error worth a retry (busy, full, unreachable): nothing was stored and it may be sent again. */
+  isTransient(e: unknown): boolean;
+  /** Throws when the database cannot answer. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
