@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 
 /** Every setting the server reads, validated once at boot. */
@@ -7,6 +9,10 @@ export interface Config {
   dataDir: string;
   /** ':memory:' is not offered: an acked value must be on disk. */
   dbFile: string;
+  /** GRADWATCH_DATABASE_URL: PostgreSQL shared by several servers; null: the SQLite file. */
+  databaseUrl: string | null;
+  /** This process among the servers on one database: the owner named in run leases. */
+  serverId: string;
   adminToken: string | null;
   staleAfterS: number;
   synchronous: 'FULL' | 'NORMAL';
@@ -79,6 +85,10 @@ export function loadConfig(env: Env = process.env, cwd = process.env.INIT_CWD ??
   if (sync !== 'FULL' && sync !== 'NORMAL') {
     throw new ConfigError(`GRADWATCH_SYNCHRONOUS must be FULL or NORMAL, got "${env.GRADWATCH_SYNCHRONOUS}"`);
   }
+  const databaseUrl = env.GRADWATCH_DATABASE_URL || null;
+  if (databaseUrl !== null && !/^postgres(ql)?:\/\/[^/]/.test(databaseUrl)) {
+    throw new ConfigError('GRADWATCH_DATABASE_URL must be a postgres:// URL (postgres://user:password@host:5432/db); leave it unset for the SQLite file');
+  }
   const logLevel = env.GRADWATCH_LOG_LEVEL || 'info';
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
     throw new ConfigError(`GRADWATCH_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent`);
@@ -88,6 +98,8 @@ export function loadConfig(env: Env = process.env, cwd = process.env.INIT_CWD ??
     port,
     dataDir,
     dbFile: resolve(dataDir, 'gradwatch.db'),
+    databaseUrl,
+    serverId: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
     adminToken,
     staleAfterS: int(env, 'GRADWATCH_STALE_AFTER_S', 300, 1, 86400 * 365),
     synchronous: sync,

@@ -31,27 +31,27 @@ export class AlertLedger {
   /** announce: where announced alerts go besides the caller, inside the same transaction (webhooks). */
   constructor(
     private readonly repo: AlertsRepo,
-    private readonly announce: (projectId: number, alert: Alert) => void = () => undefined,
+    private readonly announce: (projectId: number, alert: Alert) => Promise<void> = async () => undefined,
   ) {}
 
-  private openOf(runId: number): Map<string, OpenAlert> {
+  private async openOf(runId: number): Promise<Map<string, OpenAlert>> {
     let m = this.open.get(runId);
     if (!m) {
-      m = new Map(this.repo.openOfRun(runId).map((row) => [key(row.rule, row.layer), { row, dirty: false }]));
+      m = new Map((await this.repo.openOfRun(runId)).map((row) => [key(row.rule, row.layer), { row, dirty: false }]));
       this.open.set(runId, m);
     }
     return m;
   }
 
-  apply(run: RunRef, changes: AlertChange[], now: string): Alert[] {
-    const announced = this.transition(run, changes, now);
-    for (const a of announced) this.announce(run.projectId, a);
+  async apply(run: RunRef, changes: AlertChange[], now: string): Promise<Alert[]> {
+    const announced = await this.transition(run, changes, now);
+    for (const a of announced) await this.announce(run.projectId, a);
     return announced;
   }
 
-  private transition(run: RunRef, changes: AlertChange[], now: string): Alert[] {
+  private async transition(run: RunRef, changes: AlertChange[], now: string): Promise<Alert[]> {
     const announce: Alert[] = [];
-    const open = changes.length ? this.openOf(run.id) : undefined;
+    const open = changes.length ? await this.openOf(run.id) : undefined;
     for (const c of changes) {
       if (!open) break;
       const layer = c.layer ?? null;
@@ -60,8 +60,8 @@ export class AlertLedger {
       if (c.action === 'resolve') {
         if (!cur) continue;
         open.delete(k);
-        this.writeProgress(cur, now);
-        const row = this.repo.update(cur.row.id, {
+        await this.writeProgress(cur, now);
+        const row = await this.repo.update(cur.row.id, {
           status: 'resolved', resolvedAt: now, updatedAt: now, lastStep: Math.max(cur.row.lastStep, c.lastStep ?? c.step),
           ...(c.reason !== undefined ? { resolvedReason: c.reason } : {}),
         });
@@ -74,13 +74,13 @@ export class AlertLedger {
         cur.row.evidence = encodeEvidence(c.evidence);
         cur.dirty = true;
         if (severityChanged) {
-          this.writeProgress(cur, now);
+          await this.writeProgress(cur, now);
           announce.push(toAlert(cur.row, run.uid, run.project));
         }
         continue;
       }
       if (c.action === 'update') continue;
-      const row = this.repo.insert({
+      const row = await this.repo.insert({
         runId: run.id,
         projectId: run.projectId,
         rule: c.rule,
@@ -102,20 +102,20 @@ export class AlertLedger {
     return announce;
   }
 
-  private writeProgress(a: OpenAlert, now: string): void {
+  private async writeProgress(a: OpenAlert, now: string): Promise<void> {
     if (!a.dirty) return;
     a.dirty = false;
-    this.repo.progress(a.row.id, a.row.severity, a.row.lastStep, a.row.evidence, a.row.advice, a.row.layers, now);
+    await this.repo.progress(a.row.id, a.row.severity, a.row.lastStep, a.row.evidence, a.row.advice, a.row.layers, now);
   }
 
   /** Writes collapsed progress; call inside the transaction that produced it. */
-  flush(now: string): void {
-    for (const m of this.open.values()) for (const a of m.values()) this.writeProgress(a, now);
+  async flush(now: string): Promise<void> {
+    for (const m of this.open.values()) for (const a of m.values()) await this.writeProgress(a, now);
   }
 
   /** Acknowledges or mutes an alert; the cached copy follows so a later flush keeps the marks. */
-  mark(id: number, runId: number, marks: { acknowledged?: boolean; muted?: boolean }, now: string): AlertRow | undefined {
-    const row = this.repo.update(id, { ...marks, updatedAt: now });
+  async mark(id: number, runId: number, marks: { acknowledged?: boolean; muted?: boolean }, now: string): Promise<AlertRow | undefined> {
+    const row = await this.repo.update(id, { ...marks, updatedAt: now });
     for (const a of this.open.get(runId)?.values() ?? []) if (a.row.id === id && row) a.row = row;
     return row;
   }

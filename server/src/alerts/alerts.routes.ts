@@ -17,7 +17,7 @@ const alertRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/runs/:id/alerts',
     { schema: { params: RunParams, querystring: RunAlertQuery, response: { 200: AlertPage, 400: ErrorBody, 404: ErrorBody } } },
     async (req) => {
-      app.runs.require(req.params.id);
+      await app.runs.require(req.params.id);
       return app.alerts.page({ ...req.query, run: req.params.id });
     },
   );

@@ -14,7 +14,7 @@ export class AlertsService {
     private readonly ledger: AlertLedger,
   ) {}
 
-  page(q: AlertQuery): AlertPage {
+  async page(q: AlertQuery): Promise<AlertPage> {
     const limit = q.limit ?? 100;
     const f: AlertFilter = {
       limit,
@@ -28,7 +28,7 @@ export class AlertsService {
       ...(q.until !== undefined ? { until: isoOf('until', q.until) } : {}),
       ...(q.cursor !== undefined ? { beforeId: Number(q.cursor) } : {}),
     };
-    const rows = this.repo.list(f);
+    const rows = await this.repo.list(f);
     const last = rows[rows.length - 1];
     return {
       alerts: rows.map((r) => toAlert(r, r.runUid, r.project)),
@@ -37,29 +37,29 @@ export class AlertsService {
   }
 
   /** The alert, or a 404. */
-  get(id: number): Alert {
-    const found = this.repo.byId(id);
+  async get(id: number): Promise<Alert> {
+    const found = await this.repo.byId(id);
     if (!found) throw notFound(`no alert ${id}`);
     return toAlert(found, found.runUid, found.project);
   }
 
   /** The project an alert belongs to, for access checks; null when there is no such alert. */
-  projectOf(id: number): string | null {
-    return this.repo.byId(id)?.project ?? null;
+  async projectOf(id: number): Promise<string | null> {
+    return (await this.repo.byId(id))?.project ?? null;
   }
 
-  mark(id: number, marks: AlertMarks): Alert {
+  async mark(id: number, marks: AlertMarks): Promise<Alert> {
     if (marks.acknowledged === undefined && marks.muted === undefined) throw badRequest('send acknowledged and/or muted (booleans)');
-    const found = this.repo.byId(id);
+    const found = await this.repo.byId(id);
     if (!found) throw notFound(`no alert ${id}`);
-    const row = this.ledger.mark(found.id, found.runId, marks, new Date().toISOString());
+    const row = await this.ledger.mark(found.id, found.runId, marks, new Date().toISOString());
     return toAlert(row ?? found, found.runUid, found.project);
   }
 
   /** Open, unmuted alerts per run, by severity. */
-  openCounts(runIds: number[]): Map<number, AlertCounts> {
+  async openCounts(runIds: number[]): Promise<Map<number, AlertCounts>> {
     const out = new Map<number, AlertCounts>();
-    for (const r of this.repo.openCounts(runIds)) {
+    for (const r of await this.repo.openCounts(runIds)) {
       const c = out.get(r.runId) ?? { info: 0, warning: 0, critical: 0 };
       if (r.severity === 'info' || r.severity === 'warning' || r.severity === 'critical') c[r.severity] = r.n;
       out.set(r.runId, c);

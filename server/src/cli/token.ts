@@ -14,7 +14,7 @@ import { Value } from 'typebox/value';
 import { ProjectName, TokenScope } from '@gradwatch/shared';
 import { isoOf } from '../rfc3339.js';
 import { openDb } from '../storage/db.js';
-import { SCOPES, TokensRepo } from '../tokens/tokens.repo.js';
+import { SCOPES, SqliteTokensRepo } from '../tokens/tokens.repo.js';
 import { dbFileOf, fail } from './common.js';
 
 const USAGE = `usage: npm run token -- create --scope ${SCOPES.join('|')} [--project NAME] [--name TEXT] [--expires WHEN]
@@ -68,7 +68,7 @@ if (opts.help || command === undefined) {
 
 const file = dbFileOf(opts['data-dir']);
 const db = openDb(file);
-const repo = new TokensRepo(db);
+const repo = new SqliteTokensRepo(db);
 try {
   if (command === 'create') {
     if (!Value.Check(TokenScope, opts.scope)) fail(`--scope must be one of ${SCOPES.join(', ')}\n${USAGE}`);
@@ -76,21 +76,21 @@ try {
     const name = opts.name ?? `${opts.scope}${opts.project ? ` for ${opts.project}` : ''} (cli)`;
     if (name.length > 100) fail('--name is limited to 100 characters');
     const expiresAt = opts.expires === undefined ? null : expiryOf(opts.expires);
-    const { info, secret } = repo.create({ scope: opts.scope, project: opts.project ?? null, name, expiresAt });
+    const { info, secret } = await repo.create({ scope: opts.scope, project: opts.project ?? null, name, expiresAt });
     if (opts.json) console.log(JSON.stringify({ ...info, token: secret }));
     else {
       console.log(`created token ${info.id} "${info.name}": scope ${info.scope}, ${info.project ? `project ${info.project}` : 'every project'}, ${info.expiresAt ? `expires ${info.expiresAt}` : 'never expires'}`);
       console.log(`secret (shown once, store it now): ${secret}`);
     }
   } else if (command === 'list') {
-    const rows = repo.list();
+    const rows = await repo.list();
     if (opts.json) console.log(JSON.stringify(rows));
     else if (rows.length === 0) console.log(`no tokens in ${file}`);
     else for (const t of rows) console.log(`${String(t.id).padStart(4)}  ${t.scope.padEnd(6)}  ${(t.project ?? '*').padEnd(20)}  ${t.hint}…  ${t.createdAt}  ${(t.expiresAt ?? 'never').padEnd(24)}  ${t.name}`);
   } else if (command === 'revoke') {
     const id = Number(rest[0]);
     if (!Number.isSafeInteger(id) || id < 1) fail(`revoke needs a token id (see "list")\n${USAGE}`);
-    if (!repo.revoke(id)) fail(`no token ${id}`, 1);
+    if (!(await repo.revoke(id))) fail(`no token ${id}`, 1);
     console.log(`revoked token ${id}`);
   } else {
     fail(`unknown command "${command}"\n${USAGE}`);

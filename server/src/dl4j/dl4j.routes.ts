@@ -45,7 +45,7 @@ const dl4jRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (req) => {
       const project = req.query.project ?? 'dl4j';
-      const denied = app.auth.checkIngest(app.auth.tokenOf(req), project);
+      const denied = await app.auth.checkIngest(app.auth.tokenOf(req), project);
       if (denied) throw new HttpError(denied.status, denied.message);
       let msg;
       try {

@@ -7,7 +7,6 @@ import type { RunSession } from '../ingest/run-session.js';
 import { validators } from '../ingest/validators.js';
 import type { PointsService } from '../points/points.service.js';
 import type { RunsService } from '../runs/runs.service.js';
-import { isTransientDbError } from '../storage/db.js';
 import { HttpPeer, type Answer } from './http-peer.js';
 import { bareRun, mapStatic, runIdOf, type RunFields } from './map-static.js';
 import { mapUpdate, type MappedUpdate } from './map-update.js';
@@ -81,7 +80,7 @@ export class Dl4jService {
    * cannot be stored changes nothing, not even by creating its run.
    */
   private async handle(msg: SbeMessage, runId: string, project: string): Promise<Received> {
-    const stored = this.d.runs.find(runId);
+    const stored = await this.d.runs.find(runId);
     if (msg.template === 'staticInfo') {
       const { run, model } = mapStatic(msg);
       checkAll([{ type: 'model', ...model }], 'StaticInfo');
@@ -111,10 +110,10 @@ export class Dl4jService {
    * session id): it goes after the last step, with the DL4J iteration kept as `dl4j/iteration`.
    * Reports are keyed by iteration, not time, so two in the same millisecond are both kept.
    */
-  private placeUpdate(s: RunSession, u: Update, mapped: MappedUpdate): { msgs: Unsequenced[]; step?: number; note?: string } {
+  private async placeUpdate(s: RunSession, u: Update, mapped: MappedUpdate): Promise<{ msgs: Unsequenced[]; step?: number; note?: string }> {
     const last = s.lastStep;
     if (last === null || u.iteration > last) return { msgs: updateMessages(mapped, u.iteration), step: u.iteration };
-    const lastTime = this.d.points.steps(s.uid, { from: last, to: last, limit: 1 }).steps[0]?.[1];
+    const lastTime = (await this.d.points.steps(s.uid, { from: last, to: last, limit: 1 })).steps[0]?.[1];
     if (lastTime !== null && lastTime !== undefined && u.time / 1000 <= lastTime) {
       return { msgs: [], note: `iteration ${u.iteration} is not after the last stored step ${last}, nor newer: already stored` };
     }
@@ -127,7 +126,7 @@ export class Dl4jService {
     runId: string,
     project: string,
     fields: RunFields,
-    build: (s: RunSession) => { msgs: Unsequenced[]; step?: number; note?: string },
+    build: (s: RunSession) => Built | Promise<Built>,
   ): Promise<Received> {
     const peer = new HttpPeer();
     const run: RunInfo = { id: runId, project, ...fields };
@@ -136,16 +135,16 @@ export class Dl4jService {
     let session: RunSession;
     let lastSeq: number;
     try {
-      const res = this.d.ingest.hello(peer, hello);
+      const res = await this.d.ingest.hello(peer, hello);
       session = res.session;
       lastSeq = res.welcome.lastSeq;
     } catch (e) {
       if (e instanceof Rejection) throw new HttpError(e.code === 'forbidden' ? 409 : (STATUS[e.code] ?? 400), e.message);
-      if (isTransientDbError(e)) throw new HttpError(503, 'the database is busy or full; nothing was stored');
+      if (this.d.ingest.isTransient(e)) throw new HttpError(503, 'the database is busy, full or unreachable; nothing was stored');
       throw e;
     }
     try {
-      const built = build(session);
+      const built = await build(session);
       const msgs = checkAll(built.msgs, 'message', lastSeq + 1);
       const answers = msgs.map((m) => peer.wait(m.seq));
       for (const m of msgs) this.d.ingest.submit(peer, session, m);
@@ -158,6 +157,13 @@ export class Dl4jService {
       this.d.ingest.detach(peer, session);
     }
   }
+}
+
+/** What a DL4J message becomes: protocol messages, the step they go to, and a note for the reply. */
+interface Built {
+  msgs: Unsequenced[];
+  step?: number;
+  note?: string;
 }
 
 /** The steps item and the histograms of one Update, at `step`. */
@@ -179,7 +185,7 @@ function checkAll(msgs: Unsequenced[], what: string, firstSeq = 1): SeqMsg[] {
 }
 
 /** The stored run as a hello would send it, so a post without a StaticInfo changes none of it. */
-function fieldsOf(row: NonNullable<ReturnType<RunsService['find']>>): RunFields {
+function fieldsOf(row: NonNullable<Awaited<ReturnType<RunsService['find']>>>): RunFields {
   const f: RunFields = { name: row.name, tags: JSON.parse(row.tags) as string[], config: JSON.parse(row.config) as Record<string, unknown> };
   if (row.framework !== null) f.framework = row.framework;
   if (row.host !== null) f.host = row.host;

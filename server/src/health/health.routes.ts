@@ -3,7 +3,7 @@ import { Health } from '@gradwatch/shared';
 
 const health: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/healthz', { schema: { response: { 200: Health } } }, async () => {
-    app.db.$client.prepare('SELECT 1').get();
+    await app.backend.ping();
     return { status: 'ok' as const, version: '0.1.0' };
   });
 };

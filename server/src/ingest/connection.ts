@@ -1,9 +1,9 @@
 import { isUtf8 } from 'node:buffer';
 import type { FastifyBaseLogger } from 'fastify';
 import type { WebSocket } from 'ws';
-import { illFormedString, mayHoldIllFormed, type ErrorCode, type SeqMsg } from '@gradwatch/shared';
-import { isTransientDbError } from '../storage/db.js';
+import { illFormedString, mayHoldIllFormed, type ErrorCode, type Hello, type SeqMsg } from '@gradwatch/shared';
 import type { IngestService } from './ingest.service.js';
+import { inOrder } from './in-order.js';
 import { Rejection } from './pending.js';
 import type { Peer, RunSession } from './run-session.js';
 import { RateLimiter } from './rate-limiter.js';
@@ -29,7 +29,7 @@ const SEQ_TYPES = new Set(['model', 'steps', 'eval', 'hist', 'end']);
 export function serveIngest(
   socket: WebSocket,
   service: IngestService,
-  authorize: (project: string, token?: string) => { code: 'unauthorized' | 'forbidden' | 'not_found'; message: string } | null,
+  authorize: (project: string, token?: string) => Promise<{ code: 'unauthorized' | 'forbidden' | 'not_found'; message: string } | null>,
   log: FastifyBaseLogger,
   limits: GuardLimits & { maxHellosPerMinute: number },
 ): void {
@@ -42,7 +42,33 @@ export function serveIngest(
   let state: RunSession | null = null;
   const fail = (code: ErrorCode, message: string): void => guard.error(code, message);
 
-  socket.on('message', (data: Buffer, isBinary: boolean) => {
+  // A hello waits on the database; frames that come meanwhile are handled after it, in order.
+  const handle = inOrder();
+
+  const hello = async (msg: Hello): Promise<void> => {
+    const denied = await authorize(msg.run.project, msg.token);
+    if (denied !== null) return guard.closeWith(denied.code, denied.message, 1008);
+    try {
+      const res = await service.hello(peer, msg);
+      if (state && state !== res.session) service.detach(peer, state);
+      state = res.session;
+      guard.authenticated();
+      peer.send(res.welcome);
+      for (const a of res.alerts) peer.send({ type: 'alert', alert: a });
+      if (res.diagnoses) peer.send({ type: 'diagnosis', diagnoses: res.diagnoses });
+    } catch (e) {
+      if (!(e instanceof Rejection)) {
+        // Never a crash: a busy, full or unreachable database is worth a retry; anything else is logged.
+        const transient = service.isTransient(e);
+        if (!transient) log.error({ err: e }, 'hello failed');
+        return fail(transient ? 'retry' : 'internal', transient ? 'the database is busy, full or unreachable; send hello again after a back-off' : 'internal error; see the server log');
+      }
+      if (e.code === 'protocol') return guard.closeWith(e.code, e.message, 1002);
+      fail(e.code, e.message);
+    }
+  };
+
+  const onFrame = (data: Buffer, isBinary: boolean): void | Promise<void> => {
     if (!guard.open) return;
     if (data.length > service.limits.maxFrameBytes) {
       return guard.closeWith('frame_too_large', `frame of ${data.length} bytes exceeds maxFrameBytes=${service.limits.maxFrameBytes}; split the batch`, 1009);
@@ -69,27 +95,7 @@ export function serveIngest(
       if (!validators.hello.check(msg)) return fail('bad_message', `invalid hello: ${validators.hello.explain(msg)}`);
       if (illFormed) return fail('bad_message', `invalid hello: ${illFormed}`);
       if (!hellos.take()) return fail('rate_limited', `more than ${limits.maxHellosPerMinute} hellos a minute on one connection; a job says hello once per connection`);
-      const denied = authorize(msg.run.project, msg.token);
-      if (denied !== null) return guard.closeWith(denied.code, denied.message, 1008);
-      try {
-        const res = service.hello(peer, msg);
-        if (state && state !== res.session) service.detach(peer, state);
-        state = res.session;
-        guard.authenticated();
-        peer.send(res.welcome);
-        for (const a of res.alerts) peer.send({ type: 'alert', alert: a });
-        if (res.diagnoses) peer.send({ type: 'diagnosis', diagnoses: res.diagnoses });
-      } catch (e) {
-        if (!(e instanceof Rejection)) {
-          // Never a crash: a busy, full or read-only database is worth a retry; anything else is logged.
-          const transient = isTransientDbError(e);
-          if (!transient) log.error({ err: e }, 'hello failed');
-          return fail(transient ? 'retry' : 'internal', transient ? 'the database is busy or full; send hello again after a back-off' : 'internal error; see the server log');
-        }
-        if (e.code === 'protocol') return guard.closeWith(e.code, e.message, 1002);
-        fail(e.code, e.message);
-      }
-      return;
+      return hello(msg);
     }
     if (typeof type !== 'string' || !SEQ_TYPES.has(type)) {
       return fail('unknown_type', `unknown message type ${JSON.stringify(type)?.slice(0, 60)}; expected hello, model, steps, eval, hist or end`);
@@ -105,7 +111,8 @@ export function serveIngest(
     }
     if (illFormed) return service.reject(peer, state, seq, 'bad_message', `invalid ${type}: ${illFormed}`);
     service.submit(peer, state, msg as SeqMsg);
-  });
+  };
 
-  socket.on('close', () => service.detach(peer, state));
+  socket.on('message', (data: Buffer, isBinary: boolean) => handle(() => onFrame(data, isBinary)));
+  socket.on('close', () => handle(() => service.detach(peer, state)));
 }

@@ -3,8 +3,8 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { AlertLedger, RunRef } from '../alerts/alert-ledger.js';
 import type { Config } from '../config.js';
 import type { PointStore } from '../points/point-store.js';
-import { RunOfOtherProject, type RunRecords } from '../runs/run-records.js';
-import { isTransientDbError, type Transact } from '../storage/db.js';
+import { LeaseLost, RunOfOtherProject, type RunRecords } from '../runs/run-records.js';
+import type { Backend } from '../storage/backend.js';
 import { MessageWriter } from './message-writer.js';
 import { Rejection, type IngestListener, type Pending } from './pending.js';
 import type { Peer, RunSession } from './run-session.js';
@@ -14,16 +14,15 @@ import type { RunSessions } from './run-sessions.js';
 const MAX_BATCH = 32;
 
 export interface IngestDeps {
-  transact: Transact;
-  /** false once SQLite has rolled the whole transaction back by itself (disk full, I/O error). */
-  inTransaction: () => boolean;
+  /** transact, inTransaction (false once the database rolled the whole transaction back by itself), isTransient. */
+  store: Pick<Backend, 'transact' | 'inTransaction' | 'isTransient'>;
   records: RunRecords;
   points: PointStore;
   ledger: AlertLedger;
   sessions: RunSessions;
   listener: IngestListener;
   /** The top verdict of a run changed (inside the transaction). */
-  onVerdict?: (ref: RunRef, top: Diagnosis | null) => void;
+  onVerdict?: (ref: RunRef, top: Diagnosis | null) => Promise<void>;
   limits: Config['limits'];
   log: FastifyBaseLogger;
 }
@@ -37,6 +36,8 @@ export interface IngestDeps {
 export class IngestService {
   private queue: Pending[] = [];
   private scheduled = false;
+  /** The batch being committed: one at a time, in arrival order. */
+  private committing: Promise<void> | null = null;
   readonly limits: Limits;
   private readonly writer: MessageWriter;
 
@@ -53,14 +54,19 @@ export class IngestService {
     };
   }
 
+  /** Whether a failure of the store is worth a retry by the job (busy, full, unreachable). */
+  isTransient(e: unknown): boolean {
+    return this.d.store.isTransient(e);
+  }
+
   /** Uids of runs with a connected training job, for live/stale status. */
   connectedRuns(): Set<string> {
     return this.d.sessions.connected();
   }
 
   /** Commits what is queued, then forgets the run and disconnects its job (the run is being deleted). */
-  evict(uid: string): void {
-    this.flush();
+  async evict(uid: string): Promise<void> {
+    await this.flush();
     const s = this.d.sessions.evict(uid);
     if (!s) return;
     s.owner?.send({ type: 'error', code: 'not_found', message: 'this run was deleted' });
@@ -69,22 +75,22 @@ export class IngestService {
     this.d.points.forget(s.ref.id);
   }
 
-  hello(peer: Peer, msg: Hello): { session: RunSession; welcome: Welcome; alerts: Alert[]; diagnoses?: Diagnosis[] } {
+  async hello(peer: Peer, msg: Hello): Promise<{ session: RunSession; welcome: Welcome; alerts: Alert[]; diagnoses?: Diagnosis[] }> {
     if (msg.protocol !== PROTOCOL_VERSION) {
       throw new Rejection('protocol', `protocol ${msg.protocol} is not supported; this server speaks ${PROTOCOL_VERSION}`);
     }
     // Anything queued for this run must land before a rewind or a takeover.
-    this.flush();
+    await this.flush();
     const now = new Date().toISOString();
     try {
-      this.d.transact(() => this.d.records.register(msg.run, now));
+      await this.d.store.transact(() => this.d.records.register(msg.run, now));
     } catch (e) {
       if (e instanceof RunOfOtherProject) throw new Rejection('forbidden', e.message);
       throw e;
     }
-    const session = this.d.sessions.load(msg.run.id);
+    const session = await this.d.sessions.claim(msg.run.id, (old) => this.replaced(old));
     if (!session) throw new Error(`run ${msg.run.id} missing after hello`);
-    if (msg.rewindTo !== undefined) this.rewind(session, msg.rewindTo, now);
+    if (msg.rewindTo !== undefined) await this.rewind(session, msg.rewindTo, now);
     const prev = session.attach(peer);
     if (prev) {
       prev.send({ type: 'error', code: 'replaced', message: 'another connection took over this run' });
@@ -93,7 +99,7 @@ export class IngestService {
     // Static rules judge the configuration at once; their alerts and verdict go out with the welcome.
     const verdict: Pending = { peer, session, msg: { type: 'rejected', seq: session.lastSeq } };
     const changes = session.engine.onHello(msg.run);
-    if (changes.length) this.d.transact(() => this.writer.raise(verdict, changes, now));
+    if (changes.length) await this.d.store.transact(() => this.writer.raise(verdict, changes, now));
     this.d.listener.runChanged(session.uid);
     for (const a of verdict.alerts ?? []) this.d.listener.alert(a);
     if (verdict.diagnoses) this.d.listener.diagnosis(session.uid, verdict.diagnoses);
@@ -102,14 +108,22 @@ export class IngestService {
     return { session, welcome, alerts: verdict.alerts ?? [], ...(verdict.diagnoses ? { diagnoses: verdict.diagnoses } : {}) };
   }
 
-  private rewind(s: RunSession, step: number, now: string): void {
-    this.d.transact(() => {
-      this.d.points.rewind(s.ref.id, step);
+  private async rewind(s: RunSession, step: number, now: string): Promise<void> {
+    await this.d.store.transact(async () => {
+      await this.d.points.rewind(s.ref.id, step);
       const before = step > 0 ? step - 1 : null;
       const kept = s.lastStep === null ? null : Math.min(s.lastStep, before ?? -1);
-      this.d.records.rewound(s.ref.id, step, kept !== null && kept >= 0 ? kept : null, s.lastStep, now);
+      await this.d.records.rewound(s.ref.id, step, kept !== null && kept >= 0 ? kept : null, s.lastStep, now);
     });
-    this.d.sessions.refresh(s);
+    await this.d.sessions.refresh(s);
+  }
+
+  /** A run this server held was claimed again (here or elsewhere): its old connection is told. */
+  private replaced(old: RunSession): void {
+    this.d.ledger.forget(old.ref.id);
+    this.d.points.forget(old.ref.id);
+    old.owner?.send({ type: 'error', code: 'replaced', message: 'another connection took over this run' });
+    old.owner?.close(1000, 'replaced');
   }
 
   detach(peer: Peer, s: RunSession | null): void {
@@ -154,34 +168,45 @@ export class IngestService {
    * batches the loop reads sockets and sends live frames.
    */
   private schedule(): void {
-    if (this.scheduled) return;
+    if (this.scheduled || this.committing) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      this.commitBatch();
-      if (this.queue.length > 0) this.schedule();
+      void this.drain();
     });
   }
 
-  /** Commits everything queued now (before a hello, a delete, or shutdown). */
-  flush(): void {
-    while (this.queue.length > 0) this.commitBatch();
+  /** Commits batch after batch until the queue is empty; one runs at a time. */
+  private drain(): Promise<void> {
+    this.committing ??= (async () => {
+      try {
+        while (this.queue.length > 0) await this.commitBatch();
+      } finally {
+        this.committing = null;
+      }
+    })();
+    return this.committing;
   }
 
-  private commitBatch(): void {
+  /** Commits everything queued now (before a hello, a delete, or shutdown). */
+  async flush(): Promise<void> {
+    while (this.committing || this.queue.length > 0) await this.drain();
+  }
+
+  private async commitBatch(): Promise<void> {
     const batch = this.queue.splice(0, MAX_BATCH);
     const now = new Date().toISOString();
     const touched = new Set<RunSession>();
     /** Runs with a message that failed in this batch, and why. */
     const failed = new Map<RunSession, unknown>();
     try {
-      this.d.transact(() => {
-        for (const p of batch) this.write(p, now, touched, failed);
-        for (const s of touched) this.d.records.progress(s.ref.id, s.lastSeq, s.lastStep, now);
-        this.d.ledger.flush(now);
+      await this.d.store.transact(async () => {
+        for (const p of batch) await this.write(p, now, touched, failed);
+        for (const s of touched) await this.d.records.progress(s.ref.id, s.lastSeq, s.lastStep, now, s.epoch);
+        await this.d.ledger.flush(now);
       });
     } catch (e) {
-      this.failBatch(batch, touched, e);
+      await this.failBatch(batch, touched, e);
       return;
     }
     this.afterCommit(batch, touched, failed);
@@ -191,17 +216,17 @@ export class IngestService {
    * One message in a savepoint of its own: a fault rolls back this message only, and its run
    * waits for the re-send (only lastSeq + 1 is ever stored, so nothing after it lands first).
    */
-  private write(p: Pending, now: string, touched: Set<RunSession>, failed: Map<RunSession, unknown>): void {
+  private async write(p: Pending, now: string, touched: Set<RunSession>, failed: Map<RunSession, unknown>): Promise<void> {
     const s = p.session;
     touched.add(s);
     if (p.msg.type === 'resend' || p.msg.seq !== s.lastSeq + 1) return;
     const stepBefore = s.lastStep;
     try {
-      if (!p.error) this.d.transact(() => this.writer.apply(p, now));
+      if (!p.error) await this.d.store.transact(() => this.writer.apply(p, now));
     } catch (e) {
       this.forgetWrites(p);
       // Nothing more may run outside the transaction: the whole batch fails and is retried.
-      if (!this.d.inTransaction()) throw e;
+      if (!this.d.store.inTransaction()) throw e;
       if (e instanceof Rejection) {
         p.error = e;
       } else {
@@ -224,15 +249,35 @@ export class IngestService {
     this.d.ledger.forget(p.session.ref.id);
   }
 
-  private failBatch(batch: Pending[], touched: Set<RunSession>, e: unknown): void {
-    const transient = isTransientDbError(e);
-    for (const s of touched) {
-      this.d.sessions.refresh(s);
-      this.d.points.forget(s.ref.id);
-    }
+  private async failBatch(batch: Pending[], touched: Set<RunSession>, e: unknown): Promise<void> {
+    const lost = e instanceof LeaseLost ? e.runId : null;
+    const transient = lost !== null || this.d.store.isTransient(e);
     this.d.ledger.forget();
-    for (const p of batch) p.peer.send(this.retryError(p.msg.seq, transient));
+    for (const s of touched) {
+      this.d.points.forget(s.ref.id);
+      // Another server holds the run now: this server lets go of it and of its connection.
+      if (s.ref.id === lost) this.lostLease(s);
+      else await this.refreshAfterFailure(s);
+    }
+    for (const p of batch) if (p.session.ref.id !== lost) p.peer.send(this.retryError(p.msg.seq, transient));
     if (!transient) this.d.log.error({ err: e }, 'ingest transaction failed');
+  }
+
+  /** Memory back to what is stored; when the database cannot be read either, the run is dropped and re-read at the next hello. */
+  private async refreshAfterFailure(s: RunSession): Promise<void> {
+    try {
+      await this.d.sessions.refresh(s);
+    } catch {
+      this.d.sessions.evict(s.uid);
+      s.owner?.send({ type: 'error', code: 'retry', message: 'the database is unreachable; reconnect and say hello again after a back-off' });
+      s.owner?.close(1011, 'database unreachable');
+    }
+  }
+
+  private lostLease(s: RunSession): void {
+    this.d.sessions.evict(s.uid);
+    s.owner?.send({ type: 'error', code: 'replaced', message: 'another server took over this run; reconnect to continue' });
+    s.owner?.close(1000, 'replaced');
   }
 
   private retryError(seq: number, transient: boolean) {
@@ -240,13 +285,13 @@ export class IngestService {
       type: 'error' as const,
       code: transient ? ('retry' as const) : ('internal' as const),
       seq,
-      message: transient ? 'the database is busy or full; send this message again after a back-off' : 'internal error; nothing was stored: send this message again later',
+      message: transient ? 'the database is busy, full or unreachable; send this message again after a back-off' : 'internal error; nothing was stored: send this message again later',
     };
   }
 
   private afterCommit(batch: Pending[], touched: Set<RunSession>, failed: Map<RunSession, unknown>): void {
     for (const [s, e] of failed) {
-      if (!isTransientDbError(e)) this.d.log.error({ err: e, run: s.uid }, 'ingest message failed; rolled back alone');
+      if (!this.d.store.isTransient(e)) this.d.log.error({ err: e, run: s.uid }, 'ingest message failed; rolled back alone');
     }
     for (const p of batch) {
       const fault = failed.get(p.session);
@@ -254,7 +299,7 @@ export class IngestService {
         p.peer.send({ type: 'error', code: p.error.code, seq: p.msg.seq, message: p.error.message });
       } else if (p.msg.seq > p.session.lastSeq) {
         // Its own fault, an earlier message of its run that failed, or a re-send whose original was rolled back.
-        p.peer.send(fault !== undefined ? this.retryError(p.msg.seq, isTransientDbError(fault)) : { type: 'error', code: 'retry', seq: p.msg.seq, message: 'not stored yet; send it again' });
+        p.peer.send(fault !== undefined ? this.retryError(p.msg.seq, this.d.store.isTransient(fault)) : { type: 'error', code: 'retry', seq: p.msg.seq, message: 'not stored yet; send it again' });
       } else {
         p.peer.send({ type: 'ack', seq: p.msg.seq });
       }

@@ -20,13 +20,13 @@ export class MessageWriter {
     private readonly limits: Config['limits'],
     private readonly listener: Pick<IngestListener, 'wants'>,
     /** The top verdict changed, inside the transaction (webhooks queue it in their outbox). */
-    private readonly onVerdict: (ref: RunRef, top: Diagnosis | null) => void = () => undefined,
+    private readonly onVerdict: (ref: RunRef, top: Diagnosis | null) => Promise<void> = async () => undefined,
   ) {}
 
   /** The rules' verdicts on this message: alerts stored, a stop when asked for, the run's diagnoses. */
-  raise(p: Pending, changes: AlertChange[], now: string): void {
+  async raise(p: Pending, changes: AlertChange[], now: string): Promise<void> {
     if (changes.length === 0) return;
-    const announced = this.ledger.apply(p.session.ref, changes, now);
+    const announced = await this.ledger.apply(p.session.ref, changes, now);
     (p.alerts ??= []).push(...announced);
     for (const a of announced) {
       if (a.status === 'open' && p.session.stopsOn(a.rule)) p.stop = `${a.rule}: ${a.advice}`;
@@ -35,14 +35,14 @@ export class MessageWriter {
     const diagnoses = p.session.engine.diagnoses().map((d) => ({ ...d, runId: p.session.uid }));
     const json = p.session.changedDiagnoses(JSON.stringify(diagnoses));
     if (json !== null) {
-      this.records.setDiagnoses(p.session.ref.id, json);
+      await this.records.setDiagnoses(p.session.ref.id, json);
       p.diagnoses = diagnoses;
       const top = topVerdict(diagnoses);
-      if (p.session.changedTop(top)) this.onVerdict(p.session.ref, top);
+      if (p.session.changedTop(top)) await this.onVerdict(p.session.ref, top);
     }
   }
 
-  apply(p: Pending, now: string): void {
+  apply(p: Pending, now: string): Promise<void> {
     switch (p.msg.type) {
       case 'steps':
         return this.applySteps(p, p.msg, now);
@@ -56,7 +56,7 @@ export class MessageWriter {
         return this.applyEnd(p, p.msg, now);
       case 'resend':
       case 'rejected':
-        return;
+        return Promise.resolve();
     }
   }
 
@@ -81,19 +81,21 @@ export class MessageWriter {
     }
   }
 
-  private checkSeriesLimit(runId: number, fresh: number): void {
-    const total = this.points.seriesCount(runId) + fresh;
+  private async checkSeriesLimit(runId: number, fresh: number): Promise<void> {
+    const total = (await this.points.seriesCount(runId)) + fresh;
     if (total > this.limits.maxSeriesPerRun) {
       throw new Rejection('limit', `run would have ${total} series, over maxSeriesPerRun=${this.limits.maxSeriesPerRun}`);
     }
   }
 
-  private applySteps(p: Pending, msg: StepsMsg, now: string): void {
+  private async applySteps(p: Pending, msg: StepsMsg, now: string): Promise<void> {
     const s = p.session;
     this.checkSteps(p, msg);
     const decoded = msg.items.map((item) => decodeStep(item, s.order));
-    this.checkSeriesLimit(s.ref.id, decoded.reduce((n, d) => n + this.points.countNew(s.ref.id, d.names), 0));
-    this.points.appendSteps(
+    let fresh = 0;
+    for (const d of decoded) fresh += await this.points.countNew(s.ref.id, d.names);
+    await this.checkSeriesLimit(s.ref.id, fresh);
+    await this.points.appendSteps(
       s.ref.id,
       decoded.map((d, i) => {
         const item = msg.items[i] as StepsMsg['items'][number];
@@ -104,20 +106,20 @@ export class MessageWriter {
     for (const d of decoded) {
       s.advanceStep(d.view.step);
       if (wantsLive) (p.live ??= []).push({ step: d.view.step, names: d.names, values: d.values });
-      this.raise(p, s.engine.onStep(d.view), now);
+      await this.raise(p, s.engine.onStep(d.view), now);
     }
   }
 
-  private applyEval(p: Pending, msg: EvalMsg, now: string): void {
+  private async applyEval(p: Pending, msg: EvalMsg, now: string): Promise<void> {
     const s = p.session;
     const d = decodeEval(msg);
-    this.checkSeriesLimit(s.ref.id, this.points.countNew(s.ref.id, d.names));
-    this.points.appendEval(s.ref.id, msg.step, d.names, d.values);
+    await this.checkSeriesLimit(s.ref.id, await this.points.countNew(s.ref.id, d.names));
+    await this.points.appendEval(s.ref.id, msg.step, d.names, d.values);
     if (this.listener.wants(s.uid)) p.live = [{ step: msg.step, names: d.names, values: d.values }];
-    this.raise(p, s.engine.onEval(d.view), now);
+    await this.raise(p, s.engine.onEval(d.view), now);
   }
 
-  private applyHist(p: Pending, msg: HistMsg): void {
+  private async applyHist(p: Pending, msg: HistMsg): Promise<void> {
     if (msg.edges.length !== msg.counts.length + 1) {
       throw new Rejection('bad_message', `a histogram needs one more edge than counts (got ${msg.edges.length} edges, ${msg.counts.length} counts)`);
     }
@@ -126,10 +128,10 @@ export class MessageWriter {
         throw new Rejection('bad_message', 'histogram edges must be finite and non-decreasing');
       }
     }
-    this.points.appendHist(p.session.ref.id, { step: msg.step, layer: msg.layer, of: msg.of, edges: msg.edges, counts: msg.counts });
+    await this.points.appendHist(p.session.ref.id, { step: msg.step, layer: msg.layer, of: msg.of, edges: msg.edges, counts: msg.counts });
   }
 
-  private applyModel(p: Pending, msg: ModelMsg, now: string): void {
+  private async applyModel(p: Pending, msg: ModelMsg, now: string): Promise<void> {
     if (msg.layers.length > this.limits.maxLayers) {
       throw new Rejection('limit', `${msg.layers.length} layers exceed maxLayers=${this.limits.maxLayers}`);
     }
@@ -138,14 +140,14 @@ export class MessageWriter {
     const model: ModelView = { layers: msg.layers };
     if (msg.loss !== undefined) model.loss = msg.loss;
     if (msg.optimizer !== undefined) model.optimizer = decodeTree(msg.optimizer) as NonNullable<ModelView['optimizer']>;
-    this.records.setModel(p.session.ref.id, toWireJson({ layers: msg.layers, loss: msg.loss, optimizer: msg.optimizer }));
+    await this.records.setModel(p.session.ref.id, toWireJson({ layers: msg.layers, loss: msg.loss, optimizer: msg.optimizer }));
     p.session.setModel(model);
-    this.raise(p, p.session.engine.onModel(model), now);
+    await this.raise(p, p.session.engine.onModel(model), now);
   }
 
-  private applyEnd(p: Pending, msg: EndMsg, now: string): void {
-    this.records.end(p.session.ref.id, msg.status, p.session.lastStep, now);
+  private async applyEnd(p: Pending, msg: EndMsg, now: string): Promise<void> {
+    await this.records.end(p.session.ref.id, msg.status, p.session.lastStep, now);
     // Open alerts close "ended with the run" (still queryable), and the verdict with them.
-    this.raise(p, p.session.engine.onEnd(msg.status), now);
+    await this.raise(p, p.session.engine.onEnd(msg.status), now);
   }
 }

@@ -5,7 +5,6 @@ import { layerOrderOf, type LayerOrder } from './decode.js';
 
 const keyOf = (d: Diagnosis | null): string => (d ? `${d.cause}:${d.severity}` : '');
 
-
 /** The other end of an ingest socket, as the write path sees it. */
 export interface Peer {
   readonly id: number;
@@ -26,8 +25,9 @@ export interface SessionInit {
   settings: RuleSettingsMap;
   /** The verdict as stored, JSON. */
   diagnosesJson: string;
+  /** The lease this server writes the run under (0 on a single-server store). */
+  epoch: number;
 }
-
 
 /**
  * One run as the ingest path holds it between messages: its seq and step progress, its model
@@ -51,6 +51,8 @@ export class RunSession {
   private topKey: string;
   private settingsValue: RuleSettingsMap;
   private ownerValue: Peer | null = null;
+  /** Every progress write is fenced by it: a takeover by another server makes it stale. */
+  readonly epoch: number;
 
   constructor(init: SessionInit) {
     this.ref = init.ref;
@@ -60,6 +62,7 @@ export class RunSession {
     this.engineValue = init.engine;
     this.settingsValue = init.settings;
     this.diagnosesJson = init.diagnosesJson;
+    this.epoch = init.epoch;
     this.topKey = keyOf(topVerdict(JSON.parse(init.diagnosesJson) as Diagnosis[]));
   }
 

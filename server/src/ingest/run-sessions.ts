@@ -6,10 +6,20 @@ import { RunSession, type RuleSettingsMap } from './run-session.js';
 
 export type EngineFactory = (settings: RuleSettingsMap) => DiagnosingRunEngine;
 
+export interface RunSessionsOptions {
+  /** This server, as named in run leases. */
+  serverId: string;
+  /**
+   * Several servers share the store: a run may have been written elsewhere since this server
+   * last held it, so a hello always restores it from what is stored and takes the lease.
+   */
+  shared: boolean;
+}
+
 /**
  * Makes and keeps the RunSession of every run being ingested. A session is restored from what
  * is stored (progress, rule settings, the model — replayed into a fresh rule engine), so a run
- * resumed after a restart is judged by the same rules as before it.
+ * resumed after a restart, or on another server, is judged by the same rules as before.
  */
 export class RunSessions {
   private readonly byUid = new Map<string, RunSession>();
@@ -18,26 +28,37 @@ export class RunSessions {
     private readonly records: RunRecords,
     private readonly projects: ProjectsService,
     private readonly engineFactory: EngineFactory,
+    private readonly opts: RunSessionsOptions,
   ) {}
 
   get(uid: string): RunSession | undefined {
     return this.byUid.get(uid);
   }
 
-  /** The run's session, restored from the database when not in memory; undefined for no such run. */
-  load(uid: string): RunSession | undefined {
+  /**
+   * The run's session for a hello: from memory on a single-server store, else restored from
+   * the database under a new lease. undefined for no such run. `onReplaced` hears of a cached
+   * session dropped for a fresh one (its connection, if any, must be told).
+   */
+  async claim(uid: string, onReplaced: (old: RunSession) => void): Promise<RunSession | undefined> {
     const cached = this.byUid.get(uid);
-    if (cached) return cached;
-    const row = this.records.find(uid);
+    if (cached && !this.opts.shared) return cached;
+    const row = await this.records.find(uid);
     if (!row) return undefined;
-    const session = this.restore(row);
+    const epoch = await this.records.claim(row.id, this.opts.serverId);
+    // Claimed after reading: progress committed by an earlier owner before the claim is in `row`
+    // only if read after it, so read again (the claim fences every later commit of theirs).
+    const fresh = epoch === 0 ? row : await this.records.find(uid);
+    if (!fresh) return undefined;
+    const session = await this.restore(fresh, epoch);
+    if (cached) onReplaced(cached);
     this.byUid.set(uid, session);
     return session;
   }
 
-  private restore(row: RunRecord): RunSession {
-    const project = this.projects.nameOf(row.projectId);
-    const p = this.projects.find(project);
+  private async restore(row: RunRecord, epoch: number): Promise<RunSession> {
+    const project = await this.projects.nameOf(row.projectId);
+    const p = await this.projects.find(project);
     const settings = p ? this.projects.ruleSettings(p) : {};
     const session = new RunSession({
       ref: { id: row.id, uid: row.uid, projectId: row.projectId, project },
@@ -46,6 +67,7 @@ export class RunSessions {
       engine: this.engineFactory(settings),
       settings,
       diagnosesJson: row.diagnoses,
+      epoch,
     });
     if (row.model) {
       const model = JSON.parse(row.model) as ModelView;
@@ -59,8 +81,8 @@ export class RunSessions {
   }
 
   /** Re-reads stored progress into a session after a rollback or a rewind left memory ahead. */
-  refresh(session: RunSession): void {
-    const row = this.records.find(session.uid);
+  async refresh(session: RunSession): Promise<void> {
+    const row = await this.records.find(session.uid);
     if (row) session.reset(row.lastSeq, row.lastStep);
   }
 

@@ -1,6 +1,7 @@
 import type { WebSocket } from 'ws';
 import { isUtf8 } from 'node:buffer';
 import { illFormedString, LiveAuth, LiveSubscribe, LiveUnsubscribe, mayHoldIllFormed, type ErrorCode } from '@gradwatch/shared';
+import { inOrder } from '../ingest/in-order.js';
 import { RateLimiter } from '../ingest/rate-limiter.js';
 import { SocketGuard, type GuardLimits } from '../ingest/socket-guard.js';
 import { validator } from '../ingest/validators.js';
@@ -16,7 +17,7 @@ const MAX_LIVE_FRAME = 1_000_000;
 
 export interface LiveAuthorizer {
   /** null when the token may read these runs (or no token is needed); else why not. */
-  check(token: string | undefined, runUids: string[]): { code: string; message: string } | null;
+  check(token: string | undefined, runUids: string[]): Promise<{ code: string; message: string } | null>;
   required: boolean;
 }
 
@@ -25,11 +26,19 @@ export function serveLive(socket: WebSocket, hub: LiveHub, auth: LiveAuthorizer,
   const guard = new SocketGuard(socket, limits, 'auth message');
   const client = hub.attach(socket);
   let token = queryToken;
-  if (!auth.required || (token !== undefined && auth.check(token, []) === null)) guard.authenticated();
+  // Frames wait behind the token checks, which may read the database.
+  const handle = inOrder();
+  if (!auth.required) guard.authenticated();
+  else if (token !== undefined) {
+    const t = token;
+    handle(async () => {
+      if ((await auth.check(t, [])) === null) guard.authenticated();
+    });
+  }
   const limiter = new RateLimiter(limits.maxMessagesPerSecond);
   const fail = (code: ErrorCode, message: string): void => guard.error(code, message);
   const ready = (): void => guard.send({ type: 'ready' });
-  socket.on('message', (data: Buffer, isBinary: boolean) => {
+  const onFrame = async (data: Buffer, isBinary: boolean): Promise<void> => {
     if (!guard.open) return;
     if (isBinary || data.length > MAX_LIVE_FRAME) return fail('bad_message', 'send JSON text frames under 1 MB');
     if (!limiter.take()) return fail('rate_limited', `more than ${limits.maxMessagesPerSecond} messages a second on a live socket; slow down`);
@@ -47,7 +56,7 @@ export function serveLive(socket: WebSocket, hub: LiveHub, auth: LiveAuthorizer,
       if (!v.auth.check(msg)) return fail('bad_message', `invalid auth: ${v.auth.explain(msg)}`);
       if (illFormed) return fail('bad_message', `invalid auth: ${illFormed}`);
       token = msg.token;
-      const denied = auth.check(token, []);
+      const denied = await auth.check(token, []);
       if (denied) return guard.closeWith(denied.code as ErrorCode, denied.message, 1008);
       guard.authenticated();
       return ready();
@@ -55,7 +64,7 @@ export function serveLive(socket: WebSocket, hub: LiveHub, auth: LiveAuthorizer,
     if (type === 'subscribe') {
       if (!v.subscribe.check(msg)) return fail('bad_message', `invalid subscribe: ${v.subscribe.explain(msg)}`);
       if (illFormed) return fail('bad_message', `invalid subscribe: ${illFormed}`);
-      const denied = auth.check(token, msg.runs);
+      const denied = await auth.check(token, msg.runs);
       if (denied) return fail(denied.code as ErrorCode, denied.message);
       hub.subscribe(client, msg.runs, msg.series);
       return ready();
@@ -67,6 +76,7 @@ export function serveLive(socket: WebSocket, hub: LiveHub, auth: LiveAuthorizer,
       return ready();
     }
     fail('unknown_type', `unknown message type ${JSON.stringify(type)?.slice(0, 60)}; expected auth, subscribe or unsubscribe`);
-  });
-  socket.on('close', () => hub.detach(client));
+  };
+  socket.on('message', (data: Buffer, isBinary: boolean) => handle(() => onFrame(data, isBinary)));
+  socket.on('close', () => handle(() => hub.detach(client)));
 }

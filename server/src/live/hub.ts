@@ -24,7 +24,7 @@ export class LiveHub implements IngestListener {
   private runTimer: NodeJS.Timeout | null = null;
 
   constructor(
-    private readonly describeRun: (uid: string) => LiveRun | null,
+    private readonly describeRun: (uid: string) => Promise<LiveRun | null>,
     private readonly maxBufferedBytes: number,
   ) {}
 
@@ -141,15 +141,18 @@ export class LiveHub implements IngestListener {
   runChanged(uid: string): void {
     if (!this.wants(uid) && !this.wants(ALL_RUNS)) return;
     this.changedRuns.add(uid);
-    this.runTimer ??= setTimeout(() => {
-      this.runTimer = null;
-      const uids = [...this.changedRuns];
-      this.changedRuns.clear();
-      for (const u of uids) {
-        const msg = this.describeRun(u);
-        if (msg) for (const c of this.listeners(u)) this.send(c, msg);
-      }
-    }, FRAME_MS);
+    this.runTimer ??= setTimeout(() => void this.sendRunChanges(), FRAME_MS);
+  }
+
+  private async sendRunChanges(): Promise<void> {
+    this.runTimer = null;
+    const uids = [...this.changedRuns];
+    this.changedRuns.clear();
+    for (const u of uids) {
+      // A run frame is a nicety: when the database cannot be read now, the next change sends it.
+      const msg = await this.describeRun(u).catch(() => null);
+      if (msg) for (const c of this.listeners(u)) this.send(c, msg);
+    }
   }
 
   close(): void {

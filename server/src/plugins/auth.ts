@@ -35,16 +35,16 @@ export interface Auth {
   /** Whether requests need a token at all (GRADWATCH_ADMIN_TOKEN set). */
   readonly required: boolean;
   /** The principal a token stands for, or why it stands for none. Auth off: an unrestricted admin. */
-  identify(token: string | undefined): Principal | Denial;
+  identify(token: string | undefined): Promise<Principal | Denial>;
   /** null when the token may act with this scope (on this project, when one is given). */
-  check(token: string | undefined, scope: Scope, project?: string | null): Denial | null;
+  check(token: string | undefined, scope: Scope, project?: string | null): Promise<Denial | null>;
   /**
    * The ingest socket's hello: scope ingest, and the run's project. Given the socket, an
    * accepted stored token is bound to it, so revoking or expiry closes it.
    */
-  checkIngest(token: string | undefined, project: string, socket?: WebSocket): Denial | null;
+  checkIngest(token: string | undefined, project: string, socket?: WebSocket): Promise<Denial | null>;
   /** The live socket: scope read; a project-limited token only for runs of its project. Binds as checkIngest. */
-  checkLive(token: string | undefined, runUids: string[], socket?: WebSocket): Denial | null;
+  checkLive(token: string | undefined, runUids: string[], socket?: WebSocket): Promise<Denial | null>;
   /** Open sockets by the stored token that let them in. */
   readonly sockets: TokenSockets;
   tokenOf(req: FastifyRequest): string | undefined;
@@ -101,16 +101,16 @@ export default fp(
     const required = admin !== null;
     const routes: Array<{ method: string; url: string }> = [];
     // The domain services are read when a request comes, after the domain plugin made them.
-    const projectOfRun = (uid: string): string | null => app.runs.projectOf(uid);
+    const projectOfRun = (uid: string): Promise<string | null> => app.runs.projectOf(uid);
 
-    const identify = (token: string | undefined): Principal | Denial => {
+    const identify = async (token: string | undefined): Promise<Principal | Denial> => {
       if (!required) return OPEN;
       if (token === undefined || token === '') {
         return { status: 401, code: 'unauthorized', message: 'this server requires a token: send Authorization: Bearer <token> (ingest: "token" in hello; live socket: an auth message or ?token=)' };
       }
       // Digests have equal lengths, so the comparison time says nothing about the token.
       if (adminDigest !== null && timingSafeEqual(digest(token), adminDigest)) return ROOT;
-      const row = app.tokens.bySecret(token);
+      const row = await app.tokens.bySecret(token);
       if (!row) return { status: 401, code: 'unauthorized', message: 'the token is not valid (unknown or revoked)' };
       if (isExpired(row.expiresAt)) return { status: 401, code: 'unauthorized', message: `the token expired at ${row.expiresAt}` };
       return { tokenId: row.id, name: row.name, scope: row.scope as Scope, project: row.project };
@@ -127,8 +127,8 @@ export default fp(
       return null;
     };
 
-    const check = (token: string | undefined, scope: Scope, project?: string | null): Denial | null => {
-      const p = identify(token);
+    const check = async (token: string | undefined, scope: Scope, project?: string | null): Promise<Denial | null> => {
+      const p = await identify(token);
       return isDenial(p) ? p : allows(p, scope, project);
     };
 
@@ -140,15 +140,15 @@ export default fp(
       sockets,
       identify,
       check,
-      checkIngest(token, project, socket) {
-        const p = identify(token);
+      async checkIngest(token, project, socket) {
+        const p = await identify(token);
         if (isDenial(p)) return p;
         const denied = allows(p, 'ingest', project);
         if (!denied && socket) sockets.bind(socket, p.tokenId);
         return denied;
       },
-      checkLive(token, runUids, socket) {
-        const p = identify(token);
+      async checkLive(token, runUids, socket) {
+        const p = await identify(token);
         if (isDenial(p)) return p;
         const denied = allows(p, 'read');
         if (denied) return denied;
@@ -158,7 +158,7 @@ export default fp(
           if (uid === '*') {
             return { status: 403, code: 'forbidden', message: `this token is limited to project "${p.project}": subscribe to its runs by id, not to "*"` };
           }
-          if (projectOfRun(uid) !== p.project) {
+          if ((await projectOfRun(uid)) !== p.project) {
             return { status: 403, code: 'forbidden', message: `run ${uid} is not in project "${p.project}", the one this token is limited to` };
           }
         }
@@ -192,7 +192,7 @@ export default fp(
       const url = req.routeOptions.url ?? req.url.split('?')[0] ?? '/';
       const policy = policyOf(req.method, url);
       if (policy.kind !== 'scope' || !required) return;
-      const p = identify(auth.tokenOf(req));
+      const p = await identify(auth.tokenOf(req));
       if (isDenial(p)) return deny(reply, p);
       if (!grants(p.scope, policy.scope)) {
         return deny(reply, { status: 403, code: 'forbidden', message: `this token has scope "${p.scope}"; ${req.method} ${url} needs "${policy.scope}"` });
@@ -222,7 +222,7 @@ export default fp(
         }
         // An alert id that is not the number the route will use is refused, not looked up another way.
         if (kind === 'alert' && typeof params.id !== 'number') return deny(reply, { status: 404, code: 'not_found', message: `no alert ${String(params.id)}` });
-        const project = kind === 'run' ? projectOfRun(String(params.id)) : app.alerts.projectOf(params.id as number);
+        const project = kind === 'run' ? await projectOfRun(String(params.id)) : await app.alerts.projectOf(params.id as number);
         if (project !== null && project !== p.project) return deny(reply, { status: 404, code: 'not_found', message: `no ${kind} ${String(params.id)}` });
       }
       // Listings that take a project filter are pinned to the token's project.

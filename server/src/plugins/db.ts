@@ -1,23 +1,20 @@
 import fp from 'fastify-plugin';
-import { openDb, transactor, type Db, type Transact } from '../storage/db.js';
+import type { Backend } from '../storage/backend.js';
+import { openBackend } from '../storage/open-backend.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** The SQLite database, migrated; repositories are built on it by the domain plugin. */
-    db: Db;
-    /** One write transaction (a savepoint when nested). */
-    transact: Transact;
+    /** The store (SQLite file or PostgreSQL), migrated; the domain plugin builds services on it. */
+    backend: Backend;
   }
 }
 
-/** The SQLite database, migrated on open. */
 export default fp(
   async (app) => {
-    const db = openDb(app.config.dbFile, app.config.synchronous);
-    app.decorate('db', db);
-    app.decorate('transact', transactor(db));
+    const backend = await openBackend(app.config);
+    app.decorate('backend', backend);
     app.addHook('onClose', async () => {
-      db.$client.close();
+      await backend.close();
     });
   },
   { name: 'db', dependencies: ['config'] },

@@ -1,23 +1,16 @@
 import fp from 'fastify-plugin';
 import { AlertLedger } from '../alerts/alert-ledger.js';
-import { AlertsRepo } from '../alerts/alerts.repo.js';
 import { AlertsService } from '../alerts/alerts.service.js';
 import { IngestService } from '../ingest/ingest.service.js';
 import { RunSessions, type EngineFactory } from '../ingest/run-sessions.js';
 import { LiveHub } from '../live/hub.js';
-import { SqlitePointStore } from '../points/point-store.js';
-import { PointsRepo } from '../points/points.repo.js';
 import { PointsService } from '../points/points.service.js';
-import { ProjectsRepo } from '../projects/projects.repo.js';
 import { ProjectsService } from '../projects/projects.service.js';
 import { createRunEngine } from '../rules/index.js';
 import { RulesService } from '../rules/rules.service.js';
 import { RunRecords } from '../runs/run-records.js';
-import { RunsRepo } from '../runs/runs.repo.js';
 import { RunsService } from '../runs/runs.service.js';
-import { TokensRepo } from '../tokens/tokens.repo.js';
 import { TokensService } from '../tokens/tokens.service.js';
-import { WebhooksRepo } from '../webhooks/webhooks.repo.js';
 import { DEFAULT_WEBHOOK_OPTIONS, WebhooksService } from '../webhooks/webhooks.service.js';
 
 declare module 'fastify' {
@@ -46,34 +39,38 @@ export interface DomainOptions {
  */
 export default fp<DomainOptions>(
   async (app, opts) => {
-    const { db, transact, config } = app;
-    const projects = new ProjectsService(new ProjectsRepo(db));
-    const webhooks = new WebhooksService(new WebhooksRepo(db), projects, { ...DEFAULT_WEBHOOK_OPTIONS, baseDelayMs: config.webhookRetryMs, allowHosts: config.webhookAllowHosts });
-    const ledger = new AlertLedger(new AlertsRepo(db), (projectId, alert) => {
-      webhooks.enqueue(projectId, alert);
+    const { backend, config } = app;
+    const { repos, transact } = backend;
+    const projects = new ProjectsService(repos.projects);
+    const webhooks = new WebhooksService(
+      repos.webhooks,
+      projects,
+      { ...DEFAULT_WEBHOOK_OPTIONS, baseDelayMs: config.webhookRetryMs, allowHosts: config.webhookAllowHosts, cacheHooks: !backend.shared },
+      (err) => app.log.warn({ err }, 'webhooks: the outbox could not be read; trying again'),
+    );
+    const ledger = new AlertLedger(repos.alerts, async (projectId, alert) => {
+      await webhooks.enqueue(projectId, alert);
       // Sent once the transaction that queued it has committed.
       setImmediate(() => webhooks.kick());
     });
-    const alerts = new AlertsService(new AlertsRepo(db), ledger);
-    const store = new SqlitePointStore(new PointsRepo(db));
-    const runsRepo = new RunsRepo(db);
-    const records = new RunRecords(runsRepo, projects);
+    const alerts = new AlertsService(repos.alerts, ledger);
+    const store = repos.points;
+    const records = new RunRecords(repos.runs, projects);
     const engineFactory: EngineFactory =
       opts.engineFactory ?? ((settings) => createRunEngine({ settings, onError: (rule, err) => app.log.error({ err, rule }, 'rule failed; disabled for this run') }));
-    const sessions = new RunSessions(records, projects, engineFactory);
-    const runs = new RunsService({ repo: runsRepo, points: store, alerts, projects, transact, staleAfterS: config.staleAfterS, connected: () => sessions.connected() });
+    const sessions = new RunSessions(records, projects, engineFactory, { serverId: config.serverId, shared: backend.shared });
+    const runs = new RunsService({ repo: repos.runs, points: store, alerts, projects, transact, staleAfterS: config.staleAfterS, connected: () => sessions.connected() });
     const live = new LiveHub((uid) => runs.live(uid), config.limits.liveMaxBufferedBytes);
     const ingest = new IngestService({
-      transact,
-      inTransaction: () => db.$client.inTransaction,
+      store: backend,
       records,
       points: store,
       ledger,
       sessions,
       listener: live,
       // Diagnosis events go to every webhook; symptom alerts to those that take them (`alerts`).
-      onVerdict: (ref, top) => {
-        webhooks.enqueueDiagnosis(ref.projectId, ref.uid, ref.project, top);
+      onVerdict: async (ref, top) => {
+        await webhooks.enqueueDiagnosis(ref.projectId, ref.uid, ref.project, top);
         setImmediate(() => webhooks.kick());
       },
       limits: config.limits,
@@ -91,14 +88,14 @@ export default fp<DomainOptions>(
     app.decorate('alerts', alerts);
     app.decorate('rules', rules);
     app.decorate('webhooks', webhooks);
-    app.decorate('tokens', new TokensService(new TokensRepo(db)));
+    app.decorate('tokens', new TokensService(repos.tokens));
     app.decorate('ingest', ingest);
     app.decorate('live', live);
 
     webhooks.start();
     app.addHook('preClose', async () => {
       // Commit and ack what is queued before sockets close.
-      ingest.flush();
+      await ingest.flush();
       live.close();
       webhooks.stop();
     });

@@ -8,17 +8,17 @@ export default fp(
     const days = app.config.retentionDays;
     if (days === null) return;
     let timer: NodeJS.Timeout | null = null;
-    const prune = (): void => {
+    const prune = async (): Promise<void> => {
       try {
-        const n = app.runs.pruneInactive(days);
+        const n = await app.runs.pruneInactive(days);
         if (n > 0) app.log.info(`retention: deleted ${n} runs inactive for more than ${days} days`);
       } catch (err) {
         app.log.error({ err }, 'retention: pruning failed; will try again in an hour');
       }
     };
     app.addHook('onReady', async () => {
-      prune();
-      timer = setInterval(prune, HOUR_MS);
+      await prune();
+      timer = setInterval(() => void prune(), HOUR_MS);
       timer.unref();
     });
     app.addHook('onClose', async () => {

@@ -17,7 +17,7 @@ const pointRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/runs/:id/series/export',
     { schema: { params: RunParams, querystring: ExportQuery, response: { 200: ExportBody, 404: ErrorBody } } },
     async (req, reply) => {
-      const out = app.points.export(req.params.id, req.query.name, req.query.format);
+      const out = await app.points.export(req.params.id, req.query.name, req.query.format);
       return reply.header('content-type', out.contentType).header('content-disposition', `attachment; filename="${out.filename}"`).send(out.body);
     },
   );

@@ -10,11 +10,11 @@ const MAX_BUCKETS = 200_000;
 const MAX_SERIES_PER_QUERY = 500;
 const EXPORT_POINTS_PER_CHUNK = 10_000;
 
-function* exportChunks(points: Iterable<[number, number]>, csv: boolean, runId: string, name: string): Generator<string> {
+async function* exportChunks(points: AsyncIterable<[number, number]>, csv: boolean, runId: string, name: string): AsyncGenerator<string> {
   let buf: string[] = [];
   let first = true;
   yield csv ? 'step,value\n' : `{"runId":${JSON.stringify(runId)},"series":${JSON.stringify(name)},"points":[`;
-  for (const [step, v] of points) {
+  for await (const [step, v] of points) {
     buf.push(csv ? `${step},${encodeNum(v)}\n` : `${first ? '' : ','}[${step},${JSON.stringify(encodeNum(v))}]`);
     first = false;
     if (buf.length >= EXPORT_POINTS_PER_CHUNK) {
@@ -38,45 +38,45 @@ export class PointsService {
     private readonly runs: RunsService,
   ) {}
 
-  private seriesByName(runId: number): Map<string, SeriesRow> {
-    return new Map(this.store.series(runId).map((s) => [s.name, s]));
+  private async seriesByName(runId: number): Promise<Map<string, SeriesRow>> {
+    return new Map((await this.store.series(runId)).map((s) => [s.name, s]));
   }
 
-  list(uid: string): SeriesList {
-    return { series: this.store.seriesInfo(this.runs.require(uid).id) };
+  async list(uid: string): Promise<SeriesList> {
+    return { series: await this.store.seriesInfo((await this.runs.require(uid)).id) };
   }
 
-  query(uid: string, q: SeriesQuery): QueryResult {
-    const run = this.runs.require(uid);
+  async query(uid: string, q: SeriesQuery): Promise<QueryResult> {
+    const run = await this.runs.require(uid);
     const names = [...new Set(q.series.split(',').map((s) => s.trim()).filter(Boolean))];
     if (names.length === 0) throw badRequest('series must name at least one series');
     if (names.length > MAX_SERIES_PER_QUERY) throw badRequest(`at most ${MAX_SERIES_PER_QUERY} series per query`);
     if (q.from !== undefined && q.to !== undefined && q.from > q.to) throw badRequest('from must not be after to');
-    const known = this.seriesByName(run.id);
+    const known = await this.seriesByName(run.id);
     const missing = names.filter((n) => !known.has(n));
     if (missing.length) throw notFound(`run ${run.uid} has no series ${missing.slice(0, 5).join(', ')}`);
     const rows = names.map((n) => known.get(n) as SeriesRow);
-    const { lo, hi } = this.stepRange(run.id, q);
+    const { lo, hi } = await this.stepRange(run.id, q);
     if (lo === null || hi === null || lo > hi) {
       return { runId: run.uid, fromStep: null, toStep: null, series: rows.map((s) => ({ name: s.name, firstNonFiniteStep: s.firstNonFiniteStep, buckets: [] })) };
     }
     // The answer's size is bounded whatever is asked: at most MAX_BUCKETS buckets in all.
     const perSeries = Math.max(1, Math.min(q.maxPoints ?? 1000, Math.floor(MAX_BUCKETS / rows.length)));
-    return { runId: run.uid, fromStep: lo, toStep: hi, series: this.store.query(run.id, rows, lo, hi, perSeries) };
+    return { runId: run.uid, fromStep: lo, toStep: hi, series: await this.store.query(run.id, rows, lo, hi, perSeries) };
   }
 
   /** The steps a query covers: from/to are steps, seconds or epochs depending on the x axis. */
-  private stepRange(runId: number, q: SeriesQuery): { lo: number | null; hi: number | null } {
+  private async stepRange(runId: number, q: SeriesQuery): Promise<{ lo: number | null; hi: number | null }> {
     const x = q.x ?? 'step';
     if (x !== 'step') return this.store.stepRangeFor(runId, x, q.from ?? -Number.MAX_VALUE, q.to ?? Number.MAX_VALUE);
-    const ext = this.store.extent(runId);
+    const ext = await this.store.extent(runId);
     return { lo: q.from !== undefined ? Math.ceil(q.from) : ext.lo, hi: q.to !== undefined ? Math.floor(q.to) : ext.hi };
   }
 
   /** Every point of one series, streamed in pieces: millions of points never sit in memory as one string. */
-  export(uid: string, name: string, format: 'json' | 'csv' = 'json'): SeriesExport {
-    const run = this.runs.require(uid);
-    const s = this.seriesByName(run.id).get(name);
+  async export(uid: string, name: string, format: 'json' | 'csv' = 'json'): Promise<SeriesExport> {
+    const run = await this.runs.require(uid);
+    const s = (await this.seriesByName(run.id)).get(name);
     if (!s) throw notFound(`run ${run.uid} has no series ${name}`);
     const csv = format === 'csv';
     return {
@@ -86,15 +86,15 @@ export class PointsService {
     };
   }
 
-  steps(uid: string, q: StepsQuery): StepTimes {
-    const run = this.runs.require(uid);
-    const rows = this.store.stepTimes(run.id, q.from ?? 0, q.to ?? Number.MAX_SAFE_INTEGER, q.limit ?? 10000);
+  async steps(uid: string, q: StepsQuery): Promise<StepTimes> {
+    const run = await this.runs.require(uid);
+    const rows = await this.store.stepTimes(run.id, q.from ?? 0, q.to ?? Number.MAX_SAFE_INTEGER, q.limit ?? 10000);
     return { steps: rows.map((r) => [r.step, r.time, r.epoch] as [number, number | null, number | null]) };
   }
 
-  histograms(uid: string, q: HistogramQuery): HistogramList {
-    const run = this.runs.require(uid);
-    const rows = this.store.histograms(run.id, q.layer ?? null, q.of ?? null, q.from ?? 0, q.to ?? Number.MAX_SAFE_INTEGER, q.limit ?? 100);
+  async histograms(uid: string, q: HistogramQuery): Promise<HistogramList> {
+    const run = await this.runs.require(uid);
+    const rows = await this.store.histograms(run.id, q.layer ?? null, q.of ?? null, q.from ?? 0, q.to ?? Number.MAX_SAFE_INTEGER, q.limit ?? 100);
     return { histograms: rows };
   }
 }

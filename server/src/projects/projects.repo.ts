@@ -27,7 +27,7 @@ export class SqliteProjectsRepo implements ProjectsRepo {
 
   async ensure(name: string): Promise<ProjectRow> {
     this.db.insert(projects).values({ name }).onConflictDoNothing().run();
-    const p = this.byName(name);
+    const p = await this.byName(name);
     if (!p) throw new Error(`project ${name} vanished`);
     return p;
   }

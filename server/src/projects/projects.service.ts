@@ -9,28 +9,28 @@ export type ProjectRuleSettings = Record<string, Partial<RuleSettings>>;
 export class ProjectsService {
   constructor(private readonly repo: ProjectsRepo) {}
 
-  list(): Project[] {
-    return this.repo.withCounts().map((p) => ({ name: p.name, runCount: p.runCount, createdAt: p.createdAt, lastSeenAt: p.lastSeenAt }));
+  async list(): Promise<Project[]> {
+    return (await this.repo.withCounts()).map((p) => ({ name: p.name, runCount: p.runCount, createdAt: p.createdAt, lastSeenAt: p.lastSeenAt }));
   }
 
-  find(name: string): ProjectRow | undefined {
+  find(name: string): Promise<ProjectRow | undefined> {
     return this.repo.byName(name);
   }
 
   /** The project, or a 404 naming it. */
-  require(name: string): ProjectRow {
-    const p = this.repo.byName(name);
+  async require(name: string): Promise<ProjectRow> {
+    const p = await this.repo.byName(name);
     if (!p) throw notFound(`no project ${name}`);
     return p;
   }
 
   /** Projects come into being with their first run, or their first settings or webhook. */
-  ensure(name: string): ProjectRow {
+  ensure(name: string): Promise<ProjectRow> {
     return this.repo.ensure(name);
   }
 
-  nameOf(projectId: number): string {
-    return this.repo.byId(projectId)?.name ?? '';
+  async nameOf(projectId: number): Promise<string> {
+    return (await this.repo.byId(projectId))?.name ?? '';
   }
 
   ruleSettings(p: ProjectRow): ProjectRuleSettings {
@@ -41,11 +41,11 @@ export class ProjectsService {
     }
   }
 
-  saveRuleSettings(projectId: number, settings: RuleSettingsBody): void {
-    this.repo.setRuleSettings(projectId, JSON.stringify(settings));
+  saveRuleSettings(projectId: number, settings: RuleSettingsBody): Promise<void> {
+    return this.repo.setRuleSettings(projectId, JSON.stringify(settings));
   }
 
-  delete(projectId: number): void {
-    this.repo.delete(projectId);
+  delete(projectId: number): Promise<void> {
+    return this.repo.delete(projectId);
   }
 }

@@ -6,7 +6,7 @@ const ruleRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/rules', { schema: { response: { 200: RuleList } } }, async () => app.rules.catalogue());
 
   app.get('/projects/:project/rules', { schema: { params: ProjectParams, response: { 200: ProjectRuleSettings, 404: ErrorBody } } }, async (req) =>
-    app.rules.settingsOf(req.params.project),
+    await app.rules.settingsOf(req.params.project),
   );
 
   app.put(

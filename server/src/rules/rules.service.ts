@@ -16,8 +16,8 @@ export class RulesService {
     return { rules: RULE_CATALOGUE.map((r) => ({ ...r, thresholds: { ...r.thresholds }, requires: [...r.requires] })) };
   }
 
-  settingsOf(project: string): SettingsReply {
-    const p = this.projects.require(project);
+  async settingsOf(project: string): Promise<SettingsReply> {
+    const p = await this.projects.require(project);
     return { project: p.name, settings: this.projects.ruleSettings(p) as RuleSettingsBody };
   }
 
@@ -26,12 +26,12 @@ export class RulesService {
   }
 
   /** Validates and stores a project's settings; they take effect at once for its runs in memory. */
-  replace(project: string, body: RuleSettingsBody): SettingsReply {
+  async replace(project: string, body: RuleSettingsBody): Promise<SettingsReply> {
     const checked = validateRuleSettings(body);
     if (!checked.ok) throw badRequest(checked.error);
     // Settings may be made ready before the project's first run arrives.
-    const p = this.projects.ensure(project);
-    this.projects.saveRuleSettings(p.id, checked.value as RuleSettingsBody);
+    const p = await this.projects.ensure(project);
+    await this.projects.saveRuleSettings(p.id, checked.value as RuleSettingsBody);
     for (const l of this.listeners) l(p.id, checked.value);
     return { project: p.name, settings: checked.value as RuleSettingsBody };
   }

@@ -8,6 +8,13 @@ export type RunRecord = RunRow;
 /** A hello that names a run id another project already uses. */
 export class RunOfOtherProject extends Error {}
 
+/** Another server took the run over: this one's writes for it were rolled back. */
+export class LeaseLost extends Error {
+  constructor(readonly runId: number) {
+    super(`run ${runId} is now written by another server`);
+  }
+}
+
 /**
  * The writes ingest makes to runs, inside its transactions: registration at hello, progress
  * on every commit, the model, the end, and rewinds. Queries only; ingest decides.
@@ -18,14 +25,14 @@ export class RunRecords {
     private readonly projects: ProjectsService,
   ) {}
 
-  find(uid: string): RunRow | undefined {
+  find(uid: string): Promise<RunRow | undefined> {
     return this.repo.byUid(uid);
   }
 
   /** Creates the run, or marks an existing one live again with the hello's fields. */
-  register(r: RunInfo, now: string): RunRow {
-    const project = this.projects.ensure(r.project);
-    const existing = this.repo.byUid(r.id);
+  async register(r: RunInfo, now: string): Promise<RunRow> {
+    const project = await this.projects.ensure(r.project);
+    const existing = await this.repo.byUid(r.id);
     const fields = {
       name: r.name,
       tags: JSON.stringify(r.tags ?? []),
@@ -38,31 +45,37 @@ export class RunRecords {
     if (!existing) return this.repo.insert({ uid: r.id, projectId: project.id, createdAt: now, ...fields });
     // Said without naming the other project: a token of one project learns nothing of another.
     if (existing.projectId !== project.id) throw new RunOfOtherProject(`run id ${r.id} is taken by another project; choose another id`);
-    this.repo.update(existing.id, { ...fields, status: 'live', endedAt: null });
+    await this.repo.update(existing.id, { ...fields, status: 'live', endedAt: null });
     return { ...existing, ...fields, status: 'live', endedAt: null };
   }
 
-  progress(id: number, lastSeq: number, lastStep: number | null, now: string): void {
-    this.repo.updateProgress(id, lastSeq, lastStep, now);
+  /** Makes this server the run's one writer; returns the lease epoch its progress is fenced by. */
+  claim(id: number, owner: string): Promise<number> {
+    return this.repo.claim(id, owner);
+  }
+
+  /** Throws LeaseLost, writing nothing, when another server took the run over since `epoch`. */
+  async progress(id: number, lastSeq: number, lastStep: number | null, now: string, epoch: number): Promise<void> {
+    if (!(await this.repo.updateProgress(id, lastSeq, lastStep, now, epoch))) throw new LeaseLost(id);
   }
 
   /** The model as it came on the wire (non-finite numbers as their markers). */
-  setModel(id: number, wireJson: string): void {
-    this.repo.update(id, { model: wireJson });
+  setModel(id: number, wireJson: string): Promise<void> {
+    return this.repo.update(id, { model: wireJson });
   }
 
   /** The run's verdict, as JSON (docs/diagnosis.md). */
-  setDiagnoses(id: number, json: string): void {
-    this.repo.update(id, { diagnoses: json });
+  setDiagnoses(id: number, json: string): Promise<void> {
+    return this.repo.update(id, { diagnoses: json });
   }
 
-  end(id: number, status: EndStatus, lastStep: number | null, now: string): void {
-    this.repo.update(id, { status, endedAt: now });
-    this.repo.addEvent(id, 'end', lastStep, { status }, now);
+  async end(id: number, status: EndStatus, lastStep: number | null, now: string): Promise<void> {
+    await this.repo.update(id, { status, endedAt: now });
+    await this.repo.addEvent(id, 'end', lastStep, { status }, now);
   }
 
-  rewound(id: number, step: number, keptLastStep: number | null, previousLastStep: number | null, now: string): void {
-    this.repo.update(id, { lastStep: keptLastStep });
-    this.repo.addEvent(id, 'rewind', step, { previousLastStep }, now);
+  async rewound(id: number, step: number, keptLastStep: number | null, previousLastStep: number | null, now: string): Promise<void> {
+    await this.repo.update(id, { lastStep: keptLastStep });
+    await this.repo.addEvent(id, 'rewind', step, { previousLastStep }, now);
   }
 }

@@ -8,11 +8,11 @@ const runRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/runs/:id', { schema: { params: RunParams, response: { 200: RunDetail, 404: ErrorBody } } }, async (req) => app.runs.detail(req.params.id));
 
   app.get('/runs/:id/diagnosis', { schema: { params: RunParams, response: { 200: RunDiagnosis, 404: ErrorBody } } }, async (req) =>
-    app.runs.diagnosis(req.params.id),
+    await app.runs.diagnosis(req.params.id),
   );
 
   app.delete('/runs/:id', { schema: { params: RunParams, response: { 204: Type.Null(), 404: ErrorBody } } }, async (req, reply) => {
-    app.runs.delete(req.params.id);
+    await app.runs.delete(req.params.id);
     return reply.code(204).send(null);
   });
 };

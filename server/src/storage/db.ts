@@ -8,7 +8,6 @@ import * as schema from './schema.js';
 
 export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
 
-
 /**
  * Opens the database in WAL mode. synchronous=FULL makes every commit durable across a power
  * loss, which is what an ack promises; NORMAL is offered as a documented trade for speed.
@@ -29,18 +28,13 @@ export function openDb(file: string, synchronous: 'FULL' | 'NORMAL' = 'FULL'): D
   return db;
 }
 
-/** Runs `fn` in one write transaction: all of it commits, or none of it. */
-export type Transact = <T>(fn: () => T) => T;
-
-export const transactor = (db: Db): Transact => (fn) => db.$client.transaction(fn)();
-
 const TRANSIENT = /SQLITE_(BUSY|LOCKED|FULL|IOERR|READONLY|CANTOPEN|PROTOCOL)/;
 
 /**
  * A database error worth a retry (busy, locked, disk full or read-only, I/O): the data was not
  * stored and may be sent again. Anything else is a fault to log.
  */
-export function isTransientDbError(e: unknown): boolean {
+export function isTransientSqliteError(e: unknown): boolean {
   const code = (e as { code?: unknown } | null)?.code;
   return TRANSIENT.test(typeof code === 'string' ? code : '') || TRANSIENT.test(e instanceof Error ? e.message : String(e));
 }

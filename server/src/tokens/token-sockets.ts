@@ -24,7 +24,7 @@ export class TokenSockets {
   private timer: NodeJS.Timeout | null = null;
 
   /** @param expiries the expiry of each still-existing token of these ids (a missing id was revoked). */
-  constructor(private readonly expiries: (ids: number[]) => Map<number, string | null>) {}
+  constructor(private readonly expiries: (ids: number[]) => Promise<Map<number, string | null>>) {}
 
   /** Records that this socket acts under this token (null: the bootstrap token or auth off). */
   bind(socket: WebSocket, tokenId: number | null): void {
@@ -68,10 +68,16 @@ export class TokenSockets {
   }
 
   /** Ends the sockets of tokens that expired, or were revoked elsewhere (the CLI, on the same file). */
-  sweep(now = Date.now()): void {
+  async sweep(now = Date.now()): Promise<void> {
     if (this.byToken.size === 0) return;
     const ids = [...this.byToken.keys()];
-    const alive = this.expiries(ids);
+    let alive: Map<number, string | null>;
+    try {
+      alive = await this.expiries(ids);
+    } catch {
+      // The database cannot answer now: the sockets stay until the next sweep can tell.
+      return;
+    }
     for (const id of ids) {
       if (!alive.has(id)) this.end(id, 'revoked');
       else if (isExpired(alive.get(id) ?? null, now)) this.end(id, 'expired');
@@ -81,7 +87,7 @@ export class TokenSockets {
   /** Sweeps every `everyMs`: revocation and expiry reach open sockets within that time. */
   start(everyMs: number): void {
     this.stop();
-    this.timer = setInterval(() => this.sweep(), everyMs);
+    this.timer = setInterval(() => void this.sweep(), everyMs);
     this.timer.unref();
   }
 

@@ -5,13 +5,13 @@ import { ErrorBody, IdParams, TokenCreate, TokenCreated, TokenList } from '@grad
 /** Token management (admin, not limited to a project): create (secret shown once), list, revoke. */
 const tokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/tokens', { schema: { body: TokenCreate, response: { 201: TokenCreated, 400: ErrorBody } } }, async (req, reply) =>
-    reply.code(201).send(app.tokens.create(req.body)),
+    reply.code(201).send(await app.tokens.create(req.body)),
   );
 
-  app.get('/tokens', { schema: { response: { 200: TokenList } } }, async () => ({ tokens: app.tokens.list() }));
+  app.get('/tokens', { schema: { response: { 200: TokenList } } }, async () => ({ tokens: await app.tokens.list() }));
 
   app.delete('/tokens/:id', { schema: { params: IdParams, response: { 204: Type.Null(), 404: ErrorBody } } }, async (req, reply) => {
-    app.tokens.revoke(req.params.id);
+    await app.tokens.revoke(req.params.id);
     return reply.code(204).send(null);
   });
 };

@@ -12,20 +12,20 @@ export class TokensService {
 
   constructor(private readonly repo: TokensRepo) {}
 
-  create(input: TokenCreate): TokenCreated {
+  async create(input: TokenCreate): Promise<TokenCreated> {
     const expiresAt = input.expiresAt === undefined ? null : isoOf('expiresAt', input.expiresAt);
     if (expiresAt !== null && isExpired(expiresAt)) throw badRequest(`expiresAt ${input.expiresAt} is not in the future`);
-    const { info, secret } = this.repo.create({ ...input, expiresAt });
+    const { info, secret } = await this.repo.create({ ...input, expiresAt });
     return { ...info, token: secret };
   }
 
-  list(): TokenInfo[] {
+  list(): Promise<TokenInfo[]> {
     return this.repo.list();
   }
 
   /** Deletes the token; listeners (the open sockets it authorised) hear of it at once. */
-  revoke(id: number): void {
-    if (!this.repo.revoke(id)) throw notFound(`no token ${id}`);
+  async revoke(id: number): Promise<void> {
+    if (!(await this.repo.revoke(id))) throw notFound(`no token ${id}`);
     for (const l of this.revokeListeners) l(id);
   }
 
@@ -34,12 +34,12 @@ export class TokensService {
   }
 
   /** Looked up on every check, never cached: a token revoked by the CLI stops working at once. */
-  bySecret(secret: string): TokenRow | undefined {
+  async bySecret(secret: string): Promise<TokenRow | undefined> {
     return secret.length <= 500 ? this.repo.byHash(hashToken(secret)) : undefined;
   }
 
   /** The expiry of each token of these ids that still exists; a missing id was revoked. */
-  expiries(ids: number[]): Map<number, string | null> {
+  expiries(ids: number[]): Promise<Map<number, string | null>> {
     return this.repo.expiries(ids);
   }
 }

@@ -5,7 +5,7 @@ import { DeliveryList, DeliveryQuery, ErrorBody, ProjectIdParams, ProjectParams,
 /** Per-project webhooks and their delivery history (failures included). */
 const webhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/projects/:project/webhooks', { schema: { params: ProjectParams, response: { 200: WebhookList, 404: ErrorBody } } }, async (req) =>
-    app.webhooks.list(req.params.project),
+    await app.webhooks.list(req.params.project),
   );
 
   app.post(
@@ -15,7 +15,7 @@ const webhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
   );
 
   app.delete('/projects/:project/webhooks/:id', { schema: { params: ProjectIdParams, response: { 204: Type.Null(), 404: ErrorBody } } }, async (req, reply) => {
-    app.webhooks.delete(req.params.project, req.params.id);
+    await app.webhooks.delete(req.params.project, req.params.id);
     return reply.code(204).send(null);
   });
 

@@ -17,9 +17,14 @@ export interface WebhookOptions {
   pollMs: number;
   /** Hosts that may be called although they are or resolve to private addresses (GRADWATCH_WEBHOOK_ALLOW_HOSTS). */
   allowHosts: readonly string[];
+  /**
+   * Keep each project's webhooks in memory between alerts. Off when several servers share the
+   * database: a webhook added through another server must be seen by the next alert here.
+   */
+  cacheHooks: boolean;
 }
 
-export const DEFAULT_WEBHOOK_OPTIONS: WebhookOptions = { baseDelayMs: 1000, maxDelayMs: 600_000, maxAttempts: 8, timeoutMs: 5000, pollMs: 1000, allowHosts: [] };
+export const DEFAULT_WEBHOOK_OPTIONS: WebhookOptions = { baseDelayMs: 1000, maxDelayMs: 600_000, maxAttempts: 8, timeoutMs: 5000, pollMs: 1000, allowHosts: [], cacheHooks: true };
 
 /** A new signing secret: "whsec_" and 32 random bytes, base64url. */
 const newSecret = (): string => `whsec_${randomBytes(32).toString('base64url')}`;
@@ -55,13 +60,14 @@ export class WebhooksService {
     private readonly repo: WebhooksRepo,
     private readonly projects: ProjectsService,
     private readonly opts: WebhookOptions = DEFAULT_WEBHOOK_OPTIONS,
+    private readonly onError: (err: unknown) => void = () => undefined,
   ) {
     this.guard = new TargetGuard(opts.allowHosts);
   }
 
-  list(project: string): WebhookList {
-    const p = this.projects.require(project);
-    return { webhooks: this.repo.ofProject(p.id).map((w) => toWebhook(w, p.name)) };
+  async list(project: string): Promise<WebhookList> {
+    const p = await this.projects.require(project);
+    return { webhooks: (await this.repo.ofProject(p.id)).map((w) => toWebhook(w, p.name)) };
   }
 
   /** Checks the target (resolved, against the private ranges), then stores it with a new signing secret. */
@@ -79,37 +85,37 @@ export class WebhooksService {
       if (e instanceof BlockedTarget) throw badRequest(`webhook URL refused: ${e.message}`);
       throw badRequest(`webhook URL refused: cannot resolve ${u.hostname} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
     }
-    const p = this.projects.ensure(project);
+    const p = await this.projects.ensure(project);
     const secret = newSecret();
-    const w = this.repo.insert(p.id, url, secret, alerts, new Date().toISOString());
+    const w = await this.repo.insert(p.id, url, secret, alerts, new Date().toISOString());
     this.invalidate(p.id);
     return { ...toWebhook(w, p.name), secret };
   }
 
   /** The webhook when it belongs to the project; else a 404 (another project's looks absent). */
-  private requireHook(project: string, id: number): { projectId: number; hook: WebhookRow } {
-    const p = this.projects.find(project);
-    const h = p ? this.repo.byId(id) : undefined;
+  private async requireHook(project: string, id: number): Promise<{ projectId: number; hook: WebhookRow }> {
+    const p = await this.projects.find(project);
+    const h = p ? await this.repo.byId(id) : undefined;
     if (!p || !h || h.projectId !== p.id) throw notFound(`no webhook ${id} in project ${project}`);
     return { projectId: p.id, hook: h };
   }
 
-  delete(project: string, id: number): void {
-    const { projectId, hook } = this.requireHook(project, id);
-    this.repo.delete(hook.id);
+  async delete(project: string, id: number): Promise<void> {
+    const { projectId, hook } = await this.requireHook(project, id);
+    await this.repo.delete(hook.id);
     this.invalidate(projectId);
   }
 
-  deliveries(project: string, id: number, q: DeliveryQuery): DeliveryList {
-    const { hook } = this.requireHook(project, id);
-    return { deliveries: this.repo.deliveries(hook.id, q.status, q.limit ?? 100).map(toDelivery) };
+  async deliveries(project: string, id: number, q: DeliveryQuery): Promise<DeliveryList> {
+    const { hook } = await this.requireHook(project, id);
+    return { deliveries: (await this.repo.deliveries(hook.id, q.status, q.limit ?? 100)).map(toDelivery) };
   }
 
-  private hooksOf(projectId: number): Array<{ id: number; alerts: boolean }> {
+  private async hooksOf(projectId: number): Promise<Array<{ id: number; alerts: boolean }>> {
     let hooks = this.hooksByProject.get(projectId);
     if (!hooks) {
-      hooks = this.repo.ofProject(projectId).map((w) => ({ id: w.id, alerts: w.alerts }));
-      this.hooksByProject.set(projectId, hooks);
+      hooks = (await this.repo.ofProject(projectId)).map((w) => ({ id: w.id, alerts: w.alerts }));
+      if (this.opts.cacheHooks) this.hooksByProject.set(projectId, hooks);
     }
     return hooks;
   }
@@ -120,19 +126,19 @@ export class WebhooksService {
   }
 
   /** Queues one delivery per webhook of the project that takes symptom alerts; call inside the transaction. */
-  enqueue(projectId: number, alert: Alert): void {
-    const hooks = this.hooksOf(projectId).filter((h) => h.alerts);
+  async enqueue(projectId: number, alert: Alert): Promise<void> {
+    const hooks = (await this.hooksOf(projectId)).filter((h) => h.alerts);
     if (hooks.length === 0) return;
     const payload = JSON.stringify(alertPayload(alert));
-    for (const h of hooks) this.repo.enqueue(h.id, alert.id, payload, Date.now(), new Date().toISOString());
+    for (const h of hooks) await this.repo.enqueue(h.id, alert.id, payload, Date.now(), new Date().toISOString());
   }
 
   /** The run's top verdict changed: one delivery per webhook of the project; call inside the transaction. */
-  enqueueDiagnosis(projectId: number, runId: string, project: string, diagnosis: Diagnosis | null): void {
-    const hooks = this.hooksOf(projectId);
+  async enqueueDiagnosis(projectId: number, runId: string, project: string, diagnosis: Diagnosis | null): Promise<void> {
+    const hooks = await this.hooksOf(projectId);
     if (hooks.length === 0) return;
     const payload = JSON.stringify(diagnosisPayload(runId, project, diagnosis));
-    for (const h of hooks) this.repo.enqueue(h.id, null, payload, Date.now(), new Date().toISOString());
+    for (const h of hooks) await this.repo.enqueue(h.id, null, payload, Date.now(), new Date().toISOString());
   }
 
   start(): void {
@@ -162,9 +168,14 @@ export class WebhooksService {
     if (this.running) return;
     this.running = true;
     try {
-      const due = this.repo.due(Date.now(), 20);
+      // Claimed past the longest attempt: another server skips these until they are settled.
+      const due = await this.repo.claimDue(Date.now(), 20, this.opts.timeoutMs * 2 + 10_000);
       await Promise.all(due.map((d) => this.deliver(d)));
       this.schedule(due.length === 20 ? 0 : this.opts.pollMs);
+    } catch (err) {
+      // The database is unreachable or busy: the outbox keeps everything; try again later.
+      this.onError(err);
+      this.schedule(this.opts.pollMs);
     } finally {
       this.running = false;
     }
@@ -178,7 +189,7 @@ export class WebhooksService {
       status = res.status;
       if (this.stopped) return;
       if (status >= 200 && status < 300) {
-        this.repo.settle(d.id, { status: 'delivered', attempts: d.attempts + 1, lastStatus: status, lastError: null, deliveredAt: new Date().toISOString() });
+        await this.repo.settle(d.id, { status: 'delivered', attempts: d.attempts + 1, lastStatus: status, lastError: null, deliveredAt: new Date().toISOString() });
         return;
       }
       error = res.location !== undefined ? `HTTP ${status}: redirects are not followed (to ${res.location})` : `HTTP ${status}`;
@@ -191,6 +202,6 @@ export class WebhooksService {
     const n = d.attempts + 1;
     const giveUp = n >= this.opts.maxAttempts;
     const delay = Math.min(this.opts.maxDelayMs, this.opts.baseDelayMs * 2 ** (n - 1));
-    this.repo.settle(d.id, { status: giveUp ? 'failed' : 'pending', attempts: n, lastStatus: status, lastError: error, nextAttemptAt: Date.now() + delay });
+    await this.repo.settle(d.id, { status: giveUp ? 'failed' : 'pending', attempts: n, lastStatus: status, lastError: error, nextAttemptAt: Date.now() + delay });
   }
 }

@@ -14,6 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { IngestClient } from '@gradwatch/client';
 import { getJson, removeDir, startServer, tempDir } from '../helpers.js';
 import { freePort, ROOT, startProc } from './proc.js';
+import { sqliteOf } from '../sqlite-access.js';
 
 const exec = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -70,7 +71,7 @@ describe('a full or read-only database', () => {
   for (const mode of ['full', 'read-only'] as const) {
     it(`answers ingest with retry (${mode}), keeps serving reads, and the TS client backs off and re-sends`, async () => {
       const srv = await startServer({ env: { GRADWATCH_SYNCHRONOUS: 'NORMAL' } });
-      const sqlite = srv.app.db.$client;
+      const sqlite = sqliteOf(srv.app);
       const client = new IngestClient({ url: srv.wsUrl, run: { id: `df-${mode}`, project: 'p', name: 'disk' }, batchSize: 20, flushMs: 5, maxBackoffMs: 800 });
       await client.connect();
       const value = (s: number) => Math.sin(s * 0.37) * 1e3 + s / 7;
@@ -183,13 +184,13 @@ describe('retention', () => {
       if (id !== 'old-live') c.close();
       else {
         // Stays connected through the prune below.
-        srv.app.db.$client.prepare("UPDATE runs SET last_seen_at = '2020-01-01T00:00:00.000Z' WHERE uid = ?").run(id);
+        sqliteOf(srv.app).prepare("UPDATE runs SET last_seen_at = '2020-01-01T00:00:00.000Z' WHERE uid = ?").run(id);
         expect(srv.app.runs.pruneInactive(30)).toBe(0);
         c.close();
       }
     }
     await sleep(100);
-    const age = srv.app.db.$client.prepare('UPDATE runs SET last_seen_at = ?, ended_at = ? WHERE uid = ?');
+    const age = sqliteOf(srv.app).prepare('UPDATE runs SET last_seen_at = ?, ended_at = ? WHERE uid = ?');
     const daysAgo = (d: number) => new Date(Date.now() - d * 86_400_000).toISOString();
     age.run(daysAgo(40), daysAgo(40), 'old-1');
     age.run(daysAgo(31), null, 'old-2');
@@ -199,7 +200,7 @@ describe('retention', () => {
     srv = await startServer({ dataDir: dir, env: { GRADWATCH_RETENTION_DAYS: '30' } });
     const runs = await getJson<{ runs: Array<{ id: string }> }>(`${srv.url}/api/v1/runs`);
     expect(runs.body.runs.map((r) => r.id).sort()).toEqual(['new-1']);
-    const left = srv.app.db.$client.prepare('SELECT (SELECT count(*) FROM histograms) AS h, (SELECT count(*) FROM series) AS s, (SELECT count(*) FROM step_index) AS st').get();
+    const left = sqliteOf(srv.app).prepare('SELECT (SELECT count(*) FROM histograms) AS h, (SELECT count(*) FROM series) AS s, (SELECT count(*) FROM step_index) AS st').get();
     expect(left).toEqual({ h: 1, s: 1, st: 1 });
     expect(srv.app.runs.pruneInactive(28)).toBe(1);
     await srv.close();

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hello, RawSocket, removeDir, type TestServer } from '../helpers.js';
 
 import { ADMIN, insertAlert, startTenants, type Tenants } from './tenants.js';
+import { sqliteOf } from '../sqlite-access.js';
 const WRONG = 'gw_this-token-was-never-issued-0000000000000';
 
 type Cond = 'none' | 'wrong' | 'scope' | 'other' | 'right';
@@ -235,7 +236,7 @@ describe('auth matrix', () => {
     const listed = await call('GET', '/api/v1/tokens', ADMIN);
     expect(JSON.stringify(listed.body)).not.toContain(token);
     // Only the hash is stored.
-    const stored = srv.app.db.$client.prepare('SELECT * FROM tokens WHERE id = ?').get(id);
+    const stored = sqliteOf(srv.app).prepare('SELECT * FROM tokens WHERE id = ?').get(id);
     expect(JSON.stringify(stored)).not.toContain(token.slice(8));
     expect((await call('DELETE', `/api/v1/tokens/${id}`, ADMIN)).status).toBe(204);
     expect((await call('GET', '/api/v1/runs', token)).status).toBe(401);

@@ -17,6 +17,7 @@ import { FRAME } from './fuzz-arbitraries.js';
 import { nonCanonicalIds, restartOnSamePort, startNonReaders } from './fuzz-hostile.js';
 import { ADMIN, IngestDriver, ingestCase, type RunModel } from './fuzz-ingest.js';
 import { checkStored } from './fuzz-oracle.js';
+import { sqliteOf } from '../sqlite-access.js';
 
 const ROUNDS = Number(process.env.FUZZ_ROUNDS ?? 6);
 const PER_ROUND = Number(process.env.FUZZ_ROUND_MESSAGES ?? 250);
@@ -112,6 +113,6 @@ describe('fuzzing in rounds', () => {
     // Ids that differ only by case, zeros or spelling are distinct runs, each with its own data.
     expect(merged.size).toBeGreaterThan(DRIVERS * 3);
     expect(await checkStored(srv.url, ADMIN, merged)).toBeGreaterThan(0);
-    expect(srv.app.db.$client.pragma('integrity_check', { simple: true })).toBe('ok');
+    expect(sqliteOf(srv.app).pragma('integrity_check', { simple: true })).toBe('ok');
   }, 600_000);
 });

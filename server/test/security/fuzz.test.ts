@@ -21,6 +21,7 @@ import { arbOf, FRAME, garbage, mutate, mutation, type Json } from './fuzz-arbit
 import { checkError, Conn, type Reply } from './fuzz-conn.js';
 import { ADMIN, IngestDriver, ingestCase, type RunModel } from './fuzz-ingest.js';
 import { checkStored } from './fuzz-oracle.js';
+import { sqliteOf } from '../sqlite-access.js';
 
 const TOTAL = Number(process.env.FUZZ_MESSAGES ?? 10_000);
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 1_000_000_000);
@@ -141,7 +142,7 @@ describe('fuzzing', () => {
     for (const d of drivers) for (const [run, m] of d.models) merged.set(run, m);
     const checkedRuns = await checkStored(srv.url, ADMIN, merged);
     expect(checkedRuns).toBeGreaterThan(0);
-    expect(srv.app.db.$client.pragma('integrity_check', { simple: true })).toBe('ok');
+    expect(sqliteOf(srv.app).pragma('integrity_check', { simple: true })).toBe('ok');
     // No prototype was polluted by a __proto__ key.
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     expect(({} as Record<string, unknown>).x).toBeUndefined();

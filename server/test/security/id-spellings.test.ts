@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeDir } from '../helpers.js';
 import { insertAlert, startTenants, type Tenants } from './tenants.js';
+import { sqliteOf } from '../sqlite-access.js';
 
 /** Spellings of the number 1 (URL-encoded where a raw character would not survive). */
 const ONE = ['1', '1.0', '+1', '%2B1', '%201', '1%20', '1e0', '1E0', '0x1', '1.', '01', '1.00', '0b1', '0o1', '1%00', '%EF%BC%91', '1n', '0001e0'];
@@ -36,7 +37,7 @@ afterAll(async () => {
   removeDir(t.srv.dataDir);
 });
 
-const alertRow = () => t.srv.app.db.$client.prepare('SELECT acknowledged, muted FROM alerts WHERE id = ?').get(alertA) as { acknowledged: number; muted: number };
+const alertRow = () => sqliteOf(t.srv.app).prepare('SELECT acknowledged, muted FROM alerts WHERE id = ?').get(alertA) as { acknowledged: number; muted: number };
 const leaks = (text: string) => text.includes('"pa"') || text.includes('"ra"') || text.includes('"runId":"1"') || text.includes('"id":"1"');
 
 describe('ids spelled another way never cross a project', () => {

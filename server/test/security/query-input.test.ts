@@ -6,6 +6,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getJson, hello, RawSocket, removeDir, startServer, type TestServer } from '../helpers.js';
+import { sqliteOf } from '../sqlite-access.js';
 
 let srv: TestServer;
 
@@ -19,7 +20,7 @@ async function ingest(id: string, name: string, tags: string[]): Promise<void> {
 }
 
 function alertAt(runUid: string, at: string): number {
-  const db = srv.app.db.$client;
+  const db = sqliteOf(srv.app);
   const run = db.prepare('SELECT id, project_id AS projectId FROM runs WHERE uid = ?').get(runUid) as { id: number; projectId: number };
   return Number(
     db.prepare(`INSERT INTO alerts (run_id, project_id, rule, section, severity, status, first_step, last_step, evidence, advice, created_at, updated_at)

@@ -8,6 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getJson, hello, noRules, RawSocket, removeDir, startServer, type TestServer } from '../helpers.js';
+import { sqliteOf } from '../sqlite-access.js';
 
 let srv: TestServer;
 beforeAll(async () => {
@@ -125,7 +126,7 @@ describe('the reported scenario: a poison name, a restart, and another project i
 
 describe('group commit isolates a message that fails in the database', () => {
   it('the other runs of the batch are acked and stored; the failed one is answered to retry and stores nothing', async () => {
-    const db = srv.app.db.$client;
+    const db = sqliteOf(srv.app);
     // A real failure inside the shared transaction, raised by SQLite itself for one series name.
     db.exec("CREATE TRIGGER poison_series BEFORE INSERT ON series WHEN NEW.name = 'poison' BEGIN SELECT RAISE(ABORT, 'poisoned for the test'); END");
     try {

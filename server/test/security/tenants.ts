@@ -4,6 +4,7 @@
  */
 import { expect } from 'vitest';
 import { hello, RawSocket, startServer, type TestServer } from '../helpers.js';
+import { sqliteOf } from '../sqlite-access.js';
 
 export const ADMIN = 'bootstrap-admin-token-0123456789';
 
@@ -58,7 +59,7 @@ export async function startTenants(env: Record<string, string> = {}): Promise<Te
 
 /** An alert row of a run, written directly (rules are not what these tests are about). */
 export function insertAlert(srv: TestServer, runUid: string): number {
-  const db = srv.app.db.$client;
+  const db = sqliteOf(srv.app);
   const run = db.prepare('SELECT id, project_id AS projectId FROM runs WHERE uid = ?').get(runUid) as { id: number; projectId: number };
   const now = new Date().toISOString();
   return Number(

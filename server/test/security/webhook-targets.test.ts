@@ -10,6 +10,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { getJson, hello, RawSocket, removeDir, startServer, type TestServer } from '../helpers.js';
+import { sqliteOf } from '../sqlite-access.js';
 
 interface Received {
   headers: IncomingHttpHeaders;
@@ -123,8 +124,8 @@ describe('webhook targets', () => {
     const srv = await server();
     const rc = await receiver();
     // A webhook whose name resolved to a public address when it was made: written as if so.
-    const projectId = srv.app.projects.ensure('hooks').id;
-    const row = srv.app.db.$client
+    const projectId = (await srv.app.projects.ensure('hooks')).id;
+    const row = sqliteOf(srv.app)
       .prepare("INSERT INTO webhooks (project_id, url, created_at, secret) VALUES (?, ?, ?, 'k') RETURNING id")
       .get(projectId, `http://localhost:${rc.port}/rebound`, new Date().toISOString()) as { id: number };
     srv.app.webhooks.invalidate(projectId);

@@ -1,0 +1,44 @@
+import { SqliteAlertsRepo } from '../alerts/alerts.repo.js';
+import { PointsRepo } from '../points/points.repo.js';
+import { SqlitePointStore } from '../points/sqlite-point-store.js';
+import { SqliteProjectsRepo } from '../projects/projects.repo.js';
+import { SqliteRunsRepo } from '../runs/runs.repo.js';
+import { SqliteTokensRepo } from '../tokens/tokens.repo.js';
+import { SqliteWebhooksRepo } from '../webhooks/webhooks.repo.js';
+import type { Backend } from './backend.js';
+import { isTransientSqliteError, openDb, type Db } from './db.js';
+import { sqliteTransactor } from './sqlite-transact.js';
+
+/** The embedded default: one SQLite file in WAL mode, written by this process alone. */
+export interface SqliteBackend extends Backend {
+  readonly kind: 'sqlite';
+  /** The drizzle handle, for SQLite-only tools (backup, tests that inspect the file). */
+  readonly db: Db;
+}
+
+export function openSqliteBackend(file: string, synchronous: 'FULL' | 'NORMAL' = 'FULL'): SqliteBackend {
+  const db = openDb(file, synchronous);
+  const c = db.$client;
+  return {
+    kind: 'sqlite',
+    shared: false,
+    db,
+    repos: {
+      projects: new SqliteProjectsRepo(db),
+      runs: new SqliteRunsRepo(db),
+      alerts: new SqliteAlertsRepo(db),
+      webhooks: new SqliteWebhooksRepo(db),
+      tokens: new SqliteTokensRepo(db),
+      points: new SqlitePointStore(new PointsRepo(db)),
+    },
+    transact: sqliteTransactor(c),
+    inTransaction: () => c.inTransaction,
+    isTransient: isTransientSqliteError,
+    ping: async () => {
+      c.prepare('SELECT 1').get();
+    },
+    close: async () => {
+      c.close();
+    },
+  };
+}
