@@ -5,6 +5,7 @@ import type { Config } from '../config.js';
 import type { PointStore } from '../points/point-store.js';
 import { LeaseLost, RunOfOtherProject, type RunRecords } from '../runs/run-records.js';
 import type { Backend } from '../storage/backend.js';
+import { announceCommitted, retryError } from './batch-outcome.js';
 import { MessageWriter } from './message-writer.js';
 import { Rejection, type IngestListener, type Pending } from './pending.js';
 import type { Peer, RunSession } from './run-session.js';
@@ -259,7 +260,7 @@ export class IngestService {
       if (s.ref.id === lost) this.lostLease(s);
       else await this.refreshAfterFailure(s);
     }
-    for (const p of batch) if (p.session.ref.id !== lost) p.peer.send(this.retryError(p.msg.seq, transient));
+    for (const p of batch) if (p.session.ref.id !== lost) p.peer.send(retryError(p.msg.seq, transient));
     if (!transient) this.d.log.error({ err: e }, 'ingest transaction failed');
   }
 
@@ -280,40 +281,11 @@ export class IngestService {
     s.owner?.close(1000, 'replaced');
   }
 
-  private retryError(seq: number, transient: boolean) {
-    return {
-      type: 'error' as const,
-      code: transient ? ('retry' as const) : ('internal' as const),
-      seq,
-      message: transient ? 'the database is busy, full or unreachable; send this message again after a back-off' : 'internal error; nothing was stored: send this message again later',
-    };
-  }
-
   private afterCommit(batch: Pending[], touched: Set<RunSession>, failed: Map<RunSession, unknown>): void {
     for (const [s, e] of failed) {
       if (!this.d.store.isTransient(e)) this.d.log.error({ err: e, run: s.uid }, 'ingest message failed; rolled back alone');
     }
-    for (const p of batch) {
-      const fault = failed.get(p.session);
-      if (p.error) {
-        p.peer.send({ type: 'error', code: p.error.code, seq: p.msg.seq, message: p.error.message });
-      } else if (p.msg.seq > p.session.lastSeq) {
-        // Its own fault, an earlier message of its run that failed, or a re-send whose original was rolled back.
-        p.peer.send(fault !== undefined ? this.retryError(p.msg.seq, this.d.store.isTransient(fault)) : { type: 'error', code: 'retry', seq: p.msg.seq, message: 'not stored yet; send it again' });
-      } else {
-        p.peer.send({ type: 'ack', seq: p.msg.seq });
-      }
-      if (p.live?.length) this.d.listener.points(p.session.uid, p.live);
-      for (const a of p.alerts ?? []) {
-        p.session.owner?.send({ type: 'alert', alert: a });
-        this.d.listener.alert(a);
-      }
-      if (p.diagnoses) {
-        p.session.owner?.send({ type: 'diagnosis', diagnoses: p.diagnoses });
-        this.d.listener.diagnosis(p.session.uid, p.diagnoses);
-      }
-      if (p.stop) p.session.owner?.send({ type: 'command', action: 'stop', reason: p.stop });
-    }
+    announceCommitted(batch, failed, this.d.listener, (e) => this.d.store.isTransient(e));
     for (const s of touched) this.d.listener.runChanged(s.uid);
   }
 }

@@ -4,6 +4,7 @@ import { AlertsService } from '../alerts/alerts.service.js';
 import { IngestService } from '../ingest/ingest.service.js';
 import { RunSessions, type EngineFactory } from '../ingest/run-sessions.js';
 import { LiveHub } from '../live/hub.js';
+import { LiveRelay } from '../live/relay.js';
 import { PointsService } from '../points/points.service.js';
 import { ProjectsService } from '../projects/projects.service.js';
 import { createRunEngine } from '../rules/index.js';
@@ -61,13 +62,23 @@ export default fp<DomainOptions>(
     const sessions = new RunSessions(records, projects, engineFactory, { serverId: config.serverId, shared: backend.shared });
     const runs = new RunsService({ repo: repos.runs, points: store, alerts, projects, transact, staleAfterS: config.staleAfterS, connected: () => sessions.connected() });
     const live = new LiveHub((uid) => runs.live(uid), config.limits.liveMaxBufferedBytes);
+    const points = new PointsService(store, runs);
+    // Several servers on one database: what is committed here reaches subscribers of the others.
+    const relay = backend.notices
+      ? new LiveRelay(live, backend.notices, config.serverId, {
+          steps: (uid, lo, hi) => points.liveSteps(uid, lo, hi),
+          alert: (id) => alerts.get(id).catch(() => null),
+          diagnoses: async (uid) => (await runs.diagnosis(uid)).diagnoses,
+        }, app.log)
+      : null;
+    const listener = relay ?? live;
     const ingest = new IngestService({
       store: backend,
       records,
       points: store,
       ledger,
       sessions,
-      listener: live,
+      listener,
       // Diagnosis events go to every webhook; symptom alerts to those that take them (`alerts`).
       onVerdict: async (ref, top) => {
         await webhooks.enqueueDiagnosis(ref.projectId, ref.uid, ref.project, top);
@@ -79,12 +90,12 @@ export default fp<DomainOptions>(
     const rules = new RulesService(projects);
 
     runs.onDeleting((run) => ingest.evict(run.uid));
-    runs.onDeleting((run) => live.runDeleted(run.uid));
+    runs.onDeleting((run) => listener.runDeleted(run.uid));
     rules.onChange((projectId, settings) => sessions.applySettings(projectId, settings));
 
     app.decorate('projects', projects);
     app.decorate('runs', runs);
-    app.decorate('points', new PointsService(store, runs));
+    app.decorate('points', points);
     app.decorate('alerts', alerts);
     app.decorate('rules', rules);
     app.decorate('webhooks', webhooks);
@@ -92,10 +103,12 @@ export default fp<DomainOptions>(
     app.decorate('ingest', ingest);
     app.decorate('live', live);
 
+    await relay?.start();
     webhooks.start();
     app.addHook('preClose', async () => {
       // Commit and ack what is queued before sockets close.
       await ingest.flush();
+      await relay?.stop();
       live.close();
       webhooks.stop();
     });

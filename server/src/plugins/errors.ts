@@ -5,7 +5,7 @@ import { badRequest, HttpError } from '../http-errors.js';
 
 /**
  * The one error handler: 4xx errors say what was wrong; a 5xx never leaks its message, it is
- * logged with the request id instead.
+ * logged with the request id instead; a database that cannot answer now is a 503 to retry.
  */
 export default fp(
   async (app) => {
@@ -13,6 +13,11 @@ export default fp(
       const status = err.statusCode ?? 500;
       // Thrown on purpose by a service: its message is written for the client, whatever the status.
       if (err instanceof HttpError) return reply.code(status).send({ statusCode: status, error: httpName(status), message: err.message });
+      // The store cannot answer now (PostgreSQL unreachable, SQLite busy): worth a retry, and said so.
+      if (app.hasDecorator('backend') && app.backend.isTransient(err)) {
+        req.log.warn({ err }, 'the database cannot answer');
+        return reply.code(503).send({ statusCode: 503, error: httpName(503), message: 'the database is unreachable or busy; nothing was changed: try again shortly' });
+      }
       if (status >= 500) {
         req.log.error({ err }, 'request failed');
         return reply.code(status).send({ statusCode: status, error: 'Internal Server Error', message: 'internal error; see the server log' });

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { encodeNum, type HistogramList, type HistogramQuery, type QueryResult, type SeriesList, type SeriesQuery, type StepsQuery, type StepTimes } from '@gradwatch/shared';
+import { decodeNum, encodeNum, type HistogramList, type HistogramQuery, type QueryResult, type SeriesList, type SeriesQuery, type StepsQuery, type StepTimes } from '@gradwatch/shared';
 import { badRequest, notFound } from '../http-errors.js';
 import type { RunsService } from '../runs/runs.service.js';
 import type { PointStore } from './point-store.js';
@@ -84,6 +84,28 @@ export class PointsService {
       contentType: csv ? 'text/csv; charset=utf-8' : 'application/json; charset=utf-8',
       body: Readable.from(exportChunks(this.store.points(run.id, s), csv, run.uid, s.name)),
     };
+  }
+
+  /**
+   * Every series' value at each stored step in lo..hi, as ingest announces them live: for a
+   * server that learns of points another server committed.
+   */
+  async liveSteps(uid: string, lo: number, hi: number): Promise<Array<{ step: number; names: string[]; values: number[] }>> {
+    const run = await this.runs.find(uid);
+    if (!run) return [];
+    const series = await this.store.series(run.id);
+    const byStep = new Map<number, { names: string[]; values: number[] }>();
+    // One bucket per step: each holds that step's one value.
+    for (const r of await this.store.query(run.id, series, lo, hi, hi - lo + 1)) {
+      for (const b of r.buckets) {
+        if (b.count !== 1) continue;
+        let at = byStep.get(b.fromStep);
+        if (!at) byStep.set(b.fromStep, (at = { names: [], values: [] }));
+        at.names.push(r.name);
+        at.values.push(decodeNum(b.last));
+      }
+    }
+    return [...byStep].sort((a, b) => a[0] - b[0]).map(([step, v]) => ({ step, ...v }));
   }
 
   async steps(uid: string, q: StepsQuery): Promise<StepTimes> {

@@ -18,6 +18,14 @@ export interface Repos {
 /** Runs `fn` in one write transaction (a savepoint when nested): all of it commits, or none of it. */
 export type Transact = <T>(fn: () => Promise<T>) => Promise<T>;
 
+/** Small notices between the servers of one store (PostgreSQL LISTEN/NOTIFY); data stays in the tables. */
+export interface Notices {
+  /** Sends each payload to every server listening, this one included (each listener filters). */
+  publish(payloads: readonly string[]): Promise<void>;
+  /** Hears every payload published from now on; resolves once listening, to a function that stops. */
+  listen(onNotice: (payload: string) => void): Promise<() => Promise<void>>;
+}
+
 /**
  * The storage boundary: the embedded SQLite file (one server) or a PostgreSQL database shared
  * by several servers. Services see only this; the two implementations are in sqlite-backend.ts
@@ -33,6 +41,13 @@ export interface Backend {
   inTransaction(): boolean;
   /** A data error worth a retry (busy, full, unreachable): nothing was stored and it may be sent again. */
   isTransient(e: unknown): boolean;
+  /** Present when several servers share the store: how live data and changes cross between them. */
+  readonly notices: Notices | null;
+  /**
+   * Runs `fn` unless another server is running the job of this name now (periodic jobs run on
+   * one server at a time); undefined when skipped.
+   */
+  exclusive<T>(name: string, fn: () => Promise<T>): Promise<T | undefined>;
   /** Throws when the database cannot answer. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -53,6 +53,26 @@ export class PgDb {
     return (await this.sql.begin((t) => this.tx.run(t, fn))) as T;
   };
 
+  /**
+   * Runs `fn` holding a session advisory lock named `name`, or not at all when another session
+   * holds it. The lock lives on one reserved connection, so it is released with it if this
+   * process dies.
+   */
+  async exclusive<T>(name: string, fn: () => Promise<T>): Promise<T | undefined> {
+    const conn = await this.sql.reserve();
+    try {
+      const [row] = await conn<Array<{ ok: boolean }>>`SELECT pg_try_advisory_lock(hashtext(${name})) AS ok`;
+      if (!row?.ok) return undefined;
+      try {
+        return await fn();
+      } finally {
+        await conn`SELECT pg_advisory_unlock(hashtext(${name}))`;
+      }
+    } finally {
+      conn.release();
+    }
+  }
+
   async close(): Promise<void> {
     await this.sql.end({ timeout: 5 });
   }

@@ -34,6 +34,9 @@ export function openSqliteBackend(file: string, synchronous: 'FULL' | 'NORMAL' =
     transact: sqliteTransactor(c),
     inTransaction: () => c.inTransaction,
     isTransient: isTransientSqliteError,
+    // One server per file: nothing to tell another, nobody to share a job with.
+    notices: null,
+    exclusive: (_name, fn) => fn(),
     ping: async () => {
       c.prepare('SELECT 1').get();
     },
