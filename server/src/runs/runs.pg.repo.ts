@@ -112,6 +112,17 @@ export class PgRunsRepo implements RunsRepo {
   }
 }
 
+/**
+ * JSON escapes of characters PostgreSQL text cannot hold: NUL, and a lone surrogate (the only
+ * kind JSON.stringify escapes). An escape is one when the backslash before it is not itself
+ * escaped. jsonb refuses them, and one such tag would make every search fail.
+ */
+const TEXTLESS_ESCAPE = String.raw`(?<!\\)((?:\\\\)*)\\u(0000|[dD][89a-fA-F][0-9a-fA-F]{2})`;
+const REPLACEMENT_CHAR = String.raw`\1\\ufffd`;
+
+/** r.tags as jsonb, such escapes replaced by U+FFFD (as UTF-8 encoding does to a lone surrogate). */
+const tagsJson = (q: Q): Fragment => q`regexp_replace(r.tags, ${TEXTLESS_ESCAPE}, ${REPLACEMENT_CHAR}, 'g')::jsonb`;
+
 /** The WHERE of list(), on runs r joined with projects p: the same filter as the SQLite repo. */
 function filterConditions(q: Q, f: RunFilter): Fragment[] {
   const conds: Fragment[] = [];
@@ -125,7 +136,7 @@ function filterConditions(q: Q, f: RunFilter): Fragment[] {
       // PostgreSQL text cannot hold a NUL, so no stored name contains one (and the parameter would be refused).
       needle.includes('\0')
         ? q`FALSE`
-        : or(q, [has(q`r.name`), has(q`r.uid`), q`EXISTS (SELECT 1 FROM jsonb_array_elements_text(r.tags::jsonb) AS t(v) WHERE ${has(q`t.v`)})`]),
+        : or(q, [has(q`r.name`), has(q`r.uid`), q`EXISTS (SELECT 1 FROM jsonb_array_elements_text(${tagsJson(q)}) AS t(v) WHERE ${has(q`t.v`)})`]),
     );
   }
   if (f.statuses && f.statuses.length > 0) {

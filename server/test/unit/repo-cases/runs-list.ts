@@ -57,6 +57,18 @@ export const RUN_LIST_CASES: RepoCase[] = [
     },
   },
   {
+    name: 'runs.list: a tag PostgreSQL text cannot hold (NUL, lone surrogate) breaks no search',
+    async run(s) {
+      await seed(s);
+      await addRun(s, 'vision', 'odd', { tags: JSON.stringify(['a\u0000q', 'x\ud800k', '\\u0000']), lastSeenAt: at(1) });
+      expect(await uids(s, { search: 'q' })).toEqual({ uids: ['odd'], total: 1 });
+      expect(await uids(s, { search: 'xk' })).toEqual({ uids: [], total: 0 });
+      expect(await uids(s, { search: 'k' })).toEqual({ uids: ['odd'], total: 1 });
+      expect(await uids(s, { search: '\\u0000' })).toEqual({ uids: ['odd'], total: 1 });
+      expect(await uids(s, { search: 'res' })).toEqual({ uids: ['run-001', 'gpt-tiny'], total: 2 });
+    },
+  },
+  {
     name: 'runs.list: live and stale from last activity and open sockets, other statuses as stored',
     async run(s) {
       await seed(s);
