@@ -35,7 +35,8 @@ function reason(e: unknown, url: string): string {
   } catch {
     // An unparseable URL: postgres.js has failed on it already, the message names no password.
   }
-  return password ? msg.split(password).join('***') : msg;
+  // A very short password would garble the message more than it hides.
+  return password.length >= 4 ? msg.split(password).join('***') : msg;
 }
 
 /**

@@ -16,6 +16,9 @@ export const PROJECT_CASES: RepoCase[] = [
       expect(await s.projects.byId(1)).toEqual(p);
       expect(await s.projects.byName('nope')).toBeUndefined();
       expect(await s.projects.byId(99)).toBeUndefined();
+      // Servers starting runs of a new project at once all get the one project.
+      const racing = await Promise.all([1, 2, 3, 4].map(() => s.projects.ensure('racing')));
+      expect(new Set(racing.map((r) => r.id)).size).toBe(1);
     },
   },
   {
