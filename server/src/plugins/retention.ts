@@ -10,7 +10,8 @@ export default fp(
     let timer: NodeJS.Timeout | null = null;
     const prune = async (): Promise<void> => {
       try {
-        const n = await app.runs.pruneInactive(days);
+        // With several servers on one database, one of them prunes at a time.
+        const n = (await app.backend.exclusive('retention', () => app.runs.pruneInactive(days))) ?? 0;
         if (n > 0) app.log.info(`retention: deleted ${n} runs inactive for more than ${days} days`);
       } catch (err) {
         app.log.error({ err }, 'retention: pruning failed; will try again in an hour');
