@@ -23,6 +23,7 @@ is_root() { [ "$(id -u)" = "0" ]; }
 # postgres user must reach it, so it is under /tmp rather than root's TMPDIR.
 if is_root; then base=/tmp; else base="${TMPDIR:-/tmp}"; fi
 DIR="${GRADWATCH_PG_CLUSTER_DIR:-${base%/}/gradwatch-pg-$(printf '%s' "$ROOT" | cksum | cut -d' ' -f1)}"
+case "$DIR" in /*) ;; *) DIR="$PWD/$DIR" ;; esac
 DATA="$DIR/data"
 LOG="$DIR/postgres.log"
 
@@ -55,13 +56,14 @@ install_postgresql() {
   apt-get install -y -qq postgresql >/dev/null || die "apt-get install postgresql failed"
 }
 
-# Runs a command as the cluster's owner.
+# Runs a command as the cluster's owner; from /, since the caller's folder (under /root, say) may
+# be closed to that user.
 as_owner() {
   if ! is_root; then "$@"; return; fi
   if command -v runuser >/dev/null 2>&1; then
-    runuser -u postgres -- "$@"
+    (cd / && runuser -u postgres -- "$@")
   else
-    su -s /bin/sh postgres -c "$(printf '%q ' "$@")"
+    (cd / && su -s /bin/sh postgres -c "$(printf '%q ' "$@")")
   fi
 }
 
