@@ -15,7 +15,7 @@ export default defineConfig({
  * The same server tests on PostgreSQL: every test server gets a fresh database of its own on
  * GRADWATCH_TEST_PG_URL (npm test starts a throwaway cluster; test/helpers.ts startServer()).
  * Only tests that talk to the server over HTTP and WebSocket: files that read the SQLite file
- * themselves ($client, the CLIs on --data-dir) or spawn a server of their own stay SQLite-only.
+ * themselves ($client / sqliteOf(), the CLIs on --data-dir) or spawn a server of their own stay SQLite-only.
  * Registered in the root vitest.config.ts (an inline project there, rooted in server/).
  */
 export const serverPg = defineProject({

@@ -16,8 +16,8 @@ export interface TestServer {
   url: string;
   wsUrl: string;
   dataDir: string;
-  /** The PostgreSQL database it runs on (GRADWATCH_DATABASE_URL); null: SQLite in dataDir. */
-  databaseUrl: string | null;
+  /** The PostgreSQL database it runs on (GRADWATCH_DATABASE_URL); null or absent: SQLite in dataDir. */
+  databaseUrl?: string | null;
   close(): Promise<void>;
 }
 
