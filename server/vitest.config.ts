@@ -1,4 +1,4 @@
-import { defineConfig, defineProject } from 'vitest/config';
+import { configDefaults, defineConfig, defineProject } from 'vitest/config';
 
 // Files that start servers run one at a time: two cores, no flakiness from contention.
 const serial = { fileParallelism: false, testTimeout: 60_000, hookTimeout: 60_000 };
@@ -7,6 +7,8 @@ export default defineConfig({
   test: {
     name: 'server',
     include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
+    // Several servers on one database: PostgreSQL only (server-pg).
+    exclude: [...configDefaults.exclude, 'test/pg/**'],
     ...serial,
   },
 });
@@ -23,6 +25,7 @@ export const serverPg = defineProject({
     name: 'server-pg',
     root: 'server',
     include: [
+      'test/pg/**/*.test.ts',
       'test/integration/**/*.test.ts',
       'test/security/cross-project.test.ts',
       'test/security/flood.test.ts',
