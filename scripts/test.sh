@@ -57,6 +57,11 @@ step() {
 # (the README check would write its demo runs into it).
 unset GRADWATCH_DATABASE_URL
 
+# The Python environment (pip, mostly waiting on the disk) is made alongside the static checks.
+PY_T=$SECONDS
+bash clients/python/scripts/test.sh --version >"$LOGS/venv.log" 2>&1 &
+PY_PID=$!
+
 # PostgreSQL for the server-pg tests: $GRADWATCH_TEST_PG_URL when the caller gives one (a
 # superuser URL: each test server gets a database of its own), else a throwaway cluster. Without
 # it the run fails here: the PostgreSQL backend is never skipped silently.
@@ -75,12 +80,8 @@ start_pg() {
   fi
   export GRADWATCH_TEST_PG_URL="$url"
 }
+# Alongside the Python environment too: a first run installs Debian's postgresql meanwhile.
 step "PostgreSQL for the tests" start_pg
-
-# The Python environment (pip, mostly waiting on the disk) is made alongside the static checks.
-PY_T=$SECONDS
-bash clients/python/scripts/test.sh --version >"$LOGS/venv.log" 2>&1 &
-PY_PID=$!
 
 step "typecheck" npm run typecheck
 step "lint (eslint)" npm run lint:js
