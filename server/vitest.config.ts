@@ -27,6 +27,10 @@ export const serverPg = defineProject({
     include: [
       'test/pg/**/*.test.ts',
       'test/integration/**/*.test.ts',
+      // The DL4J receiver writes through the same store.
+      'test/dl4j/auth.test.ts',
+      'test/dl4j/fuzz.test.ts',
+      'test/dl4j/receive.test.ts',
       'test/security/cross-project.test.ts',
       'test/security/flood.test.ts',
       'test/security/frames.test.ts',
