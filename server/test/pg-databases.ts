@@ -6,6 +6,13 @@
 import postgres from 'postgres';
 import { inject } from 'vitest';
 
+declare module 'vitest' {
+  interface ProvidedContext {
+    /** Name prefix of this run's databases (pg-global-setup.ts). */
+    gwPgPrefix: string;
+  }
+}
+
 export interface PgDatabase {
   /** The database's URL, for GRADWATCH_DATABASE_URL. */
   url: string;

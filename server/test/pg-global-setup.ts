@@ -7,12 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import type { TestProject } from 'vitest/node';
-
-declare module 'vitest' {
-  interface ProvidedContext {
-    gwPgPrefix: string;
-  }
-}
+// The ProvidedContext key it provides is declared there.
+import type {} from './pg-databases.js';
 
 async function withAdmin<T>(url: string, fn: (sql: postgres.Sql) => Promise<T>): Promise<T> {
   const sql = postgres(url, { max: 1, onnotice: () => undefined, connect_timeout: 10 });
