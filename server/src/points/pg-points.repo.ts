@@ -23,6 +23,8 @@ export interface RollupWrite extends ChunkInsert {
   window: number;
 }
 
+type HistRow = { step: number; layer: string; of: string; edges: string; counts: string };
+type ChunkPageRow = { startStep: number; endStep: number; count: number; steps: Buffer; vals: Buffer };
 const ALL = Number.MAX_SAFE_INTEGER;
 
 /** Column arrays of a list of rows, for `unnest(...)`: one statement whatever the row count. */
@@ -61,9 +63,8 @@ export class PgPointsRepo {
   }
 
   /**
-   * Index rows of new steps, and the tail rows that stay packed (the others were sealed at once);
-   * `dropStored` deletes the tail rows stored before (sealed now). One statement: its DELETE sees
-   * the rows as they were before it, so never the ones it inserts.
+   * Index rows of new steps, the tail rows that stay packed (others were sealed at once), and with
+   * `dropStored` the tail rows stored before deleted: a DELETE never sees its statement's INSERTs.
    */
   async insertSteps(runId: number, index: readonly StepIndexRow[], tail: readonly TailRow[], dropStored: boolean): Promise<void> {
     if (index.length === 0 && tail.length === 0 && !dropStored) return;
@@ -158,17 +159,14 @@ export class PgPointsRepo {
   }
 
   /** A page of a series' chunks with their data, from `from` on (points(), read lazily). */
-  async chunkPage(seriesId: number, from: number, limit: number): Promise<Array<{ startStep: number; endStep: number; count: number; steps: Buffer; vals: Buffer }>> {
-    return this.q<Array<{ startStep: number; endStep: number; count: number; steps: Buffer; vals: Buffer }>>`
+  async chunkPage(seriesId: number, from: number, limit: number): Promise<ChunkPageRow[]> {
+    return this.q<ChunkPageRow[]>`
       SELECT c.start_step, c.end_step, c.count, d.steps, d.vals FROM chunks c
       JOIN chunk_data d ON d.series_id = c.series_id AND d.start_step = c.start_step
       WHERE c.series_id = ${seriesId} AND c.start_step >= ${from} AND c.end_step >= ${from} ORDER BY c.start_step LIMIT ${limit}`;
   }
 
-  /**
-   * The rest of a series from `from` on: chunks (kind 0) then tail rows (kind 1), in one
-   * statement, so one snapshot: a seal committing meanwhile cannot hide points between the two.
-   */
+  /** The rest of a series: chunks (kind 0) then tail rows (kind 1) in one snapshot, so no seal hides points. */
   async chunksThenTail(runId: number, seriesId: number, from: number): Promise<Array<{ kind: number; step: number; count: number; steps: Buffer | null; vals: Buffer }>> {
     return this.q<Array<{ kind: number; step: number; count: number; steps: Buffer | null; vals: Buffer }>>`
       SELECT 0 AS kind, c.start_step AS step, c.count, d.steps, d.vals FROM chunks c
@@ -229,10 +227,7 @@ export class PgPointsRepo {
     return r?.n ?? 0;
   }
 
-  /**
-   * Rewind: everything at or after a step goes, in one statement (its parts see one snapshot);
-   * returns the chunks that straddle the step, for the caller to trim.
-   */
+  /** Everything at or after a step goes, in one statement; returns the chunks straddling it, to trim. */
   async rewind(runId: number, step: number): Promise<StraddlingChunk[]> {
     return this.q<StraddlingChunk[]>`
       WITH s AS (SELECT id FROM series WHERE run_id = ${runId}),
@@ -291,10 +286,8 @@ export class PgPointsRepo {
       ON CONFLICT (run_id, layer, of, step) DO UPDATE SET edges = excluded.edges, counts = excluded.counts`;
   }
 
-  async histograms(runId: number, layer: string | null, of: string | null, lo: number, hi: number, limit: number): Promise<Array<{
-    step: number; layer: string; of: string; edges: string; counts: string;
-  }>> {
-    return this.q<Array<{ step: number; layer: string; of: string; edges: string; counts: string }>>`
+  async histograms(runId: number, layer: string | null, of: string | null, lo: number, hi: number, limit: number): Promise<HistRow[]> {
+    return this.q<HistRow[]>`
       SELECT step, layer, of, edges, counts FROM histograms WHERE run_id = ${runId}
         AND (${layer}::text IS NULL OR layer = ${layer}) AND (${of}::text IS NULL OR of = ${of})
         AND step BETWEEN ${lo} AND ${hi} ORDER BY step DESC LIMIT ${limit}`;
