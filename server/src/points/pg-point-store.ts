@@ -11,6 +11,12 @@ import type { SeriesRow } from './points.repo.js';
 import { SeriesCatalog } from './series-catalog.js';
 import type { TailRow } from './tail-merge.js';
 
+/**
+ * Runs whose tail stays in memory (up to CHUNK_ROWS packed rows each, 1 MB for 1,000 series):
+ * the least recently written beyond these are read again from the database when next written.
+ */
+const MAX_CACHED_RUNS = 256;
+
 /** What the store keeps in memory for a run being written: its series, and its tail rows as stored. */
 interface RunTail {
   catalog: SeriesCatalog;
@@ -37,11 +43,19 @@ export class PgPointStore implements PointStore {
 
   private tail(runId: number): Promise<RunTail> {
     let t = this.tails.get(runId);
-    if (!t) {
-      t = Promise.all([this.repo.seriesOfRun(runId), this.repo.tailRows(runId)]).then(([series, rows]) => ({ catalog: new SeriesCatalog(series), rows }));
-      t.catch(() => this.tails.delete(runId));
-      this.tails.set(runId, t);
+    if (t) {
+      // Most recently used last: the first entries are the ones to let go of.
+      this.tails.delete(runId);
+    } else {
+      const loading = Promise.all([this.repo.seriesOfRun(runId), this.repo.tailRows(runId)]).then(([series, rows]) => ({ catalog: new SeriesCatalog(series), rows }));
+      loading.catch(() => this.tails.get(runId) === loading && this.tails.delete(runId));
+      t = loading;
+      for (const old of this.tails.keys()) {
+        if (this.tails.size < MAX_CACHED_RUNS) break;
+        this.tails.delete(old);
+      }
     }
+    this.tails.set(runId, t);
     return t;
   }
 
