@@ -24,8 +24,18 @@ export interface Harness {
   other(): PointStore;
   newRun(): Promise<number>;
   transact: Transact;
+  /** The run's chunk and rollup summary rows, series by name: the two backends' rows must compare. */
+  summaries(runId: number): Promise<unknown[]>;
   close(): Promise<void>;
 }
+
+const SUMMARIES = (run: string, w: string) => `
+  SELECT s.name, 0 AS level, c.start_step AS a, c.end_step AS b, c.count, c.min, c.max, c.last, c.last_kind AS k, c.nan, c.pos_inf AS pi, c.neg_inf AS ni
+    FROM chunks c JOIN series s ON s.id = c.series_id WHERE s.run_id = ${run}
+  UNION ALL
+  SELECT s.name, r.level, r.${w}, r.from_step, r.count, r.min, r.max, r.last, r.last_kind, r.nan, r.pos_inf, r.neg_inf
+    FROM rollups r JOIN series s ON s.id = r.series_id WHERE s.run_id = ${run}
+  ORDER BY 1, 2, 3`;
 
 export async function sqliteHarness(): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'gw-points-'));
@@ -41,6 +51,7 @@ export async function sqliteHarness(): Promise<Harness> {
       return (await runs.insert({ uid: `r${n++}`, projectId: project.id, name: 'r', createdAt: now, lastSeenAt: now })).id;
     },
     transact: sqliteTransactor(db.$client),
+    summaries: async (run) => db.$client.prepare(SUMMARIES('@run', 'window')).all({ run }),
     close: async () => {
       db.$client.close();
       rmSync(dir, { recursive: true, force: true });
@@ -71,6 +82,7 @@ export async function pgHarness(url: string): Promise<Harness> {
       return r?.id ?? 0;
     },
     transact: db.transact,
+    summaries: async (run) => [...(await db.sql.unsafe(SUMMARIES('$1', '"window"'), [run]))],
     close: async () => {
       await db.close();
       await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);

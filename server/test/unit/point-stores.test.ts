@@ -246,6 +246,7 @@ describe.skipIf(!PG_URL)('both stores on the same random stream', () => {
       const key = (s: Array<{ name: string; slot: number; firstNonFiniteStep: number | null }>) =>
         s.map(({ name, slot, firstNonFiniteStep }) => ({ name, slot, firstNonFiniteStep })).sort((x, y) => x.name.localeCompare(y.name));
       expect(key(sb)).toEqual(key(sa));
+      expect(await b.summaries(rb)).toEqual(await a.summaries(ra));
       expect(await b.store.seriesInfo(rb)).toEqual(await a.store.seriesInfo(ra));
       expect(await pointsByName(b.store, rb)).toEqual(await pointsByName(a.store, ra));
       expect(await b.store.extent(rb)).toEqual(await a.store.extent(ra));
