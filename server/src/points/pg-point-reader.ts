@@ -5,6 +5,7 @@ import { f64View, readSlot } from './packed.js';
 import type { SeriesQueryResult } from './point-reader.js';
 import type { ChunkSummaryRow, RollupRow, SeriesRow } from './points.repo.js';
 import type { PgPointsRepo } from './pg-points.repo.js';
+import { decodeChunkSummaries, decodeRollups } from './pg-summary-codec.js';
 import { scanSealed, type SealedSource } from './sealed-scan.js';
 import { bucketTail, isEvalSeries, seriesInfoOf } from './tail-merge.js';
 
@@ -73,24 +74,19 @@ class Prefetched implements SealedSource {
     const jobs: Array<Promise<void>> = [];
     if (rq.length) {
       jobs.push(repo.rollupsBatch(rq.map(([, r]) => r.sid), rq.map(([, r]) => r.level), rq.map(([, r]) => r.wLo), rq.map(([, r]) => r.wHi), lo, hi).then((rows) => {
-        for (const [key] of rq) this.rollupRows.set(key, []);
-        for (const r of rows) this.rollupRows.get((rq[r.i] as [string, unknown])[0])?.push(r);
+        for (const r of rows) this.rollupRows.set((rq[r.i] as [string, unknown])[0], decodeRollups(r.blob));
       }));
     }
     if (cq.length) {
       jobs.push(repo.chunksBatch(cq.map(([, c]) => c.sid), cq.map(([, c]) => c.sLo), cq.map(([, c]) => c.sHi), lo, hi).then((rows) => {
-        for (const [key] of cq) this.chunkRows.set(key, []);
-        for (const r of rows) this.chunkRows.get((cq[r.i] as [string, unknown])[0])?.push(r);
+        for (const r of rows) this.chunkRows.set((cq[r.i] as [string, unknown])[0], decodeChunkSummaries(r.blob));
       }));
     }
     if (sq.length) {
       jobs.push(repo.chunksFromStart(sq, lo, hi).then((rows) => {
         for (const r of rows) {
           this.starts.set(r.sid, r.start);
-          const key = `${r.sid}:${r.start ?? lo}:${hi}`;
-          let list = this.chunkRows.get(key);
-          if (!list) this.chunkRows.set(key, (list = []));
-          if (r.startStep !== undefined && r.startStep !== null) list.push(r as ChunkSummaryRow);
+          this.chunkRows.set(`${r.sid}:${r.start ?? lo}:${hi}`, decodeChunkSummaries(r.blob));
         }
       }));
     }

@@ -1,5 +1,6 @@
 import type { PgDb } from '../storage/pg.js';
-import type { ChunkInsert, ChunkSummaryRow, RollupRow, SeriesRow, StraddlingChunk } from './points.repo.js';
+import { CHUNK_RECORD, ROLLUP_RECORD } from './pg-summary-codec.js';
+import type { ChunkInsert, SeriesRow, StraddlingChunk } from './points.repo.js';
 import type { SeriesTotal, TailRow } from './tail-merge.js';
 
 /** A step's index row: its x-axis values besides the step. */
@@ -120,36 +121,31 @@ export class PgPointsRepo {
         nan = o.nan + excluded.nan, pos_inf = o.pos_inf + excluded.pos_inf, neg_inf = o.neg_inf + excluded.neg_inf`;
   }
 
-  /** Chunks of several (series, start range) requests overlapping [lo, hi]; `i` is the request's index. */
-  async chunksBatch(sids: number[], startLo: number[], startHi: number[], lo: number, hi: number): Promise<Array<ChunkSummaryRow & { i: number }>> {
-    return this.q<Array<ChunkSummaryRow & { i: number }>>`
-      SELECT (q.i - 1)::int AS i, c.* FROM unnest(${sids}::int[], ${startLo}::int8[], ${startHi}::int8[]) WITH ORDINALITY AS q(sid, slo, shi, i)
-      CROSS JOIN LATERAL (SELECT start_step, end_step, count, min, max, last, last_kind, nan, pos_inf, neg_inf FROM chunks WHERE series_id = q.sid AND start_step BETWEEN q.slo AND q.shi
-        AND end_step >= ${lo} AND start_step <= ${hi} ORDER BY start_step) c
-      ORDER BY i, c.start_step`;
+  /** Chunks of several (series, start range) requests overlapping [lo, hi], packed; `i` is the request's index. */
+  async chunksBatch(sids: number[], startLo: number[], startHi: number[], lo: number, hi: number): Promise<Array<{ i: number; blob: Buffer | null }>> {
+    return this.q<Array<{ i: number; blob: Buffer | null }>>`
+      SELECT (q.i - 1)::int AS i, c.blob FROM unnest(${sids}::int[], ${startLo}::int8[], ${startHi}::int8[]) WITH ORDINALITY AS q(sid, slo, shi, i)
+      CROSS JOIN LATERAL (SELECT string_agg(${this.q.unsafe(CHUNK_RECORD)}, ''::bytea ORDER BY start_step) AS blob FROM chunks
+        WHERE series_id = q.sid AND start_step BETWEEN q.slo AND q.shi AND end_step >= ${lo} AND start_step <= ${hi}) c`;
   }
 
   /**
    * For each series, where a scan of [lo, hi] begins (the start of the chunk holding lo, as
-   * SQLite's chunkStartAtOrBefore) and the chunks from there: `start` is null when none holds lo,
-   * and a row without startStep says the series has no chunk in the range.
+   * SQLite's chunkStartAtOrBefore; null when none holds it) and the chunks from there, packed.
    */
-  async chunksFromStart(sids: number[], lo: number, hi: number): Promise<Array<Partial<ChunkSummaryRow> & { sid: number; start: number | null }>> {
-    return this.q<Array<Partial<ChunkSummaryRow> & { sid: number; start: number | null }>>`
-      SELECT q.sid, s.start, c.* FROM unnest(${sids}::int[]) AS q(sid)
+  async chunksFromStart(sids: number[], lo: number, hi: number): Promise<Array<{ sid: number; start: number | null; blob: Buffer | null }>> {
+    return this.q<Array<{ sid: number; start: number | null; blob: Buffer | null }>>`
+      SELECT q.sid, s.start, c.blob FROM unnest(${sids}::int[]) AS q(sid)
       CROSS JOIN LATERAL (SELECT max(start_step) AS start FROM chunks WHERE series_id = q.sid AND start_step <= ${lo}) s
-      LEFT JOIN LATERAL (SELECT start_step, end_step, count, min, max, last, last_kind, nan, pos_inf, neg_inf FROM chunks WHERE series_id = q.sid
-        AND start_step BETWEEN coalesce(s.start, ${lo}) AND ${hi} AND end_step >= ${lo} ORDER BY start_step) c ON true
-      ORDER BY q.sid, c.start_step`;
+      CROSS JOIN LATERAL (SELECT string_agg(${this.q.unsafe(CHUNK_RECORD)}, ''::bytea ORDER BY start_step) AS blob FROM chunks
+        WHERE series_id = q.sid AND start_step BETWEEN coalesce(s.start, ${lo}) AND ${hi} AND end_step >= ${lo}) c`;
   }
 
-  async rollupsBatch(sids: number[], levels: number[], wLo: number[], wHi: number[], lo: number, hi: number): Promise<Array<RollupRow & { i: number }>> {
-    return this.q<Array<RollupRow & { i: number }>>`
-      SELECT (q.i - 1)::int AS i, r.* FROM unnest(${sids}::int[], ${levels}::int[], ${wLo}::int8[], ${wHi}::int8[]) WITH ORDINALITY AS q(sid, lvl, wlo, whi, i)
-      CROSS JOIN LATERAL (SELECT "window", from_step AS start_step, to_step AS end_step, count, min, max, last, last_kind, nan, pos_inf, neg_inf FROM rollups
-        WHERE series_id = q.sid AND level = q.lvl AND "window" BETWEEN q.wlo AND q.whi AND to_step >= ${lo} AND from_step <= ${hi}
-        ORDER BY "window") r
-      ORDER BY i, r."window"`;
+  async rollupsBatch(sids: number[], levels: number[], wLo: number[], wHi: number[], lo: number, hi: number): Promise<Array<{ i: number; blob: Buffer | null }>> {
+    return this.q<Array<{ i: number; blob: Buffer | null }>>`
+      SELECT (q.i - 1)::int AS i, r.blob FROM unnest(${sids}::int[], ${levels}::int[], ${wLo}::int8[], ${wHi}::int8[]) WITH ORDINALITY AS q(sid, lvl, wlo, whi, i)
+      CROSS JOIN LATERAL (SELECT string_agg(${this.q.unsafe(ROLLUP_RECORD)}, ''::bytea ORDER BY "window") AS blob FROM rollups
+        WHERE series_id = q.sid AND level = q.lvl AND "window" BETWEEN q.wlo AND q.whi AND to_step >= ${lo} AND from_step <= ${hi}) r`;
   }
 
   async chunkDataBatch(sids: number[], starts: number[]): Promise<Array<{ seriesId: number; startStep: number; steps: Buffer; vals: Buffer }>> {
