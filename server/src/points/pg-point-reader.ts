@@ -1,5 +1,6 @@
 import type { SeriesInfo } from '@gradwatch/shared';
 import { Bucketizer } from './buckets.js';
+import { ROLLUP_LEVELS } from './chunk-writer.js';
 import { decodeSteps } from './chunk-codec.js';
 import { f64View, readSlot } from './packed.js';
 import type { SeriesQueryResult } from './point-reader.js';
@@ -8,6 +9,8 @@ import type { PgPointsRepo } from './pg-points.repo.js';
 import { decodeChunkSummaries, decodeRollups } from './pg-summary-codec.js';
 import { scanSealed, type SealedSource } from './sealed-scan.js';
 import { bucketTail, isEvalSeries, seriesInfoOf } from './tail-merge.js';
+
+const COARSEST = ROLLUP_LEVELS[0];
 
 /** Chunks with their data per page of points(): a few hundred KB a round trip. */
 const POINTS_PAGE = 256;
@@ -173,7 +176,7 @@ export class PgPointReader {
   }
 
   async seriesInfo(runId: number, series: SeriesRow[]): Promise<SeriesInfo[]> {
-    const [totals, tail] = await Promise.all([this.repo.totals(runId), this.repo.tailRows(runId)]);
+    const [totals, tail] = await Promise.all([this.repo.totals(runId, COARSEST.level), this.repo.tailRows(runId)]);
     return seriesInfoOf(series, totals, tail);
   }
 }

@@ -173,11 +173,14 @@ export class PgPointsRepo {
       ORDER BY kind, step`;
   }
 
-  /** Sealed and eval totals per series of a run. */
-  async totals(runId: number): Promise<SeriesTotal[]> {
+  /**
+   * Sealed and eval totals per series of a run. Sealed ones from the coarsest rollups, which sum
+   * every chunk (one row per 131,072 steps, where the chunks are one per 128 steps).
+   */
+  async totals(runId: number, level: number): Promise<SeriesTotal[]> {
     return this.q<SeriesTotal[]>`
-      SELECT series_id AS id, sum(count)::int8 AS n, min(start_step) AS first, max(end_step) AS last FROM chunks
-        WHERE series_id IN (SELECT id FROM series WHERE run_id = ${runId}) GROUP BY series_id
+      SELECT series_id AS id, sum(count)::int8 AS n, min(from_step) AS first, max(to_step) AS last FROM rollups
+        WHERE level = ${level} AND series_id IN (SELECT id FROM series WHERE run_id = ${runId}) GROUP BY series_id
       UNION ALL
       SELECT series_id, count(*), min(step), max(step) FROM eval_points
         WHERE series_id IN (SELECT id FROM series WHERE run_id = ${runId}) GROUP BY series_id`;
