@@ -36,12 +36,15 @@ export class ChunkWriter {
 
   /** Deletes everything at or after `step`, trimming chunks that straddle it, and their rollups. */
   rewind(runId: number, step: number): void {
+    let from = step;
     for (const c of this.repo.rewind(runId, step)) {
       const kept = keptBefore(c, step);
       this.repo.deleteChunk(c.seriesId, c.startStep);
       if (kept) this.writeChunk(c.seriesId, kept.steps, kept.vals, false);
+      from = Math.min(from, c.startStep);
     }
-    // A trimmed chunk starts before `step`, so windows from the one holding `step` are rebuilt.
-    for (const l of ROLLUP_LEVELS) this.repo.rebuildRollupsFrom(runId, l.level, l.size, Math.floor(step / l.size));
+    // A trimmed chunk counts in the windows of its start, which may come before the one holding
+    // `step` (sparse steps): windows are rebuilt from the earliest of them.
+    for (const l of ROLLUP_LEVELS) this.repo.rebuildRollupsFrom(runId, l.level, l.size, Math.floor(from / l.size));
   }
 }

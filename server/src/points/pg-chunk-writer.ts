@@ -61,6 +61,7 @@ export async function rewindPg(repo: PgPointsRepo, runId: number, step: number):
     if (k) kept.push({ summary: summarize(k.seriesId, k.steps, k.vals), steps: encodeSteps(k.steps), vals: f64Buffer(k.vals) });
   }
   await repo.insertChunks(kept, []);
-  // A trimmed chunk starts before `step`, so windows from the one holding `step` are rebuilt.
-  for (const l of ROLLUP_LEVELS) await repo.rebuildRollupsFrom(runId, l.level, l.size, Math.floor(step / l.size));
+  // A trimmed chunk counts in the windows of its start, maybe before the one holding `step`.
+  const from = straddling.reduce((m, c) => Math.min(m, c.startStep), step);
+  for (const l of ROLLUP_LEVELS) await repo.rebuildRollupsFrom(runId, l.level, l.size, Math.floor(from / l.size));
 }

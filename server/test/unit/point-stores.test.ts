@@ -125,6 +125,17 @@ for (const backend of backends) {
       for (const r of await h.store.query(run, series, 0, last, 7)) checkBuckets(r.buckets, expectedPoints(all).get(r.name) ?? []);
     });
 
+    it('rebuilds the rollups of a trimmed chunk that began windows before the rewind step', async () => {
+      const run = await h.newRun();
+      // Steps 100 apart: one 128-step chunk spans 12,800 steps, three level-1 windows.
+      await h.transact(() => h.store.appendSteps(run, Array.from({ length: CHUNK_ROWS }, (_, i) => ({ step: i * 100, names: ['loss'], values: [i] }))));
+      await h.transact(() => h.store.rewind(run, 6400));
+      const series = await h.store.series(run);
+      const [one] = await h.store.query(run, series, 0, 12_700, 1);
+      expect(one?.buckets).toEqual([{ fromStep: 0, toStep: 6300, count: 64, min: 0, max: 63, last: 63, nan: 0, posInf: 0, negInf: 0 }]);
+      expect(await h.store.seriesInfo(run)).toEqual([{ name: 'loss', count: 64, firstStep: 0, lastStep: 6300, firstNonFiniteStep: null }]);
+    });
+
     it('deletes a run and nothing else', async () => {
       const keep = await h.newRun();
       const gone = await h.newRun();
