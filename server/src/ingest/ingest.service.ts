@@ -180,14 +180,19 @@ export class IngestService {
 
   /** Commits batch after batch until the queue is empty; one runs at a time. */
   private drain(): Promise<void> {
-    this.committing ??= (async () => {
-      try {
-        while (this.queue.length > 0) await this.commitBatch();
-      } finally {
-        this.committing = null;
-      }
-    })();
+    if (this.committing) return this.committing;
+    // Nothing queued: nothing to wait for (and no promise left behind that would never clear).
+    if (this.queue.length === 0) return Promise.resolve();
+    this.committing = this.commitAll();
     return this.committing;
+  }
+
+  private async commitAll(): Promise<void> {
+    try {
+      while (this.queue.length > 0) await this.commitBatch();
+    } finally {
+      this.committing = null;
+    }
   }
 
   /** Commits everything queued now (before a hello, a delete, or shutdown). */
