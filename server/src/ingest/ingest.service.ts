@@ -213,7 +213,7 @@ export class IngestService {
         await this.d.ledger.flush(now);
       });
     } catch (e) {
-      await this.failBatch(batch, touched, e);
+      await this.failBatch(batch, e);
       return;
     }
     this.afterCommit(batch, touched, failed);
@@ -256,11 +256,13 @@ export class IngestService {
     this.d.ledger.forget(p.session.ref.id);
   }
 
-  private async failBatch(batch: Pending[], touched: Set<RunSession>, e: unknown): Promise<void> {
+  private async failBatch(batch: Pending[], e: unknown): Promise<void> {
     const lost = e instanceof LeaseLost ? e.runId : null;
     const transient = lost !== null || this.d.store.isTransient(e);
     this.d.ledger.forget();
-    for (const s of touched) {
+    // Every run of the batch, written or not (the transaction may have failed to begin): their
+    // accepted seqs are forgotten, so the re-sends are stored.
+    for (const s of new Set(batch.map((p) => p.session))) {
       this.d.points.forget(s.ref.id);
       // Another server holds the run now: this server lets go of it and of its connection.
       if (s.ref.id === lost) this.lostLease(s);

@@ -185,7 +185,7 @@ describe('retention', () => {
       else {
         // Stays connected through the prune below.
         sqliteOf(srv.app).prepare("UPDATE runs SET last_seen_at = '2020-01-01T00:00:00.000Z' WHERE uid = ?").run(id);
-        expect(srv.app.runs.pruneInactive(30)).toBe(0);
+        expect(await srv.app.runs.pruneInactive(30)).toBe(0);
         c.close();
       }
     }
@@ -202,7 +202,7 @@ describe('retention', () => {
     expect(runs.body.runs.map((r) => r.id).sort()).toEqual(['new-1']);
     const left = sqliteOf(srv.app).prepare('SELECT (SELECT count(*) FROM histograms) AS h, (SELECT count(*) FROM series) AS s, (SELECT count(*) FROM step_index) AS st').get();
     expect(left).toEqual({ h: 1, s: 1, st: 1 });
-    expect(srv.app.runs.pruneInactive(28)).toBe(1);
+    expect(await srv.app.runs.pruneInactive(28)).toBe(1);
     await srv.close();
     removeDir(dir);
   });
