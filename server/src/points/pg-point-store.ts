@@ -6,7 +6,7 @@ import { SealBatch, rewindPg } from './pg-chunk-writer.js';
 import { PgPointReader } from './pg-point-reader.js';
 import { PgPointsRepo, type StepIndexRow } from './pg-points.repo.js';
 import type { SeriesQueryResult } from './point-reader.js';
-import type { HistPoints, PointStore, StepPoints, StepRange } from './point-store.js';
+import { histPointsOf, type HistPoints, type PointStore, type StepPoints, type StepRange } from './point-store.js';
 import type { SeriesRow } from './points.repo.js';
 import { SeriesCatalog } from './series-catalog.js';
 import type { TailRow } from './tail-merge.js';
@@ -198,9 +198,7 @@ export class PgPointStore implements PointStore {
   }
 
   async histograms(runId: number, layer: string | null, of: string | null, lo: number, hi: number, limit: number): Promise<HistPoints[]> {
-    return (await this.repo.histograms(runId, layer, of, lo, hi, limit)).map((r) => ({
-      step: r.step, layer: r.layer, of: r.of, edges: JSON.parse(r.edges) as number[], counts: JSON.parse(r.counts) as number[],
-    }));
+    return (await this.repo.histograms(runId, layer, of, lo, hi, limit)).map(histPointsOf);
   }
 }
 

@@ -23,6 +23,11 @@ export interface HistPoints {
   counts: number[];
 }
 
+/** A stored histogram row (edges and counts as JSON text, in both databases) as the store returns it. */
+export const histPointsOf = (r: { step: number; layer: string; of: string; edges: string; counts: string }): HistPoints => ({
+  step: r.step, layer: r.layer, of: r.of, edges: JSON.parse(r.edges) as number[], counts: JSON.parse(r.counts) as number[],
+});
+
 export interface StepRange {
   lo: number | null;
   hi: number | null;

@@ -2,7 +2,7 @@ import type { SeriesInfo } from '@gradwatch/shared';
 import { CHUNK_ROWS, ChunkWriter } from './chunk-writer.js';
 import { newRow, rowToBuffer, setValue } from './packed.js';
 import { PointReader, type SeriesQueryResult } from './point-reader.js';
-import type { HistPoints, PointStore, StepPoints, StepRange } from './point-store.js';
+import { histPointsOf, type HistPoints, type PointStore, type StepPoints, type StepRange } from './point-store.js';
 import type { PointsRepo, SeriesRow } from './points.repo.js';
 import { SeriesCatalog } from './series-catalog.js';
 
@@ -141,8 +141,6 @@ export class SqlitePointStore implements PointStore {
   }
 
   async histograms(runId: number, layer: string | null, of: string | null, lo: number, hi: number, limit: number): Promise<HistPoints[]> {
-    return this.repo.histograms(runId, layer, of, lo, hi, limit).map((r) => ({
-      step: r.step, layer: r.layer, of: r.of, edges: JSON.parse(r.edges) as number[], counts: JSON.parse(r.counts) as number[],
-    }));
+    return this.repo.histograms(runId, layer, of, lo, hi, limit).map(histPointsOf);
   }
 }
