@@ -179,6 +179,11 @@ export class IngestService {
 
   /** Commits batch after batch until the queue is empty; one runs at a time. */
   private drain(): Promise<void> {
+    // With nothing queued the loop below would finish synchronously, clearing `committing`
+    // before `??=` stored the settled promise: it would then stay set for good, so nothing
+    // would be scheduled again and flush() would spin. (A hello's flush can empty the queue
+    // between schedule() and its setImmediate.)
+    if (!this.committing && this.queue.length === 0) return Promise.resolve();
     this.committing ??= (async () => {
       try {
         while (this.queue.length > 0) await this.commitBatch();
