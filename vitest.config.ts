@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
+import { serverPg } from './server/vitest.config.js';
 
 export default defineConfig({
   test: {
-    projects: ['shared', 'server', 'dashboard', 'clients/node'],
+    projects: ['shared', 'server', serverPg, 'dashboard', 'clients/node'],
   },
 });

@@ -3,73 +3,153 @@
  * of SERIES series × STEPS steps written through the same code ingest uses. Prints timings;
  * never fails on timing.
  * Then one series of LONG points (default 10 million), the brief's "10-million-point series".
- *   npx tsx bench/query.ts [--series 200] [--steps 100000] [--long 10000000] [--smoke]
+ * With --database-url the same figures are taken on PostgreSQL: the database is migrated
+ * (migrations-pg), the bench's runs are written there and deleted at the end.
+ *   npx tsx bench/query.ts [--series 200] [--steps 100000] [--long 10000000] [--smoke] [--database-url postgres://...]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { SqlitePointStore } from '../server/src/points/point-store.js';
+import { drizzle } from 'drizzle-orm/postgres-js';
+import { migrate } from 'drizzle-orm/postgres-js/migrator';
+import { REPO_ROOT } from '../server/src/paths.js';
+import { createPgPointStore } from '../server/src/points/pg-point-store.js';
+import type { PointStore, StepPoints } from '../server/src/points/point-store.js';
 import { PointsRepo } from '../server/src/points/points.repo.js';
-import { ProjectsRepo } from '../server/src/projects/projects.repo.js';
-import { RunsRepo } from '../server/src/runs/runs.repo.js';
+import { SqlitePointStore } from '../server/src/points/sqlite-point-store.js';
+import { SqliteProjectsRepo } from '../server/src/projects/projects.repo.js';
+import { SqliteRunsRepo } from '../server/src/runs/runs.repo.js';
+import type { Transact } from '../server/src/storage/backend.js';
 import { openDb } from '../server/src/storage/db.js';
+import { PgDb, redactUrl } from '../server/src/storage/pg.js';
+import { sqliteTransactor } from '../server/src/storage/sqlite-transact.js';
 
-const { values: args } = parseArgs({ options: { series: { type: 'string', default: '200' }, steps: { type: 'string', default: '100000' }, long: { type: 'string', default: '10000000' }, smoke: { type: 'boolean', default: false } } });
+const { values: args } = parseArgs({
+  options: {
+    series: { type: 'string', default: '200' },
+    steps: { type: 'string', default: '100000' },
+    long: { type: 'string', default: '10000000' },
+    smoke: { type: 'boolean', default: false },
+    'database-url': { type: 'string' },
+  },
+});
 const SERIES = args.smoke ? 20 : Number(args.series);
 const STEPS = args.smoke ? 5000 : Number(args.steps);
 const LONG = args.smoke ? 100_000 : Number(args.long);
+const PG_URL = args['database-url'];
 
-const dir = mkdtempSync(join(tmpdir(), 'gradwatch-query-'));
-const db = openDb(join(dir, 'q.db'), 'NORMAL');
-const runs = new RunsRepo(db);
-const repo = new PointsRepo(db);
-const store = new SqlitePointStore(repo);
-const project = new ProjectsRepo(db).ensure('bench');
-const now = new Date().toISOString();
-const run = runs.insert({ uid: 'q', projectId: project.id, name: 'q', createdAt: now, lastSeenAt: now });
-const names = Array.from({ length: SERIES }, (_, i) => `layer/l${i}/grad/norm`);
+/** The store under test, how to write in a transaction, and runs to write to. */
+interface Target {
+  label: string;
+  /** Steps per message for the wide run and the long one. */
+  batches: [number, number];
+  store: PointStore;
+  transact: Transact;
+  newRun(uid: string): Promise<number>;
+  close(): Promise<void>;
+}
 
-let t = performance.now();
-// Written through the point store's appendSteps, the code ingest uses.
-const write = db.$client.transaction((from: number, to: number) => {
-  const steps = [];
-  for (let s = from; s < to; s++) steps.push({ step: s, names, values: names.map((_, i) => Math.sin(s * 0.001 + i) + (s % 97 === 0 ? 5 : 0)) });
-  store.appendSteps(run.id, steps);
-});
-for (let s = 0; s < STEPS; s += 10_000) write(s, Math.min(STEPS, s + 10_000));
-console.log(`wrote ${SERIES} series × ${STEPS} steps in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+async function sqliteTarget(): Promise<Target> {
+  const dir = mkdtempSync(join(tmpdir(), 'gradwatch-query-'));
+  const db = openDb(join(dir, 'q.db'), 'NORMAL');
+  const runs = new SqliteRunsRepo(db);
+  const project = await new SqliteProjectsRepo(db).ensure('bench');
+  return {
+    label: 'SQLite',
+    batches: [10_000, 100_000],
+    store: new SqlitePointStore(new PointsRepo(db)),
+    transact: sqliteTransactor(db.$client),
+    newRun: async (uid) => {
+      const now = new Date().toISOString();
+      return (await runs.insert({ uid, projectId: project.id, name: uid, createdAt: now, lastSeenAt: now })).id;
+    },
+    close: async () => {
+      db.$client.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
 
-const all = repo.seriesOfRun(run.id);
-function time(label: string, f: () => unknown, reps = 3): void {
+async function pgTarget(url: string): Promise<Target> {
+  const db = new PgDb(url, { max: 4 });
+  await migrate(drizzle(db.sql), { migrationsFolder: resolve(REPO_ROOT, 'migrations-pg') });
+  const tag = `bench-query-${process.pid}-${Date.now()}`;
+  const [project] = await db.sql<Array<{ id: number }>>`INSERT INTO projects (name) VALUES (${tag}) RETURNING id`;
+  const store = createPgPointStore(db);
+  const made: number[] = [];
+  return {
+    label: `PostgreSQL (${redactUrl(url)})`,
+    // Smaller messages: one message is one statement per table, its parameters held in memory.
+    batches: [2_000, 50_000],
+    store,
+    transact: db.transact,
+    newRun: async (uid) => {
+      const now = new Date().toISOString();
+      const [r] = await db.sql<Array<{ id: number }>>`
+        INSERT INTO runs (uid, project_id, name, created_at, last_seen_at) VALUES (${`${tag}-${uid}`}, ${project?.id ?? 0}, ${uid}, ${now}, ${now}) RETURNING id`;
+      made.push(r?.id ?? 0);
+      return r?.id ?? 0;
+    },
+    close: async () => {
+      for (const id of made) await db.transact(() => store.deleteRun(id));
+      await db.sql`DELETE FROM projects WHERE id = ${project?.id ?? 0}`;
+      await db.close();
+    },
+  };
+}
+
+async function time(label: string, f: () => Promise<unknown>, reps = 3): Promise<void> {
   const ms: number[] = [];
   for (let i = 0; i < reps; i++) {
-    t = performance.now();
-    f();
+    const t = performance.now();
+    await f();
     ms.push(performance.now() - t);
   }
-  console.log(`${label.padEnd(52)} best ${Math.min(...ms).toFixed(1).padStart(8)} ms, median ${ms.sort((a, b) => a - b)[1]?.toFixed(1)} ms`);
+  console.log(`${label.padEnd(52)} best ${Math.min(...ms).toFixed(1).padStart(8)} ms, median ${ms.sort((a, b) => a - b)[Math.floor(reps / 2)]?.toFixed(1)} ms`);
 }
-time(`query 1 series, 1000 buckets, whole range`, () => store.query(run.id, all.slice(0, 1), 0, STEPS - 1, 1000));
-time(`query 33 series, 600 buckets, whole range`, () => store.query(run.id, all.slice(0, 33), 0, STEPS - 1, 600));
-time(`query ${SERIES} series, 600 buckets, whole range`, () => store.query(run.id, all, 0, STEPS - 1, 600));
-time(`query ${SERIES} series, 600 buckets, last 10%`, () => store.query(run.id, all, Math.floor(STEPS * 0.9), STEPS - 1, 600));
-time(`series list with counts (${SERIES} series)`, () => store.seriesInfo(run.id));
 
-// One long series in its own run: a scalar logged every step.
-const longRun = runs.insert({ uid: 'long', projectId: project.id, name: 'long', createdAt: now, lastSeenAt: now });
-t = performance.now();
-const loss = ['loss'];
-const writeLong = db.$client.transaction((from: number, to: number) => {
-  const steps = [];
-  for (let s = from; s < to; s++) steps.push({ step: s, names: loss, values: [1 / (1 + s * 1e-5) + (s % 1000 === 0 ? Number.NaN : 0)] });
-  store.appendSteps(longRun.id, steps);
-});
-for (let s = 0; s < LONG; s += 100_000) writeLong(s, Math.min(LONG, s + 100_000));
-console.log(`wrote 1 series × ${LONG} steps in ${((performance.now() - t) / 1000).toFixed(1)} s`);
-const long = repo.seriesOfRun(longRun.id);
-time(`query ${LONG} points, 1000 buckets, whole range`, () => store.query(longRun.id, long, 0, LONG - 1, 1000), 5);
-time(`query ${LONG} points, 1000 buckets, middle 1%`, () => store.query(longRun.id, long, Math.floor(LONG * 0.5), Math.floor(LONG * 0.51), 1000), 5);
-time(`query ${LONG} points, 1000 buckets, last 10,000 steps`, () => store.query(longRun.id, long, LONG - 10_000, LONG - 1, 1000), 5);
-db.$client.close();
-rmSync(dir, { recursive: true, force: true });
+/** Writes [0, total) in messages of `batch` steps, each its own transaction, through appendSteps. */
+async function write(target: Target, run: number, total: number, batch: number, make: (s: number) => StepPoints): Promise<void> {
+  for (let s = 0; s < total; s += batch) {
+    const steps: StepPoints[] = [];
+    for (let i = s; i < Math.min(total, s + batch); i++) steps.push(make(i));
+    await target.transact(() => target.store.appendSteps(run, steps));
+  }
+}
+
+async function bench(target: Target): Promise<void> {
+  console.log(`--- ${target.label}`);
+  const { store } = target;
+  const names = Array.from({ length: SERIES }, (_, i) => `layer/l${i}/grad/norm`);
+  const run = await target.newRun('q');
+  let t = performance.now();
+  // Written through the point store's appendSteps, the code ingest uses.
+  await write(target, run, STEPS, target.batches[0], (s) => ({ step: s, names, values: names.map((_, i) => Math.sin(s * 0.001 + i) + (s % 97 === 0 ? 5 : 0)) }));
+  console.log(`wrote ${SERIES} series × ${STEPS} steps in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+
+  const all = await store.series(run);
+  await time(`query 1 series, 1000 buckets, whole range`, () => store.query(run, all.slice(0, 1), 0, STEPS - 1, 1000));
+  await time(`query 33 series, 600 buckets, whole range`, () => store.query(run, all.slice(0, 33), 0, STEPS - 1, 600));
+  await time(`query ${SERIES} series, 600 buckets, whole range`, () => store.query(run, all, 0, STEPS - 1, 600));
+  await time(`query ${SERIES} series, 600 buckets, last 10%`, () => store.query(run, all, Math.floor(STEPS * 0.9), STEPS - 1, 600));
+  await time(`series list with counts (${SERIES} series)`, () => store.seriesInfo(run));
+
+  // One long series in its own run: a scalar logged every step.
+  const longRun = await target.newRun('long');
+  t = performance.now();
+  const loss = ['loss'];
+  await write(target, longRun, LONG, target.batches[1], (s) => ({ step: s, names: loss, values: [1 / (1 + s * 1e-5) + (s % 1000 === 0 ? Number.NaN : 0)] }));
+  console.log(`wrote 1 series × ${LONG} steps in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  const long = await store.series(longRun);
+  await time(`query ${LONG} points, 1000 buckets, whole range`, () => store.query(longRun, long, 0, LONG - 1, 1000), 5);
+  await time(`query ${LONG} points, 1000 buckets, middle 1%`, () => store.query(longRun, long, Math.floor(LONG * 0.5), Math.floor(LONG * 0.51), 1000), 5);
+  await time(`query ${LONG} points, 1000 buckets, last 10,000 steps`, () => store.query(longRun, long, LONG - 10_000, LONG - 1, 1000), 5);
+}
+
+const target = PG_URL ? await pgTarget(PG_URL) : await sqliteTarget();
+try {
+  await bench(target);
+} finally {
+  await target.close();
+}

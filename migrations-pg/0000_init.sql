@@ -185,6 +185,7 @@ ALTER TABLE "webhook_deliveries" ADD CONSTRAINT "webhook_deliveries_webhook_id_w
 ALTER TABLE "webhooks" ADD CONSTRAINT "webhooks_project_id_projects_id_fk" FOREIGN KEY ("project_id") REFERENCES "public"."projects"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "alerts_run_idx" ON "alerts" USING btree ("run_id","rule","layer");--> statement-breakpoint
 CREATE INDEX "alerts_project_idx" ON "alerts" USING btree ("project_id","id");--> statement-breakpoint
+CREATE INDEX "chunks_summary_idx" ON "chunks" USING btree ("series_id","start_step","end_step","count","min","max","last","last_kind","nan","pos_inf","neg_inf");--> statement-breakpoint
 CREATE UNIQUE INDEX "histograms_key_idx" ON "histograms" USING btree ("run_id","layer","of","step");--> statement-breakpoint
 CREATE INDEX "runs_project_idx" ON "runs" USING btree ("project_id","last_seen_at");--> statement-breakpoint
 CREATE UNIQUE INDEX "series_run_name_idx" ON "series" USING btree ("run_id","name");--> statement-breakpoint

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Runs every test: typecheck, lint, the dashboard build, the README's examples, vitest (unit,
-# integration, browser), then pytest (the Python client against a real server). Installs what the
-# browser tests need; the Python virtual environment, when missing, is made while the static
-# checks run. Ends with what ran and how long, then vitest's and pytest's own summary lines.
+# integration, browser; the integration tests once on SQLite and once on PostgreSQL), then pytest
+# (the Python client against a real server). Installs what the browser tests need; starts a
+# throwaway PostgreSQL cluster (scripts/pg-cluster.sh, which installs Debian's postgresql when
+# missing) and stops it at the end; the Python virtual environment, when missing, is made while
+# the static checks run. Ends with what ran and how long, then vitest's and pytest's own summary
+# lines.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -50,10 +53,35 @@ step() {
   exit 1
 }
 
+# Every server these tests start chooses its own storage: never a database of the caller's shell
+# (the README check would write its demo runs into it).
+unset GRADWATCH_DATABASE_URL
+
 # The Python environment (pip, mostly waiting on the disk) is made alongside the static checks.
 PY_T=$SECONDS
 bash clients/python/scripts/test.sh --version >"$LOGS/venv.log" 2>&1 &
 PY_PID=$!
+
+# PostgreSQL for the server-pg tests: $GRADWATCH_TEST_PG_URL when the caller gives one (a
+# superuser URL: each test server gets a database of its own), else a throwaway cluster. Without
+# it the run fails here: the PostgreSQL backend is never skipped silently.
+PG_STARTED=0
+stop_pg() { [ "$PG_STARTED" = 1 ] && bash scripts/pg-cluster.sh stop >/dev/null 2>&1; PG_STARTED=0; }
+trap stop_pg EXIT
+trap 'exit 130' INT TERM
+start_pg() {
+  [ -n "${GRADWATCH_TEST_PG_URL:-}" ] && return 0
+  local url
+  PG_STARTED=1
+  if ! url="$(bash scripts/pg-cluster.sh start)"; then
+    echo "npm test: PostgreSQL could not be set up (the reason is above); the PostgreSQL tests (server-pg) need it." >&2
+    echo "  Install it (Debian: apt-get install postgresql) or set GRADWATCH_TEST_PG_URL to a superuser URL of a server of yours." >&2
+    return 1
+  fi
+  export GRADWATCH_TEST_PG_URL="$url"
+}
+# Alongside the Python environment too: a first run installs Debian's postgresql meanwhile.
+step "PostgreSQL for the tests" start_pg
 
 step "typecheck" npm run typecheck
 step "lint (eslint)" npm run lint:js

@@ -1,5 +1,7 @@
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
+import { StoreUnavailable } from './storage/backend.js';
+import { redactUrl } from './storage/pg.js';
 
 /** Starts the server; SIGTERM and SIGINT commit and ack what is queued, then close. */
 async function main(): Promise<void> {
@@ -34,10 +36,14 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'));
   await app.listen({ host: config.host, port: config.port });
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-  app.log.info(`gradwatch is up: dashboard and API at http://${host}:${config.port}/ (ingest ws://${host}:${config.port}/v1/ingest), data in ${config.dbFile}`);
+  app.log.info(`gradwatch is up: dashboard and API at http://${host}:${config.port}/ (ingest ws://${host}:${config.port}/v1/ingest), data in ${config.databaseUrl === null ? config.dbFile : `PostgreSQL at ${redactUrl(config.databaseUrl)}`}`);
 }
 
 main().catch((err: unknown) => {
+  if (err instanceof StoreUnavailable) {
+    console.error(`gradwatch: failed to start: ${err.message}`);
+    process.exit(1);
+  }
   console.error('gradwatch: failed to start:', err);
   process.exit(1);
 });

@@ -7,12 +7,17 @@ import type { ServerMsg, StepItem } from '@gradwatch/shared';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import type { EngineFactory } from '../src/ingest/run-sessions.js';
+import { assertServerUsesDatabase, freshPgDatabase, usePostgres, type PgDatabase } from './pg-databases.js';
+
+export { freshPgDatabase, type PgDatabase } from './pg-databases.js';
 
 export interface TestServer {
   app: FastifyInstance;
   url: string;
   wsUrl: string;
   dataDir: string;
+  /** The PostgreSQL database it runs on (GRADWATCH_DATABASE_URL); null or absent: SQLite in dataDir. */
+  databaseUrl?: string | null;
   close(): Promise<void>;
 }
 
@@ -20,25 +25,97 @@ export function tempDir(prefix = 'gradwatch-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-/** A real server on an ephemeral port with a real SQLite file. */
-export async function startServer(opts: { dataDir?: string; env?: Record<string, string>; engineFactory?: EngineFactory } = {}): Promise<TestServer> {
+/**
+ * On PostgreSQL a data dir stands for the server's storage, as its SQLite file does: a server
+ * started again on the same dataDir (a restart) finds the same database. The database goes when
+ * removeDir(dataDir) is called and no server is open on it, or at the end of the test file.
+ */
+interface PgStorage {
+  db: PgDatabase;
+  open: number;
+  removed: boolean;
+  checked: boolean;
+}
+const pgStorage = new Map<string, PgStorage>();
+
+async function pgStorageOf(dataDir: string): Promise<PgStorage> {
+  let st = pgStorage.get(dataDir);
+  if (!st) {
+    st = { db: await freshPgDatabase(), open: 0, removed: false, checked: false };
+    pgStorage.set(dataDir, st);
+  }
+  return st;
+}
+
+function releasePgStorage(dataDir: string, st: PgStorage): Promise<void> {
+  if (!st.removed || st.open > 0) return Promise.resolve();
+  pgStorage.delete(dataDir);
+  return st.db.drop();
+}
+
+/**
+ * A real server on an ephemeral port with real storage: a SQLite file in dataDir, or, under
+ * GRADWATCH_TEST_BACKEND=postgres (the server-pg project), a fresh PostgreSQL database of its own.
+ * databaseUrl puts it on a given database instead (several servers on one: multi-server tests;
+ * the caller owns that database, e.g. from freshPgDatabase()).
+ */
+export async function startServer(
+  opts: { dataDir?: string; env?: Record<string, string>; engineFactory?: EngineFactory; databaseUrl?: string } = {},
+): Promise<TestServer> {
   const dataDir = opts.dataDir ?? tempDir();
-  const config = loadConfig({ GRADWATCH_DATA_DIR: dataDir, GRADWATCH_PORT: '0', GRADWATCH_LOG_LEVEL: 'warn', ...opts.env });
-  const app = await buildApp({ config, logger: false, ...(opts.engineFactory ? { engineFactory: opts.engineFactory } : {}) });
-  await app.listen({ host: '127.0.0.1', port: 0 });
+  const pg = opts.databaseUrl === undefined && usePostgres() ? await pgStorageOf(dataDir) : null;
+  const databaseUrl = opts.databaseUrl ?? pg?.db.url ?? null;
+  const env = {
+    GRADWATCH_DATA_DIR: dataDir,
+    GRADWATCH_PORT: '0',
+    GRADWATCH_LOG_LEVEL: 'warn',
+    ...(databaseUrl !== null ? { GRADWATCH_DATABASE_URL: databaseUrl } : {}),
+    ...opts.env,
+  };
+  if (pg) pg.open++;
+  let app: FastifyInstance;
+  try {
+    const config = loadConfig(env);
+    app = await buildApp({ config, logger: false, ...(opts.engineFactory ? { engineFactory: opts.engineFactory } : {}) });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    if (pg && !pg.checked) {
+      await assertServerUsesDatabase(pg.db).catch(async (e: unknown) => {
+        await app.close();
+        throw e;
+      });
+      pg.checked = true;
+    }
+  } catch (e) {
+    if (pg) pg.open--;
+    throw e;
+  }
   const addr = app.server.address();
   if (addr === null || typeof addr === 'string') throw new Error('no port');
+  let closed: Promise<void> | null = null;
   return {
     app,
     url: `http://127.0.0.1:${addr.port}`,
     wsUrl: `ws://127.0.0.1:${addr.port}`,
     dataDir,
-    close: () => app.close(),
+    databaseUrl,
+    close: () =>
+      (closed ??= app.close().then(() => {
+        if (!pg) return;
+        pg.open--;
+        return releasePgStorage(dataDir, pg);
+      })),
   };
 }
 
+/** Removes a data dir; on PostgreSQL its database follows once no server is open on it. */
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
+  const st = pgStorage.get(dir);
+  if (st) {
+    st.removed = true;
+    // Not awaited (callers are synchronous): the setup file's afterAll waits for every drop.
+    releasePgStorage(dir, st).catch(() => undefined);
+  }
 }
 
 export async function getJson<T = unknown>(url: string, init?: RequestInit): Promise<{ status: number; body: T }> {

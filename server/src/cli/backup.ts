@@ -6,6 +6,9 @@
  * Uses SQLite's online backup (better-sqlite3 db.backup()): pages are copied in steps, and a
  * write by the server during the copy restarts the affected part, so DEST is the database as of
  * one commit. The copy is checked (PRAGMA quick_check) before the command reports success.
+ *
+ * SQLite only: with GRADWATCH_DATABASE_URL set (the server on PostgreSQL) it copies nothing and
+ * says to use pg_dump (exit code 2), rather than back up a SQLite file the server does not use.
  */
 import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
@@ -14,6 +17,25 @@ import Database from 'better-sqlite3';
 import { dbFileOf, fail, mustExist, userCwd } from './common.js';
 
 const USAGE = 'usage: npm run backup -- DEST [--data-dir DIR] [--force]';
+
+/** The URL for a pg_dump command line: without its password, which pg_dump takes from PGPASSWORD or ~/.pgpass. */
+function withoutPassword(url: string): string {
+  try {
+    const u = new URL(url);
+    u.password = '';
+    return u.toString();
+  } catch {
+    return '<GRADWATCH_DATABASE_URL without its password>';
+  }
+}
+
+const databaseUrl = process.env.GRADWATCH_DATABASE_URL;
+if (databaseUrl) {
+  fail(
+    'GRADWATCH_DATABASE_URL is set: the server keeps its data in PostgreSQL, and `npm run backup` backs up SQLite only.\n' +
+      `Back up PostgreSQL with pg_dump instead (the password from PGPASSWORD or ~/.pgpass):\n  pg_dump --format=custom --file=gradwatch.dump '${withoutPassword(databaseUrl)}'`,
+  );
+}
 
 const { values: opts, positionals } = (() => {
   try {

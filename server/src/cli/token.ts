@@ -6,15 +6,19 @@
  *   npm run token -- revoke ID
  *
  * WHEN is an RFC 3339 time (2027-01-31T00:00:00Z) or a duration from now (90m, 12h, 30d).
- * Common option: --data-dir DIR (default GRADWATCH_DATA_DIR). Tokens take effect when the server
+ * Common option: --data-dir DIR (default GRADWATCH_DATA_DIR); with GRADWATCH_DATABASE_URL set, the
+ * tokens of that PostgreSQL database instead. Tokens take effect when the server
  * runs with GRADWATCH_ADMIN_TOKEN set (auth on); a revoked token stops working at once.
  */
 import { parseArgs } from 'node:util';
 import { Value } from 'typebox/value';
 import { ProjectName, TokenScope } from '@gradwatch/shared';
 import { isoOf } from '../rfc3339.js';
-import { openDb } from '../storage/db.js';
-import { SCOPES, SqliteTokensRepo } from '../tokens/tokens.repo.js';
+import { StoreUnavailable } from '../storage/backend.js';
+import { redactUrl } from '../storage/pg.js';
+import { openPgBackend } from '../storage/pg-backend.js';
+import { openSqliteBackend } from '../storage/sqlite-backend.js';
+import { SCOPES } from '../tokens/tokens.repo.js';
 import { dbFileOf, fail } from './common.js';
 
 const USAGE = `usage: npm run token -- create --scope ${SCOPES.join('|')} [--project NAME] [--name TEXT] [--expires WHEN]
@@ -66,9 +70,11 @@ if (opts.help || command === undefined) {
   process.exit(command === undefined && !opts.help ? 2 : 0);
 }
 
-const file = dbFileOf(opts['data-dir']);
-const db = openDb(file);
-const repo = new SqliteTokensRepo(db);
+// GRADWATCH_DATABASE_URL: the tokens of the PostgreSQL database every server shares; else the SQLite file.
+const pgUrl = process.env.GRADWATCH_DATABASE_URL || null;
+const file = pgUrl === null ? dbFileOf(opts['data-dir']) : redactUrl(pgUrl);
+const store = await openStore();
+const repo = store.repos.tokens;
 try {
   if (command === 'create') {
     if (!Value.Check(TokenScope, opts.scope)) fail(`--scope must be one of ${SCOPES.join(', ')}\n${USAGE}`);
@@ -96,5 +102,14 @@ try {
     fail(`unknown command "${command}"\n${USAGE}`);
   }
 } finally {
-  db.$client.close();
+  await store.close();
+}
+
+async function openStore() {
+  if (pgUrl === null) return openSqliteBackend(file);
+  try {
+    return await openPgBackend(pgUrl);
+  } catch (e) {
+    return fail(e instanceof StoreUnavailable ? e.message : String(e), 1);
+  }
 }

@@ -89,7 +89,7 @@ export class IngestService {
       if (e instanceof RunOfOtherProject) throw new Rejection('forbidden', e.message);
       throw e;
     }
-    const session = await this.d.sessions.claim(msg.run.id, (old) => this.replaced(old));
+    const session = await this.d.sessions.claim(msg.run.id, (old) => this.replaced(old, peer));
     if (!session) throw new Error(`run ${msg.run.id} missing after hello`);
     if (msg.rewindTo !== undefined) await this.rewind(session, msg.rewindTo, now);
     const prev = session.attach(peer);
@@ -119,10 +119,11 @@ export class IngestService {
     await this.d.sessions.refresh(s);
   }
 
-  /** A run this server held was claimed again (here or elsewhere): its old connection is told. */
-  private replaced(old: RunSession): void {
+  /** A run this server held is claimed anew: its old connection, unless it is the one saying hello again, is told. */
+  private replaced(old: RunSession, by: Peer): void {
     this.d.ledger.forget(old.ref.id);
     this.d.points.forget(old.ref.id);
+    if (old.owner === by) return;
     old.owner?.send({ type: 'error', code: 'replaced', message: 'another connection took over this run' });
     old.owner?.close(1000, 'replaced');
   }

@@ -34,10 +34,11 @@ export default fp(
           if (typeof v === 'number' && !Number.isFinite(v)) throw badRequest(`invalid ${where}: ${where}/${k} must be a finite number`);
         }
       }
-      // SQLite stores UTF-8, which cannot hold a lone surrogate: refused in any body or query,
-      // as on the sockets (shared/src/protocol/strings.ts), before anything is stored.
+      // The databases cannot hold a lone surrogate (nor PostgreSQL a NUL): refused in any body,
+      // as on the sockets (shared/src/protocol/strings.ts), before anything is stored. A query
+      // or a path only looks things up: a NUL there finds nothing.
       for (const [where, obj] of [['body', req.body], ['querystring', req.query], ['params', req.params]] as const) {
-        const bad = illFormedString(obj, where);
+        const bad = illFormedString(obj, where, where === 'body');
         if (bad) throw badRequest(`invalid ${bad}`);
       }
     });

@@ -1,7 +1,224 @@
-// Scaffolding until the PostgreSQL point store lands (helper B replaces this file).
+import type { SeriesInfo } from '@gradwatch/shared';
 import type { PgDb } from '../storage/pg.js';
-import type { PointStore } from './point-store.js';
+import { CHUNK_ROWS } from './chunk-writer.js';
+import { newRow, rowToBuffer, setValue } from './packed.js';
+import { SealBatch, rewindPg } from './pg-chunk-writer.js';
+import { PgPointReader } from './pg-point-reader.js';
+import { PgPointsRepo, type StepIndexRow } from './pg-points.repo.js';
+import type { SeriesQueryResult } from './point-reader.js';
+import type { HistPoints, PointStore, StepPoints, StepRange } from './point-store.js';
+import type { SeriesRow } from './points.repo.js';
+import { SeriesCatalog } from './series-catalog.js';
+import type { TailRow } from './tail-merge.js';
 
-export function createPgPointStore(_db: PgDb): PointStore {
-  throw new Error('the PostgreSQL point store is not built yet');
+/**
+ * Runs whose tail stays in memory (up to CHUNK_ROWS packed rows each, 1 MB for 1,000 series):
+ * the least recently written beyond these are read again from the database when next written.
+ */
+const MAX_CACHED_RUNS = 256;
+
+/** What the store keeps in memory for a run being written: its series, and its tail rows as stored. */
+interface RunTail {
+  catalog: SeriesCatalog;
+  rows: TailRow[];
+}
+
+export function createPgPointStore(db: PgDb): PointStore {
+  return new PgPointStore(new PgPointsRepo(db));
+}
+
+/**
+ * The PostgreSQL point store: the SQLite store's layout (packed step rows in a tail table,
+ * sealed every CHUNK_ROWS steps into per-series chunks with rollups, eval points apart), written
+ * a message at a time: one appendSteps is a few statements whatever its number of steps. The
+ * tail rows of a run being written stay in memory, so sealing reads nothing back.
+ */
+export class PgPointStore implements PointStore {
+  private readonly tails = new Map<number, Promise<RunTail>>();
+  private readonly reader: PgPointReader;
+
+  constructor(private readonly repo: PgPointsRepo) {
+    this.reader = new PgPointReader(repo);
+  }
+
+  private tail(runId: number): Promise<RunTail> {
+    let t = this.tails.get(runId);
+    if (t) {
+      // Most recently used last: the first entries are the ones to let go of.
+      this.tails.delete(runId);
+    } else {
+      const loading = Promise.all([this.repo.seriesOfRun(runId), this.repo.tailRows(runId)]).then(([series, rows]) => ({ catalog: new SeriesCatalog(series), rows }));
+      loading.catch(() => this.tails.get(runId) === loading && this.tails.delete(runId));
+      t = loading;
+      for (const old of this.tails.keys()) {
+        if (this.tails.size < MAX_CACHED_RUNS) break;
+        this.tails.delete(old);
+      }
+    }
+    this.tails.set(runId, t);
+    return t;
+  }
+
+  /** Creates the series among `names` not known yet, in one statement; eval series get no slot. */
+  private async ensure(runId: number, t: RunTail, names: Iterable<string>, packed: boolean): Promise<void> {
+    const fresh = new Set<string>();
+    for (const n of names) if (!t.catalog.get(n)) fresh.add(n);
+    if (fresh.size === 0) return;
+    const list = [...fresh];
+    const slots = list.map((_, i) => (packed ? t.catalog.nextSlot + i : -1));
+    for (const row of await this.repo.insertSeries(runId, list, slots)) t.catalog.add(row);
+  }
+
+  async seriesCount(runId: number): Promise<number> {
+    return (await this.tail(runId)).catalog.size;
+  }
+
+  async countNew(runId: number, names: readonly string[]): Promise<number> {
+    return (await this.tail(runId)).catalog.countNew(names);
+  }
+
+  async appendSteps(runId: number, steps: readonly StepPoints[]): Promise<void> {
+    try {
+      await this.writeSteps(runId, await this.tail(runId), steps);
+    } catch (e) {
+      // Memory may be ahead of what the rolled-back statements left: read it again next time.
+      this.tails.delete(runId);
+      throw e;
+    }
+  }
+
+  private async writeSteps(runId: number, t: RunTail, steps: readonly StepPoints[]): Promise<void> {
+    await this.ensure(runId, t, namesOf(steps), true);
+    const nonFinite = new NonFinite();
+    const index: StepIndexRow[] = [];
+    const batch = new SealBatch();
+    let pending: TailRow[] = [];
+    let dropStored = false;
+    for (const p of steps) {
+      const slots = p.names.map((n) => t.catalog.get(n) as SeriesRow);
+      const width = slots.reduce((m, r) => Math.max(m, r.slot + 1), 0);
+      const row = newRow(width);
+      for (let j = 0; j < slots.length; j++) {
+        const s = slots[j] as SeriesRow;
+        const v = p.values[j] as number;
+        setValue(row.f64, row.u32, s.slot, v);
+        nonFinite.note(s, p.step, v);
+      }
+      const r = { step: p.step, vals: rowToBuffer(row.f64, row.u32) };
+      index.push({ step: p.step, time: p.time ?? null, epoch: p.epoch ?? null, examples: p.examples ?? null });
+      t.rows.push(r);
+      pending.push(r);
+      if (t.rows.length >= CHUNK_ROWS) {
+        batch.seal(t.rows, t.catalog.idBySlot);
+        // Rows sealed in this same call never go through the tail table; earlier ones are dropped.
+        if (t.rows.length > pending.length) dropStored = true;
+        t.rows = [];
+        pending = [];
+      }
+    }
+    await Promise.all([this.repo.insertSteps(runId, index, pending, dropStored), batch.write(this.repo), nonFinite.write(this.repo)]);
+  }
+
+  async appendEval(runId: number, step: number, names: readonly string[], values: readonly number[]): Promise<void> {
+    try {
+      const t = await this.tail(runId);
+      await this.ensure(runId, t, names, false);
+      const nonFinite = new NonFinite();
+      // One row per series: a name given twice keeps its last value, as successive upserts would.
+      const byId = new Map<number, number>();
+      for (let j = 0; j < names.length; j++) {
+        const s = t.catalog.get(names[j] as string) as SeriesRow;
+        const v = values[j] as number;
+        byId.set(s.id, v);
+        nonFinite.note(s, step, v);
+      }
+      await Promise.all([this.repo.upsertEval([...byId.keys()], step, [...byId.values()]), nonFinite.write(this.repo)]);
+    } catch (e) {
+      this.tails.delete(runId);
+      throw e;
+    }
+  }
+
+  async appendHist(runId: number, h: HistPoints): Promise<void> {
+    await this.repo.insertHist(runId, h.step, h.layer, h.of, h.edges, h.counts);
+  }
+
+  async rewind(runId: number, step: number): Promise<void> {
+    this.tails.delete(runId);
+    try {
+      await rewindPg(this.repo, runId, step);
+    } finally {
+      this.tails.delete(runId);
+    }
+  }
+
+  async deleteRun(runId: number): Promise<void> {
+    this.tails.delete(runId);
+    try {
+      await this.repo.deleteRunPoints(runId);
+    } finally {
+      this.tails.delete(runId);
+    }
+  }
+
+  forget(runId: number): void {
+    this.tails.delete(runId);
+  }
+
+  async series(runId: number): Promise<SeriesRow[]> {
+    return this.repo.seriesOfRun(runId);
+  }
+
+  async seriesInfo(runId: number): Promise<SeriesInfo[]> {
+    return this.reader.seriesInfo(runId, await this.repo.seriesOfRun(runId));
+  }
+
+  async query(runId: number, series: SeriesRow[], lo: number, hi: number, maxPoints: number): Promise<SeriesQueryResult[]> {
+    return this.reader.query(runId, series, lo, hi, maxPoints);
+  }
+
+  async *points(runId: number, s: SeriesRow): AsyncGenerator<[number, number]> {
+    yield* this.reader.points(runId, s);
+  }
+
+  async extent(runId: number): Promise<StepRange> {
+    return this.repo.extent(runId);
+  }
+
+  async stepRangeFor(runId: number, x: 'time' | 'epoch', from: number, to: number): Promise<StepRange> {
+    return this.repo.stepRangeFor(runId, x, from, to);
+  }
+
+  async stepTimes(runId: number, lo: number, hi: number, limit: number): Promise<Array<{ step: number; time: number | null; epoch: number | null }>> {
+    return this.repo.stepTimes(runId, lo, hi, limit);
+  }
+
+  async stepCount(runId: number): Promise<number> {
+    return this.repo.stepCount(runId);
+  }
+
+  async histograms(runId: number, layer: string | null, of: string | null, lo: number, hi: number, limit: number): Promise<HistPoints[]> {
+    return (await this.repo.histograms(runId, layer, of, lo, hi, limit)).map((r) => ({
+      step: r.step, layer: r.layer, of: r.of, edges: JSON.parse(r.edges) as number[], counts: JSON.parse(r.counts) as number[],
+    }));
+  }
+}
+
+function* namesOf(steps: readonly StepPoints[]): Generator<string> {
+  for (const p of steps) yield* p.names;
+}
+
+/** First non-finite steps noted during one write, stored in one statement. */
+class NonFinite {
+  private readonly first = new Map<number, number>();
+
+  note(s: SeriesRow, step: number, v: number): void {
+    if (Number.isFinite(v) || s.firstNonFiniteStep !== null) return;
+    s.firstNonFiniteStep = step;
+    this.first.set(s.id, step);
+  }
+
+  async write(repo: PgPointsRepo): Promise<void> {
+    if (this.first.size > 0) await repo.markNonFinite([...this.first.keys()], [...this.first.values()]);
+  }
 }

@@ -5,6 +5,9 @@ import type { RunsRepo } from '../runs/runs.repo.js';
 import type { TokensRepo } from '../tokens/tokens.repo.js';
 import type { WebhooksRepo } from '../webhooks/webhooks.repo.js';
 
+/** The store cannot be opened (unreachable, refused, not migratable): said to the user as is, without a stack. */
+export class StoreUnavailable extends Error {}
+
 /** Every repository of the server, on one store. */
 export interface Repos {
   projects: ProjectsRepo;

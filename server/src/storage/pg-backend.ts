@@ -8,7 +8,7 @@ import { PgProjectsRepo } from '../projects/projects.pg.repo.js';
 import { PgRunsRepo } from '../runs/runs.pg.repo.js';
 import { PgTokensRepo } from '../tokens/tokens.pg.repo.js';
 import { PgWebhooksRepo } from '../webhooks/webhooks.pg.repo.js';
-import type { Backend } from './backend.js';
+import { StoreUnavailable, type Backend } from './backend.js';
 import { PgNotices } from './pg-notices.js';
 import { isTransientPgError, PgDb, redactUrl } from './pg.js';
 
@@ -54,7 +54,7 @@ async function applyMigrations(url: string, migrationsFolder: string): Promise<v
     try {
       await sql`SELECT 1`;
     } catch (e) {
-      throw new Error(`cannot reach PostgreSQL at ${redactUrl(url)}: ${reason(e, url)}`, { cause: e });
+      throw new StoreUnavailable(`cannot reach PostgreSQL at ${redactUrl(url)}: ${reason(e, url)}`, { cause: e });
     }
     try {
       await sql`SELECT pg_advisory_lock(${MIGRATION_LOCK}::int8)`;
@@ -65,7 +65,7 @@ async function applyMigrations(url: string, migrationsFolder: string): Promise<v
         await sql`SELECT pg_advisory_unlock(${MIGRATION_LOCK}::int8)`.catch(() => undefined);
       }
     } catch (e) {
-      throw new Error(`cannot migrate PostgreSQL at ${redactUrl(url)}: ${reason(e, url)}`, { cause: e });
+      throw new StoreUnavailable(`cannot migrate PostgreSQL at ${redactUrl(url)}: ${reason(e, url)}`, { cause: e });
     }
   } finally {
     await sql.end({ timeout: 5 });

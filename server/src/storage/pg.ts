@@ -23,7 +23,11 @@ export function redactUrl(url: string): string {
  */
 export class PgDb {
   readonly sql: PgSql;
-  private readonly tx = new AsyncLocalStorage<PgTx>();
+  /**
+   * The transaction of the current async context. Timers and callbacks started inside a
+   * transaction inherit the context after it has ended, so `open` says whether it still runs.
+   */
+  private readonly tx = new AsyncLocalStorage<{ sql: PgTx; open: boolean }>();
 
   constructor(readonly url: string, opts: { max?: number; onnotice?: (n: postgres.Notice) => void } = {}) {
     this.sql = postgres(url, {
@@ -39,18 +43,27 @@ export class PgDb {
 
   /** The connection for a query now: the current transaction's, or the pool. */
   q(): PgSql | PgTx {
-    return this.tx.getStore() ?? this.sql;
+    const cur = this.tx.getStore();
+    return cur?.open ? cur.sql : this.sql;
   }
 
   inTransaction(): boolean {
-    return this.tx.getStore() !== undefined;
+    return this.tx.getStore()?.open === true;
   }
 
   /** One transaction; a savepoint when called inside one. */
   readonly transact: Transact = async <T>(fn: () => Promise<T>): Promise<T> => {
     const cur = this.tx.getStore();
-    if (cur) return (await cur.savepoint((sp) => this.tx.run(sp, fn))) as T;
-    return (await this.sql.begin((t) => this.tx.run(t, fn))) as T;
+    const within = async (t: PgTx): Promise<T> => {
+      const frame = { sql: t, open: true };
+      try {
+        return await this.tx.run(frame, fn);
+      } finally {
+        frame.open = false;
+      }
+    };
+    if (cur?.open) return (await cur.sql.savepoint(within)) as T;
+    return (await this.sql.begin(within)) as T;
   };
 
   /**

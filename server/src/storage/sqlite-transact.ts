@@ -8,14 +8,16 @@ import type { Transact } from './backend.js';
  * context, is a savepoint. better-sqlite3's own transaction() cannot hold an await.
  */
 export function sqliteTransactor(c: Database.Database): Transact {
-  const depth = new AsyncLocalStorage<number>();
+  // Timers started inside a transaction inherit its context after it ended: `open` tells.
+  const depth = new AsyncLocalStorage<{ d: number; open: boolean }>();
   let tail: Promise<unknown> = Promise.resolve();
 
   const nested = async <T>(d: number, fn: () => Promise<T>): Promise<T> => {
     const name = `gw_sp${d}`;
     c.exec(`SAVEPOINT ${name}`);
+    const frame = { d: d + 1, open: true };
     try {
-      const out = await depth.run(d + 1, fn);
+      const out = await depth.run(frame, fn);
       c.exec(`RELEASE ${name}`);
       return out;
     } catch (e) {
@@ -25,24 +27,29 @@ export function sqliteTransactor(c: Database.Database): Transact {
         c.exec(`RELEASE ${name}`);
       }
       throw e;
+    } finally {
+      frame.open = false;
     }
   };
 
   const top = async <T>(fn: () => Promise<T>): Promise<T> => {
     c.exec('BEGIN IMMEDIATE');
+    const frame = { d: 1, open: true };
     try {
-      const out = await depth.run(1, fn);
+      const out = await depth.run(frame, fn);
       c.exec('COMMIT');
       return out;
     } catch (e) {
       if (c.inTransaction) c.exec('ROLLBACK');
       throw e;
+    } finally {
+      frame.open = false;
     }
   };
 
   return <T>(fn: () => Promise<T>): Promise<T> => {
-    const d = depth.getStore();
-    if (d !== undefined) return nested(d, fn);
+    const cur = depth.getStore();
+    if (cur?.open) return nested(cur.d, fn);
     const run = tail.then(() => top(fn));
     tail = run.catch(() => undefined);
     return run;

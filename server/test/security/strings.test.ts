@@ -156,6 +156,39 @@ describe('group commit isolates a message that fails in the database', () => {
   });
 });
 
+describe('NUL characters, which PostgreSQL text cannot hold, are refused as surrogates are', () => {
+  it.each([
+    ['run name', `{"type":"hello","protocol":1,"run":{"id":"n-h1","project":"test","name":"a\\u0000b"}}`, '/run/name'],
+    ['config key', `{"type":"hello","protocol":1,"run":{"id":"n-h2","project":"test","name":"n","config":{"k\\u0000":1}}}`, '/run/config'],
+  ])('hello: %s', async (_what, frame, path) => {
+    const s = await RawSocket.open(`${srv.wsUrl}/v1/ingest`);
+    s.send(frame);
+    const e = await s.error();
+    expect(e).toMatchObject({ code: 'bad_message' });
+    expect((e as { message: string }).message).toContain(path);
+    expect((e as { message: string }).message).toMatch(/NUL/);
+    expect((await getJson(`${srv.url}/api/v1/runs/${(JSON.parse(frame) as { run: { id: string } }).run.id}`)).status).toBe(404);
+    s.close();
+  });
+
+  it('a scalar name with a NUL: refused, its seq consumed, the socket keeps serving', async () => {
+    const s = await session(srv, 'n-scalar');
+    s.send('{"type":"steps","seq":1,"items":[{"step":0,"scalars":{"lo\\u0000ss":1}}]}');
+    expect(await s.error(1)).toMatchObject({ code: 'bad_message', seq: 1 });
+    s.send({ type: 'steps', seq: 2, items: [{ step: 0, scalars: { loss: 1 } }] });
+    await s.ack(2);
+    expect((await seriesOf(srv, 'n-scalar')).map((x) => x.name)).toEqual(['loss']);
+    s.close();
+  });
+
+  it('a REST body with a NUL is a 400 naming the field; a lookup by a name with one finds nothing', async () => {
+    const res = await fetch(`${srv.url}/api/v1/tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"scope":"read","name":"x\\u0000"}' });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { message: string }).message).toMatch(/body\/name.*NUL/);
+    expect((await fetch(`${srv.url}/api/v1/runs/ra%00`)).status).toBe(404);
+  });
+});
+
 describe('REST bodies and queries', () => {
   it('refuse lone surrogates with a 400 naming the field, and store nothing', async () => {
     const srv = await startServer();

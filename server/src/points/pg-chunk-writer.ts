@@ -1,0 +1,67 @@
+import { ROLLUP_LEVELS } from './chunk-writer.js';
+import { encodeSteps } from './chunk-codec.js';
+import { keptBefore, splitRows, summarize } from './chunk-build.js';
+import { f64Buffer } from './packed.js';
+import type { ChunkInsert } from './points.repo.js';
+import type { ChunkWrite, PgPointsRepo, RollupWrite } from './pg-points.repo.js';
+import type { TailRow } from './tail-merge.js';
+
+/** A later contribution to the same rollup window, merged as the SQL upsert merges it. */
+function mergeRollup(into: RollupWrite, c: ChunkInsert): void {
+  into.startStep = Math.min(into.startStep, c.startStep);
+  if (c.endStep >= into.endStep) {
+    into.last = c.last;
+    into.lastKind = c.lastKind;
+  }
+  into.endStep = Math.max(into.endStep, c.endStep);
+  into.count += c.count;
+  if (c.min !== null && (into.min === null || c.min < into.min)) into.min = c.min;
+  if (c.max !== null && (into.max === null || c.max > into.max)) into.max = c.max;
+  into.nan += c.nan;
+  into.posInf += c.posInf;
+  into.negInf += c.negInf;
+}
+
+/**
+ * The chunks sealed during one write (one ingest message, or a long import that seals many
+ * times): built in memory from tail rows the store already holds, written in one statement.
+ * Rollup contributions are merged per window first, since one upsert statement may not touch a
+ * row twice.
+ */
+export class SealBatch {
+  readonly chunks: ChunkWrite[] = [];
+  private readonly rollups = new Map<string, RollupWrite>();
+
+  seal(rows: readonly TailRow[], seriesBySlot: ReadonlyMap<number, number>): void {
+    for (const s of splitRows(rows, seriesBySlot)) {
+      const summary = summarize(s.seriesId, s.steps, s.vals);
+      this.chunks.push({ summary, steps: encodeSteps(s.steps), vals: f64Buffer(s.vals) });
+      for (const l of ROLLUP_LEVELS) {
+        const window = Math.floor(summary.startStep / l.size);
+        const key = `${s.seriesId}:${l.level}:${window}`;
+        const r = this.rollups.get(key);
+        if (r) mergeRollup(r, summary);
+        else this.rollups.set(key, { ...summary, level: l.level, window });
+      }
+    }
+  }
+
+  async write(repo: PgPointsRepo): Promise<void> {
+    await repo.insertChunks(this.chunks, [...this.rollups.values()]);
+  }
+}
+
+/** Deletes everything at or after `step`, trimming chunks that straddle it, and rebuilds their rollups. */
+export async function rewindPg(repo: PgPointsRepo, runId: number, step: number): Promise<void> {
+  const straddling = await repo.rewind(runId, step);
+  await repo.deleteChunks(straddling.map((c) => c.seriesId), straddling.map((c) => c.startStep));
+  const kept: ChunkWrite[] = [];
+  for (const c of straddling) {
+    const k = keptBefore(c, step);
+    if (k) kept.push({ summary: summarize(k.seriesId, k.steps, k.vals), steps: encodeSteps(k.steps), vals: f64Buffer(k.vals) });
+  }
+  await repo.insertChunks(kept, []);
+  // A trimmed chunk counts in the windows of its start, maybe before the one holding `step`.
+  const from = straddling.reduce((m, c) => Math.min(m, c.startStep), step);
+  for (const l of ROLLUP_LEVELS) await repo.rebuildRollupsFrom(runId, l.level, l.size, Math.floor(from / l.size));
+}

@@ -1,0 +1,72 @@
+import { type Bucketizer, valueOfKind } from './buckets.js';
+import { ROLLUP_LEVELS } from './chunk-writer.js';
+import { decodeSteps } from './chunk-codec.js';
+import { f64View } from './packed.js';
+import type { ChunkSummaryRow, RollupRow } from './points.repo.js';
+
+/**
+ * What the sealed scan reads, synchronously: SQLite's prepared statements, or (PostgreSQL) rows
+ * fetched beforehand in a few batched queries. `chunkData` may answer undefined when the data
+ * is not at hand yet: the scan then skips the chunk (a planning pass, see pg-point-reader.ts).
+ */
+export interface SealedSource {
+  rollups(seriesId: number, level: number, wLo: number, wHi: number, lo: number, hi: number): RollupRow[];
+  chunksByStart(seriesId: number, startLo: number, startHi: number, lo: number, hi: number): ChunkSummaryRow[];
+  chunkStartAtOrBefore(seriesId: number, step: number): number | null;
+  chunkData(seriesId: number, startStep: number): { steps: Buffer; vals: Buffer } | undefined;
+}
+
+/**
+ * Sealed points of a series into the buckets, coarsest summaries first: a rollup window or a
+ * chunk that fits a bucket is merged whole; one cut by a bucket edge is opened one level down.
+ * Only the chunks at the ends of the range are read point by point.
+ */
+export function scanSealed(src: SealedSource, seriesId: number, b: Bucketizer): void {
+  const first = ROLLUP_LEVELS.findIndex((l) => l.size < b.width);
+  if (first >= 0) return scanLevel(src, seriesId, b, first, 0, b.hi);
+  const start = src.chunkStartAtOrBefore(seriesId, b.lo) ?? b.lo;
+  scanChunks(src, seriesId, b, src.chunksByStart(seriesId, start, b.hi, b.lo, b.hi));
+}
+
+function scanLevel(src: SealedSource, seriesId: number, b: Bucketizer, li: number, startLo: number, startHi: number): void {
+  const lvl = ROLLUP_LEVELS[li];
+  if (!lvl) {
+    scanChunks(src, seriesId, b, src.chunksByStart(seriesId, startLo, startHi, b.lo, b.hi));
+    return;
+  }
+  const rows = src.rollups(seriesId, lvl.level, Math.floor(startLo / lvl.size), Math.floor(startHi / lvl.size), b.lo, b.hi);
+  for (const r of rows) {
+    if (!mergeIfWhole(b, r)) {
+      const ws = r.window * lvl.size;
+      scanLevel(src, seriesId, b, li + 1, Math.max(startLo, ws), Math.min(startHi, ws + lvl.size - 1));
+    }
+  }
+}
+
+function scanChunks(src: SealedSource, seriesId: number, b: Bucketizer, chunks: ChunkSummaryRow[]): void {
+  for (const c of chunks) {
+    if (mergeIfWhole(b, c)) continue;
+    const d = src.chunkData(seriesId, c.startStep);
+    if (!d) continue;
+    const steps = decodeSteps(d.steps, c.count);
+    const vals = f64View(d.vals);
+    for (let i = 0; i < steps.length; i++) b.add(steps[i] as number, vals[i] as number);
+  }
+}
+
+/** Merges a summary whole when it fits one bucket, or is no wider than one (see Bucketizer). */
+function mergeIfWhole(b: Bucketizer, c: ChunkSummaryRow): boolean {
+  if (!b.fitsWhole(c.startStep, c.endStep) && !b.absorbs(c.startStep, c.endStep)) return false;
+  b.mergeWhole({
+    fromStep: c.startStep,
+    toStep: c.endStep,
+    count: c.count,
+    min: c.min,
+    max: c.max,
+    last: valueOfKind(c.lastKind, c.last),
+    nan: c.nan,
+    posInf: c.posInf,
+    negInf: c.negInf,
+  });
+  return true;
+}
