@@ -13,7 +13,7 @@
  * points cross servers), each PostgreSQL case on a fresh database, dropped after.
  *
  *   npx tsx bench/ingest.ts [--jobs 16] [--layers 50] [--seconds 15] [--batch 10] [--subscribers 5] [--smoke]
- *                           [--database-url postgres://user@host:5432/postgres] [--servers 2]
+ *                           [--database-url postgres://user@host:5432/postgres] [--servers 2] [--cases sqlite,pg,pgN]
  */
 import WebSocket from 'ws';
 import { parseArgs } from 'node:util';
@@ -31,6 +31,8 @@ const { values: args } = parseArgs({
     synchronous: { type: 'string', default: 'FULL' },
     'database-url': { type: 'string' },
     servers: { type: 'string', default: '2' },
+    /** Which cases to run: sqlite, pg (one server), pgN (--servers servers). */
+    cases: { type: 'string', default: 'sqlite,pg,pgN' },
     smoke: { type: 'boolean', default: false },
   },
 });
@@ -193,8 +195,9 @@ async function runCase(label: string, servers: number, pgAdminUrl?: string): Pro
 
 const PG = args['database-url'];
 const N = Number(args.servers);
-await runCase('SQLite', 1);
+const CASES = new Set(String(args.cases).split(','));
+if (CASES.has('sqlite')) await runCase('SQLite', 1);
 if (PG) {
-  await runCase('PostgreSQL, 1 server', 1, PG);
-  if (N > 1) await runCase(`PostgreSQL, ${N} servers`, N, PG);
+  if (CASES.has('pg')) await runCase('PostgreSQL, 1 server', 1, PG);
+  if (CASES.has('pgN') && N > 1) await runCase(`PostgreSQL, ${N} servers`, N, PG);
 }
