@@ -180,19 +180,19 @@ export class IngestService {
 
   /** Commits batch after batch until the queue is empty; one runs at a time. */
   private drain(): Promise<void> {
-    // With nothing queued the loop below would finish synchronously, clearing `committing`
-    // before `??=` stored the settled promise: it would then stay set for good, so nothing
-    // would be scheduled again and flush() would spin. (A hello's flush can empty the queue
-    // between schedule() and its setImmediate.)
-    if (!this.committing && this.queue.length === 0) return Promise.resolve();
-    this.committing ??= (async () => {
-      try {
-        while (this.queue.length > 0) await this.commitBatch();
-      } finally {
-        this.committing = null;
-      }
-    })();
+    if (this.committing) return this.committing;
+    // Nothing queued: nothing to wait for (and no promise left behind that would never clear).
+    if (this.queue.length === 0) return Promise.resolve();
+    this.committing = this.commitAll();
     return this.committing;
+  }
+
+  private async commitAll(): Promise<void> {
+    try {
+      while (this.queue.length > 0) await this.commitBatch();
+    } finally {
+      this.committing = null;
+    }
   }
 
   /** Commits everything queued now (before a hello, a delete, or shutdown). */
