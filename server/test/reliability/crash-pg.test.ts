@@ -12,7 +12,7 @@ const PG_URL = process.env.GRADWATCH_TEST_PG_URL;
 describe.skipIf(!PG_URL)('crash on PostgreSQL, two servers', () => {
   it('loses, duplicates and changes nothing acked across SIGKILLs of either server', async () => {
     const seed = Number(process.env.CRASH_SEED ?? Date.now() % 1_000_000);
-    const f = await runCrashScenario({ clients: 4, kills: 3, minUpMs: 500, maxUpMs: 1500, layers: 2, stepsPerSecond: 400, seed, databaseUrl: PG_URL, servers: 2, log: () => undefined });
+    const f = await runCrashScenario({ clients: 4, kills: 3, minUpMs: 500, maxUpMs: 1500, layers: 2, stepsPerSecond: 400, seed, databaseUrl: PG_URL, servers: 2, log: (l) => l.startsWith('client ') && console.log(`stuck ${l}`) });
     console.log(`crash test on PostgreSQL (seed ${seed}): ${JSON.stringify(f)}`);
     expect(f.stuckClients).toBe(0);
     expect(f.rejected).toBe(0);
