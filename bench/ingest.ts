@@ -7,11 +7,18 @@
  * LAYERS x 4 stats objects (param, grad, update, act) x 5 fields (mean, std, meanAbs, min, max)
  * plus 2 scalars (loss, lr): 1,002 values at the default 50 layers.
  *
+ * With --database-url (a PostgreSQL server where the bench may CREATE DATABASE) the same phases
+ * run, in one go on the same machine, on SQLite, on PostgreSQL with one server and on
+ * PostgreSQL with --servers servers (default 2; jobs and subscribers spread over them, so live
+ * points cross servers), each PostgreSQL case on a fresh database, dropped after.
+ *
  *   npx tsx bench/ingest.ts [--jobs 16] [--layers 50] [--seconds 15] [--batch 10] [--subscribers 5] [--smoke]
+ *                           [--database-url postgres://user@host:5432/postgres] [--servers 2] [--cases sqlite,pg,pgN]
  */
 import WebSocket from 'ws';
 import { parseArgs } from 'node:util';
-import { percentile, startServerProcess } from './server-process.js';
+import { freshDatabase } from '../server/test/reliability/pg-database.js';
+import { percentile, startServerProcess, type ServerProcess } from './server-process.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -22,6 +29,10 @@ const { values: args } = parseArgs({
     window: { type: 'string', default: '4' },
     subscribers: { type: 'string', default: '5' },
     synchronous: { type: 'string', default: 'FULL' },
+    'database-url': { type: 'string' },
+    servers: { type: 'string', default: '2' },
+    /** Which cases to run: sqlite, pg (one server), pgN (--servers servers). */
+    cases: { type: 'string', default: 'sqlite,pg,pgN' },
     smoke: { type: 'boolean', default: false },
   },
 });
@@ -135,15 +146,21 @@ function subscribe(wsUrl: string, runs: string[], latencies: number[]): Promise<
 // The newest send time across jobs approximates when the delivered step was produced.
 let lastSendWall = Date.now();
 
-async function phase(label: string, wsUrl: string, rss: () => number, subscribers: number): Promise<void> {
+/** Jobs and subscribers go round-robin over the servers; RSS is the largest seen of each server. */
+async function phase(label: string, srvs: ServerProcess[], subscribers: number): Promise<void> {
   const runs = Array.from({ length: JOBS }, (_, i) => `${label}-job-${i}`);
+  const at = (i: number) => (srvs[i % srvs.length] as ServerProcess).wsUrl;
   const liveLat: number[] = [];
-  const subs = await Promise.all(Array.from({ length: subscribers }, () => subscribe(wsUrl, runs, liveLat)));
-  let maxRss = 0;
-  const sampler = setInterval(() => { maxRss = Math.max(maxRss, rss()); lastSendWall = Date.now(); }, 20);
+  // A subscriber sits on the server after its first job's, so with several servers live points cross over.
+  const subs = await Promise.all(Array.from({ length: subscribers }, (_, i) => subscribe(at(i + 1), runs, liveLat)));
+  const maxRss = srvs.map(() => 0);
+  const sampler = setInterval(() => {
+    srvs.forEach((s, i) => (maxRss[i] = Math.max(maxRss[i] as number, s.rssMb())));
+    lastSendWall = Date.now();
+  }, 20);
   const t0 = performance.now();
   const until = Date.now() + SECONDS * 1000;
-  const results = await Promise.all(runs.map((id) => runJob(wsUrl, id, until)));
+  const results = await Promise.all(runs.map((id, i) => runJob(at(i), id, until)));
   const secs = (performance.now() - t0) / 1000;
   clearInterval(sampler);
   subs.forEach((s) => s.close());
@@ -153,14 +170,34 @@ async function phase(label: string, wsUrl: string, rss: () => number, subscriber
   console.log(`\n${label}: ${JOBS} jobs x ${LAYERS} layers, ${VALUES_PER_STEP} values/step, ${BATCH} steps/message, window ${WINDOW}, ${subscribers} live subscribers`);
   console.log(`  ingested   ${(acked / secs).toFixed(0).padStart(10)} values/s  (${((acked / secs) / VALUES_PER_STEP).toFixed(0)} steps/s, ${acked} values acked in ${secs.toFixed(1)} s)`);
   console.log(`  ack latency p50 ${percentile(lat, 50).toFixed(1)} ms, p99 ${percentile(lat, 99).toFixed(1)} ms (${lat.length} messages)`);
-  console.log(`  server RSS max ${maxRss.toFixed(0)} MB`);
+  console.log(`  server RSS max ${maxRss.map((m) => m.toFixed(0)).join(' + ')} MB`);
   if (subscribers > 0) console.log(`  live frames received ${ll.length}, delivery p50 ${percentile(ll, 50).toFixed(0)} ms, p99 ${percentile(ll, 99).toFixed(0)} ms (approximate: frame arrival minus newest send)`);
 }
 
-const srv = await startServerProcess({ GRADWATCH_SYNCHRONOUS: String(args.synchronous), GRADWATCH_MAX_MESSAGES_PER_SECOND: '100000' });
-try {
-  await phase('ingest', srv.wsUrl, srv.rssMb, 0);
-  if (SUBS > 0) await phase('ingest-live', srv.wsUrl, srv.rssMb, SUBS);
-} finally {
-  await srv.stop();
+const serverEnv = { GRADWATCH_SYNCHRONOUS: String(args.synchronous), GRADWATCH_MAX_MESSAGES_PER_SECOND: '100000' };
+
+/** One backend case: its servers up, both phases, everything stopped (and the database dropped). */
+async function runCase(label: string, servers: number, pgAdminUrl?: string): Promise<void> {
+  const db = pgAdminUrl ? await freshDatabase(pgAdminUrl, 'gw_bench_ingest') : null;
+  const env = db ? { ...serverEnv, GRADWATCH_DATABASE_URL: db.url } : serverEnv;
+  const srvs: ServerProcess[] = [];
+  try {
+    // One after the other: the first migrates a fresh database.
+    for (let i = 0; i < servers; i++) srvs.push(await startServerProcess(env));
+    console.log(`\n=== ${label}`);
+    await phase('ingest', srvs, 0);
+    if (SUBS > 0) await phase('ingest-live', srvs, SUBS);
+  } finally {
+    await Promise.all(srvs.map((s) => s.stop()));
+    await db?.drop();
+  }
+}
+
+const PG = args['database-url'];
+const N = Number(args.servers);
+const CASES = new Set(String(args.cases).split(','));
+if (CASES.has('sqlite')) await runCase('SQLite', 1);
+if (PG) {
+  if (CASES.has('pg')) await runCase('PostgreSQL, 1 server', 1, PG);
+  if (CASES.has('pgN') && N > 1) await runCase(`PostgreSQL, ${N} servers`, N, PG);
 }

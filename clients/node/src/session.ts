@@ -6,8 +6,13 @@ import { Outbox, type Body } from './outbox.js';
 import { GradwatchError, Refusals, stderrLog, type Log, type Rejected } from './report.js';
 
 export interface SessionOptions {
-  /** ws://host:port (the /v1/ingest path is added when missing). */
-  url: string;
+  /**
+   * ws://host:port (the /v1/ingest path is added when missing). Several URLs name servers that
+   * share one database (GRADWATCH_DATABASE_URL): the client connects to the first and, each time
+   * a connection fails or is lost, tries the next one in turn, so a job moves to a server that
+   * is up. The run continues there from its committed lastSeq.
+   */
+  url: string | readonly string[];
   run: RunInfo;
   token?: string;
   rewindTo?: number;
@@ -48,7 +53,9 @@ export abstract class IngestSession extends EventEmitter<{
   protected idleWaiters: Waiter[] = [];
   private connectWaiter: Waiter | null = null;
   private readonly log: Log;
-  private readonly url: string;
+  private readonly urls: readonly string[];
+  /** Which of `urls` the current (or next) connection goes to. */
+  private urlIndex = 0;
   protected readonly refusals: Refusals;
   readonly alerts: Alert[] = [];
   lastAckedSeq = 0;
@@ -67,7 +74,14 @@ export abstract class IngestSession extends EventEmitter<{
     super();
     this.log = opts.log ?? stderrLog;
     this.refusals = new Refusals(opts.run.id, this.log);
-    this.url = opts.url.includes('/v1/ingest') ? opts.url : `${opts.url.replace(/\/$/, '')}/v1/ingest`;
+    const urls = typeof opts.url === 'string' ? [opts.url] : opts.url;
+    if (urls.length === 0) throw new Error('IngestClient needs at least one server URL');
+    this.urls = urls.map((u) => (u.includes('/v1/ingest') ? u : `${u.replace(/\/$/, '')}/v1/ingest`));
+  }
+
+  /** The ingest URL the current connection uses (or the next one will). */
+  get serverUrl(): string {
+    return this.urls[this.urlIndex] as string;
   }
 
   /**
@@ -92,7 +106,7 @@ export abstract class IngestSession extends EventEmitter<{
 
   private open(): void {
     this.reconnectTimer = null;
-    const ws = new WebSocket(this.url);
+    const ws = new WebSocket(this.serverUrl);
     this.ws = ws;
     this.ready = false;
     ws.on('open', () => {
@@ -110,6 +124,8 @@ export abstract class IngestSession extends EventEmitter<{
       if (this.ws !== ws) return;
       this.ready = false;
       if (this.closed || this.fatal) return;
+      // With several servers the next attempt goes to the next one: this one may be down.
+      this.urlIndex = (this.urlIndex + 1) % this.urls.length;
       const wait = this.backoff;
       this.backoff = Math.min(this.backoff * 2, this.opts.maxBackoffMs ?? 5000);
       this.reconnectTimer = setTimeout(() => this.open(), wait);

@@ -7,6 +7,7 @@ import type { StepItem } from '@gradwatch/shared';
 import { GradwatchError, IngestClient, type IngestClientOptions } from '@gradwatch/client';
 import type { EngineFactory } from '../../../server/src/ingest/run-sessions.js';
 import { getJson, noRules, removeDir, startServer, type TestServer } from '../../../server/test/helpers.js';
+import { freePort } from '../../../tools/net.js';
 
 const ADMIN = 'client-test-admin-token-0123456789';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -202,5 +203,30 @@ describe("the server's limits", () => {
     expect(c.rejected[0]).toMatchObject({ code: 'frame_too_large', steps: 1 });
     expect(lines[0]).toMatch(/a steps message \(step 50\) was not sent: frame_too_large/);
     expect((await exportPoints(srv, 'lim-1', 's3')).map(([s]) => s)).toEqual([...Array(50).keys(), 51]);
+  });
+});
+
+describe('several server URLs', () => {
+  it('a connection that fails or is lost goes to the next URL in turn; nothing acked is lost or stored twice', async () => {
+    const srv = await server({ engineFactory: noRules });
+    // Nothing listens on the first URL: the client moves on to the second.
+    const dead = `ws://127.0.0.1:${await freePort()}`;
+    const lines: string[] = [];
+    const c = new IngestClient({ url: [dead, srv.wsUrl], run: { id: 'urls-1', project: 'cli', name: 'urls-1' }, flushMs: 5, maxBackoffMs: 50, log: (l) => lines.push(l) });
+    clients.push(c);
+    const welcomed = new Promise((r) => c.once('welcome', r));
+    await expect(c.connect()).rejects.toThrow();
+    await welcomed;
+    expect(c.serverUrl).toBe(`${srv.wsUrl}/v1/ingest`);
+    c.step({ step: 0, scalars: { loss: 1 } });
+    await c.flush();
+    // A lost connection tries the dead URL, then comes back to the live one.
+    c.dropConnection();
+    c.step({ step: 1, scalars: { loss: 2 } });
+    const report = await c.end();
+    expect(report).toMatchObject({ acked: 3, rejected: 0 });
+    expect(c.connects).toBe(2);
+    expect(await exportPoints(srv, 'urls-1', 'loss')).toEqual([[0, 1], [1, 2]]);
+    expect(lines).toEqual([]);
   });
 });

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import type { Alert, Delivery, DeliveryList, DeliveryQuery, Diagnosis, Webhook, WebhookCreated, WebhookList } from '@gradwatch/shared';
 import { badRequest, notFound } from '../http-errors.js';
@@ -55,6 +56,13 @@ export class WebhooksService {
   private running = false;
   private stopped = false;
   private readonly guard: TargetGuard;
+  /**
+   * The sender's timers run in the async context the service was made in (boot), not in the
+   * caller's: kick() is called from inside ingest transactions, and on PostgreSQL a timer made
+   * there would carry the transaction along (AsyncLocalStorage), so the claims and settles of
+   * the sender would run on a transaction's connection, joined to it or after its end (and lost).
+   */
+  private readonly outside = AsyncLocalStorage.snapshot();
 
   constructor(
     private readonly repo: WebhooksRepo,
@@ -160,7 +168,7 @@ export class WebhooksService {
   private schedule(ms: number): void {
     if (this.stopped) return;
     if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.run(), ms);
+    this.timer = this.outside(() => setTimeout(() => void this.run(), ms));
     this.timer.unref();
   }
 

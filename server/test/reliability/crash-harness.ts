@@ -4,9 +4,14 @@
  * which is SIGKILLed at random moments and restarted on the same data dir and port. Then every
  * value the server acked is looked up: present once with exactly the value sent, or counted as
  * lost / duplicated / changed. Points, eval metrics, histograms and alerts are all checked.
+ *
+ * On PostgreSQL (`databaseUrl`) the servers share a fresh database made for the run; with
+ * several servers the jobs are spread over them, each client knows every server's URL (its own
+ * first) and moves to another when its server dies, and each kill SIGKILLs one server at random.
  */
 import { IngestClient } from '@gradwatch/client';
 import { encodeNum, type StepItem } from '@gradwatch/shared';
+import { freshDatabase, type FreshDatabase } from './pg-database.js';
 import { freePort, startProc, type Proc } from './proc.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,9 +28,15 @@ export interface CrashOptions {
   stepsPerSecond: number;
   seed: number;
   log?: (line: string) => void;
+  /** A PostgreSQL server where a fresh database may be created (and dropped after): the servers run on it. Else SQLite. */
+  databaseUrl?: string;
+  /** Server processes on the one database (PostgreSQL only); default 1. */
+  servers?: number;
 }
 
 export interface CrashFigures {
+  backend: 'sqlite' | 'postgres';
+  servers: number;
   seed: number;
   kills: number;
   messages: number;
@@ -38,6 +49,8 @@ export interface CrashFigures {
   /** Acked before a kill: the values that had to survive one. */
   ackedBeforeKills: number;
   histograms: { acked: number; found: number; duplicated: number };
+  /** Acked NaN losses, and how many came back as NaN. */
+  nan: { acked: number; kept: number };
   alerts: { total: number; duplicated: number };
   rejected: number;
   stuckClients: number;
@@ -107,14 +120,24 @@ async function getJson<T>(url: string): Promise<T> {
 export async function runCrashScenario(o: CrashOptions): Promise<CrashFigures> {
   const log = o.log ?? (() => undefined);
   const rand = mulberry32(o.seed);
-  const dir = mkdtempSync(join(tmpdir(), 'gradwatch-crash-'));
-  const port = await freePort();
+  const n = o.servers ?? 1;
+  if (n > 1 && !o.databaseUrl) throw new Error('several servers need a shared database: set databaseUrl');
+  const db: FreshDatabase | null = o.databaseUrl ? await freshDatabase(o.databaseUrl, 'gw_crash') : null;
+  const env: Record<string, string> = { GRADWATCH_MAX_MESSAGES_PER_SECOND: '100000', ...(db ? { GRADWATCH_DATABASE_URL: db.url } : {}) };
+  const dirs = Array.from({ length: n }, () => mkdtempSync(join(tmpdir(), 'gradwatch-crash-')));
+  const ports: number[] = [];
+  const srvs: Proc[] = [];
   const t0 = Date.now();
-  let srv: Proc = await startProc(dir, port, { GRADWATCH_MAX_MESSAGES_PER_SECOND: '100000' });
+  for (let i = 0; i < n; i++) {
+    ports.push(await freePort());
+    srvs.push(await startProc(dirs[i] as string, ports[i] as number, env));
+  }
   const jobs: Job[] = [];
   for (let c = 0; c < o.clients; c++) {
+    // Its own server first, then the others in turn: a job whose server dies moves on.
+    const urls = Array.from({ length: n }, (_, k) => (srvs[(c + k) % n] as Proc).wsUrl);
     const client = new IngestClient({
-      url: srv.wsUrl, run: { id: `crash-${c}`, project: 'crash', name: `crash ${c}` },
+      url: urls, run: { id: `crash-${c}`, project: 'crash', name: `crash ${c}` },
       batchSize: BATCH, flushMs: 1e9, window: 16, maxBackoffMs: 250,
     });
     await client.connect();
@@ -155,10 +178,12 @@ export async function runCrashScenario(o: CrashOptions): Promise<CrashFigures> {
 
   for (let k = 0; k < o.kills; k++) {
     await sleep(o.minUpMs + rand() * (o.maxUpMs - o.minUpMs));
-    await srv.kill('SIGKILL');
+    // One server draws no number: the SQLite scenario of a seed is what it always was.
+    const victim = n > 1 ? Math.floor(rand() * n) : 0;
+    await (srvs[victim] as Proc).kill('SIGKILL');
     for (const j of jobs) j.ackedAtKills.push(j.client.lastAckedSeq);
-    log(`kill ${k + 1}/${o.kills} at ${((Date.now() - t0) / 1000).toFixed(1)} s: acked so far ${jobs.reduce((n, j) => n + j.client.lastAckedSeq, 0)} messages`);
-    srv = await startProc(dir, port, { GRADWATCH_MAX_MESSAGES_PER_SECOND: '100000' });
+    log(`kill ${k + 1}/${o.kills}${n > 1 ? ` (server ${victim})` : ''} at ${((Date.now() - t0) / 1000).toFixed(1)} s: acked so far ${jobs.reduce((m, j) => m + j.client.lastAckedSeq, 0)} messages`);
+    srvs[victim] = await startProc(dirs[victim] as string, ports[victim] as number, env);
   }
   await sleep(o.minUpMs);
   producing = false;
@@ -176,14 +201,15 @@ export async function runCrashScenario(o: CrashOptions): Promise<CrashFigures> {
     j.client.close();
   }));
 
-  // The check, through the REST API of the last server.
+  // The check, through the REST API; on PostgreSQL each job is read through the server it did not start on.
   const values = o.layers * 20 + 2;
   const figures: CrashFigures = {
-    seed: o.seed, kills: o.kills, messages: 0, acked: 0, found: 0, lost: 0, duplicated: 0, changed: 0, ackedBeforeKills: 0,
-    histograms: { acked: 0, found: 0, duplicated: 0 }, alerts: { total: 0, duplicated: 0 }, rejected: 0, stuckClients, seconds: 0,
+    backend: db ? 'postgres' : 'sqlite', servers: n, seed: o.seed, kills: o.kills, messages: 0, acked: 0, found: 0, lost: 0, duplicated: 0, changed: 0, ackedBeforeKills: 0,
+    histograms: { acked: 0, found: 0, duplicated: 0 }, nan: { acked: 0, kept: 0 }, alerts: { total: 0, duplicated: 0 }, rejected: 0, stuckClients, seconds: 0,
   };
   for (const j of jobs) {
     const run = `crash-${j.c}`;
+    const srv = srvs[(j.c + 1) % n] as Proc;
     const lastAcked = j.client.lastAckedSeq;
     const beforeKill = Math.max(0, ...j.ackedAtKills);
     figures.messages += j.messages.length;
@@ -211,7 +237,9 @@ export async function runCrashScenario(o: CrashOptions): Promise<CrashFigures> {
         seen.set(s, (seen.get(s) ?? 0) + 1);
         const w = want.get(s);
         if (w !== undefined && seen.get(s) === 1 && !same(v, w)) figures.changed++;
+        if (w !== undefined && Number.isNaN(w) && seen.get(s) === 1 && v === 'NaN') figures.nan.kept++;
       }
+      for (const w of want.values()) if (Number.isNaN(w)) figures.nan.acked++;
       for (const [s] of want) {
         figures.acked++;
         const n = seen.get(s) ?? 0;
@@ -254,8 +282,9 @@ export async function runCrashScenario(o: CrashOptions): Promise<CrashFigures> {
     }
     for (const n of keys.values()) if (n > 1) figures.alerts.duplicated += n - 1;
   }
-  await srv.kill('SIGTERM');
-  rmSync(dir, { recursive: true, force: true });
+  await Promise.all(srvs.map((s) => s.kill('SIGTERM')));
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  await db?.drop();
   figures.seconds = (Date.now() - t0) / 1000;
   return figures;
 }
