@@ -12,6 +12,7 @@
 import { IngestClient } from '@gradwatch/client';
 import { encodeNum, type StepItem } from '@gradwatch/shared';
 import { freshDatabase, type FreshDatabase } from './pg-database.js';
+import { prng } from '../prng.js';
 import { freePort, startProc, type Proc } from './proc.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -61,17 +62,6 @@ const FIELDS = ['mean', 'std', 'meanAbs', 'min', 'max'] as const;
 const OFS = ['param', 'grad', 'update', 'act'] as const;
 const BATCH = 10;
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Every value is a pure function of (client, step, key): the check needs no record of them. */
 const val = (c: number, step: number, k: number): number => Math.sin(c * 1000.13 + step * 0.731 + k * 1.37) * 10 ** ((k % 9) - 4);
 /** The loss goes NaN now and then: the non-finite rules open alerts that must not duplicate. */
@@ -119,7 +109,7 @@ async function getJson<T>(url: string): Promise<T> {
 
 export async function runCrashScenario(o: CrashOptions): Promise<CrashFigures> {
   const log = o.log ?? (() => undefined);
-  const rand = mulberry32(o.seed);
+  const rand = prng(o.seed);
   const n = o.servers ?? 1;
   if (n > 1 && !o.databaseUrl) throw new Error('several servers need a shared database: set databaseUrl');
   const db: FreshDatabase | null = o.databaseUrl ? await freshDatabase(o.databaseUrl, 'gw_crash') : null;
