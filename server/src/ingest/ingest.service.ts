@@ -209,7 +209,7 @@ export class IngestService {
     try {
       await this.d.store.transact(async () => {
         for (const p of batch) await this.write(p, now, touched, failed);
-        for (const s of touched) await this.d.records.progress(s.ref.id, s.lastSeq, s.lastStep, now, s.epoch);
+        await this.d.records.progressAll([...touched].map((s) => ({ id: s.ref.id, lastSeq: s.lastSeq, lastStep: s.lastStep, epoch: s.epoch })), now);
         await this.d.ledger.flush(now);
       });
     } catch (e) {

@@ -1,6 +1,6 @@
 import type { EndStatus, RunInfo } from '@gradwatch/shared';
 import type { ProjectsService } from '../projects/projects.service.js';
-import type { RunRow, RunsRepo } from './runs.repo.js';
+import type { ProgressRow, RunRow, RunsRepo } from './runs.repo.js';
 
 /** A stored run as ingest sees it. */
 export type RunRecord = RunRow;
@@ -54,10 +54,13 @@ export class RunRecords {
     return this.repo.claim(id, owner);
   }
 
-  /** Throws LeaseLost, writing nothing, when another server took the run over since `epoch`. */
-  async progress(id: number, lastSeq: number, lastStep: number | null, now: string, epoch: number): Promise<void> {
-    if (!(await this.repo.updateProgress(id, lastSeq, lastStep, now, epoch))) throw new LeaseLost(id);
+  /** Progress of every run a batch touched; throws LeaseLost for a run another server took over. */
+  async progressAll(rows: readonly ProgressRow[], now: string): Promise<void> {
+    const done = new Set(await this.repo.updateProgressMany(rows, now));
+    const lost = rows.find((r) => !done.has(r.id));
+    if (lost) throw new LeaseLost(lost.id);
   }
+
 
   /** The model as it came on the wire (non-finite numbers as their markers). */
   setModel(id: number, wireJson: string): Promise<void> {

@@ -1,7 +1,7 @@
 import type { PgDb } from '../storage/pg.js';
 import { and, asciiLower, definedKeys, or, rowKeys, type Fragment, type Q } from '../storage/pg-sql.js';
 import { runEvents, runs } from '../storage/schema.js';
-import type { RunFilter, RunRow, RunsRepo } from './runs.repo.js';
+import type { ProgressRow, RunFilter, RunRow, RunsRepo } from './runs.repo.js';
 
 type RunEventRow = typeof runEvents.$inferSelect;
 
@@ -26,6 +26,20 @@ export class PgRunsRepo implements RunsRepo {
     const q = this.db.q();
     const r = await q`UPDATE runs SET last_seq = ${lastSeq}, last_step = ${lastStep}, last_seen_at = ${lastSeenAt} WHERE id = ${id} AND lease_epoch = ${epoch}`;
     return r.count > 0;
+  }
+
+  /** One round trip for every run a batch touched, each fenced by its own epoch as above. */
+  async updateProgressMany(rows: readonly ProgressRow[], lastSeenAt: string): Promise<number[]> {
+    if (rows.length === 0) return [];
+    const q = this.db.q();
+    const num = (xs: Array<number | null>) => q.array(xs as number[]);
+    const done = await q<Array<{ id: number }>>`
+      UPDATE runs r SET last_seq = u.seq, last_step = u.step, last_seen_at = ${lastSeenAt}
+      FROM unnest(${num(rows.map((x) => x.id))}::int4[], ${num(rows.map((x) => x.lastSeq))}::int8[],
+                  ${num(rows.map((x) => x.lastStep))}::int8[], ${num(rows.map((x) => x.epoch))}::int4[]) AS u(id, seq, step, epoch)
+      WHERE r.id = u.id AND r.lease_epoch = u.epoch
+      RETURNING r.id`;
+    return done.map((d) => d.id);
   }
 
   async claim(id: number, owner: string): Promise<number> {

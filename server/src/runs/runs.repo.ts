@@ -14,6 +14,14 @@ export interface RunFilter {
   limit: number;
 }
 
+/** One run's progress at a commit, under the lease it is written by. */
+export interface ProgressRow {
+  id: number;
+  lastSeq: number;
+  lastStep: number | null;
+  epoch: number;
+}
+
 /** Runs and their events: queries only. */
 export interface RunsRepo {
   /**
@@ -26,6 +34,8 @@ export interface RunsRepo {
    * updateProgress fails from then on. A single-server store has nothing to fence: always 0.
    */
   claim(id: number, owner: string): Promise<number>;
+  /** updateProgress for several runs in one statement; returns the ids written (a missing one lost its lease). */
+  updateProgressMany(rows: readonly ProgressRow[], lastSeenAt: string): Promise<number[]>;
   byUid(uid: string): Promise<RunRow | undefined>;
   byId(id: number): Promise<RunRow | undefined>;
   insert(values: typeof runs.$inferInsert): Promise<RunRow>;
@@ -51,6 +61,11 @@ export class SqliteRunsRepo implements RunsRepo {
   async updateProgress(id: number, lastSeq: number, lastStep: number | null, lastSeenAt: string): Promise<boolean> {
     this.progressStmt.run(lastSeq, lastStep, lastSeenAt, id);
     return true;
+  }
+
+  async updateProgressMany(rows: readonly ProgressRow[], lastSeenAt: string): Promise<number[]> {
+    for (const r of rows) this.progressStmt.run(r.lastSeq, r.lastStep, lastSeenAt, r.id);
+    return rows.map((r) => r.id);
   }
 
   /** One process writes a SQLite file: there is no other owner to fence off. */

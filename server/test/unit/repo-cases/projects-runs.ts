@@ -99,6 +99,13 @@ export const RUN_CASES: RepoCase[] = [
       expect((await s.runs.byId(r.id))?.lastSeq).toBe(0);
       expect(await s.runs.updateProgress(r.id, 2, 2, at(2), second)).toBe(true);
       expect((await s.runs.byId(r.id))?.lastSeq).toBe(2);
+      // Several runs in one statement: the one under a stale lease is left out, the others written.
+      const other = await addRun(s, 'vision', 'u2');
+      const otherEpoch = await s.runs.claim(other.id, 'server-a');
+      const done = await s.runs.updateProgressMany([{ id: r.id, lastSeq: 3, lastStep: null, epoch: first }, { id: other.id, lastSeq: 5, lastStep: 2 ** 40, epoch: otherEpoch }], at(3));
+      expect(done).toEqual([other.id]);
+      expect((await s.runs.byId(r.id))?.lastSeq).toBe(2);
+      expect(await s.runs.byId(other.id)).toMatchObject({ lastSeq: 5, lastStep: 2 ** 40 });
     },
   },
   {
