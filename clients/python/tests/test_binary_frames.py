@@ -12,8 +12,9 @@ import torch
 from torch import nn
 
 import gradwatch
-from conftest import Server
 from gradwatch._encode import dumps, to_msgpack
+
+from conftest import Server
 
 msgpack = pytest.importorskip("msgpack")
 
@@ -64,7 +65,7 @@ def test_msgpack_and_json_store_the_same(server: Server, tmp_path, monkeypatch) 
     for name in a:
         if name.startswith(("layer/", "odd", "tiny", "big", "eval/")):
             assert a[name] == b[name], name
-    odd = dict((s, v) for s, v in a["odd"])
+    odd = dict(a["odd"])
     assert odd[0] == "NaN" and odd[5] == "-Infinity" and odd[10] == "Infinity"
     assert a["tiny"][0][1] == 5e-324 and a["big"][0][1] == 1.7976931348623157e308
     assert a["eval/val/loss"] == [[39, "NaN"]]

@@ -101,6 +101,9 @@ function describe(v: unknown, path: string): string | null {
         }
         return null;
       }
+      break;
+    default:
+      break;
   }
   return `${path || '(message)'}: a MessagePack ${kindOf(v)} is not part of the protocol; send maps, arrays, strings, numbers, booleans and nil`;
 }
