@@ -42,6 +42,19 @@ const kindOf = (v: unknown): string =>
 const wellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
 const storable = (s: string): boolean => wellFormed(s) && !s.includes('\u0000');
 
+/**
+ * Keys seen storable lately: the same few names (mean, std, a model's layers) come in every
+ * message, and a Set lookup of a string whose hash V8 has cached beats scanning it twice.
+ */
+const goodKeys = new Set<string>();
+function storableKey(k: string): boolean {
+  if (goodKeys.has(k)) return true;
+  if (!storable(k)) return false;
+  if (goodKeys.size >= 10_000) goodKeys.clear();
+  goodKeys.add(k);
+  return true;
+}
+
 /** The fast walk: true when every value is one JSON could hold and every string is storable. */
 function plain(v: unknown): boolean {
   switch (typeof v) {
@@ -57,7 +70,7 @@ function plain(v: unknown): boolean {
         return true;
       }
       if (Object.getPrototypeOf(v) !== Object.prototype) return false;
-      for (const k in v) if (!storable(k) || !plain((v as Record<string, unknown>)[k])) return false;
+      for (const k in v) if (!storableKey(k) || !plain((v as Record<string, unknown>)[k])) return false;
       return true;
     default:
       return false;
