@@ -11,8 +11,9 @@ export interface IngestClientOptions extends SessionOptions {
 
 /**
  * Streams a run over the ingest socket: batches steps into messages, and waits for the acks
- * (`flush`, `end`). NaN and ±Infinity anywhere are sent as the protocol's markers; a message the
- * server refuses is reported once on the log and counted in what `end()` returns.
+ * (`flush`, `end`). Messages go as MessagePack binary frames when the server accepts them (NaN and
+ * ±Infinity as raw floats), else as JSON with NaN and ±Infinity as the protocol's markers
+ * (`encoding: 'json'` forces JSON); a message the server refuses is reported once on the log and counted in what `end()` returns.
  */
 export class IngestClient extends IngestSession {
   private batch: StepItem[] = [];

@@ -21,6 +21,12 @@ export interface SessionOptions {
   maxBackoffMs?: number;
   /** Where the client's few warnings go (a refusal, a stop command, a fatal error); stderr by default. */
   log?: Log;
+  /**
+   * `msgpack` (the default) offers MessagePack binary frames in hello and uses them when the
+   * welcome accepts (NaN and ±Infinity as raw floats, less for the server to parse); `json` always
+   * sends JSON text frames.
+   */
+  encoding?: 'msgpack' | 'json';
 }
 
 export interface Waiter {
@@ -44,6 +50,8 @@ export abstract class IngestSession extends EventEmitter<{
   private ws: WebSocket | null = null;
   protected readonly outbox = new Outbox();
   protected limits: Limits | null = null;
+  /** How this connection sends sequenced messages: what the last welcome accepted. */
+  encoding: 'json' | 'msgpack' = 'json';
   private closed = false;
   private backoff = 100;
   private retryBackoff = 100;
@@ -114,6 +122,7 @@ export abstract class IngestSession extends EventEmitter<{
       const hello: Hello = { type: 'hello', protocol: 1, run: this.opts.run };
       if (this.opts.rewindTo !== undefined && this.connects === 1) hello.rewindTo = this.opts.rewindTo;
       if (this.opts.token !== undefined) hello.token = this.opts.token;
+      if (this.opts.encoding !== 'json') hello.encodings = ['msgpack'];
       ws.send(toWireJson(hello));
     });
     ws.on('message', (data: Buffer) => this.onMessage(JSON.parse(data.toString('utf8')) as ServerMsg));
@@ -158,7 +167,9 @@ export abstract class IngestSession extends EventEmitter<{
   private onWelcome(msg: Welcome): void {
     this.backoff = 100;
     this.limits = msg.limits;
+    this.encoding = msg.encoding === 'msgpack' ? 'msgpack' : 'json';
     if (this.outbox.numbered) this.ackThrough(msg.lastSeq);
+    this.outbox.reencode(this.encoding);
     for (const d of this.outbox.renumber(msg.lastSeq, msg.limits)) {
       this.emit('rejected', this.refusals.add('frame_too_large', d.reason, d.entry));
     }

@@ -1,5 +1,7 @@
 """JSON encoding for the wire: NaN and +/-Infinity travel as the strings "NaN", "Infinity"
-and "-Infinity" (JSON has no such numbers)."""
+and "-Infinity" (JSON has no such numbers). With the optional `msgpack` package, sequenced
+messages can travel as MessagePack binary frames instead (docs/protocol.md, "Binary frames"),
+non-finite numbers as raw floats."""
 
 from __future__ import annotations
 
@@ -7,6 +9,11 @@ import contextlib
 import json
 import math
 from typing import Any
+
+try:  # optional (the `fast` extra): binary frames when the server accepts them
+    import msgpack as _msgpack
+except ImportError:  # pragma: no cover - depends on the environment
+    _msgpack = None
 
 
 def _default(obj: Any) -> Any:
@@ -72,3 +79,46 @@ def decode_num(v: Any) -> float:
             return -math.inf
         return float(v)
     return float(v)
+
+
+_MARKERS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def _unmark_flat(d: Any) -> None:
+    """Markers among a flat dict's values (scalars, metrics, a stats object) to raw floats."""
+    if isinstance(d, dict):
+        for k, v in d.items():
+            if v.__class__ is str and v in _MARKERS:
+                d[k] = _MARKERS[v]
+
+
+def _unmark(msg: dict[str, Any]) -> None:
+    """Markers to raw floats where the protocol has measurements (steps, eval); a string field
+    that merely reads "NaN" (a layer name, say) stays a string. Markers left anywhere else
+    (optimizer hyper-parameters) are accepted by the server as they are."""
+    t = msg.get("type")
+    if t == "steps":
+        for it in msg.get("items") or ():
+            _unmark_flat(it.get("scalars"))
+            _unmark_flat(it.get("inputs"))
+            for ls in (it.get("layers") or {}).values():
+                if isinstance(ls, dict):
+                    for st in ls.values():
+                        _unmark_flat(st)
+    elif t == "eval":
+        _unmark_flat(msg.get("metrics"))
+        _unmark_flat(msg.get("inputs"))
+
+
+def msgpack_available() -> bool:
+    return _msgpack is not None
+
+
+def to_msgpack(text: str) -> bytes:
+    """A wire JSON message as MessagePack (the same object; NaN and +/-Infinity as floats)."""
+    assert _msgpack is not None, "the msgpack package is not installed"
+    msg = json.loads(text)
+    if "NaN" in text or "Infinity" in text:
+        _unmark(msg)
+    out: bytes = _msgpack.packb(msg, use_bin_type=True)
+    return out

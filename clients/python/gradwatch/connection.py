@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import random
 import threading
 import time
 from typing import Any, Callable
 
-from ._encode import dumps
+from ._encode import dumps, msgpack_available, to_msgpack
 from ._warn import warn
 from .errors import GradwatchError, error_action
 from .outbox import Outbox
@@ -81,6 +82,11 @@ class Connection:
         self.first_outcome = threading.Event()
         self.last_welcome: dict[str, Any] | None = None
         self.stopping = False
+        # MessagePack binary frames: offered when the msgpack package is importable (and not
+        # GRADWATCH_ENCODING=json), used once a welcome accepts them.
+        self.offer_msgpack = (msgpack_available()
+                              and os.environ.get("GRADWATCH_ENCODING", "").lower() != "json")
+        self.binary = False
 
     # ------------------------------------------------------------------ connecting
     def _headers(self) -> dict[str, str]:
@@ -105,6 +111,8 @@ class Connection:
                 hello["rewindTo"] = self.rewind_to
             if self.token:
                 hello["token"] = self.token
+            if self.offer_msgpack:
+                hello["encodings"] = ["msgpack"]
             ws.send(dumps(hello))
             deadline = time.monotonic() + max(self.connect_timeout, 5.0)
             welcome = None
@@ -155,6 +163,7 @@ class Connection:
 
     def _on_welcome(self, welcome: dict[str, Any]) -> None:
         self.last_welcome = welcome
+        self.binary = self.offer_msgpack and welcome.get("encoding") == "msgpack"
         self.rewind_to = None
         limits = welcome.get("limits") or {}
         for k, v in limits.items():
@@ -282,13 +291,16 @@ class Connection:
                     if e is None:
                         break
                     text = ob.text_of(e)
-                    if len(text) * 4 > limit and len(text.encode("utf-8")) > limit:
+                    frame: str | bytes = to_msgpack(text) if self.binary else text
+                    size = len(frame) if isinstance(frame, bytes) else len(text) * 4
+                    if size > limit and (isinstance(frame, bytes)
+                                         or len(text.encode("utf-8")) > limit):
                         # Too large for this server: consume its seq with an invalid message.
                         self._warn_code("frame_too_large_local",
                                         f"a {e.kind} message of {len(text)} bytes exceeds the "
                                         f"server's frame limit ({limit}); it is dropped")
-                        text = f'{{"seq":{e.seq},"type":"steps","items":[]}}'
-                    ws.send(text)
+                        frame = f'{{"seq":{e.seq},"type":"steps","items":[]}}'
+                    ws.send(frame)
                     ob.sent_upto = e.seq
             raw = ws.recv(timeout=wait)
             while True:

@@ -9,6 +9,7 @@ import type { Peer, RunSession } from './run-session.js';
 import { RateLimiter } from './rate-limiter.js';
 import { SocketGuard, type GuardLimits } from './socket-guard.js';
 import { validators } from './validators.js';
+import { decodeBinary } from './binary.js';
 
 let nextPeerId = 1;
 
@@ -40,6 +41,8 @@ export function serveIngest(
   // repeats it would make every job's messages commit one fsync at a time.
   const hellos = new RateLimiter(limits.maxHellosPerMinute / 60, Math.min(10, limits.maxHellosPerMinute));
   let state: RunSession | null = null;
+  // Set by a hello that offers msgpack (the welcome says so): binary frames are taken from then on.
+  let binary = false;
   const fail = (code: ErrorCode, message: string): void => guard.error(code, message);
 
   // A hello waits on the database; frames that come meanwhile are handled after it, in order.
@@ -53,7 +56,8 @@ export function serveIngest(
       if (state && state !== res.session) service.detach(peer, state);
       state = res.session;
       guard.authenticated();
-      peer.send(res.welcome);
+      binary = msg.encodings?.includes('msgpack') === true;
+      peer.send(binary ? { ...res.welcome, encoding: 'msgpack' } : res.welcome);
       for (const a of res.alerts) peer.send({ type: 'alert', alert: a });
       if (res.diagnoses) peer.send({ type: 'diagnosis', diagnoses: res.diagnoses });
     } catch (e) {
@@ -73,23 +77,39 @@ export function serveIngest(
     if (data.length > service.limits.maxFrameBytes) {
       return guard.closeWith('frame_too_large', `frame of ${data.length} bytes exceeds maxFrameBytes=${service.limits.maxFrameBytes}; split the batch`, 1009);
     }
-    if (isBinary) return fail('bad_message', 'binary frames are not part of the protocol: send JSON text frames');
+    if (isBinary && !binary) {
+      return fail('bad_message', 'binary frames need a hello offering encodings ["msgpack"] and a welcome with encoding "msgpack"; send JSON text frames');
+    }
     if (!limiter.take()) {
       return fail('rate_limited', `more than ${service.limits.maxMessagesPerSecond} messages a second; slow down and re-send`);
     }
-    // ws leaves UTF-8 to the app (skipUTF8Validation), so bad text is refused here, not by a close.
-    if (!isUtf8(data)) return fail('bad_json', 'the text frame is not valid UTF-8');
-    const text = data.toString('utf8');
     let msg: unknown;
-    try {
-      msg = JSON.parse(text);
-    } catch (e) {
-      return fail('bad_json', `malformed JSON: ${(e as Error).message}`);
+    // A string a message may not hold (JSON: a lone surrogate or NUL escape; MessagePack: also
+    // any value JSON has no form for), refused once the seq is known.
+    let illFormed: string | null;
+    if (isBinary) {
+      const d = decodeBinary(data);
+      if (!d.ok) return fail('bad_message', d.message);
+      msg = d.msg;
+      if (typeof msg !== 'object' || msg === null || Object.getPrototypeOf(msg) !== Object.prototype) {
+        return fail('bad_message', 'a message must be a MessagePack map with a "type"');
+      }
+      if ((msg as { type?: unknown }).type === 'hello') return fail('bad_message', 'hello is sent as a JSON text frame');
+      illFormed = d.problem;
+    } else {
+      // ws leaves UTF-8 to the app (skipUTF8Validation), so bad text is refused here, not by a close.
+      if (!isUtf8(data)) return fail('bad_json', 'the text frame is not valid UTF-8');
+      const text = data.toString('utf8');
+      try {
+        msg = JSON.parse(text);
+      } catch (e) {
+        return fail('bad_json', `malformed JSON: ${(e as Error).message}`);
+      }
+      if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) {
+        return fail('bad_message', 'a message must be a JSON object with a "type"');
+      }
+      illFormed = mayHoldIllFormed(text) ? illFormedString(msg) : null;
     }
-    if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) {
-      return fail('bad_message', 'a message must be a JSON object with a "type"');
-    }
-    const illFormed = mayHoldIllFormed(text) ? illFormedString(msg) : null;
     const type = (msg as { type?: unknown }).type;
     if (type === 'hello') {
       if (!validators.hello.check(msg)) return fail('bad_message', `invalid hello: ${validators.hello.explain(msg)}`);
@@ -106,6 +126,9 @@ export function serveIngest(
       return fail('bad_message', 'seq must be an integer >= 1');
     }
     const v = validators[type as SeqMsg['type']];
+    // A value JSON has no form for (a MessagePack binary, timestamp, ...) is refused before the
+    // schemas walk it: a 4 MB binary would be a record of four million entries to them.
+    if (isBinary && illFormed) return service.reject(peer, state, seq, 'bad_message', `invalid ${type}: ${illFormed}`);
     if (!v.check(msg)) {
       return service.reject(peer, state, seq, 'bad_message', `invalid ${type}: ${v.explain(msg)}`);
     }

@@ -1,5 +1,5 @@
 import Type, { type Static, type TSchema } from 'typebox';
-import { Num } from '../numbers.js';
+import { MeasuredNum as Num } from '../numbers.js';
 import { EndStatus, ProjectName, RunId } from '../run.js';
 import { Alert, Diagnosis } from '../alert.js';
 import type { ErrorCode } from '../wire/errors.js';
@@ -71,12 +71,18 @@ export const RunInfo = Type.Object({
 });
 export type RunInfo = Static<typeof RunInfo>;
 
+/** Encodings of sequenced messages besides JSON (docs/protocol.md, "Binary frames"). */
+export const ENCODINGS = ['msgpack'] as const;
+export type Encoding = (typeof ENCODINGS)[number];
+
 export const Hello = Type.Object({
   type: Type.Literal('hello'),
   protocol: Type.Integer(),
   run: RunInfo,
   rewindTo: Type.Optional(Step),
   token: Type.Optional(Type.String({ maxLength: 500 })),
+  /** Binary encodings the client can send, in its order of preference; unknown ones are ignored. */
+  encodings: Type.Optional(Type.Array(Type.String({ maxLength: 50 }), { maxItems: 20 })),
 });
 export type Hello = Static<typeof Hello>;
 
@@ -187,6 +193,8 @@ export const Welcome = Type.Object({
   lastSeq: Type.Integer({ minimum: 0 }),
   lastStep: Type.Optional(Type.Integer()),
   limits: Limits,
+  /** Present when the server takes binary frames in this encoding on this connection. */
+  encoding: Type.Optional(Type.Literal('msgpack')),
 });
 export type Welcome = Static<typeof Welcome>;
 

@@ -16,6 +16,9 @@ const wellFormed = (s: string): boolean => !LONE_SURROGATE.test(s);
 const problemOf = (s: string, nul: boolean): string | null =>
   !wellFormed(s) ? 'holds a lone UTF-16 surrogate; send well-formed Unicode' : nul && s.includes('\u0000') ? 'holds a NUL character (\\u0000), which cannot be stored' : null;
 
+/** Why a string cannot be stored (a lone surrogate, a NUL), or null. */
+export const stringProblem = (s: string): string | null => problemOf(s, true);
+
 /** false when the JSON text cannot hold an ill-formed string: the common case, checked cheaply. */
 export function mayHoldIllFormed(jsonText: string): boolean {
   return SURROGATE_ESCAPE.test(jsonText);
