@@ -93,7 +93,8 @@ export class PgDb {
 
 /** Connection-level failures of postgres.js, and SQLSTATE classes that say "try again". */
 const TRANSIENT_CODES = new Set(['CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN']);
-const TRANSIENT_SQLSTATE = /^(08|53|57P0[1-3]|40001|40P01|55P03)/;
+// 55000: "not currently accepting connections" (a database closed to connections for maintenance).
+const TRANSIENT_SQLSTATE = /^(08|53|57P0[1-3]|40001|40P01|55P03|55000)/;
 
 export function isTransientPgError(e: unknown): boolean {
   const code = (e as { code?: unknown } | null)?.code;
