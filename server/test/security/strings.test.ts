@@ -3,12 +3,11 @@
  * used to be acked and read back as U+FFFD under a name never sent; after a restart the same
  * name collided in a UNIQUE index and failed the whole shared transaction, losing other runs'
  * messages. Every string of every message (keys too) must be well-formed, or the message is
- * refused with bad_message naming the field; and one message failing in the database must never
- * cost another run's messages in the same group commit.
+ * refused with bad_message naming the field (one message failing in the database, whatever the
+ * reason, costs no other run's messages: integration/isolation.test.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getJson, hello, noRules, RawSocket, removeDir, startServer, type TestServer } from '../helpers.js';
-import { sqliteOf } from '../sqlite-access.js';
 
 let srv: TestServer;
 beforeAll(async () => {
@@ -23,13 +22,6 @@ const LONE = '\\ud800';
 const seriesOf = async (s: TestServer, run: string) =>
   (await getJson<{ series: Array<{ name: string; count: number }> }>(`${s.url}/api/v1/runs/${encodeURIComponent(run)}/series`)).body.series;
 
-async function session(s: TestServer, id: string, project = 'test'): Promise<RawSocket> {
-  const sock = await RawSocket.open(`${s.wsUrl}/v1/ingest`);
-  sock.send(hello(id, { run: { id, project, name: id } }));
-  await sock.next((m) => m.type === 'welcome');
-  return sock;
-}
-
 /** Blocks this process (and so the in-process server) until every frame sent so far has arrived: the next turn reads them all into one group commit. */
 function letFramesArrive(ms = 150): void {
   const end = Date.now() + ms;
@@ -37,6 +29,14 @@ function letFramesArrive(ms = 150): void {
     // busy-wait on purpose
   }
 }
+
+async function session(s: TestServer, id: string, project = 'test'): Promise<RawSocket> {
+  const sock = await RawSocket.open(`${s.wsUrl}/v1/ingest`);
+  sock.send(hello(id, { run: { id, project, name: id } }));
+  await sock.next((m) => m.type === 'welcome');
+  return sock;
+}
+
 
 describe('ill-formed strings are refused everywhere, naming the field', () => {
   it.each([
@@ -121,38 +121,6 @@ describe('the reported scenario: a poison name, a restart, and another project i
     expect(await seriesOf(srv, 'poison-a')).toEqual([]);
     a2.close();
     b.close();
-  });
-});
-
-describe('group commit isolates a message that fails in the database', () => {
-  it('the other runs of the batch are acked and stored; the failed one is answered to retry and stores nothing', async () => {
-    const db = sqliteOf(srv.app);
-    // A real failure inside the shared transaction, raised by SQLite itself for one series name.
-    db.exec("CREATE TRIGGER poison_series BEFORE INSERT ON series WHEN NEW.name = 'poison' BEGIN SELECT RAISE(ABORT, 'poisoned for the test'); END");
-    try {
-      const [a, b, c] = await Promise.all([session(srv, 'iso-a'), session(srv, 'iso-b'), session(srv, 'iso-c')]);
-      if (!a || !b || !c) throw new Error('no session');
-      for (let i = 1; i <= 15; i++) b.send({ type: 'steps', seq: i, items: [{ step: i, scalars: { loss: i } }] });
-      a.send({ type: 'steps', seq: 1, items: [{ step: 0, scalars: { poison: 1, fine: 2 } }] });
-      for (let i = 1; i <= 15; i++) c.send({ type: 'steps', seq: i, items: [{ step: i, scalars: { loss: -i } }] });
-      letFramesArrive();
-      const failed = await a.error(1);
-      expect(failed).toMatchObject({ code: expect.stringMatching(/^(internal|retry)$/), seq: 1 });
-      await b.ack(15);
-      await c.ack(15);
-      for (const s of [b, c]) expect(s.received.filter((m) => m.type === 'error')).toEqual([]);
-      for (const run of ['iso-b', 'iso-c']) expect((await seriesOf(srv, run)).find((x) => x.name === 'loss')?.count).toBe(15);
-      expect(await seriesOf(srv, 'iso-a')).toEqual([]);
-
-      // The seq was not consumed: once the fault is gone the same message is stored.
-      db.exec('DROP TRIGGER poison_series');
-      a.send({ type: 'steps', seq: 1, items: [{ step: 0, scalars: { poison: 1, fine: 2 } }] });
-      await a.ack(1);
-      expect((await seriesOf(srv, 'iso-a')).map((x) => x.name).sort()).toEqual(['fine', 'poison']);
-      for (const s of [a, b, c]) s.close();
-    } finally {
-      db.exec('DROP TRIGGER IF EXISTS poison_series');
-    }
   });
 });
 
