@@ -12,13 +12,18 @@
  * PostgreSQL with --servers servers (default 2; jobs and subscribers spread over them, so live
  * points cross servers), each PostgreSQL case on a fresh database, dropped after.
  *
+ * Jobs send MessagePack binary frames, as both clients do when the server offers them;
+ * --encoding json sends JSON text frames instead (what a client without binary frames sends).
+ *
  *   npx tsx bench/ingest.ts [--jobs 16] [--layers 50] [--seconds 15] [--batch 10] [--subscribers 5] [--smoke]
- *                           [--database-url postgres://user@host:5432/postgres] [--servers 2] [--cases sqlite,pg,pgN]
+ *                           [--encoding msgpack|json] [--database-url postgres://user@host:5432/postgres]
+ *                           [--servers 2] [--cases sqlite,pg,pgN]
  */
 import WebSocket from 'ws';
+import { pack } from 'msgpackr';
 import { parseArgs } from 'node:util';
 import { freshDatabase } from '../server/test/reliability/pg-database.js';
-import { percentile, startServerProcess, type ServerProcess } from './server-process.js';
+import { cpuSecondsNamed, percentile, startServerProcess, type ServerProcess } from './server-process.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -33,9 +38,12 @@ const { values: args } = parseArgs({
     servers: { type: 'string', default: '2' },
     /** Which cases to run: sqlite, pg (one server), pgN (--servers servers). */
     cases: { type: 'string', default: 'sqlite,pg,pgN' },
+    encoding: { type: 'string', default: 'msgpack' },
     smoke: { type: 'boolean', default: false },
   },
 });
+if (args.encoding !== 'msgpack' && args.encoding !== 'json') throw new Error(`--encoding must be msgpack or json, not ${args.encoding}`);
+const BINARY = args.encoding === 'msgpack';
 const JOBS = Number(args.jobs);
 const LAYERS = Number(args.layers);
 const SECONDS = args.smoke ? 2 : Number(args.seconds);
@@ -49,15 +57,7 @@ function stats(seed: number) {
   return { mean: r(1), std: Math.abs(r(2)) + 0.01, meanAbs: Math.abs(r(3)) + 0.01, min: r(4) - 1, max: r(5) + 1 };
 }
 
-/**
- * Messages are built once as a template and only their seq, steps and times are filled in, so
- * the load generator spends its CPU on sending, not on JSON.stringify, and the server gets the
- * whole machine's other core.
- */
-const SEQ = '"__SEQ__"';
-const STEP = (i: number) => `"__STEP${i}__"`;
-const TIME = '"__TIME__"';
-const template = (() => {
+function templateItems(mark: { step: (i: number) => unknown; time: unknown }): object[] {
   const items = [];
   for (let i = 0; i < BATCH; i++) {
     const layers: Record<string, object> = {};
@@ -65,9 +65,21 @@ const template = (() => {
       const k = i * 131 + l * 7;
       layers[`block${l}.conv`] = { param: stats(k), grad: stats(k + 1), update: stats(k + 2), act: stats(k + 3) };
     }
-    items.push({ step: `__STEP${i}__`, time: '__TIME__', scalars: { loss: 2 / (1 + i / 1000), lr: 1e-3 }, layers });
+    items.push({ step: mark.step(i), time: mark.time, scalars: { loss: 2 / (1 + i / 1000), lr: 1e-3 }, layers });
   }
-  const json = JSON.stringify({ type: 'steps', seq: '__SEQ__', items });
+  return items;
+}
+
+/**
+ * Messages are built once as a template and only their seq, steps and times are filled in, so
+ * the load generator spends its CPU on sending, not on encoding, and the server gets the whole
+ * machine's other core. JSON: the text around placeholder strings. MessagePack: placeholder
+ * floats (always encoded as 9-byte float64s) overwritten in a copy of the packed bytes.
+ */
+const jsonTemplate = (() => {
+  const SEQ = '"__SEQ__"';
+  const TIME = '"__TIME__"';
+  const json = JSON.stringify({ type: 'steps', seq: '__SEQ__', items: templateItems({ step: (i) => `__STEP${i}__`, time: '__TIME__' }) });
   const parts: string[] = [];
   const holes: Array<{ kind: 'seq' | 'time' | 'step'; i: number }> = [];
   const re = new RegExp(`${SEQ}|${TIME}|"__STEP(\\d+)__"`, 'g');
@@ -78,14 +90,37 @@ const template = (() => {
     last = (m.index ?? 0) + m[0].length;
   }
   parts.push(json.slice(last));
-  void STEP;
   return { parts, holes };
 })();
 
-function stepsMessage(seq: number, firstStep: number, t: number): string {
-  let out = template.parts[0] as string;
-  template.holes.forEach((h, i) => {
-    out += String(h.kind === 'seq' ? seq : h.kind === 'time' ? t : firstStep + h.i) + (template.parts[i + 1] as string);
+const binaryTemplate = (() => {
+  const SEQ = 1.25e300;
+  const TIME = 1.5e300;
+  const STEP = (i: number) => 1.75e300 + i * 1e290;
+  const bytes = pack({ type: 'steps', seq: SEQ, items: templateItems({ step: STEP, time: TIME }) });
+  const at = (v: number): number[] => {
+    const needle = Buffer.alloc(9);
+    needle[0] = 0xcb;
+    needle.writeDoubleBE(v, 1);
+    const found: number[] = [];
+    for (let o = bytes.indexOf(needle); o >= 0; o = bytes.indexOf(needle, o + 9)) found.push(o + 1);
+    return found;
+  };
+  return { bytes, seq: at(SEQ), time: at(TIME), steps: Array.from({ length: BATCH }, (_, i) => at(STEP(i))) };
+})();
+if (binaryTemplate.seq.length !== 1 || binaryTemplate.time.length !== BATCH) throw new Error('the MessagePack template lost a placeholder');
+
+function stepsMessage(seq: number, firstStep: number, t: number): string | Buffer {
+  if (BINARY) {
+    const b = Buffer.from(binaryTemplate.bytes);
+    for (const o of binaryTemplate.seq) b.writeDoubleBE(seq, o);
+    for (const o of binaryTemplate.time) b.writeDoubleBE(t, o);
+    binaryTemplate.steps.forEach((offs, i) => offs.forEach((o) => b.writeDoubleBE(firstStep + i, o)));
+    return b;
+  }
+  let out = jsonTemplate.parts[0] as string;
+  jsonTemplate.holes.forEach((h, i) => {
+    out += String(h.kind === 'seq' ? seq : h.kind === 'time' ? t : firstStep + h.i) + (jsonTemplate.parts[i + 1] as string);
   });
   return out;
 }
@@ -114,6 +149,7 @@ async function runJob(wsUrl: string, id: string, until: number): Promise<JobResu
   ws.on('message', (d: Buffer) => {
     const m = JSON.parse(d.toString()) as { type: string; seq?: number; code?: string; message?: string };
     if (m.type === 'welcome') {
+      if (BINARY && (m as { encoding?: string }).encoding !== 'msgpack') throw new Error('the server did not offer MessagePack frames');
       for (let i = 0; i < WINDOW; i++) send();
     } else if (m.type === 'ack' && m.seq !== undefined) {
       const t0 = sentAt.get(m.seq);
@@ -127,7 +163,7 @@ async function runJob(wsUrl: string, id: string, until: number): Promise<JobResu
       console.error(`job ${id}: ${m.code}: ${m.message}`);
     }
   });
-  ws.send(JSON.stringify({ type: 'hello', protocol: 1, run: { id, project: 'bench', name: id } }));
+  ws.send(JSON.stringify({ type: 'hello', protocol: 1, run: { id, project: 'bench', name: id }, ...(BINARY ? { encodings: ['msgpack'] } : {}) }));
   await finished;
   ws.close();
   return res;
@@ -158,18 +194,25 @@ async function phase(label: string, srvs: ServerProcess[], subscribers: number):
     srvs.forEach((s, i) => (maxRss[i] = Math.max(maxRss[i] as number, s.rssMb())));
     lastSendWall = Date.now();
   }, 20);
+  const cpu0 = srvs.map((s) => s.cpuSeconds());
+  const pgCpu0 = cpuSecondsNamed('postgres');
   const t0 = performance.now();
   const until = Date.now() + SECONDS * 1000;
   const results = await Promise.all(runs.map((id, i) => runJob(at(i), id, until)));
   const secs = (performance.now() - t0) / 1000;
   clearInterval(sampler);
+  const cpu = srvs.reduce((n, s, i) => n + s.cpuSeconds() - (cpu0[i] as number), 0);
+  const pgCpu = cpuSecondsNamed('postgres') - pgCpu0;
   subs.forEach((s) => s.close());
   const acked = results.reduce((n, r) => n + r.acked, 0);
   const lat = results.flatMap((r) => r.latencies).sort((a, b) => a - b);
   const ll = liveLat.sort((a, b) => a - b);
-  console.log(`\n${label}: ${JOBS} jobs x ${LAYERS} layers, ${VALUES_PER_STEP} values/step, ${BATCH} steps/message, window ${WINDOW}, ${subscribers} live subscribers`);
+  console.log(`\n${label}: ${JOBS} jobs x ${LAYERS} layers, ${VALUES_PER_STEP} values/step, ${BATCH} steps/message (${args.encoding}), window ${WINDOW}, ${subscribers} live subscribers`);
   console.log(`  ingested   ${(acked / secs).toFixed(0).padStart(10)} values/s  (${((acked / secs) / VALUES_PER_STEP).toFixed(0)} steps/s, ${acked} values acked in ${secs.toFixed(1)} s)`);
   console.log(`  ack latency p50 ${percentile(lat, 50).toFixed(1)} ms, p99 ${percentile(lat, 99).toFixed(1)} ms (${lat.length} messages)`);
+  // CPU per value does not depend on what else the machine runs: the figure to compare changes by.
+  const perM = (c: number) => ((c / acked) * 1e6).toFixed(2);
+  console.log(`  CPU per million values: server ${perM(cpu)} s${pgCpu > 0 ? `, PostgreSQL ${perM(pgCpu)} s` : ''}`);
   console.log(`  server RSS max ${maxRss.map((m) => m.toFixed(0)).join(' + ')} MB`);
   if (subscribers > 0) console.log(`  live frames received ${ll.length}, delivery p50 ${percentile(ll, 50).toFixed(0)} ms, p99 ${percentile(ll, 99).toFixed(0)} ms (approximate: frame arrival minus newest send)`);
 }

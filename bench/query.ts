@@ -23,7 +23,7 @@ import { SqliteRunsRepo } from '../server/src/runs/runs.repo.js';
 import type { Transact } from '../server/src/storage/backend.js';
 import { openDb } from '../server/src/storage/db.js';
 import { PgDb, redactUrl } from '../server/src/storage/pg.js';
-import { sqliteTransactor } from '../server/src/storage/sqlite-transact.js';
+import { sqliteTransactors } from '../server/src/storage/sqlite-transact.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -59,7 +59,7 @@ async function sqliteTarget(): Promise<Target> {
     label: 'SQLite',
     batches: [10_000, 100_000],
     store: new SqlitePointStore(new PointsRepo(db)),
-    transact: sqliteTransactor(db.$client),
+    transact: sqliteTransactors(db.$client).transact,
     newRun: async (uid) => {
       const now = new Date().toISOString();
       return (await runs.insert({ uid, projectId: project.id, name: uid, createdAt: now, lastSeenAt: now })).id;

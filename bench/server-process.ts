@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +19,8 @@ export interface ServerProcess {
   wsUrl: string;
   dataDir: string;
   rssMb(): number;
+  /** CPU seconds (user + system) the server process has used so far. */
+  cpuSeconds(): number;
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
@@ -51,6 +53,7 @@ export async function startServerProcess(env: Record<string, string> = {}, dataD
         return Number.NaN;
       }
     },
+    cpuSeconds: () => cpuSecondsOf(proc.pid),
     stop: (signal = 'SIGTERM') =>
       new Promise((res) => {
         if (proc.exitCode !== null) return res();
@@ -58,6 +61,34 @@ export async function startServerProcess(env: Record<string, string> = {}, dataD
         proc.kill(signal);
       }),
   };
+}
+
+const TICKS = 100; // USER_HZ: 100 on every Linux this runs on
+
+/** utime + stime of one process from /proc (NaN once it is gone). */
+export function cpuSecondsOf(pid: number | undefined): number {
+  try {
+    // The command name may hold spaces: the fields counted from after its closing parenthesis.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / TICKS;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** CPU seconds of every process named `name` (e.g. all of a PostgreSQL cluster's backends), living ones only. */
+export function cpuSecondsNamed(name: string): number {
+  let sum = 0;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === name) sum += cpuSecondsOf(Number(pid)) || 0;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return sum;
 }
 
 export function percentile(sorted: number[], p: number): number {

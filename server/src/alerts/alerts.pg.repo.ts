@@ -23,7 +23,7 @@ export class PgAlertsRepo implements AlertsRepo {
 
   async progress(id: number, severity: string, lastStep: number, evidence: string, advice: string, layers: string | null, updatedAt: string): Promise<void> {
     const q = this.db.q();
-    await q`UPDATE alerts SET severity = ${severity}, last_step = ${lastStep}, evidence = ${evidence}, advice = ${advice}, layers = ${layers}, updated_at = ${updatedAt} WHERE id = ${id}`;
+    await this.db.later(q`UPDATE alerts SET severity = ${severity}, last_step = ${lastStep}, evidence = ${evidence}, advice = ${advice}, layers = ${layers}, updated_at = ${updatedAt} WHERE id = ${id}`);
   }
 
   async insert(values: typeof alerts.$inferInsert): Promise<AlertRow> {

@@ -1,38 +1,26 @@
 import { PROTOCOL_VERSION, type Alert, type Diagnosis, type ErrorCode, type Hello, type Limits, type SeqMsg, type Welcome } from '@gradwatch/shared';
-import type { FastifyBaseLogger } from 'fastify';
-import type { AlertLedger, RunRef } from '../alerts/alert-ledger.js';
+import type { RunRef } from '../alerts/alert-ledger.js';
 import type { Config } from '../config.js';
-import type { PointStore } from '../points/point-store.js';
-import { LeaseLost, RunOfOtherProject, type RunRecords } from '../runs/run-records.js';
-import type { Backend } from '../storage/backend.js';
-import { announceCommitted, retryError } from './batch-outcome.js';
+import { RunOfOtherProject } from '../runs/run-records.js';
+import { BatchCommitter, type BatchDeps } from './batch-commit.js';
 import { MessageWriter } from './message-writer.js';
-import { Rejection, type IngestListener, type Pending } from './pending.js';
+import { Rejection, type Pending } from './pending.js';
 import type { Peer, RunSession } from './run-session.js';
-import type { RunSessions } from './run-sessions.js';
 
 /** Messages per transaction: enough to amortize the fsync, small enough to keep latency low. */
 const MAX_BATCH = 32;
 
-export interface IngestDeps {
-  /** transact, inTransaction (false once the database rolled the whole transaction back by itself), isTransient. */
-  store: Pick<Backend, 'transact' | 'inTransaction' | 'isTransient'>;
-  records: RunRecords;
-  points: PointStore;
-  ledger: AlertLedger;
-  sessions: RunSessions;
-  listener: IngestListener;
+export interface IngestDeps extends BatchDeps {
   /** The top verdict of a run changed (inside the transaction). */
   onVerdict?: (ref: RunRef, top: Diagnosis | null) => Promise<void>;
   limits: Config['limits'];
-  log: FastifyBaseLogger;
 }
 
 /**
  * The ingest path: seq bookkeeping per run, validation that needs run state, and group commit.
  * Messages from every connection that arrive within one turn of the event loop are written in a
- * single transaction, each in a savepoint of its own so one sender's fault never fails another's
- * messages; acks go out only after the transaction commits.
+ * single transaction (BatchCommitter), where one sender's fault never fails another's messages;
+ * acks go out only after the transaction commits.
  */
 export class IngestService {
   private queue: Pending[] = [];
@@ -41,9 +29,11 @@ export class IngestService {
   private committing: Promise<void> | null = null;
   readonly limits: Limits;
   private readonly writer: MessageWriter;
+  private readonly committer: BatchCommitter;
 
   constructor(private readonly d: IngestDeps) {
     this.writer = new MessageWriter(d.records, d.points, d.ledger, d.limits, d.listener, d.onVerdict);
+    this.committer = new BatchCommitter(d, this.writer);
     const l = d.limits;
     this.limits = {
       maxFrameBytes: l.maxFrameBytes,
@@ -189,7 +179,7 @@ export class IngestService {
 
   private async commitAll(): Promise<void> {
     try {
-      while (this.queue.length > 0) await this.commitBatch();
+      while (this.queue.length > 0) await this.committer.commit(this.queue.splice(0, MAX_BATCH));
     } finally {
       this.committing = null;
     }
@@ -198,102 +188,5 @@ export class IngestService {
   /** Commits everything queued now (before a hello, a delete, or shutdown). */
   async flush(): Promise<void> {
     while (this.committing || this.queue.length > 0) await this.drain();
-  }
-
-  private async commitBatch(): Promise<void> {
-    const batch = this.queue.splice(0, MAX_BATCH);
-    const now = new Date().toISOString();
-    const touched = new Set<RunSession>();
-    /** Runs with a message that failed in this batch, and why. */
-    const failed = new Map<RunSession, unknown>();
-    try {
-      await this.d.store.transact(async () => {
-        for (const p of batch) await this.write(p, now, touched, failed);
-        await this.d.records.progressAll([...touched].map((s) => ({ id: s.ref.id, lastSeq: s.lastSeq, lastStep: s.lastStep, epoch: s.epoch })), now);
-        await this.d.ledger.flush(now);
-      });
-    } catch (e) {
-      await this.failBatch(batch, e);
-      return;
-    }
-    this.afterCommit(batch, touched, failed);
-  }
-
-  /**
-   * One message in a savepoint of its own: a fault rolls back this message only, and its run
-   * waits for the re-send (only lastSeq + 1 is ever stored, so nothing after it lands first).
-   */
-  private async write(p: Pending, now: string, touched: Set<RunSession>, failed: Map<RunSession, unknown>): Promise<void> {
-    const s = p.session;
-    touched.add(s);
-    if (p.msg.type === 'resend' || p.msg.seq !== s.lastSeq + 1) return;
-    const stepBefore = s.lastStep;
-    try {
-      if (!p.error) await this.d.store.transact(() => this.writer.apply(p, now));
-    } catch (e) {
-      this.forgetWrites(p);
-      // Nothing more may run outside the transaction: the whole batch fails and is retried.
-      if (!this.d.store.inTransaction()) throw e;
-      if (e instanceof Rejection) {
-        p.error = e;
-      } else {
-        failed.set(s, e);
-        s.reset(s.lastSeq, stepBefore);
-        return;
-      }
-    }
-    s.committed(p.msg.seq);
-  }
-
-  /** A rolled-back message announces nothing, and cached state of its run is read again. */
-  private forgetWrites(p: Pending): void {
-    delete p.live;
-    delete p.alerts;
-    delete p.diagnoses;
-    delete p.stop;
-    p.session.forgetDiagnoses();
-    this.d.points.forget(p.session.ref.id);
-    this.d.ledger.forget(p.session.ref.id);
-  }
-
-  private async failBatch(batch: Pending[], e: unknown): Promise<void> {
-    const lost = e instanceof LeaseLost ? e.runId : null;
-    const transient = lost !== null || this.d.store.isTransient(e);
-    this.d.ledger.forget();
-    // Every run of the batch, written or not (the transaction may have failed to begin): their
-    // accepted seqs are forgotten, so the re-sends are stored.
-    for (const s of new Set(batch.map((p) => p.session))) {
-      this.d.points.forget(s.ref.id);
-      // Another server holds the run now: this server lets go of it and of its connection.
-      if (s.ref.id === lost) this.lostLease(s);
-      else await this.refreshAfterFailure(s);
-    }
-    for (const p of batch) if (p.session.ref.id !== lost) p.peer.send(retryError(p.msg.seq, transient));
-    if (!transient) this.d.log.error({ err: e }, 'ingest transaction failed');
-  }
-
-  /** Memory back to what is stored; when the database cannot be read either, the run is dropped and re-read at the next hello. */
-  private async refreshAfterFailure(s: RunSession): Promise<void> {
-    try {
-      await this.d.sessions.refresh(s);
-    } catch {
-      this.d.sessions.evict(s.uid);
-      s.owner?.send({ type: 'error', code: 'retry', message: 'the database is unreachable; reconnect and say hello again after a back-off' });
-      s.owner?.close(1011, 'database unreachable');
-    }
-  }
-
-  private lostLease(s: RunSession): void {
-    this.d.sessions.evict(s.uid);
-    s.owner?.send({ type: 'error', code: 'replaced', message: 'another server took over this run; reconnect to continue' });
-    s.owner?.close(1000, 'replaced');
-  }
-
-  private afterCommit(batch: Pending[], touched: Set<RunSession>, failed: Map<RunSession, unknown>): void {
-    for (const [s, e] of failed) {
-      if (!this.d.store.isTransient(e)) this.d.log.error({ err: e, run: s.uid }, 'ingest message failed; rolled back alone');
-    }
-    announceCommitted(batch, failed, this.d.listener, (e) => this.d.store.isTransient(e));
-    for (const s of touched) this.d.listener.runChanged(s.uid);
   }
 }

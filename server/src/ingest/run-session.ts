@@ -17,6 +17,16 @@ export type RuleSettingsMap = Record<string, Partial<RuleSettings>>;
 /** What the seq rules say of a message: store it, ack it again, wait for its commit, or a gap. */
 export type Admission = { kind: 'next' } | { kind: 'stored' } | { kind: 'pending' } | { kind: 'gap'; expected: number };
 
+/** A session's state before a batch (RunSession.mark). */
+export interface SessionMark {
+  seq: number;
+  step: number | null;
+  diagnoses: string | null;
+  top: string;
+  model: ModelView | null;
+  order: LayerOrder;
+}
+
 export interface SessionInit {
   ref: RunRef;
   lastSeq: number;
@@ -110,6 +120,20 @@ export class RunSession {
     this.committedSeq = lastSeq;
     this.acceptedSeq = lastSeq;
     this.lastStepValue = lastStep;
+  }
+
+  /** What writing a batch changes here, to put back if its transaction is undone (queued seqs stay accepted). */
+  mark(): SessionMark {
+    return { seq: this.committedSeq, step: this.lastStepValue, diagnoses: this.diagnosesJson, top: this.topKey, model: this.modelValue, order: this.orderValue };
+  }
+
+  restore(m: SessionMark): void {
+    this.committedSeq = m.seq;
+    this.lastStepValue = m.step;
+    this.diagnosesJson = m.diagnoses;
+    this.topKey = m.top;
+    this.modelValue = m.model;
+    this.orderValue = m.order;
   }
 
   setModel(model: ModelView): void {

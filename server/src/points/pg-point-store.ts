@@ -24,7 +24,7 @@ interface RunTail {
 }
 
 export function createPgPointStore(db: PgDb): PointStore {
-  return new PgPointStore(new PgPointsRepo(db));
+  return new PgPointStore(new PgPointsRepo(db), db);
 }
 
 /**
@@ -37,7 +37,11 @@ export class PgPointStore implements PointStore {
   private readonly tails = new Map<number, Promise<RunTail>>();
   private readonly reader: PgPointReader;
 
-  constructor(private readonly repo: PgPointsRepo) {
+  constructor(
+    private readonly repo: PgPointsRepo,
+    /** For later(): inside an ingest batch the writes are pipelined, not waited for one by one. */
+    private readonly db: Pick<PgDb, 'later'>,
+  ) {
     this.reader = new PgPointReader(repo);
   }
 
@@ -116,7 +120,9 @@ export class PgPointStore implements PointStore {
         pending = [];
       }
     }
-    await Promise.all([this.repo.insertSteps(runId, index, pending, dropStored), batch.write(this.repo), nonFinite.write(this.repo)]);
+    // The tail in memory is ahead of the table until this lands; if it fails, the transaction
+    // fails and the batch's runs are forgotten (appendSteps, or the ingest batch's undo).
+    await this.db.later(Promise.all([this.repo.insertSteps(runId, index, pending, dropStored), batch.write(this.repo), nonFinite.write(this.repo)]));
   }
 
   async appendEval(runId: number, step: number, names: readonly string[], values: readonly number[]): Promise<void> {

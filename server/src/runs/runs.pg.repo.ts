@@ -72,7 +72,8 @@ export class PgRunsRepo implements RunsRepo {
     const keys = definedKeys(values);
     if (keys.length === 0) return;
     const q = this.db.q();
-    await q`UPDATE runs SET ${q(values, ...keys)} WHERE id = ${id}`;
+    // Nothing read back: within an ingest batch (a verdict, the model) it is pipelined.
+    await this.db.later(q`UPDATE runs SET ${q(values, ...keys)} WHERE id = ${id}`);
   }
 
   /** Uids of runs whose last activity (last message, or their end) is before `cutoff`. */

@@ -40,6 +40,13 @@ export interface Backend {
   readonly shared: boolean;
   readonly repos: Repos;
   readonly transact: Transact;
+  /**
+   * One write transaction taken as a whole, for many independent writes at once (an ingest
+   * batch): transact() inside it takes no savepoint, and PostgreSQL pipelines its writes
+   * (PgDb.later) instead of waiting for each. Faster, but any failure fails all of it: the
+   * caller writes it again with transact() to learn which part failed.
+   */
+  readonly transactBatch: Transact;
   /** false once the database has rolled the whole transaction back by itself (disk full, lost connection). */
   inTransaction(): boolean;
   /** A data error worth a retry (busy, full, unreachable): nothing was stored and it may be sent again. */

@@ -101,6 +101,7 @@ function pgBackend(db: PgDb): PgBackend {
       points: createPgPointStore(db),
     },
     transact: db.transact,
+    transactBatch: db.transactBatch,
     // A failed statement rolls back to its savepoint (PgDb.transact); a lost connection fails
     // the next statement of the transaction, which then fails as a whole.
     inTransaction: () => db.inTransaction(),

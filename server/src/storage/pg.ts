@@ -27,7 +27,7 @@ export class PgDb {
    * The transaction of the current async context. Timers and callbacks started inside a
    * transaction inherit the context after it has ended, so `open` says whether it still runs.
    */
-  private readonly tx = new AsyncLocalStorage<{ sql: PgTx; open: boolean }>();
+  private readonly tx = new AsyncLocalStorage<TxFrame>();
 
   constructor(readonly url: string, opts: { max?: number; onnotice?: (n: postgres.Notice) => void } = {}) {
     this.sql = postgres(url, {
@@ -51,20 +51,54 @@ export class PgDb {
     return this.tx.getStore()?.open === true;
   }
 
-  /** One transaction; a savepoint when called inside one. */
+  /** One transaction; a savepoint when called inside one (but part of the whole inside transactBatch). */
   readonly transact: Transact = async <T>(fn: () => Promise<T>): Promise<T> => {
     const cur = this.tx.getStore();
-    const within = async (t: PgTx): Promise<T> => {
-      const frame = { sql: t, open: true };
-      try {
-        return await this.tx.run(frame, fn);
-      } finally {
-        frame.open = false;
-      }
-    };
+    if (cur?.open && cur.later) return fn();
+    const within = (t: PgTx) => this.run({ sql: t, open: true, later: null }, fn);
     if (cur?.open) return (await cur.sql.savepoint(within)) as T;
     return (await this.sql.begin(within)) as T;
   };
+
+  /**
+   * One transaction taken as a whole (Backend.transactBatch): no savepoints inside, and writes
+   * given to later() are pipelined. It fails with the first write that failed, after every
+   * statement sent has been answered (postgres.js then rolls back).
+   */
+  readonly transactBatch: Transact = async <T>(fn: () => Promise<T>): Promise<T> => {
+    const cur = this.tx.getStore();
+    if (cur?.open) return this.transact(fn);
+    return (await this.sql.begin((t) => this.run({ sql: t, open: true, later: { sent: [], failure: null } }, fn))) as T;
+  };
+
+  private async run<T>(frame: TxFrame, fn: () => Promise<T>): Promise<T> {
+    try {
+      const out = await this.tx.run(frame, fn);
+      await settle(frame);
+      return out;
+    } catch (e) {
+      await settle(frame);
+      // A statement after a failed one fails only because the transaction is aborted: the first failure is the cause.
+      throw frame.later?.failure ?? e;
+    } finally {
+      frame.open = false;
+    }
+  }
+
+  /**
+   * A write whose result nobody reads. Inside transactBatch it is only sent: this resolves at
+   * once and the transaction waits for it before committing (the next statement runs after it
+   * on the same connection anyway). Elsewhere it is simply awaited.
+   */
+  async later(write: Promise<unknown>): Promise<void> {
+    const cur = this.tx.getStore();
+    if (!cur?.open || !cur.later) {
+      await write;
+      return;
+    }
+    const l = cur.later;
+    l.sent.push(write.then(undefined, (e: unknown) => void (l.failure ??= e)));
+  }
 
   /**
    * Runs `fn` holding a session advisory lock named `name`, or not at all when another session
@@ -89,6 +123,21 @@ export class PgDb {
   async close(): Promise<void> {
     await this.sql.end({ timeout: 5 });
   }
+}
+
+/** The transaction of an async context; `later` holds the pipelined writes of a transactBatch. */
+interface TxFrame {
+  sql: PgTx;
+  open: boolean;
+  later: { sent: Array<Promise<void>>; failure: unknown } | null;
+}
+
+/** Waits until every pipelined write of the frame has been answered; throws the first failure. */
+async function settle(frame: TxFrame): Promise<void> {
+  const l = frame.later;
+  if (!l) return;
+  while (l.sent.length > 0) await Promise.all(l.sent.splice(0));
+  if (l.failure !== null) throw l.failure;
 }
 
 /** Connection-level failures of postgres.js, and SQLSTATE classes that say "try again". */

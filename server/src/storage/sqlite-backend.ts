@@ -7,7 +7,7 @@ import { SqliteTokensRepo } from '../tokens/tokens.repo.js';
 import { SqliteWebhooksRepo } from '../webhooks/webhooks.repo.js';
 import type { Backend } from './backend.js';
 import { isTransientSqliteError, openDb, type Db } from './db.js';
-import { sqliteTransactor } from './sqlite-transact.js';
+import { sqliteTransactors } from './sqlite-transact.js';
 
 /** The embedded default: one SQLite file in WAL mode, written by this process alone. */
 export interface SqliteBackend extends Backend {
@@ -31,7 +31,7 @@ export function openSqliteBackend(file: string, synchronous: 'FULL' | 'NORMAL' =
       tokens: new SqliteTokensRepo(db),
       points: new SqlitePointStore(new PointsRepo(db)),
     },
-    transact: sqliteTransactor(c),
+    ...sqliteTransactors(c),
     inTransaction: () => c.inTransaction,
     isTransient: isTransientSqliteError,
     // One server per file: nothing to tell another, nobody to share a job with.

@@ -37,11 +37,12 @@ export class PgWebhooksRepo implements WebhooksRepo {
     await q`DELETE FROM webhooks WHERE id = ${id}`;
   }
 
-  async enqueue(webhookId: number, alertId: number | null, payload: string, now: number, createdAt: string): Promise<void> {
+  async enqueueAll(projectId: number, alertsOnly: boolean, alertId: number | null, payload: string, now: number, createdAt: string): Promise<void> {
     const q = this.db.q();
-    await q`
+    await this.db.later(q`
       INSERT INTO webhook_deliveries (webhook_id, alert_id, payload, status, next_attempt_at, created_at)
-      VALUES (${webhookId}, ${alertId}, ${payload}, 'pending', ${now}, ${createdAt})`;
+      SELECT id, ${alertId}::int, ${payload}, 'pending', ${now}::int8, ${createdAt} FROM webhooks
+      WHERE project_id = ${projectId} AND (alerts OR NOT ${alertsOnly}::bool) ORDER BY id`);
   }
 
   /**

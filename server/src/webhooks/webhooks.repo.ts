@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, lt } from 'drizzle-orm';
+import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { Db } from '../storage/db.js';
 import { webhookDeliveries, webhooks } from '../storage/schema.js';
 
@@ -11,7 +11,12 @@ export interface WebhooksRepo {
   byId(id: number): Promise<WebhookRow | undefined>;
   insert(projectId: number, url: string, secret: string, alerts: boolean, createdAt: string): Promise<WebhookRow>;
   delete(id: number): Promise<void>;
-  enqueue(webhookId: number, alertId: number | null, payload: string, now: number, createdAt: string): Promise<void>;
+  /**
+   * One delivery of `payload` for each webhook of the project (with `alertsOnly`, each that
+   * takes symptom alerts), due at `now` (ms). One statement that reads nothing back, so it may be
+   * pipelined within an ingest batch (PostgreSQL).
+   */
+  enqueueAll(projectId: number, alertsOnly: boolean, alertId: number | null, payload: string, now: number, createdAt: string): Promise<void>;
   /**
    * Claims up to `limit` pending deliveries due by `now` (ms): each is hidden from other
    * claimers until `now + leaseMs`, so with several servers one delivery is attempted by one
@@ -41,8 +46,11 @@ export class SqliteWebhooksRepo implements WebhooksRepo {
     this.db.delete(webhooks).where(eq(webhooks.id, id)).run();
   }
 
-  async enqueue(webhookId: number, alertId: number | null, payload: string, now: number, createdAt: string): Promise<void> {
-    this.db.insert(webhookDeliveries).values({ webhookId, alertId, payload, status: 'pending', nextAttemptAt: now, createdAt }).run();
+  async enqueueAll(projectId: number, alertsOnly: boolean, alertId: number | null, payload: string, now: number, createdAt: string): Promise<void> {
+    this.db.run(sql`
+      INSERT INTO webhook_deliveries (webhook_id, alert_id, payload, status, next_attempt_at, created_at)
+      SELECT id, ${alertId}, ${payload}, 'pending', ${now}, ${createdAt} FROM webhooks
+      WHERE project_id = ${projectId} AND (alerts OR NOT ${alertsOnly ? 1 : 0}) ORDER BY id`);
   }
 
   async claimDue(now: number, limit: number, leaseMs: number): Promise<Array<DeliveryRow & { url: string; secret: string }>> {

@@ -19,8 +19,9 @@ export interface WebhookOptions {
   /** Hosts that may be called although they are or resolve to private addresses (GRADWATCH_WEBHOOK_ALLOW_HOSTS). */
   allowHosts: readonly string[];
   /**
-   * Keep each project's webhooks in memory between alerts. Off when several servers share the
-   * database: a webhook added through another server must be seen by the next alert here.
+   * Keep each project's webhooks in memory between alerts, so projects without any write
+   * nothing. Off when several servers share the database: a webhook added through another
+   * server must be seen by the next alert here.
    */
   cacheHooks: boolean;
 }
@@ -123,7 +124,7 @@ export class WebhooksService {
     let hooks = this.hooksByProject.get(projectId);
     if (!hooks) {
       hooks = (await this.repo.ofProject(projectId)).map((w) => ({ id: w.id, alerts: w.alerts }));
-      if (this.opts.cacheHooks) this.hooksByProject.set(projectId, hooks);
+      this.hooksByProject.set(projectId, hooks);
     }
     return hooks;
   }
@@ -135,18 +136,24 @@ export class WebhooksService {
 
   /** Queues one delivery per webhook of the project that takes symptom alerts; call inside the transaction. */
   async enqueue(projectId: number, alert: Alert): Promise<void> {
-    const hooks = (await this.hooksOf(projectId)).filter((h) => h.alerts);
-    if (hooks.length === 0) return;
-    const payload = JSON.stringify(alertPayload(alert));
-    for (const h of hooks) await this.repo.enqueue(h.id, alert.id, payload, Date.now(), new Date().toISOString());
+    if (!(await this.mayHaveHooks(projectId, true))) return;
+    await this.repo.enqueueAll(projectId, true, alert.id, JSON.stringify(alertPayload(alert)), Date.now(), new Date().toISOString());
   }
 
   /** The run's top verdict changed: one delivery per webhook of the project; call inside the transaction. */
   async enqueueDiagnosis(projectId: number, runId: string, project: string, diagnosis: Diagnosis | null): Promise<void> {
-    const hooks = await this.hooksOf(projectId);
-    if (hooks.length === 0) return;
-    const payload = JSON.stringify(diagnosisPayload(runId, project, diagnosis));
-    for (const h of hooks) await this.repo.enqueue(h.id, null, payload, Date.now(), new Date().toISOString());
+    if (!(await this.mayHaveHooks(projectId, false))) return;
+    await this.repo.enqueueAll(projectId, false, null, JSON.stringify(diagnosisPayload(runId, project, diagnosis)), Date.now(), new Date().toISOString());
+  }
+
+  /**
+   * With the hooks cached (one server), whether the project has one to queue for. Without (a
+   * shared database), always: the outbox insert itself picks the webhooks, in the transaction,
+   * so one added through another server is seen, and nothing is read first.
+   */
+  private async mayHaveHooks(projectId: number, alertsOnly: boolean): Promise<boolean> {
+    if (!this.opts.cacheHooks) return true;
+    return (await this.hooksOf(projectId)).some((h) => h.alerts || !alertsOnly);
   }
 
   start(): void {

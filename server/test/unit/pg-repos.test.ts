@@ -14,7 +14,7 @@ import { SqliteProjectsRepo } from '../../src/projects/projects.repo.js';
 import { SqliteRunsRepo } from '../../src/runs/runs.repo.js';
 import { openDb } from '../../src/storage/db.js';
 import { openPgBackend, type PgBackend } from '../../src/storage/pg-backend.js';
-import { sqliteTransactor } from '../../src/storage/sqlite-transact.js';
+import { sqliteTransactors } from '../../src/storage/sqlite-transact.js';
 import { SqliteTokensRepo } from '../../src/tokens/tokens.repo.js';
 import { SqliteWebhooksRepo } from '../../src/webhooks/webhooks.repo.js';
 import { REPO_CASES, type Store } from './repo-cases/index.js';
@@ -49,7 +49,7 @@ function sqliteHarness(): Harness {
         alerts: new SqliteAlertsRepo(db),
         webhooks: new SqliteWebhooksRepo(db),
         tokens: new SqliteTokensRepo(db),
-        transact: sqliteTransactor(db.$client),
+        transact: sqliteTransactors(db.$client).transact,
       };
     },
     release: async () => close(),

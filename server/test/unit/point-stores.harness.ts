@@ -14,7 +14,7 @@ import { SqliteRunsRepo } from '../../src/runs/runs.repo.js';
 import type { Transact } from '../../src/storage/backend.js';
 import { openDb } from '../../src/storage/db.js';
 import { PgDb } from '../../src/storage/pg.js';
-import { sqliteTransactor } from '../../src/storage/sqlite-transact.js';
+import { sqliteTransactors } from '../../src/storage/sqlite-transact.js';
 
 export const PG_URL = process.env.GRADWATCH_TEST_PG_URL;
 
@@ -50,7 +50,7 @@ export async function sqliteHarness(): Promise<Harness> {
       const now = new Date().toISOString();
       return (await runs.insert({ uid: `r${n++}`, projectId: project.id, name: 'r', createdAt: now, lastSeenAt: now })).id;
     },
-    transact: sqliteTransactor(db.$client),
+    transact: sqliteTransactors(db.$client).transact,
     summaries: async (run) => db.$client.prepare(SUMMARIES('@run', 'window')).all({ run }),
     close: async () => {
       db.$client.close();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { openDb } from '../../src/storage/db.js';
-import { sqliteTransactor } from '../../src/storage/sqlite-transact.js';
+import { sqliteTransactors } from '../../src/storage/sqlite-transact.js';
 import { removeDir, tempDir } from '../helpers.js';
 
 describe('SQLite transactions for async code', () => {
@@ -9,7 +9,7 @@ describe('SQLite transactions for async code', () => {
     const db = openDb(`${dir}/t.db`);
     const c = db.$client;
     c.exec('CREATE TABLE t (x INTEGER)');
-    const transact = sqliteTransactor(c);
+    const transact = sqliteTransactors(c).transact;
     const rows = () => (c.prepare('SELECT x FROM t ORDER BY x').all() as Array<{ x: number }>).map((r) => r.x);
     await transact(async () => {
       c.prepare('INSERT INTO t VALUES (1)').run();
@@ -42,7 +42,7 @@ describe('SQLite transactions for async code', () => {
     const db = openDb(`${dir}/t.db`);
     const c = db.$client;
     c.exec('CREATE TABLE t (x INTEGER)');
-    const transact = sqliteTransactor(c);
+    const transact = sqliteTransactors(c).transact;
     let later: Promise<void> = Promise.resolve();
     await transact(async () => {
       c.prepare('INSERT INTO t VALUES (1)').run();

@@ -16,11 +16,14 @@ export const WEBHOOK_CASES: RepoCase[] = [
       await s.webhooks.insert(other.id, 'https://hooks.example/c', 'sec-c', true, at(2));
       expect(await s.webhooks.ofProject(p.id)).toEqual([h1, h2]);
       expect(await s.webhooks.byId(2)).toEqual(h2);
-      await s.webhooks.enqueue(h1.id, null, '{}', 0, T0);
+      await s.webhooks.enqueueAll(p.id, false, null, '{"event":"diagnosis"}', 0, T0);
+      await s.webhooks.enqueueAll(p.id, true, 9, '{"event":"alert"}', 0, T0);
+      expect((await s.webhooks.deliveries(h1.id, undefined, 10)).map((d) => d.payload)).toEqual(['{"event":"diagnosis"}']);
+      expect((await s.webhooks.deliveries(h2.id, undefined, 10)).map((d) => [d.alertId, d.payload])).toEqual([[9, '{"event":"alert"}'], [null, '{"event":"diagnosis"}']]);
       await s.webhooks.delete(h1.id);
       expect(await s.webhooks.byId(h1.id)).toBeUndefined();
       expect(await s.webhooks.deliveries(h1.id, undefined, 10)).toEqual([]);
-      expect(await s.webhooks.claimDue(1, 10, LEASE)).toEqual([]);
+      expect((await s.webhooks.claimDue(1, 10, LEASE)).map((d) => d.webhookId)).toEqual([h2.id, h2.id]);
     },
   },
   {
@@ -28,9 +31,9 @@ export const WEBHOOK_CASES: RepoCase[] = [
     async run(s) {
       const p = await s.projects.ensure('vision');
       const h = await s.webhooks.insert(p.id, 'https://hooks.example/a', 'sec-a', true, T0);
-      await s.webhooks.enqueue(h.id, 7, '{"event":"alert"}', 1000, T0);
-      await s.webhooks.enqueue(h.id, null, '{"event":"diagnosis"}', 500, at(1));
-      await s.webhooks.enqueue(h.id, null, '{"event":"late"}', 5000, at(2));
+      await s.webhooks.enqueueAll(p.id, true, 7, '{"event":"alert"}', 1000, T0);
+      await s.webhooks.enqueueAll(p.id, false, null, '{"event":"diagnosis"}', 500, at(1));
+      await s.webhooks.enqueueAll(p.id, false, null, '{"event":"late"}', 5000, at(2));
       const pending = { webhookId: h.id, status: 'pending', attempts: 0, lastStatus: null, lastError: null, deliveredAt: null, url: h.url, secret: 'sec-a' };
       expect(await s.webhooks.claimDue(1000, 10, LEASE)).toEqual([
         { ...pending, id: 2, alertId: null, payload: '{"event":"diagnosis"}', nextAttemptAt: 500, createdAt: at(1) },
@@ -48,7 +51,7 @@ export const WEBHOOK_CASES: RepoCase[] = [
     async run(s) {
       const p = await s.projects.ensure('vision');
       const h = await s.webhooks.insert(p.id, 'https://hooks.example/a', 'sec-a', true, T0);
-      for (const i of [1, 2, 3]) await s.webhooks.enqueue(h.id, i, `{"n":${i}}`, i, T0);
+      for (const i of [1, 2, 3]) await s.webhooks.enqueueAll(p.id, true, i, `{"n":${i}}`, i, T0);
       await s.webhooks.settle(1, { status: 'delivered', attempts: 1, lastStatus: 200, deliveredAt: at(1), lastError: undefined });
       await s.webhooks.settle(2, { attempts: 1, lastError: 'ECONNREFUSED', nextAttemptAt: 2 ** 41 });
       const all = await s.webhooks.deliveries(h.id, undefined, 10);
@@ -64,9 +67,9 @@ export const WEBHOOK_CASES: RepoCase[] = [
     name: 'webhooks.claimDue: claimers running at once never get the same delivery',
     async run(s) {
       const p = await s.projects.ensure('vision');
-      const h = await s.webhooks.insert(p.id, 'https://hooks.example/a', 'sec-a', true, T0);
+      await s.webhooks.insert(p.id, 'https://hooks.example/a', 'sec-a', true, T0);
       const n = 60;
-      for (let i = 0; i < n; i++) await s.webhooks.enqueue(h.id, null, '{}', i, T0);
+      for (let i = 0; i < n; i++) await s.webhooks.enqueueAll(p.id, false, null, '{}', i, T0);
       const seen: number[] = [];
       for (let round = 0; round < 20 && seen.length < n; round++) {
         const claims = await Promise.all(Array.from({ length: 8 }, () => s.webhooks.claimDue(1000, 3, LEASE)));
