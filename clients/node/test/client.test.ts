@@ -135,10 +135,11 @@ describe('fatal errors', () => {
 describe('transient faults', () => {
   it('an internal error with a seq is not consumed: the client re-sends it after a back-off and end() resolves', async () => {
     let failures = 0;
-    // A rule engine that fails once on step 5: the server rolls that message back and answers internal.
+    // A rule engine that fails twice on step 5: the server's own rewrite of the batch (one savepoint
+    // per message) fails too, so it rolls that message back and answers internal.
     const flaky: EngineFactory = (settings) => {
       const base = noRules(settings);
-      return { ...base, onStep: (v) => (v.step === 5 && failures++ === 0 ? (() => { throw new Error('injected fault'); })() : base.onStep(v)) };
+      return { ...base, onStep: (v) => (v.step === 5 && failures++ < 2 ? (() => { throw new Error('injected fault'); })() : base.onStep(v)) };
     };
     const srv = await server({ engineFactory: flaky });
     const { c } = client(srv, 'int-1', { batchSize: 1 });
