@@ -21,6 +21,7 @@
  */
 import WebSocket from 'ws';
 import { pack } from 'msgpackr';
+import postgres from 'postgres';
 import { parseArgs } from 'node:util';
 import { freshDatabase } from '../server/test/reliability/pg-database.js';
 import { cpuSecondsNamed, percentile, startServerProcess, type ServerProcess } from './server-process.js';
@@ -219,6 +220,18 @@ async function phase(label: string, srvs: ServerProcess[], subscribers: number):
 
 const serverEnv = { GRADWATCH_SYNCHRONOUS: String(args.synchronous), GRADWATCH_MAX_MESSAGES_PER_SECOND: '100000' };
 
+/** The settings a PostgreSQL figure depends on: with fsync off a commit is not durable at all. */
+async function durability(url: string): Promise<string> {
+  const sql = postgres(url, { max: 1, onnotice: () => undefined });
+  try {
+    const rows = await sql<Array<{ name: string; setting: string }>>`
+      SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes') ORDER BY name`;
+    return rows.map((r) => `${r.name}=${r.setting}`).join(', ');
+  } finally {
+    await sql.end();
+  }
+}
+
 /** One backend case: its servers up, both phases, everything stopped (and the database dropped). */
 async function runCase(label: string, servers: number, pgAdminUrl?: string): Promise<void> {
   const db = pgAdminUrl ? await freshDatabase(pgAdminUrl, 'gw_bench_ingest') : null;
@@ -227,7 +240,7 @@ async function runCase(label: string, servers: number, pgAdminUrl?: string): Pro
   try {
     // One after the other: the first migrates a fresh database.
     for (let i = 0; i < servers; i++) srvs.push(await startServerProcess(env));
-    console.log(`\n=== ${label}`);
+    console.log(`\n=== ${label}${db ? ` (${await durability(db.url)})` : ''}`);
     await phase('ingest', srvs, 0);
     if (SUBS > 0) await phase('ingest-live', srvs, SUBS);
   } finally {

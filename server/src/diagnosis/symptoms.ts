@@ -33,7 +33,7 @@ export class SymptomLog {
       if (c.action === 'resolve') return;
       this.byRule.set(c.rule, {
         rule: c.rule, severity: c.severity, firstStep: c.firstStep, lastStep: c.lastStep ?? c.step,
-        open: true, layers: c.layers ?? [], first: c.evidence, latest: c.evidence,
+        open: true, layers: [...(c.layers ?? [])], first: c.evidence, latest: c.evidence,
       });
       return;
     }

@@ -38,6 +38,8 @@ interface Episode {
   active: Map<string, LayerHit>;
   /** Every layer that fired in this episode. */
   layers: Set<string>;
+  /** `layers` in forward order, sorted again only when a layer joins: rules fire on every step. */
+  sorted: string[] | null;
   /** Step at which the last active key cleared; the episode ends episodeGap steps later. */
   coolingSince: number | undefined;
 }
@@ -79,7 +81,7 @@ export class AlertSlot implements Sink {
     if (!ep) {
       ep = this.ep = {
         key, firstStep: step, lastStep: step, lastEmit: step, severity: sev, evidence, advice: '',
-        active: new Map(), layers: new Set(), coolingSince: undefined,
+        active: new Map(), layers: new Set(), sorted: null, coolingSince: undefined,
       };
     }
     if (ep.coolingSince !== undefined) {
@@ -87,7 +89,10 @@ export class AlertSlot implements Sink {
       this.host.cooling(this, false);
     }
     const grew = key !== '' && !ep.layers.has(key);
-    if (key !== '') ep.layers.add(key);
+    if (grew) {
+      ep.layers.add(key);
+      ep.sorted = null;
+    }
     ep.active.set(key, { severity: sev, evidence, clear: 0, lastStep: step });
     ep.lastStep = step;
     const prevSev = ep.severity;
@@ -162,8 +167,10 @@ export class AlertSlot implements Sink {
     ep.advice = this.def.adviceFor ? this.def.adviceFor(evidence) : this.def.advice;
   }
 
+  /** Shared by the changes of an episode until a layer joins; never changed once handed out. */
   private layerList(ep: Episode): string[] {
-    return [...ep.layers].sort((a, b) => this.host.layerOrder(a) - this.host.layerOrder(b));
+    ep.sorted ??= [...ep.layers].sort((a, b) => this.host.layerOrder(a) - this.host.layerOrder(b));
+    return ep.sorted;
   }
 
   private change(action: AlertChange['action'], ep: Episode, step: number): AlertChange {
