@@ -33,6 +33,9 @@ export class LiveRelay implements IngestListener {
   private readonly ranges = new Map<string, { lo: number; hi: number }>();
   private readTimer: NodeJS.Timeout | null = null;
   private stopListening: (() => Promise<void>) | null = null;
+  /** Publishes and reads still running: stop() waits for them, as they use the database pool. */
+  private readonly inflight = new Set<Promise<void>>();
+  private stopped = false;
 
   constructor(
     private readonly hub: LiveHub,
@@ -46,10 +49,19 @@ export class LiveRelay implements IngestListener {
     this.stopListening = await this.notices.listen((payload) => this.onNotice(payload));
   }
 
+  /**
+   * On shutdown, after ingest's last commit: its notices still go out, then nothing more is sent
+   * or read, so no query runs on the pool once the database plugin closes it.
+   */
   async stop(): Promise<void> {
+    this.stopped = true;
     if (this.readTimer) clearTimeout(this.readTimer);
+    this.readTimer = null;
+    this.ranges.clear();
     await this.stopListening?.();
     this.stopListening = null;
+    this.publish();
+    await Promise.all(this.inflight);
   }
 
   /** Every commit may have a subscriber on another server: live batches are always built. */
@@ -95,19 +107,29 @@ export class LiveRelay implements IngestListener {
 
   /** Notices of one turn of the event loop leave together, in one round trip. */
   private send(key: string, n: Notice): void {
+    if (this.stopped) return;
     this.outbox.set(key, n);
     if (this.flushing) return;
     this.flushing = true;
-    setImmediate(() => {
-      this.flushing = false;
-      const out = [...this.outbox.values()].map((x) => JSON.stringify(x));
-      this.outbox = new Map();
-      // Live is a view of stored data: a notice lost to a dropped connection loses nothing.
-      this.notices.publish(out).catch((err: unknown) => this.log.warn({ err }, 'live: notices to other servers were not sent'));
-    });
+    setImmediate(() => this.publish());
+  }
+
+  private publish(): void {
+    this.flushing = false;
+    if (this.outbox.size === 0) return;
+    const out = [...this.outbox.values()].map((x) => JSON.stringify(x));
+    this.outbox = new Map();
+    // Live is a view of stored data: a notice lost to a dropped connection loses nothing.
+    this.track(this.notices.publish(out).catch((err: unknown) => this.log.warn({ err }, 'live: notices to other servers were not sent')));
+  }
+
+  private track(p: Promise<void>): void {
+    this.inflight.add(p);
+    void p.finally(() => this.inflight.delete(p));
   }
 
   private onNotice(payload: string): void {
+    if (this.stopped) return;
     let n: Notice;
     try {
       n = JSON.parse(payload) as Notice;
@@ -119,9 +141,9 @@ export class LiveRelay implements IngestListener {
       case 'points':
         return this.queueRead(n.r, n.lo, n.hi);
       case 'alert':
-        return void this.reads.alert(n.id).then((a) => a && this.hub.alert(a), (err: unknown) => this.readFailed(err));
+        return this.track(this.reads.alert(n.id).then((a) => void (a && this.hub.alert(a)), (err: unknown) => this.readFailed(err)));
       case 'diagnosis':
-        return void this.reads.diagnoses(n.r).then((d) => this.hub.diagnosis(n.r, d), (err: unknown) => this.readFailed(err));
+        return this.track(this.reads.diagnoses(n.r).then((d) => this.hub.diagnosis(n.r, d), (err: unknown) => this.readFailed(err)));
       case 'run':
         return this.hub.runChanged(n.r);
       case 'deleted':
@@ -133,7 +155,7 @@ export class LiveRelay implements IngestListener {
     if (!this.hub.wants(uid)) return;
     const r = this.ranges.get(uid);
     this.ranges.set(uid, r ? { lo: Math.min(r.lo, lo), hi: Math.max(r.hi, hi) } : { lo, hi });
-    this.readTimer ??= setTimeout(() => void this.readRanges(), READ_EVERY_MS);
+    this.readTimer ??= setTimeout(() => this.track(this.readRanges()), READ_EVERY_MS);
   }
 
   private async readRanges(): Promise<void> {
