@@ -4,8 +4,12 @@ Every function here returns *device* tensors (lazy results); `Collector.resolve(
 them and moves them to the host in one transfer, the single host sync of a reporting step.
 
 All statistics are over the finite elements; `nonFinite` counts NaN/+-Inf elements. The common
-all-finite case is computed with few kernels (var_mean, sum of |x|, aminmax); a tensor found
+all-finite case is computed with few kernels (sum, dot, sum of |x|, aminmax); a tensor found
 non-finite after the sync is recomputed with masking (rare: the run is already broken).
+
+Counts are summed in the tensor's own float dtype, so every statistic of a report shares one
+dtype: stacking 0-d tensors of mixed dtypes costs several times more than the reductions of a
+small layer (counts stay exact up to 2**24 elements in float32, and only ever become fractions).
 """
 
 from __future__ import annotations
@@ -39,21 +43,21 @@ def _flat(t: Tensor) -> Tensor:
 
 def base_stats(t: Tensor, two_pass: bool = True, absx: Tensor | None = None
                ) -> list[Tensor]:
-    """[mean, sum((x-mean)^2) or -sum(x^2), sum|x|, min, max] as 0-d device tensors.
+    """two_pass: [mean, sum((x-mean)^2), sum|x|, min, max]; otherwise [sum, sum(x^2), sum|x|,
+    min, max]; 0-d device tensors.
 
     two_pass: variance from the centred values (exact when |mean| >> std: activations,
-    inputs). Otherwise one pass, sum(x^2) with a dot product, the variance finished on the
-    host in float64 (weights, gradients and updates are centred near zero). A negative
-    second entry marks the one-pass form. Both are an order of magnitude faster on CPU than
-    torch.var_mean for weight-sized tensors."""
+    inputs). Otherwise one pass, sum(x^2) with a dot product, mean and variance finished on
+    the host in float64 (weights, gradients and updates are centred near zero). Both are an
+    order of magnitude faster on CPU than torch.var_mean for weight-sized tensors."""
     x = _flat(t)
-    mean = x.mean()
     mn, mx = torch.aminmax(x)
     ax = x.abs() if absx is None else absx.reshape(-1)
     if two_pass:
+        mean = x.mean()
         d = x - mean
         return [mean, torch.dot(d, d), ax.sum(), mn, mx]
-    return [mean, -torch.dot(x, x), ax.sum(), mn, mx]
+    return [x.sum(), torch.dot(x, x), ax.sum(), mn, mx]
 
 
 def act_extra(t: Tensor, activation: str | None, unit_dim: int = -1,
@@ -64,17 +68,18 @@ def act_extra(t: Tensor, activation: str | None, unit_dim: int = -1,
     of a conv output [B, C, ...], unit_dim=1); it is dead when it is zero for every example of
     the batch and every other position."""
     x = t.detach()
-    out = [x.eq(0).sum()]
+    dt = x.dtype
+    out = [x.eq(0).sum(dtype=dt)]
     if x.dim() >= 2 and x.numel() > 0:
         d = unit_dim % x.dim()
         others = tuple(i for i in range(x.dim()) if i != d)
         ax = x.abs() if absx is None else absx
-        out.append(ax.amax(dim=others).eq(0).sum())
+        out.append(ax.amax(dim=others).eq(0).sum(dtype=dt))
     else:
-        out.append(torch.zeros((), device=x.device, dtype=torch.long))
+        out.append(torch.zeros((), device=x.device, dtype=dt))
     sat = SATURATION.get(activation or "")
     if sat is not None:
-        out.append(((x < sat[0]) | (x > sat[1])).sum())
+        out.append(((x < sat[0]) | (x > sat[1])).sum(dtype=dt))
     return out
 
 
@@ -102,11 +107,12 @@ def masked_stats(t: Tensor) -> tuple[dict[str, float], int]:
     }, n_bad
 
 
-def finish_stats(v: Sequence[float], n: int) -> dict[str, float]:
+def finish_stats(v: Sequence[float], n: int, one_pass: bool = False) -> dict[str, float]:
     """Host-side completion of base_stats values for an all-finite tensor of n elements."""
     mean, ssd, sabs, mn, mx = v[0], v[1], v[2], v[3], v[4]
-    if ssd < 0:  # one-pass form: -sum(x^2)
-        ssd = max(-ssd - n * mean * mean, 0.0)
+    if one_pass and n:  # [sum, sum(x^2), ...]
+        mean = mean / n
+        ssd = max(ssd - n * mean * mean, 0.0)
     var = max(ssd / n, 0.0) if n else 0.0
     if n == 0:
         return {"mean": 0.0, "std": 0.0, "meanAbs": 0.0, "min": 0.0, "max": 0.0, "norm": 0.0,
@@ -176,7 +182,7 @@ class Collector:
             parts = base_stats(tt, absx=ax) + act_extra(tt, activation, unit_dim, absx=ax)
             return self._push("act", parts, n, activation, _units(t, unit_dim), t)
         parts = base_stats(t, two_pass=two_pass)
-        return self._push("stats", parts, n, None, 0, t)
+        return self._push("stats" if two_pass else "stats1", parts, n, None, 0, t)
 
     def add_scalar(self, t: Tensor) -> int:
         """Queues a 0-d tensor as it is (result: {"value": float})."""
@@ -201,14 +207,7 @@ class Collector:
         if not parts:
             self._values = []
             return
-        dev = parts[0].device
-        if any(p.device != dev for p in parts) or any(v.device != dev for v in vectors):
-            parts = [p.cpu() for p in parts]
-            vectors = [v.cpu() for v in vectors]
-        flat = torch.stack(parts).to(torch.float64)  # stack promotes mixed dtypes
-        if vectors:
-            flat = torch.cat([flat, torch.cat(vectors).to(torch.float64)])
-        self._values = flat.tolist()
+        self._values = _host_values(parts, vectors)
 
     def result(self, h: int) -> dict[str, Any]:
         kind, off, ln, numel, activation, units = self._specs[h]
@@ -223,7 +222,7 @@ class Collector:
             return {"min": v[0], "max": v[1],
                     "counts": self._values[base:base + numel]}
         if all(math.isfinite(x) for x in v[:5]):
-            out = finish_stats(v, numel)
+            out = finish_stats(v, numel, one_pass=kind == "stats1")
         else:
             t = self._tensors[h]
             assert t is not None
@@ -240,6 +239,33 @@ class Collector:
 
     def release(self) -> None:
         self._tensors = []
+
+
+def _host_values(parts: list[Tensor], vectors: list[Tensor]) -> list[float]:
+    """Host floats of the 0-d parts, then of the concatenated vectors: one stack per (device,
+    dtype) of the parts (a single one in the common case) and one transfer in all."""
+    groups: dict[tuple[torch.device, torch.dtype], list[int]] = {}
+    for i, t in enumerate(parts):
+        groups.setdefault((t.device, t.dtype), []).append(i)
+    pieces: list[Tensor] = []
+    order: list[int] = []
+    for idx in groups.values():
+        pieces.append(torch.stack([parts[i] for i in idx]).to(torch.float64))
+        order.extend(idx)
+    if vectors:
+        dev = vectors[0].device
+        vs = vectors if all(v.device == dev for v in vectors) else [v.cpu() for v in vectors]
+        pieces.append(torch.cat(vs).to(torch.float64))
+    dev = pieces[0].device
+    if any(p.device != dev for p in pieces):
+        pieces = [p.cpu() for p in pieces]
+    flat: list[float] = (torch.cat(pieces) if len(pieces) > 1 else pieces[0]).tolist()
+    if len(groups) == 1:
+        return flat
+    out = flat[:]
+    for k, i in enumerate(order):
+        out[i] = flat[k]
+    return out
 
 
 def hist_message(res: dict[str, Any]) -> tuple[list[float], list[int]] | None:

@@ -136,6 +136,29 @@ def test_one_pass_variant_matches() -> None:
     close(c.result(h), np_stats(a), rtol=1e-4)
 
 
+def test_mixed_dtypes_in_one_report() -> None:
+    # float64 and float32 statistics (and an activation's counts) in one report come back in
+    # the order they were queued, each from its own dtype's stack
+    rng = np.random.default_rng(3)
+    a64 = rng.normal(0.5, 0.2, size=(16, 4))
+    a32 = rng.normal(-1.0, 0.3, size=(8, 5)).astype(np.float32)
+    act = np.maximum(rng.normal(0.0, 1.0, size=(6, 10)), 0.0).astype(np.float32)
+    act[:, 3] = 0.0
+    c = Collector()
+    h64 = c.add(torch.from_numpy(a64), two_pass=False)
+    h32 = c.add(torch.from_numpy(a32))
+    ha = c.add(torch.from_numpy(act), act=True, activation="relu")
+    hh = c.add_hist(torch.from_numpy(a64), 4)
+    c.resolve()
+    close(c.result(h64), np_stats(a64), rtol=1e-6)
+    close(c.result(h32), np_stats(a32), rtol=1e-4)
+    r = c.result(ha)
+    close(r, np_stats(act), rtol=1e-4)
+    assert r["fracZero"] == pytest.approx(float((act == 0).mean()))
+    assert r["fracDeadUnits"] == pytest.approx(0.1)
+    assert sum(c.result(hh)["counts"]) == 64
+
+
 def test_float64_and_half_inputs() -> None:
     a = np.random.default_rng(1).normal(3.0, 0.1, size=1000)
     close(tensor_stats(torch.from_numpy(a)), np_stats(a), rtol=1e-4)
