@@ -30,6 +30,11 @@ from .outbox import Outbox
 from .overflow import Item, Overflow
 from .spool import Spool
 
+# How long the sender thread waits on the socket before it looks at the queue again: log()
+# only appends (it never signals, to stay cheap), so this bounds what the queue adds to the
+# time a value takes to reach the dashboard.
+POLL_S = 0.01
+
 
 class Sender(threading.Thread):
     """Delivers one run's messages. All network I/O happens on this thread."""
@@ -217,7 +222,7 @@ class Sender(threading.Thread):
             while True:
                 connected = conn.ws is not None
                 busy = connected and ob.entries and ob.sent_upto < ob.entries[-1].seq
-                self._drain(0 if (connected or busy) else 0.02)
+                self._drain(0 if (connected or busy) else POLL_S)
                 now = time.monotonic()
                 if steps.tail is not None and (
                         self._stopping or now - steps.tail_touched >= self.linger):
@@ -246,7 +251,7 @@ class Sender(threading.Thread):
                         self._wake.wait(min(0.05, conn.next_attempt - now))
                         self._wake.clear()
                     continue
-                wait = 0.02
+                wait = POLL_S
                 if self.q or self.overflow.active:
                     wait = 0.0  # items are waiting: only poll the socket
                 if steps.tail is not None:

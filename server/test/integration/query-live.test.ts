@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { IngestClient } from '@gradwatch/client';
 import { decodeNum, type Bucket, type LiveServerMsg, type QueryResult } from '@gradwatch/shared';
+import { FRAME_MS } from '../../src/live/hub.js';
 import { getJson, noRules, removeDir, startServer, type TestServer } from '../helpers.js';
 
 let srv: TestServer;
@@ -143,9 +144,9 @@ describe('live socket', () => {
     const got = pointFrames.flatMap((m) => (m.type === 'points' ? (m.series.loss ?? []) : []));
     expect(got.map(([s]) => s)).toEqual(Array.from({ length: 200 }, (_, i) => i));
     expect(Number.isNaN(decodeNum(got[150]?.[1] as number))).toBe(true);
-    // Filtered to the subscribed series only, and coalesced to about ten frames a second.
+    // Filtered to the subscribed series only, and coalesced to a frame per FRAME_MS at most.
     expect(pointFrames.every((m) => m.type === 'points' && Object.keys(m.series).join() === 'loss')).toBe(true);
-    expect(pointFrames.length).toBeLessThanOrEqual(Math.ceil(elapsed / 100) + 2);
+    expect(pointFrames.length).toBeLessThanOrEqual(Math.ceil(elapsed / FRAME_MS) + 2);
     expect(msgs.some((m) => m.type === 'run' && m.runId === 'live-1')).toBe(true);
   });
 
