@@ -1,5 +1,6 @@
 import type { Alert, LiveClientMsg, LiveDiagnosis, LivePoints, LiveRun, LiveServerMsg } from '@gradwatch/shared';
 import { throttle } from './throttle';
+import { mark } from './perf';
 
 export interface LiveEvents {
   points: LivePoints;
@@ -101,6 +102,7 @@ export class LiveSocket {
 
   private checkSynced(): void {
     if (!this.synced) return;
+    if (this.waiters.size > 0) mark('gw:live:synced');
     for (const w of [...this.waiters]) w();
   }
 
@@ -153,6 +155,7 @@ export class LiveSocket {
       if (token) this.send({ type: 'auth', token });
       this.sent.clear();
       this.flush();
+      mark('gw:live:open');
       this.emit('open', { reconnect: this.opened++ > 0 });
       this.checkSynced();
     };
