@@ -10,7 +10,7 @@ export { freePort };
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** The heap limits `npm start` runs the server with (server/package.json): measure what ships. */
-const SERVER_NODE_FLAGS = '--max-old-space-size=256 --max-semi-space-size=8';
+const SERVER_NODE_FLAGS = '--max-old-space-size=256 --max-semi-space-size=16';
 
 export interface ServerProcess {
   proc: ChildProcess;
