@@ -145,8 +145,15 @@ export class PgPointStore implements PointStore {
     }
   }
 
-  async appendHist(runId: number, h: HistPoints): Promise<void> {
-    await this.repo.insertHist(runId, h.step, h.layer, h.of, h.edges, h.counts);
+  async appendHists(runId: number, hs: readonly HistPoints[]): Promise<void> {
+    // One upsert may not touch a row twice: the last of duplicates wins, as one by one it would.
+    const byKey = new Map<string, HistPoints>();
+    for (const h of hs) {
+      const k = `${h.step}\u0000${h.of}\u0000${h.layer}`;
+      byKey.delete(k);
+      byKey.set(k, h);
+    }
+    await this.db.later(this.repo.insertHists(runId, [...byKey.values()]));
   }
 
   async rewind(runId: number, step: number): Promise<void> {

@@ -1,6 +1,7 @@
 import type { PgDb } from '../storage/pg.js';
 import { CHUNK_RECORD, ROLLUP_RECORD } from './pg-summary-codec.js';
 import type { ChunkInsert, SeriesRow, StraddlingChunk } from './points.repo.js';
+import type { HistPoints } from './point-store.js';
 import type { SeriesTotal, TailRow } from './tail-merge.js';
 
 /** A step's index row: its x-axis values besides the step. */
@@ -278,10 +279,12 @@ export class PgPointsRepo {
       DELETE FROM series WHERE run_id = ${runId}`;
   }
 
-  async insertHist(runId: number, step: number, layer: string, of: string, edges: number[], counts: number[]): Promise<void> {
+  async insertHists(runId: number, hs: readonly HistPoints[]): Promise<void> {
+    const json = (k: 'edges' | 'counts') => hs.map((h) => JSON.stringify(h[k]));
     await this.q`
       INSERT INTO histograms (run_id, step, layer, of, edges, counts)
-      VALUES (${runId}, ${step}, ${layer}, ${of}, ${JSON.stringify(edges)}, ${JSON.stringify(counts)})
+      SELECT ${runId}, * FROM unnest(${col(hs, 'step')}::int8[], ${col(hs, 'layer')}::text[], ${col(hs, 'of')}::text[],
+        ${json('edges')}::text[], ${json('counts')}::text[])
       ON CONFLICT (run_id, layer, of, step) DO UPDATE SET edges = excluded.edges, counts = excluded.counts`;
   }
 

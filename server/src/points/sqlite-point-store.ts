@@ -90,8 +90,8 @@ export class SqlitePointStore implements PointStore {
     }
   }
 
-  async appendHist(runId: number, h: HistPoints): Promise<void> {
-    this.repo.insertHist(runId, h.step, h.layer, h.of, h.edges, h.counts);
+  async appendHists(runId: number, hs: readonly HistPoints[]): Promise<void> {
+    for (const h of hs) this.repo.insertHist(runId, h.step, h.layer, h.of, h.edges, h.counts);
   }
 
   async rewind(runId: number, step: number): Promise<void> {

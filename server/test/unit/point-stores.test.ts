@@ -108,7 +108,7 @@ for (const backend of backends) {
       const steps = randomSteps(prng(2), NAMES, 0, CHUNK_ROWS * 2 + 40, 1);
       await writeSteps(h, h.store, run, steps);
       await h.transact(() => h.store.appendEval(run, steps.at(-1)?.step ?? 0, ['eval/x'], [1]));
-      await h.transact(() => h.store.appendHist(run, { step: steps.at(-1)?.step ?? 0, layer: 'a', of: 'grad', edges: [0, 1], counts: [1] }));
+      await h.transact(() => h.store.appendHists(run, [{ step: steps.at(-1)?.step ?? 0, layer: 'a', of: 'grad', edges: [0, 1], counts: [1] }]));
       const cut = steps[CHUNK_ROWS + 50]?.step ?? 0;
       await h.transact(() => h.store.rewind(run, cut));
       const kept = steps.filter((p) => p.step < cut);
@@ -142,7 +142,7 @@ for (const backend of backends) {
       const steps = randomSteps(prng(4), NAMES, 0, CHUNK_ROWS + 10, 1);
       await writeSteps(h, h.store, keep, steps);
       await writeSteps(h, h.store, gone, steps);
-      await h.transact(() => h.store.appendHist(gone, { step: 1, layer: 'a', of: 'grad', edges: [0, 1], counts: [3] }));
+      await h.transact(() => h.store.appendHists(gone, [{ step: 1, layer: 'a', of: 'grad', edges: [0, 1], counts: [3] }]));
       await h.transact(() => h.store.deleteRun(gone));
       expect(await h.store.series(gone)).toEqual([]);
       expect(await h.store.stepCount(gone)).toBe(0);
@@ -155,15 +155,24 @@ for (const backend of backends) {
     it('stores histograms, last write of a key wins, newest first', async () => {
       const run = await h.newRun();
       for (const [step, layer, of] of [[1, 'a', 'grad'], [2, 'a', 'grad'], [2, 'b', 'grad'], [3, 'a', 'param']] as const) {
-        await h.transact(() => h.store.appendHist(run, { step, layer, of, edges: [0, step], counts: [step] }));
+        await h.transact(() => h.store.appendHists(run, [{ step, layer, of, edges: [0, step], counts: [step] }]));
       }
-      await h.transact(() => h.store.appendHist(run, { step: 2, layer: 'a', of: 'grad', edges: [-1, 1], counts: [9] }));
+      await h.transact(() => h.store.appendHists(run, [{ step: 2, layer: 'a', of: 'grad', edges: [-1, 1], counts: [9] }]));
       expect(await h.store.histograms(run, 'a', 'grad', 0, 10, 10)).toEqual([
         { step: 2, layer: 'a', of: 'grad', edges: [-1, 1], counts: [9] },
         { step: 1, layer: 'a', of: 'grad', edges: [0, 1], counts: [1] },
       ]);
       expect((await h.store.histograms(run, null, null, 0, 10, 2)).map((x) => x.step)).toEqual([3, 2]);
       expect((await h.store.histograms(run, null, 'grad', 2, 2, 10)).map((x) => x.layer).sort()).toEqual(['a', 'b']);
+    });
+
+    it('stores a batch of histograms in one call; of duplicates in it the last wins', async () => {
+      const run = await h.newRun();
+      const last = { step: 7, layer: 'l1', of: 'param', edges: [-2, 2], counts: [42] };
+      const batch = [...Array.from({ length: 300 }, (_, i) => ({ step: i, layer: `l${i % 3}`, of: 'param', edges: [0, i + 0.5, i + 1], counts: [i, 1] })), last];
+      await h.transact(() => h.store.appendHists(run, batch));
+      const got = await h.store.histograms(run, null, null, 0, 1e9, 1000);
+      expect([...got].reverse()).toEqual(batch.slice(0, 300).map((x) => (x.step === 7 ? last : x)));
     });
 
     it('yields points in step order while a seal happens meanwhile', async () => {
