@@ -65,13 +65,14 @@ export class PgPointsRepo {
   }
 
   /**
-   * Index rows of new steps, the tail rows that stay packed (others were sealed at once), and with
-   * `dropStored` the tail rows stored before deleted: a DELETE never sees its statement's INSERTs.
+   * Index rows of new steps and the tail rows that stay packed (others were sealed at once). The
+   * tail rows stored before are deleted first (deleteTail) when a seal took them: not in this
+   * statement, since a row a seal kept goes back under the same key.
    */
-  async insertSteps(runId: number, index: readonly StepIndexRow[], tail: readonly TailRow[], dropStored: boolean): Promise<void> {
-    if (index.length === 0 && tail.length === 0 && !dropStored) return;
+  async insertSteps(runId: number, index: readonly StepIndexRow[], tail: readonly TailRow[]): Promise<void> {
+    if (index.length === 0 && tail.length === 0) return;
     await this.q`
-      WITH x AS (DELETE FROM step_tail WHERE run_id = ${runId} AND ${dropStored}::bool), i AS (
+      WITH i AS (
         INSERT INTO step_index (run_id, step, time, epoch, examples)
         SELECT ${runId}, * FROM unnest(${col(index, 'step')}::int8[], ${col(index, 'time')}::float8[],
           ${col(index, 'epoch')}::float8[], ${col(index, 'examples')}::int8[])
