@@ -172,8 +172,8 @@ class Sender(threading.Thread):
         elif kind == "msg":
             body = item[1]
             if body.get("type") == "hist" and self.conn.hists:
-                # Sequenced as one `hists` when cut. Should a reconnect find an older server,
-                # those already cut are refused (unknown_type) and lost; later ones go single.
+                # Sequenced as one `hists` when cut. Should a reconnect find a server older than
+                # the feature, one already cut is refused (unknown_type) again at every send.
                 self.hists.add(body)
                 return
             if body.get("type") == "end":
