@@ -4,7 +4,8 @@ messages over the ingest WebSocket, and hands alerts and commands back to the ru
 Life of a message:
   training thread --(bounded queue put)--> sender thread
   sender: merge step items of the same step, cut `steps` messages sized to welcome.limits
-          (batching.py), assign the run's next `seq`, append to the on-disk spool (spool.py),
+          (and histograms into `hists` messages when the welcome offers them) (batching.py),
+          assign the run's next `seq`, append to the on-disk spool (spool.py),
           keep it in the outbox (outbox.py)
   sender: send within a window, drop from the outbox on `ack`; on reconnect, re-send
           everything after `welcome.lastSeq` (connection.py), so nothing is lost and nothing
