@@ -1,4 +1,4 @@
-import type { EndStatus, EvalMsg, HistMsg, ModelMsg, StepItem } from '@gradwatch/shared';
+import type { EndStatus, EvalMsg, HistItem, HistMsg, ModelMsg, StepItem } from '@gradwatch/shared';
 import type { EndReport, Rejected } from './report.js';
 import { IngestSession, type SessionOptions } from './session.js';
 
@@ -59,6 +59,22 @@ export class IngestClient extends IngestSession {
   hist(h: Omit<HistMsg, 'seq' | 'type'>): number {
     this.flushBatch();
     return this.push({ type: 'hist', ...h });
+  }
+
+  /**
+   * Queues histograms: as `hists` messages of at most maxItemsPerMessage when the last welcome
+   * offered them, else one `hist` each (before any welcome too); returns the last seq.
+   */
+  hists(items: readonly HistItem[]): number {
+    this.flushBatch();
+    let seq = 0;
+    if (!this.features.includes('hists')) {
+      for (const h of items) seq = this.push({ type: 'hist', ...h });
+      return seq;
+    }
+    const per = this.limits?.maxItemsPerMessage ?? 1000;
+    for (let i = 0; i < items.length; i += per) seq = this.push({ type: 'hists', items: items.slice(i, i + per) });
+    return seq;
   }
 
   flushBatch(): void {

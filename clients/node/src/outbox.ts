@@ -1,4 +1,4 @@
-import type { EndStatus, EvalMsg, HistMsg, Limits, ModelMsg, StepItem } from '@gradwatch/shared';
+import type { EndStatus, EvalMsg, HistItem, HistMsg, Limits, ModelMsg, StepItem } from '@gradwatch/shared';
 import { toWireJson } from '@gradwatch/shared/wire';
 import { Packr, Unpackr } from 'msgpackr';
 
@@ -7,6 +7,7 @@ export type Body =
   | { type: 'steps'; items: StepItem[] }
   | Omit<EvalMsg, 'seq'>
   | Omit<HistMsg, 'seq'>
+  | { type: 'hists'; items: HistItem[] }
   | { type: 'end'; status: EndStatus };
 
 /**
@@ -161,13 +162,13 @@ export class Outbox {
         fit.push(e);
         return;
       }
-      if (e.type === 'steps' && e.steps > 1) {
+      const body = e.type === 'steps' || e.type === 'hists' ? (bodyOf(e.data) as { type: 'steps'; items: StepItem[] } | { type: 'hists'; items: HistItem[] }) : null;
+      if (body && body.items.length > 1) {
         // Markers survive the JSON round trip as strings, which encode to themselves.
         const enc: Encoding = typeof e.data === 'string' ? 'json' : 'msgpack';
-        const items = (bodyOf(e.data) as { items: StepItem[] }).items;
-        const half = Math.ceil(items.length / 2);
-        visit(entryOf({ type: 'steps', items: items.slice(0, half) }, enc));
-        visit(entryOf({ type: 'steps', items: items.slice(half) }, enc));
+        const half = Math.ceil(body.items.length / 2);
+        visit(entryOf({ ...body, items: body.items.slice(0, half) } as Body, enc));
+        visit(entryOf({ ...body, items: body.items.slice(half) } as Body, enc));
         return;
       }
       dropped.push({ entry: e, reason: `a ${e.type} message of ${bytes} bytes is over the server's maxFrameBytes=${maxBytes + SEQ_ROOM}` });

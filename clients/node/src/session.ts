@@ -50,6 +50,8 @@ export abstract class IngestSession extends EventEmitter<{
   private ws: WebSocket | null = null;
   protected readonly outbox = new Outbox();
   protected limits: Limits | null = null;
+  /** Optional message kinds the last welcome offered (`hists`). */
+  protected features: readonly string[] = [];
   /** How this connection sends sequenced messages: what the last welcome accepted. */
   encoding: 'json' | 'msgpack' = 'json';
   private closed = false;
@@ -167,6 +169,7 @@ export abstract class IngestSession extends EventEmitter<{
   private onWelcome(msg: Welcome): void {
     this.backoff = 100;
     this.limits = msg.limits;
+    this.features = msg.features ?? [];
     this.encoding = msg.encoding === 'msgpack' ? 'msgpack' : 'json';
     if (this.outbox.numbered) this.ackThrough(msg.lastSeq);
     this.outbox.reencode(this.encoding);

@@ -95,3 +95,65 @@ class StepBatcher:
         self.closed = []
         self._closed_bytes = 0
         self._emit("steps", body)
+
+
+class HistBatcher:
+    """Packs single histograms into `hists` messages (when the server offers them), sized to
+    `limits`; `emit(kind, body)` sequences each. The sender cuts it before sequencing anything
+    else, so the histograms keep their place among the other messages."""
+
+    # JSON text bytes per frame byte: MessagePack spends 9 bytes on a float that JSON may
+    # write in 2 ("0,"), so a batch is held well under the frame limit in either encoding.
+    _FRAME_SHARE = 5
+
+    def __init__(self, limits: dict[str, int], emit: Callable[[str, str], None]) -> None:
+        self.limits = limits
+        self._emit = emit
+        self.closed: list[str] = []
+        self._closed_bytes = 0
+        self.closed_since = 0.0
+        self._edge_texts: dict[tuple[Any, ...], str] = {}
+
+    _FIELDS = frozenset(("type", "step", "layer", "of", "edges", "counts"))
+
+    def add(self, hist: dict[str, Any]) -> None:
+        """Takes a `hist` message body; its `type` is dropped, the rest is the item."""
+        if hist.keys() == self._FIELDS and hist["step"].__class__ is int:
+            text = (f'{{"step":{hist["step"]},"layer":{dumps(hist["layer"])},'
+                    f'"of":{dumps(hist["of"])},"edges":{self._edges(hist["edges"])},'
+                    f'"counts":{dumps(hist["counts"])}}}')
+        else:
+            text = dumps({k: v for k, v in hist.items() if k != "type"})
+        budget = (self.limits["maxFrameBytes"] - 256) // self._FRAME_SHARE
+        if self.closed and (self._closed_bytes + len(text) + 1 > budget
+                            or len(self.closed) >= self.limits["maxItemsPerMessage"]):
+            self.cut()
+        if not self.closed:
+            self.closed_since = time.monotonic()
+        self.closed.append(text)
+        self._closed_bytes += len(text) + 1
+
+    def _edges(self, edges: Any) -> str:
+        # Writers bin with fixed bucket limits (TensorFlow's defaults, torch's), so a layer's
+        # edges repeat from one histogram to the next, and printing floats is most of the
+        # cost of encoding one. Equal keys that print apart (0 and -0.0, 1 and 1.0) are the
+        # same number to the server, which stores what JSON.stringify prints.
+        try:
+            key = tuple(edges)
+            hash(key)
+        except TypeError:
+            return dumps(edges)
+        text = self._edge_texts.get(key)
+        if text is None:
+            if len(self._edge_texts) >= 4096:
+                self._edge_texts.clear()
+            text = self._edge_texts[key] = dumps(edges)
+        return text
+
+    def cut(self) -> None:
+        if not self.closed:
+            return
+        body = '{"type":"hists","items":[' + ",".join(self.closed) + "]}"
+        self.closed = []
+        self._closed_bytes = 0
+        self._emit("hists", body)

@@ -87,6 +87,8 @@ class Connection:
         self.offer_msgpack = (msgpack_available()
                               and os.environ.get("GRADWATCH_ENCODING", "").lower() != "json")
         self.binary = False
+        # The server takes `hists` (welcome.features): histograms then go many to a message.
+        self.hists = False
 
     # ------------------------------------------------------------------ connecting
     def _headers(self) -> dict[str, str]:
@@ -164,6 +166,8 @@ class Connection:
     def _on_welcome(self, welcome: dict[str, Any]) -> None:
         self.last_welcome = welcome
         self.binary = self.offer_msgpack and welcome.get("encoding") == "msgpack"
+        features = welcome.get("features")
+        self.hists = isinstance(features, list) and "hists" in features
         self.rewind_to = None
         limits = welcome.get("limits") or {}
         for k, v in limits.items():

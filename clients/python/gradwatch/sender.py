@@ -4,7 +4,8 @@ messages over the ingest WebSocket, and hands alerts and commands back to the ru
 Life of a message:
   training thread --(bounded queue put)--> sender thread
   sender: merge step items of the same step, cut `steps` messages sized to welcome.limits
-          (batching.py), assign the run's next `seq`, append to the on-disk spool (spool.py),
+          (and histograms into `hists` messages when the welcome offers them) (batching.py),
+          assign the run's next `seq`, append to the on-disk spool (spool.py),
           keep it in the outbox (outbox.py)
   sender: send within a window, drop from the outbox on `ack`; on reconnect, re-send
           everything after `welcome.lastSeq` (connection.py), so nothing is lost and nothing
@@ -23,7 +24,7 @@ from typing import Any, Callable
 
 from ._encode import dumps
 from ._warn import warn
-from .batching import StepBatcher
+from .batching import HistBatcher, StepBatcher
 from .connection import DEFAULT_LIMITS, Connection
 from .errors import GradwatchError
 from .outbox import Outbox
@@ -75,7 +76,8 @@ class Sender(threading.Thread):
         self.overflow = Overflow(os.path.join(spool_dir, "overflow.jsonl"))
         self.outbox = Outbox(self.spool, memory_limit,
                              restore=reuse_spool and rewind_to is None)
-        self.steps = StepBatcher(self.limits, self.outbox.sequence)
+        self.hists = HistBatcher(self.limits, self.outbox.sequence)
+        self.steps = StepBatcher(self.limits, self._sequence_steps)
         self.conn = Connection(
             url, run_info, self.outbox, self.limits, token=token, rewind_to=rewind_to,
             connect_timeout=connect_timeout, window=window, spool_dir=spool_dir,
@@ -157,10 +159,16 @@ class Sender(threading.Thread):
         live = self.outbox.live_seqs()
         steps = self.steps
         n = len(live) + len(self.outbox.unsequenced) + (1 if steps.tail is not None else 0) \
-            + len(steps.closed) + len(self.q) + self.overflow.pending
+            + len(steps.closed) + len(self.hists.closed) + len(self.q) + self.overflow.pending
         return n, (live[0] if live else None), (live[-1] if live else None)
 
     # ------------------------------------------------------------------ main loop
+    def _sequence_steps(self, kind: str, body: str) -> None:
+        # Histograms queued before these steps go first: an interrupted import resumes after
+        # the last stored step and counts on the histograms before it being stored too.
+        self.hists.cut()
+        self.outbox.sequence(kind, body)
+
     def _handle(self, item: Item) -> None:
         kind = item[0]
         if kind in ("log", "report"):
@@ -169,9 +177,15 @@ class Sender(threading.Thread):
                            defaults=kind == "report")
         elif kind == "msg":
             body = item[1]
+            if body.get("type") == "hist" and self.conn.hists:
+                # Sequenced as one `hists` when cut. Should a reconnect find a server older than
+                # the feature, one already cut is refused (unknown_type) again at every send.
+                self.hists.add(body)
+                return
             if body.get("type") == "end":
                 self.steps.close_tail()
                 self.steps.cut()
+            self.hists.cut()
             self.outbox.sequence(body["type"], dumps(body))
         elif kind == "config":
             self.conn.run_info.setdefault("config", {}).update(item[1])
@@ -179,6 +193,7 @@ class Sender(threading.Thread):
         elif kind == "flush":
             self.steps.close_tail()
             self.steps.cut()
+            self.hists.cut()
             if self.conn.fatal is not None:
                 item[1].set()  # nothing will be acked any more: do not keep the caller
             else:
@@ -210,11 +225,12 @@ class Sender(threading.Thread):
             self._drain(0)
         self.steps.close_tail()
         self.steps.cut()
+        self.hists.cut()
         self.spool.flush()
 
     def _idle(self) -> bool:
         return (not self.q and not self.overflow.active and self.steps.tail is None
-                and not self.steps.closed and self.outbox.settled())
+                and not self.steps.closed and not self.hists.closed and self.outbox.settled())
 
     def run(self) -> None:
         conn, ob, steps = self.conn, self.outbox, self.steps
@@ -233,6 +249,10 @@ class Sender(threading.Thread):
                 if steps.closed and (self._stopping or (conn.ws is not None and not ob.entries)
                                      or now - steps.closed_since >= self.linger):
                     steps.cut()
+                hists = self.hists
+                if hists.closed and (self._stopping or (conn.ws is not None and not ob.entries)
+                                     or now - hists.closed_since >= self.linger):
+                    hists.cut()
                 self.spool.flush()
                 ob.notify_flush()
                 if self._stopping and (self._idle() or time.monotonic() >= self._deadline
@@ -258,6 +278,8 @@ class Sender(threading.Thread):
                     wait = min(wait, steps.tail_touched + self.linger - now)
                 if steps.closed:
                     wait = min(wait, steps.closed_since + self.linger - now)
+                if self.hists.closed:
+                    wait = min(wait, self.hists.closed_since + self.linger - now)
                 conn.pump(max(0.0, wait))
         except Exception as exc:  # noqa: BLE001 - never crash the training process
             warn(f"sender stopped on an internal error: {type(exc).__name__}: {exc}")

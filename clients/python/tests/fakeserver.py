@@ -12,6 +12,7 @@ from websockets.asyncio.server import serve
 
 from protocol_doc import doc_error_actions
 
+SEQ_TYPES = ["model", "steps", "eval", "hist", "end"]
 LIMITS = {"maxFrameBytes": 4194304, "maxLayers": 1000, "maxSeriesPerRun": 50000,
           "maxItemsPerMessage": 1000, "maxMessagesPerSecond": 100000, "maxStringLength": 200}
 
@@ -25,8 +26,10 @@ class FakeRun:
 
 
 class FakeServer:
-    def __init__(self, limits: dict[str, int] | None = None) -> None:
+    def __init__(self, limits: dict[str, int] | None = None,
+                 features: tuple[str, ...] = ("hists",)) -> None:
         self.limits = dict(LIMITS, **(limits or {}))
+        self.features = list(features)  # () plays a server that predates them
         self.runs: dict[str, FakeRun] = {}
         self.hellos: list[dict[str, Any]] = []
         self.received: list[dict[str, Any]] = []  # every sequenced message received
@@ -143,9 +146,11 @@ class FakeServer:
                 run.stored = kept
                 run.last_step = rw - 1
         self._conns[rid] = ws
-        await ws.send(json.dumps({"type": "welcome", "protocol": 1, "runId": rid,
-                                  "lastSeq": run.last_seq, "lastStep": run.last_step,
-                                  "limits": self.limits}))
+        welcome = {"type": "welcome", "protocol": 1, "runId": rid, "lastSeq": run.last_seq,
+                   "lastStep": run.last_step, "limits": self.limits}
+        if self.features:
+            welcome["features"] = self.features
+        await ws.send(json.dumps(welcome))
         try:
             async for raw in ws:
                 msg = json.loads(raw)
@@ -163,11 +168,17 @@ class FakeServer:
                             run.last_seq = seq
                         reply = {"type": "error", "code": code, "seq": seq, "expected": seq,
                                  "message": "answered by the test"}
+                    elif msg["type"] not in SEQ_TYPES + self.features:
+                        run.last_seq = seq
+                        reply = {"type": "error", "code": "unknown_type", "seq": seq,
+                                 "message": f"unknown message type {msg['type']}"}
                     elif seq in self.reject:
                         run.last_seq = seq
                         reply = {"type": "error", "code": "bad_message", "seq": seq,
                                  "message": "rejected by the test"}
                     else:
+                        if msg["type"] == "hists":
+                            assert 1 <= len(msg["items"]) <= self.limits["maxItemsPerMessage"]
                         if msg["type"] == "steps":
                             for it in msg["items"]:
                                 assert it["step"] > run.last_step, (it["step"], run.last_step)
@@ -197,4 +208,11 @@ class FakeServer:
         return [it for m in run.stored if m["type"] == "steps" for it in m["items"]]
 
     def stored(self, run_id: str, kind: str | None = None) -> list[dict[str, Any]]:
-        return [m for m in self.runs[run_id].stored if kind is None or m["type"] == kind]
+        """The stored messages of a kind; for "hist", each item of a `hists` counts as one."""
+        out = []
+        for m in self.runs[run_id].stored:
+            if kind == "hist" and m["type"] == "hists":
+                out.extend(dict(it, type="hist", seq=m["seq"]) for it in m["items"])
+            elif kind is None or m["type"] == kind:
+                out.append(m)
+        return out

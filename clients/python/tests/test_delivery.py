@@ -74,3 +74,52 @@ def test_batching_sends_at_once_when_idle_and_batches_while_busy(fake: FakeServe
     assert [len(m["items"]) for m in fake.received] == [1, 49]
     assert run.finish(timeout=10) == 0
     assert [it["step"] for it in fake.items("adapt-1")] == list(range(51))
+
+
+def _unsequenced(msgs: list[dict]) -> list[dict]:
+    return [{k: v for k, v in m.items() if k != "seq"} for m in msgs]
+
+
+def _log_with_hists(fake: FakeServer, spool: str, run_id: str) -> list[dict]:
+    run = gradwatch.init(fake.url, project="p", id=run_id, spool_dir=spool)
+    assert run._sender.welcomed.wait(5)
+    sent = []
+    for s in range(40):
+        run.log(s, loss=float(s))
+        for layer in ("a", "b"):
+            h = {"type": "hist", "step": s, "layer": layer, "of": "param",
+                 "edges": [-1.0, 0.0, s + 1.0], "counts": [s, 2 * s]}
+            run._send(h)
+            sent.append(h)
+    assert run.finish(timeout=10) == 0
+    return sent
+
+
+def test_histograms_go_many_to_a_message_sized_to_the_limits(spool: str) -> None:
+    # (3000 - 256) / 5 bytes of JSON a message: five or six of these histograms.
+    fake = FakeServer(limits={"maxItemsPerMessage": 7, "maxFrameBytes": 3000}).start()
+    try:
+        sent = _log_with_hists(fake, spool, "hists-1")
+        batches = fake.stored("hists-1", "hists")
+        assert 80 / 7 <= len(batches) < 40
+        assert all(1 <= len(m["items"]) <= 7 for m in batches)
+        assert _unsequenced(fake.stored("hists-1", "hist")) == sent
+        # No steps message is stored before the histograms of the steps before its own.
+        seen_hist_steps: set[int] = set()
+        for m in fake.runs["hists-1"].stored:
+            if m["type"] == "hists":
+                seen_hist_steps.update(it["step"] for it in m["items"])
+            elif m["type"] == "steps":
+                assert all(s in seen_hist_steps for s in range(m["items"][-1]["step"])), m["seq"]
+    finally:
+        fake.stop()
+
+
+def test_histograms_go_one_to_a_message_when_the_server_does_not_offer_hists(spool: str) -> None:
+    fake = FakeServer(features=()).start()
+    try:
+        sent = _log_with_hists(fake, spool, "hists-2")
+        assert fake.stored("hists-2", "hists") == []
+        assert _unsequenced(fake.stored("hists-2", "hist")) == sent
+    finally:
+        fake.stop()

@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { FastifyBaseLogger } from 'fastify';
 import type { WebSocket } from 'ws';
-import { illFormedString, mayHoldIllFormed, type ErrorCode, type Hello, type SeqMsg } from '@gradwatch/shared';
+import { illFormedString, mayHoldIllFormed, SEQ_MSG_TYPES, type ErrorCode, type Hello, type SeqMsg } from '@gradwatch/shared';
 import type { IngestService } from './ingest.service.js';
 import { inOrder } from './in-order.js';
 import { Rejection } from './pending.js';
@@ -24,7 +24,7 @@ export function socketPeer(socket: WebSocket, guard: SocketGuard): Peer {
 
 const pick = (m: { seq?: number; expected?: number }) => ({ ...(m.seq !== undefined ? { seq: m.seq } : {}), ...(m.expected !== undefined ? { expected: m.expected } : {}) });
 
-const SEQ_TYPES = new Set(['model', 'steps', 'eval', 'hist', 'end']);
+const SEQ_TYPES: ReadonlySet<string> = new Set(SEQ_MSG_TYPES);
 
 /** One training job's socket: framing, parsing and schema checks; the service does the rest. */
 export function serveIngest(
@@ -118,7 +118,7 @@ export function serveIngest(
       return hello(msg);
     }
     if (typeof type !== 'string' || !SEQ_TYPES.has(type)) {
-      return fail('unknown_type', `unknown message type ${JSON.stringify(type)?.slice(0, 60)}; expected hello, model, steps, eval, hist or end`);
+      return fail('unknown_type', `unknown message type ${JSON.stringify(type)?.slice(0, 60)}; expected hello, ${SEQ_MSG_TYPES.join(', ')}`);
     }
     if (state === null) return fail('no_hello', 'send hello before any other message');
     const seq = (msg as { seq?: unknown }).seq;

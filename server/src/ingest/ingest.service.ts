@@ -1,4 +1,4 @@
-import { PROTOCOL_VERSION, type Alert, type Diagnosis, type ErrorCode, type Hello, type Limits, type SeqMsg, type Welcome } from '@gradwatch/shared';
+import { FEATURES, PROTOCOL_VERSION, type Alert, type Diagnosis, type ErrorCode, type Hello, type Limits, type SeqMsg, type Welcome } from '@gradwatch/shared';
 import type { RunRef } from '../alerts/alert-ledger.js';
 import type { Config } from '../config.js';
 import { RunOfOtherProject } from '../runs/run-records.js';
@@ -94,7 +94,7 @@ export class IngestService {
     this.d.listener.runChanged(session.uid);
     for (const a of verdict.alerts ?? []) this.d.listener.alert(a);
     if (verdict.diagnoses) this.d.listener.diagnosis(session.uid, verdict.diagnoses);
-    const welcome: Welcome = { type: 'welcome', protocol: PROTOCOL_VERSION, runId: session.uid, lastSeq: session.lastSeq, limits: this.limits };
+    const welcome: Welcome = { type: 'welcome', protocol: PROTOCOL_VERSION, runId: session.uid, lastSeq: session.lastSeq, limits: this.limits, features: [...FEATURES] };
     if (session.lastStep !== null) welcome.lastStep = session.lastStep;
     return { session, welcome, alerts: verdict.alerts ?? [], ...(verdict.diagnoses ? { diagnoses: verdict.diagnoses } : {}) };
   }

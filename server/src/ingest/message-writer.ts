@@ -1,4 +1,4 @@
-import { decodeTree, RESERVED_PREFIXES, topVerdict, toWireJson, type EndMsg, type EvalMsg, type HistMsg, type ModelMsg, type StepsMsg, type Diagnosis } from '@gradwatch/shared';
+import { decodeTree, RESERVED_PREFIXES, topVerdict, toWireJson, type EndMsg, type EvalMsg, type HistItem, type ModelMsg, type StepsMsg, type Diagnosis } from '@gradwatch/shared';
 import type { AlertLedger, RunRef } from '../alerts/alert-ledger.js';
 import type { Config } from '../config.js';
 import type { PointStore } from '../points/point-store.js';
@@ -49,7 +49,9 @@ export class MessageWriter {
       case 'eval':
         return this.applyEval(p, p.msg, now);
       case 'hist':
-        return this.applyHist(p, p.msg);
+        return this.applyHists(p, [p.msg]);
+      case 'hists':
+        return this.checkItems(p.msg.items.length).applyHists(p, p.msg.items, 'items/');
       case 'model':
         return this.applyModel(p, p.msg, now);
       case 'end':
@@ -60,11 +62,16 @@ export class MessageWriter {
     }
   }
 
+  private checkItems(n: number): this {
+    if (n > this.limits.maxItemsPerMessage) {
+      throw new Rejection('limit', `${n} items exceed maxItemsPerMessage=${this.limits.maxItemsPerMessage}`);
+    }
+    return this;
+  }
+
   private checkSteps(p: Pending, msg: StepsMsg): void {
     const lim = this.limits;
-    if (msg.items.length > lim.maxItemsPerMessage) {
-      throw new Rejection('limit', `${msg.items.length} items exceed maxItemsPerMessage=${lim.maxItemsPerMessage}`);
-    }
+    this.checkItems(msg.items.length);
     let prev = p.session.lastStep;
     for (const item of msg.items) {
       if (prev !== null && item.step <= prev) {
@@ -119,16 +126,10 @@ export class MessageWriter {
     await this.raise(p, s.engine.onEval(d.view), now);
   }
 
-  private async applyHist(p: Pending, msg: HistMsg): Promise<void> {
-    if (msg.edges.length !== msg.counts.length + 1) {
-      throw new Rejection('bad_message', `a histogram needs one more edge than counts (got ${msg.edges.length} edges, ${msg.counts.length} counts)`);
-    }
-    for (let i = 1; i < msg.edges.length; i++) {
-      if (!((msg.edges[i] as number) >= (msg.edges[i - 1] as number))) {
-        throw new Rejection('bad_message', 'histogram edges must be finite and non-decreasing');
-      }
-    }
-    await this.points.appendHist(p.session.ref.id, { step: msg.step, layer: msg.layer, of: msg.of, edges: msg.edges, counts: msg.counts });
+  private async applyHists(p: Pending, items: readonly HistItem[], where?: string): Promise<void> {
+    // Every item is checked before any is written: a bad one rejects the message whole.
+    items.forEach((h, i) => checkHist(h, where === undefined ? '' : `${where}${i}: `));
+    await this.points.appendHists(p.session.ref.id, items.map((h) => ({ step: h.step, layer: h.layer, of: h.of, edges: h.edges, counts: h.counts })));
   }
 
   private async applyModel(p: Pending, msg: ModelMsg, now: string): Promise<void> {
@@ -149,5 +150,18 @@ export class MessageWriter {
     await this.records.end(p.session.ref.id, msg.status, p.session.lastStep, now);
     // Open alerts close "ended with the run" (still queryable), and the verdict with them.
     await this.raise(p, p.session.engine.onEnd(msg.status), now);
+  }
+}
+
+/** What the schema cannot say of a histogram: the edges bound the counts, in order. */
+function checkHist(h: HistItem, where: string): void {
+  if (h.edges.length !== h.counts.length + 1) {
+    throw new Rejection('bad_message', `${where}a histogram needs one more edge than counts (got ${h.edges.length} edges, ${h.counts.length} counts)`);
+  }
+  // The schema already refuses NaN and ±Infinity (a MessagePack float may carry them).
+  for (let i = 1; i < h.edges.length; i++) {
+    if (!((h.edges[i] as number) >= (h.edges[i - 1] as number))) {
+      throw new Rejection('bad_message', `${where}histogram edges must be finite and non-decreasing (edge ${i} is below edge ${i - 1})`);
+    }
   }
 }

@@ -1,6 +1,6 @@
 import type { TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
-import { EndMsg, EvalMsg, Hello, HistMsg, ModelMsg, StepsMsg } from '@gradwatch/shared';
+import { EndMsg, EvalMsg, Hello, HistMsg, HistsMsg, ModelMsg, StepsMsg } from '@gradwatch/shared';
 
 export interface Validator<T> {
   check(v: unknown): v is T;
@@ -25,5 +25,6 @@ export const validators = {
   steps: validator<StepsMsg>(StepsMsg),
   eval: validator<EvalMsg>(EvalMsg),
   hist: validator<HistMsg>(HistMsg),
+  hists: validator<HistsMsg>(HistsMsg),
   end: validator<EndMsg>(EndMsg),
 };

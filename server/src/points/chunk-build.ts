@@ -1,12 +1,14 @@
 import { Envelope, kindOf } from './buckets.js';
 import { decodeSteps } from './chunk-codec.js';
-import { f64View, readSlot } from './packed.js';
+import { f64View, newRow, readSlot, rowToBuffer, setValue } from './packed.js';
 import type { ChunkInsert, StraddlingChunk } from './points.repo.js';
 import type { TailRow } from './tail-merge.js';
 
 /** The points of one series taken out of packed rows, in step order. */
 export interface SeriesPoints {
   seriesId: number;
+  /** Its place in the packed rows (-1 when the points do not come from them). */
+  slot: number;
   steps: number[];
   vals: number[];
 }
@@ -28,7 +30,7 @@ export function splitRows(rows: Iterable<TailRow>, seriesBySlot: ReadonlyMap<num
   const out: SeriesPoints[] = [];
   for (const [slot, s] of bySlot) {
     const seriesId = seriesBySlot.get(slot);
-    if (seriesId !== undefined) out.push({ seriesId, ...s });
+    if (seriesId !== undefined) out.push({ seriesId, slot, ...s });
   }
   return out;
 }
@@ -57,5 +59,33 @@ export function keptBefore(c: StraddlingChunk, step: number): SeriesPoints | nul
   const steps = Array.from(decodeSteps(c.steps, c.count));
   const keep = steps.findIndex((s) => s >= step);
   if (keep <= 0) return null;
-  return { seriesId: c.seriesId, steps: steps.slice(0, keep), vals: Array.from(f64View(c.vals)).slice(0, keep) };
+  return { seriesId: c.seriesId, slot: -1, steps: steps.slice(0, keep), vals: Array.from(f64View(c.vals)).slice(0, keep) };
+}
+
+/**
+ * A series with fewer points than this in the tail stays there at a seal: a layer logged every
+ * 100th step would otherwise make a chunk of one or two points (three statements on SQLite) at
+ * every seal.
+ */
+export const MIN_CHUNK_POINTS = 32;
+
+/**
+ * What a seal writes: the series to put in chunks, and the sparse ones' points packed again as
+ * tail rows (unless they would need more than maxRows rows: then every series is sealed). A
+ * series' tail points still all follow its chunks, which every read relies on.
+ */
+export function holdSparse(series: readonly SeriesPoints[], maxRows: number): { seal: SeriesPoints[]; kept: TailRow[] } {
+  const held = series.filter((s) => s.steps.length < MIN_CHUNK_POINTS);
+  const widths = new Map<number, number>();
+  for (const s of held) for (const step of s.steps) widths.set(step, Math.max(widths.get(step) ?? 0, s.slot + 1));
+  if (held.length === 0 || widths.size > maxRows) return { seal: [...series], kept: [] };
+  const rows = new Map([...widths].sort((a, b) => a[0] - b[0]).map(([step, width]) => [step, newRow(width)]));
+  for (const s of held) {
+    for (let i = 0; i < s.steps.length; i++) {
+      const row = rows.get(s.steps[i] as number);
+      if (row) setValue(row.f64, row.u32, s.slot, s.vals[i] as number);
+    }
+  }
+  const keep = new Set(held);
+  return { seal: series.filter((s) => !keep.has(s)), kept: [...rows].map(([step, r]) => ({ step, vals: rowToBuffer(r.f64, r.u32) })) };
 }

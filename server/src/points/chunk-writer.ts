@@ -1,5 +1,5 @@
 import { encodeSteps } from './chunk-codec.js';
-import { keptBefore, splitRows, summarize } from './chunk-build.js';
+import { holdSparse, keptBefore, splitRows, summarize } from './chunk-build.js';
 import { f64Buffer } from './packed.js';
 import type { PointsRepo } from './points.repo.js';
 
@@ -20,12 +20,15 @@ export const ROLLUP_LEVELS = [
 export class ChunkWriter {
   constructor(private readonly repo: PointsRepo) {}
 
-  /** Moves a run's tail rows into per-series chunks. */
-  seal(runId: number, seriesBySlot: ReadonlyMap<number, number>): void {
+  /** Moves a run's tail rows into per-series chunks but for sparse ones (holdSparse); returns the rows kept. */
+  seal(runId: number, seriesBySlot: ReadonlyMap<number, number>): number {
     const rows = this.repo.tailRows(runId, 0, Number.MAX_SAFE_INTEGER);
-    if (rows.length === 0) return;
-    for (const s of splitRows(rows, seriesBySlot)) this.writeChunk(s.seriesId, s.steps, s.vals);
+    if (rows.length === 0) return 0;
+    const { seal, kept } = holdSparse(splitRows(rows, seriesBySlot), CHUNK_ROWS);
+    for (const s of seal) this.writeChunk(s.seriesId, s.steps, s.vals);
     this.repo.deleteTail(runId);
+    for (const r of kept) this.repo.insertTail(runId, r.step, r.vals);
+    return kept.length;
   }
 
   private writeChunk(seriesId: number, steps: number[], vals: number[], rollUp = true): void {
@@ -48,3 +51,4 @@ export class ChunkWriter {
     for (const l of ROLLUP_LEVELS) this.repo.rebuildRollupsFrom(runId, l.level, l.size, Math.floor(from / l.size));
   }
 }
+

@@ -1,6 +1,6 @@
-import { ROLLUP_LEVELS } from './chunk-writer.js';
+import { CHUNK_ROWS, ROLLUP_LEVELS } from './chunk-writer.js';
 import { encodeSteps } from './chunk-codec.js';
-import { keptBefore, splitRows, summarize } from './chunk-build.js';
+import { holdSparse, keptBefore, splitRows, summarize } from './chunk-build.js';
 import { f64Buffer } from './packed.js';
 import type { ChunkInsert } from './points.repo.js';
 import type { ChunkWrite, PgPointsRepo, RollupWrite } from './pg-points.repo.js';
@@ -32,8 +32,10 @@ export class SealBatch {
   readonly chunks: ChunkWrite[] = [];
   private readonly rollups = new Map<string, RollupWrite>();
 
-  seal(rows: readonly TailRow[], seriesBySlot: ReadonlyMap<number, number>): void {
-    for (const s of splitRows(rows, seriesBySlot)) {
+  /** Seals the rows but for sparse series (holdSparse), whose rows it returns, to stay in the tail. */
+  seal(rows: readonly TailRow[], seriesBySlot: ReadonlyMap<number, number>): TailRow[] {
+    const { seal, kept } = holdSparse(splitRows(rows, seriesBySlot), CHUNK_ROWS);
+    for (const s of seal) {
       const summary = summarize(s.seriesId, s.steps, s.vals);
       this.chunks.push({ summary, steps: encodeSteps(s.steps), vals: f64Buffer(s.vals) });
       for (const l of ROLLUP_LEVELS) {
@@ -44,6 +46,7 @@ export class SealBatch {
         else this.rollups.set(key, { ...summary, level: l.level, window });
       }
     }
+    return kept;
   }
 
   async write(repo: PgPointsRepo): Promise<void> {

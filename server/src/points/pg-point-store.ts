@@ -12,7 +12,7 @@ import { SeriesCatalog } from './series-catalog.js';
 import type { TailRow } from './tail-merge.js';
 
 /**
- * Runs whose tail stays in memory (up to CHUNK_ROWS packed rows each, 1 MB for 1,000 series):
+ * Runs whose tail stays in memory (up to 2 x CHUNK_ROWS packed rows each, 2 MB for 1,000 series):
  * the least recently written beyond these are read again from the database when next written.
  */
 const MAX_CACHED_RUNS = 256;
@@ -21,6 +21,8 @@ const MAX_CACHED_RUNS = 256;
 interface RunTail {
   catalog: SeriesCatalog;
   rows: TailRow[];
+  /** Rows held back by a seal (sparse series) do not count towards the next one. */
+  sealAt: number;
 }
 
 export function createPgPointStore(db: PgDb): PointStore {
@@ -51,7 +53,7 @@ export class PgPointStore implements PointStore {
       // Most recently used last: the first entries are the ones to let go of.
       this.tails.delete(runId);
     } else {
-      const loading = Promise.all([this.repo.seriesOfRun(runId), this.repo.tailRows(runId)]).then(([series, rows]) => ({ catalog: new SeriesCatalog(series), rows }));
+      const loading = Promise.all([this.repo.seriesOfRun(runId), this.repo.tailRows(runId)]).then(([series, rows]) => ({ catalog: new SeriesCatalog(series), rows, sealAt: CHUNK_ROWS }));
       loading.catch(() => this.tails.get(runId) === loading && this.tails.delete(runId));
       t = loading;
       for (const old of this.tails.keys()) {
@@ -112,17 +114,20 @@ export class PgPointStore implements PointStore {
       index.push({ step: p.step, time: p.time ?? null, epoch: p.epoch ?? null, examples: p.examples ?? null });
       t.rows.push(r);
       pending.push(r);
-      if (t.rows.length >= CHUNK_ROWS) {
-        batch.seal(t.rows, t.catalog.idBySlot);
+      if (t.rows.length >= t.sealAt) {
+        const kept = batch.seal(t.rows, t.catalog.idBySlot);
         // Rows sealed in this same call never go through the tail table; earlier ones are dropped.
         if (t.rows.length > pending.length) dropStored = true;
-        t.rows = [];
-        pending = [];
+        t.rows = [...kept];
+        pending = [...kept];
+        t.sealAt = kept.length + CHUNK_ROWS;
       }
     }
     // The tail in memory is ahead of the table until this lands; if it fails, the transaction
     // fails and the batch's runs are forgotten (appendSteps, or the ingest batch's undo).
-    await this.db.later(Promise.all([this.repo.insertSteps(runId, index, pending, dropStored), batch.write(this.repo), nonFinite.write(this.repo)]));
+    // One connection runs them in this order: the stored tail goes before rows a seal kept come back.
+    const drop = dropStored ? [this.repo.deleteTail(runId)] : [];
+    await this.db.later(Promise.all([...drop, this.repo.insertSteps(runId, index, pending), batch.write(this.repo), nonFinite.write(this.repo)]));
   }
 
   async appendEval(runId: number, step: number, names: readonly string[], values: readonly number[]): Promise<void> {
@@ -145,8 +150,15 @@ export class PgPointStore implements PointStore {
     }
   }
 
-  async appendHist(runId: number, h: HistPoints): Promise<void> {
-    await this.repo.insertHist(runId, h.step, h.layer, h.of, h.edges, h.counts);
+  async appendHists(runId: number, hs: readonly HistPoints[]): Promise<void> {
+    // One upsert may not touch a row twice: the last of duplicates wins, as one by one it would.
+    const byKey = new Map<string, HistPoints>();
+    for (const h of hs) {
+      const k = `${h.step}\u0000${h.of}\u0000${h.layer}`;
+      byKey.delete(k);
+      byKey.set(k, h);
+    }
+    await this.db.later(this.repo.insertHists(runId, [...byKey.values()]));
   }
 
   async rewind(runId: number, step: number): Promise<void> {

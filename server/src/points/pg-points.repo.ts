@@ -1,6 +1,7 @@
 import type { PgDb } from '../storage/pg.js';
 import { CHUNK_RECORD, ROLLUP_RECORD } from './pg-summary-codec.js';
 import type { ChunkInsert, SeriesRow, StraddlingChunk } from './points.repo.js';
+import type { HistPoints } from './point-store.js';
 import type { SeriesTotal, TailRow } from './tail-merge.js';
 
 /** A step's index row: its x-axis values besides the step. */
@@ -64,13 +65,14 @@ export class PgPointsRepo {
   }
 
   /**
-   * Index rows of new steps, the tail rows that stay packed (others were sealed at once), and with
-   * `dropStored` the tail rows stored before deleted: a DELETE never sees its statement's INSERTs.
+   * Index rows of new steps and the tail rows that stay packed (others were sealed at once). The
+   * tail rows stored before are deleted first (deleteTail) when a seal took them: not in this
+   * statement, since a row a seal kept goes back under the same key.
    */
-  async insertSteps(runId: number, index: readonly StepIndexRow[], tail: readonly TailRow[], dropStored: boolean): Promise<void> {
-    if (index.length === 0 && tail.length === 0 && !dropStored) return;
+  async insertSteps(runId: number, index: readonly StepIndexRow[], tail: readonly TailRow[]): Promise<void> {
+    if (index.length === 0 && tail.length === 0) return;
     await this.q`
-      WITH x AS (DELETE FROM step_tail WHERE run_id = ${runId} AND ${dropStored}::bool), i AS (
+      WITH i AS (
         INSERT INTO step_index (run_id, step, time, epoch, examples)
         SELECT ${runId}, * FROM unnest(${col(index, 'step')}::int8[], ${col(index, 'time')}::float8[],
           ${col(index, 'epoch')}::float8[], ${col(index, 'examples')}::int8[])
@@ -278,10 +280,12 @@ export class PgPointsRepo {
       DELETE FROM series WHERE run_id = ${runId}`;
   }
 
-  async insertHist(runId: number, step: number, layer: string, of: string, edges: number[], counts: number[]): Promise<void> {
+  async insertHists(runId: number, hs: readonly HistPoints[]): Promise<void> {
+    const json = (k: 'edges' | 'counts') => hs.map((h) => JSON.stringify(h[k]));
     await this.q`
       INSERT INTO histograms (run_id, step, layer, of, edges, counts)
-      VALUES (${runId}, ${step}, ${layer}, ${of}, ${JSON.stringify(edges)}, ${JSON.stringify(counts)})
+      SELECT ${runId}, * FROM unnest(${col(hs, 'step')}::int8[], ${col(hs, 'layer')}::text[], ${col(hs, 'of')}::text[],
+        ${json('edges')}::text[], ${json('counts')}::text[])
       ON CONFLICT (run_id, layer, of, step) DO UPDATE SET edges = excluded.edges, counts = excluded.counts`;
   }
 

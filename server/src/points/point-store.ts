@@ -45,7 +45,8 @@ export interface PointStore {
   countNew(runId: number, names: readonly string[]): Promise<number>;
   appendSteps(runId: number, steps: readonly StepPoints[]): Promise<void>;
   appendEval(runId: number, step: number, names: readonly string[], values: readonly number[]): Promise<void>;
-  appendHist(runId: number, h: HistPoints): Promise<void>;
+  /** Stores histograms in order; a later one for the same (layer, of, step) replaces the earlier. */
+  appendHists(runId: number, hs: readonly HistPoints[]): Promise<void>;
   rewind(runId: number, step: number): Promise<void>;
   deleteRun(runId: number): Promise<void>;
   /** Drops cached per-run state (a rolled-back write, a run now written by another server). */

@@ -184,6 +184,10 @@ export class PointsRepo {
     this.s.insertStepIndex.run(runId, step, time, epoch, examples);
     this.s.insertTail.run(runId, step, vals);
   }
+  /** A tail row alone (its step is indexed already): a sparse series' points kept at a seal. */
+  insertTail(runId: number, step: number, vals: Buffer): void {
+    this.s.insertTail.run(runId, step, vals);
+  }
   tailCount(runId: number): number {
     return (this.s.tailCount.get(runId) as { n: number }).n;
   }

@@ -10,6 +10,8 @@ import { SeriesCatalog } from './series-catalog.js';
 interface RunTail {
   catalog: SeriesCatalog;
   tailCount: number;
+  /** Rows held back by a seal (sparse series) do not count towards the next one. */
+  sealAt: number;
 }
 
 /**
@@ -30,7 +32,7 @@ export class SqlitePointStore implements PointStore {
   private tail(runId: number): RunTail {
     let t = this.tails.get(runId);
     if (!t) {
-      t = { catalog: new SeriesCatalog(this.repo.seriesOfRun(runId)), tailCount: this.repo.tailCount(runId) };
+      t = { catalog: new SeriesCatalog(this.repo.seriesOfRun(runId)), tailCount: this.repo.tailCount(runId), sealAt: CHUNK_ROWS };
       this.tails.set(runId, t);
     }
     return t;
@@ -73,9 +75,9 @@ export class SqlitePointStore implements PointStore {
         this.noteNonFinite(s, p.step, v);
       }
       this.repo.insertStep(runId, p.step, p.time ?? null, p.epoch ?? null, p.examples ?? null, rowToBuffer(row.f64, row.u32));
-      if (++t.tailCount >= CHUNK_ROWS) {
-        this.chunks.seal(runId, t.catalog.idBySlot);
-        t.tailCount = 0;
+      if (++t.tailCount >= t.sealAt) {
+        t.tailCount = this.chunks.seal(runId, t.catalog.idBySlot);
+        t.sealAt = t.tailCount + CHUNK_ROWS;
       }
     }
   }
@@ -90,8 +92,8 @@ export class SqlitePointStore implements PointStore {
     }
   }
 
-  async appendHist(runId: number, h: HistPoints): Promise<void> {
-    this.repo.insertHist(runId, h.step, h.layer, h.of, h.edges, h.counts);
+  async appendHists(runId: number, hs: readonly HistPoints[]): Promise<void> {
+    for (const h of hs) this.repo.insertHist(runId, h.step, h.layer, h.of, h.edges, h.counts);
   }
 
   async rewind(runId: number, step: number): Promise<void> {

@@ -3,7 +3,7 @@
  * that sends them, keeps seqs and steps plausible, and models what the server must have stored.
  */
 import fc from 'fast-check';
-import { EndMsg, EvalMsg, Hello, HistMsg, ModelMsg, StepsMsg } from '@gradwatch/shared';
+import { EndMsg, EvalMsg, Hello, HistMsg, HistsMsg, ModelMsg, StepsMsg } from '@gradwatch/shared';
 import { arbOf, garbage, mutate, mutation, type Json, type Mutation } from './fuzz-arbitraries.js';
 import { checkError, Conn, type Reply } from './fuzz-conn.js';
 
@@ -41,6 +41,8 @@ export function record(r: RunModel, msg: Record<string, Json>): void {
     for (const k of Object.keys(msg.metrics as object)) add(r.evals, `eval/${String(msg.split)}/${k}`, msg.step as number);
   } else if (msg.type === 'hist') {
     r.hists.add(`${String(msg.step)}|${String(msg.layer)}|${String(msg.of)}`);
+  } else if (msg.type === 'hists') {
+    for (const h of msg.items as Array<Record<string, Json>>) r.hists.add(`${String(h.step)}|${String(h.layer)}|${String(h.of)}`);
   }
 }
 
@@ -51,6 +53,7 @@ export const ingestCase: fc.Arbitrary<IngestCase> = fc.oneof(
   { weight: 30, arbitrary: fc.record({ type: fc.constant('steps'), msg: arbOf(StepsMsg as never), mutation, fixSteps: fc.boolean() }) },
   { weight: 10, arbitrary: fc.record({ type: fc.constant('eval'), msg: arbOf(EvalMsg as never), mutation, fixSteps: fc.boolean() }) },
   { weight: 10, arbitrary: fc.record({ type: fc.constant('hist'), msg: arbOf(HistMsg as never), mutation, fixSteps: fc.boolean() }) },
+  { weight: 5, arbitrary: fc.record({ type: fc.constant('hists'), msg: arbOf(HistsMsg as never), mutation, fixSteps: fc.boolean() }) },
   { weight: 10, arbitrary: fc.record({ type: fc.constant('model'), msg: arbOf(ModelMsg as never), mutation, fixSteps: fc.constant(false) }) },
   { weight: 3, arbitrary: fc.record({ type: fc.constant('end'), msg: arbOf(EndMsg as never), mutation, fixSteps: fc.constant(false) }) },
   { weight: 3, arbitrary: fc.record({ type: fc.constant('hello'), msg: arbOf(Hello as never), mutation, fixSteps: fc.constant(false) }) },
@@ -141,10 +144,9 @@ export class IngestDriver {
         if (c.fixSteps && c.type === 'steps') {
           for (const it of base.items as Array<Record<string, Json>>) it.step = ++this.lastStep;
         }
-        if (c.fixSteps && c.type === 'hist') {
-          const counts = base.counts as number[];
-          base.edges = Array.from({ length: counts.length + 1 }, (_, i) => i);
-        }
+        const fixEdges = (h: Record<string, Json>) => void (h.edges = Array.from({ length: (h.counts as number[]).length + 1 }, (_, i) => i));
+        if (c.fixSteps && c.type === 'hist') fixEdges(base);
+        if (c.fixSteps && c.type === 'hists') for (const h of base.items as Array<Record<string, Json>>) fixEdges(h);
       }
       let msg = mutate(base, c.mutation) as Record<string, Json>;
       if (c.mutation.kind === 'seq' && msg && typeof msg === 'object') {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MIN_CHUNK_POINTS } from '../../src/points/chunk-build.js';
 import { CHUNK_ROWS } from '../../src/points/point-store.js';
 import type { PointStore, StepPoints } from '../../src/points/point-store.js';
 import {
@@ -108,7 +109,7 @@ for (const backend of backends) {
       const steps = randomSteps(prng(2), NAMES, 0, CHUNK_ROWS * 2 + 40, 1);
       await writeSteps(h, h.store, run, steps);
       await h.transact(() => h.store.appendEval(run, steps.at(-1)?.step ?? 0, ['eval/x'], [1]));
-      await h.transact(() => h.store.appendHist(run, { step: steps.at(-1)?.step ?? 0, layer: 'a', of: 'grad', edges: [0, 1], counts: [1] }));
+      await h.transact(() => h.store.appendHists(run, [{ step: steps.at(-1)?.step ?? 0, layer: 'a', of: 'grad', edges: [0, 1], counts: [1] }]));
       const cut = steps[CHUNK_ROWS + 50]?.step ?? 0;
       await h.transact(() => h.store.rewind(run, cut));
       const kept = steps.filter((p) => p.step < cut);
@@ -142,7 +143,7 @@ for (const backend of backends) {
       const steps = randomSteps(prng(4), NAMES, 0, CHUNK_ROWS + 10, 1);
       await writeSteps(h, h.store, keep, steps);
       await writeSteps(h, h.store, gone, steps);
-      await h.transact(() => h.store.appendHist(gone, { step: 1, layer: 'a', of: 'grad', edges: [0, 1], counts: [3] }));
+      await h.transact(() => h.store.appendHists(gone, [{ step: 1, layer: 'a', of: 'grad', edges: [0, 1], counts: [3] }]));
       await h.transact(() => h.store.deleteRun(gone));
       expect(await h.store.series(gone)).toEqual([]);
       expect(await h.store.stepCount(gone)).toBe(0);
@@ -155,15 +156,24 @@ for (const backend of backends) {
     it('stores histograms, last write of a key wins, newest first', async () => {
       const run = await h.newRun();
       for (const [step, layer, of] of [[1, 'a', 'grad'], [2, 'a', 'grad'], [2, 'b', 'grad'], [3, 'a', 'param']] as const) {
-        await h.transact(() => h.store.appendHist(run, { step, layer, of, edges: [0, step], counts: [step] }));
+        await h.transact(() => h.store.appendHists(run, [{ step, layer, of, edges: [0, step], counts: [step] }]));
       }
-      await h.transact(() => h.store.appendHist(run, { step: 2, layer: 'a', of: 'grad', edges: [-1, 1], counts: [9] }));
+      await h.transact(() => h.store.appendHists(run, [{ step: 2, layer: 'a', of: 'grad', edges: [-1, 1], counts: [9] }]));
       expect(await h.store.histograms(run, 'a', 'grad', 0, 10, 10)).toEqual([
         { step: 2, layer: 'a', of: 'grad', edges: [-1, 1], counts: [9] },
         { step: 1, layer: 'a', of: 'grad', edges: [0, 1], counts: [1] },
       ]);
       expect((await h.store.histograms(run, null, null, 0, 10, 2)).map((x) => x.step)).toEqual([3, 2]);
       expect((await h.store.histograms(run, null, 'grad', 2, 2, 10)).map((x) => x.layer).sort()).toEqual(['a', 'b']);
+    });
+
+    it('stores a batch of histograms in one call; of duplicates in it the last wins', async () => {
+      const run = await h.newRun();
+      const last = { step: 7, layer: 'l1', of: 'param', edges: [-2, 2], counts: [42] };
+      const batch = [...Array.from({ length: 300 }, (_, i) => ({ step: i, layer: `l${i % 3}`, of: 'param', edges: [0, i + 0.5, i + 1], counts: [i, 1] })), last];
+      await h.transact(() => h.store.appendHists(run, batch));
+      const got = await h.store.histograms(run, null, null, 0, 1e9, 1000);
+      expect([...got].reverse()).toEqual(batch.slice(0, 300).map((x) => (x.step === 7 ? last : x)));
     });
 
     it('yields points in step order while a seal happens meanwhile', async () => {
@@ -205,6 +215,32 @@ for (const backend of backends) {
       expect(await pointsByName(h.store, run)).toEqual(expectedPoints(steps));
       expect(await h.store.seriesCount(run)).toBe(NAMES.length);
     });
+
+    it('keeps a sparse series in the tail until it fills a chunk, through a takeover and a rewind', async () => {
+      const run = await h.newRun();
+      // A layer logged every 50th step: 2-3 points a seal, never a chunk that small.
+      const steps: StepPoints[] = Array.from({ length: CHUNK_ROWS * 40 }, (_, i) =>
+        i % 50 === 0 ? { step: i, names: ['loss', 'layer/x/param/mean'], values: [i, i % 7 === 0 ? Number.NaN : -i] } : { step: i, names: ['loss'], values: [i] });
+      const half = CHUNK_ROWS * 25;
+      await writeSteps(h, h.store, run, steps.slice(0, half));
+      await writeSteps(h, h.other(), run, steps.slice(half, half + 700));
+      h.store.forget(run);
+      await writeSteps(h, h.store, run, steps.slice(half + 700));
+      const want = expectedPoints(steps);
+      expect(await pointsByName(h.store, run)).toEqual(want);
+      const sizes = (await h.summaries(run)) as Array<{ name: string; level: number; count: number }>;
+      const chunks = sizes.filter((r) => r.name === 'layer/x/param/mean' && r.level === 0).map((r) => Number(r.count));
+      expect(chunks.length).toBeGreaterThan(0);
+      // Sealed along with the loss every CHUNK_ROWS steps, they would hold 2 or 3 points.
+      expect(Math.min(...chunks)).toBeGreaterThanOrEqual(Math.max(MIN_CHUNK_POINTS, 4));
+      const last = steps.at(-1)?.step ?? 0;
+      for (const r of await h.store.query(run, await h.store.series(run), 0, last, 9)) checkBuckets(r.buckets, want.get(r.name) ?? []);
+      // A rewind into the held points: what stays is what was before it.
+      await h.transact(() => h.store.rewind(run, 3030));
+      const kept = expectedPoints(steps.filter((p) => p.step < 3030));
+      expect(await pointsByName(h.store, run)).toEqual(kept);
+      expect((await h.store.seriesInfo(run)).find((x) => x.name === 'layer/x/param/mean')).toMatchObject({ count: kept.get('layer/x/param/mean')?.length, lastStep: 3000 });
+    });
   });
 }
 
@@ -220,14 +256,19 @@ describe.skipIf(!PG_URL)('both stores on the same random stream', () => {
     await b?.close();
   });
 
-  /** Writes the same stream to both: steps in messages of random size, evals, one rewind. */
-  async function feed(seed: number, count: number, maxGap: number): Promise<[number, number, number]> {
+  /**
+   * Writes the same stream to both: steps in messages of random size, evals, one rewind. With
+   * `sparseEvery`, series that only every so many steps carry, which seals keep in the tail.
+   */
+  async function feed(seed: number, count: number, maxGap: number, sparseEvery = 0): Promise<[number, number, number]> {
     const rand = prng(seed);
     const names = Array.from({ length: 6 }, (_, i) => `layer/l${i}/grad/norm`);
     const runs = [await a.newRun(), await b.newRun()] as const;
-    const steps = randomSteps(rand, names, 0, count, maxGap);
+    const sparse = (steps: StepPoints[]) =>
+      steps.map((p, i) => (sparseEvery && i % sparseEvery === 0 ? { ...p, names: [...p.names, 's/a', 's/b'], values: [...p.values, i, -i] } : p));
+    const steps = sparse(randomSteps(rand, names, 0, count, maxGap));
     const cut = steps[Math.floor(count * 0.6)]?.step ?? 0;
-    const tail = randomSteps(rand, names, cut, Math.floor(count * 0.3), maxGap);
+    const tail = sparse(randomSteps(rand, names, cut, Math.floor(count * 0.3), maxGap));
     const messages: Array<(s: PointStore, run: number) => Promise<void>> = [];
     for (let i = 0; i < steps.length;) {
       const n = 1 + Math.floor(rand() * 40);
@@ -249,9 +290,10 @@ describe.skipIf(!PG_URL)('both stores on the same random stream', () => {
     return [runs[0], runs[1], tail.at(-1)?.step ?? 0];
   }
 
-  for (const [label, seed, count, gap] of [['dense steps', 11, 1500, 3], ['sparse steps (both rollup levels)', 12, 1200, 4000]] as const) {
+  const cases = [['dense steps', 11, 1500, 3, 0], ['sparse steps (both rollup levels)', 12, 1200, 4000, 0], ['sparse series held in the tail at seals', 13, 3000, 2, 17]] as const;
+  for (const [label, seed, count, gap, sparseEvery] of cases) {
     it(`answer every read identically: ${label}`, async () => {
-      const [ra, rb, last] = await feed(seed, count, gap);
+      const [ra, rb, last] = await feed(seed, count, gap, sparseEvery);
       const sa = await a.store.series(ra);
       const sb = await b.store.series(rb);
       const key = (s: Array<{ name: string; slot: number; firstNonFiniteStep: number | null }>) =>

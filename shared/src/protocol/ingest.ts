@@ -157,24 +157,42 @@ export const HistOf = Type.Union([
   Type.Literal('act'),
 ]);
 
-export const HistMsg = Type.Object({
-  type: Type.Literal('hist'),
-  seq: Seq,
+const histFields = {
   step: Step,
   layer: Name,
   of: HistOf,
   edges: Type.Array(Type.Number(), { minItems: 2, maxItems: 1001 }),
   counts: Type.Array(Type.Integer({ minimum: 0 }), { minItems: 1, maxItems: 1000 }),
-});
+};
+
+export const HistMsg = Type.Object({ type: Type.Literal('hist'), seq: Seq, ...histFields });
 export type HistMsg = Static<typeof HistMsg>;
+
+/** One histogram of a `hists` message: a `hist` without type and seq. */
+export const HistItem = Type.Object(histFields);
+export type HistItem = Static<typeof HistItem>;
+
+/**
+ * Many histograms under one seq and one ack (offered as welcome.features "hists"): an import
+ * sends hundreds of thousands, and one message each cost more than storing them.
+ */
+export const HistsMsg = Type.Object({
+  type: Type.Literal('hists'),
+  seq: Seq,
+  items: Type.Array(HistItem, { minItems: 1 }),
+});
+export type HistsMsg = Static<typeof HistsMsg>;
 
 export const EndMsg = Type.Object({ type: Type.Literal('end'), seq: Seq, status: EndStatus });
 export type EndMsg = Static<typeof EndMsg>;
 
 /** Every sequenced message (all but hello). */
-export type SeqMsg = ModelMsg | StepsMsg | EvalMsg | HistMsg | EndMsg;
+export type SeqMsg = ModelMsg | StepsMsg | EvalMsg | HistMsg | HistsMsg | EndMsg;
 export type ClientMsg = Hello | SeqMsg;
-export const SEQ_MSG_TYPES = ['model', 'steps', 'eval', 'hist', 'end'] as const;
+export const SEQ_MSG_TYPES = ['model', 'steps', 'eval', 'hist', 'hists', 'end'] as const;
+
+/** Message kinds beyond the first version of the protocol, listed in welcome.features when taken. */
+export const FEATURES = ['hists'] as const;
 
 export const Limits = Type.Object({
   maxFrameBytes: Type.Integer(),
@@ -195,6 +213,8 @@ export const Welcome = Type.Object({
   limits: Limits,
   /** Present when the server takes binary frames in this encoding on this connection. */
   encoding: Type.Optional(Type.Literal('msgpack')),
+  /** Optional message kinds this server takes (FEATURES); a client sends one only when listed. */
+  features: Type.Optional(Type.Array(Type.String())),
 });
 export type Welcome = Static<typeof Welcome>;
 

@@ -26,6 +26,12 @@ class Emitter:
             raise SendFailed("the run is disabled")
         self.run = run
         self._sender = sender
+        # JSON text frames, not MessagePack: an import is bound by this process' one core (the
+        # GIL) while the server has the other, and JSON spares the text-to-MessagePack
+        # conversion here for a little more parsing there. Read on the sender thread at its
+        # next send and at each welcome.
+        sender.conn.offer_msgpack = False
+        sender.conn.binary = False
         self._q = sender.q
         self._max = max_queued
         self.steps = 0
