@@ -11,11 +11,11 @@ from ._encode import dumps
 from ._warn import warn
 
 
-class StepBatcher:
-    """Builds `steps` message bodies and hands each to `emit(kind, body)` for sequencing.
+class _Packer:
+    """Closed items as JSON texts, packed into one message of `kind` each time the next item
+    would pass the frame budget or maxItemsPerMessage, or when the sender cuts."""
 
-    The open item (the tail) takes more values for its step until a later step arrives or it
-    lingers; `limits` is the sender's live dict, updated by each welcome."""
+    kind = ""
 
     def __init__(self, limits: dict[str, int], emit: Callable[[str, str], None]) -> None:
         self.limits = limits
@@ -23,6 +23,36 @@ class StepBatcher:
         self.closed: list[str] = []
         self._closed_bytes = 0
         self.closed_since = 0.0
+
+    def _push(self, text: str, budget: int) -> None:
+        if self.closed and (self._closed_bytes + len(text) + 1 > budget
+                            or len(self.closed) >= self.limits["maxItemsPerMessage"]):
+            self.cut()
+        if not self.closed:
+            self.closed_since = time.monotonic()
+        self.closed.append(text)
+        self._closed_bytes += len(text) + 1
+
+    def cut(self) -> None:
+        """Emits the closed items as one message."""
+        if not self.closed:
+            return
+        body = f'{{"type":"{self.kind}","items":[' + ",".join(self.closed) + "]}"
+        self.closed = []
+        self._closed_bytes = 0
+        self._emit(self.kind, body)
+
+
+class StepBatcher(_Packer):
+    """Builds `steps` message bodies and hands each to `emit(kind, body)` for sequencing.
+
+    The open item (the tail) takes more values for its step until a later step arrives or it
+    lingers; `limits` is the sender's live dict, updated by each welcome."""
+
+    kind = "steps"
+
+    def __init__(self, limits: dict[str, int], emit: Callable[[str, str], None]) -> None:
+        super().__init__(limits, emit)
         self.tail: dict[str, Any] | None = None
         self.tail_touched = 0.0
         self._last_closed_step = -1
@@ -77,27 +107,10 @@ class StepBatcher:
         self._last_closed_step = tail["step"]
         if not tail["scalars"] and not tail.get("layers") and tail.get("inputs") is None:
             return
-        text = dumps(tail)
-        budget = self.limits["maxFrameBytes"] - 256
-        if self.closed and (self._closed_bytes + len(text) + 1 > budget
-                            or len(self.closed) >= self.limits["maxItemsPerMessage"]):
-            self.cut()
-        if not self.closed:
-            self.closed_since = time.monotonic()
-        self.closed.append(text)
-        self._closed_bytes += len(text) + 1
-
-    def cut(self) -> None:
-        """Emits the closed items as one `steps` message."""
-        if not self.closed:
-            return
-        body = '{"type":"steps","items":[' + ",".join(self.closed) + "]}"
-        self.closed = []
-        self._closed_bytes = 0
-        self._emit("steps", body)
+        self._push(dumps(tail), self.limits["maxFrameBytes"] - 256)
 
 
-class HistBatcher:
+class HistBatcher(_Packer):
     """Packs single histograms into `hists` messages (when the server offers them), sized to
     `limits`; `emit(kind, body)` sequences each. The sender cuts it before sequencing anything
     else, so the histograms keep their place among the other messages."""
@@ -105,13 +118,10 @@ class HistBatcher:
     # JSON text bytes per frame byte: MessagePack spends 9 bytes on a float that JSON may
     # write in 2 ("0,"), so a batch is held well under the frame limit in either encoding.
     _FRAME_SHARE = 5
+    kind = "hists"
 
     def __init__(self, limits: dict[str, int], emit: Callable[[str, str], None]) -> None:
-        self.limits = limits
-        self._emit = emit
-        self.closed: list[str] = []
-        self._closed_bytes = 0
-        self.closed_since = 0.0
+        super().__init__(limits, emit)
         self._edge_texts: dict[tuple[Any, ...], str] = {}
 
     _FIELDS = frozenset(("type", "step", "layer", "of", "edges", "counts"))
@@ -124,14 +134,7 @@ class HistBatcher:
                     f'"counts":{dumps(hist["counts"])}}}')
         else:
             text = dumps({k: v for k, v in hist.items() if k != "type"})
-        budget = (self.limits["maxFrameBytes"] - 256) // self._FRAME_SHARE
-        if self.closed and (self._closed_bytes + len(text) + 1 > budget
-                            or len(self.closed) >= self.limits["maxItemsPerMessage"]):
-            self.cut()
-        if not self.closed:
-            self.closed_since = time.monotonic()
-        self.closed.append(text)
-        self._closed_bytes += len(text) + 1
+        self._push(text, (self.limits["maxFrameBytes"] - 256) // self._FRAME_SHARE)
 
     def _edges(self, edges: Any) -> str:
         # Writers bin with fixed bucket limits (TensorFlow's defaults, torch's), so a layer's
@@ -149,11 +152,3 @@ class HistBatcher:
                 self._edge_texts.clear()
             text = self._edge_texts[key] = dumps(edges)
         return text
-
-    def cut(self) -> None:
-        if not self.closed:
-            return
-        body = '{"type":"hists","items":[' + ",".join(self.closed) + "]}"
-        self.closed = []
-        self._closed_bytes = 0
-        self._emit("hists", body)
