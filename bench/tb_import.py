@@ -99,6 +99,23 @@ def start_server(data_dir: str) -> "tuple[subprocess.Popen, str]":
     raise RuntimeError("the server did not start")
 
 
+def group_cpu(pgid: int) -> float:
+    """CPU seconds (user + system) of the live processes of one process group."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # fields[0] is the state; pgrp is the third
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=1_000_000)
@@ -133,10 +150,12 @@ def main() -> None:
 
         proc, url = start_server(os.path.join(work, "data"))
         try:
-            t = time.perf_counter()
+            t, cpu, server_cpu = time.perf_counter(), time.process_time(), group_cpu(proc.pid)
             res = import_logdir(os.path.join(work, "logs"), url, "bench", quiet=True,
                                 hist_every=args.send_hist_every)
             total = time.perf_counter() - t
+            cpu = time.process_time() - cpu
+            server_cpu = group_cpu(proc.pid) - server_cpu
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(30)
@@ -145,6 +164,7 @@ def main() -> None:
               f"{r.hists:,} histograms in {total:.1f} s "
               f"({size / 1e6 / total:.1f} MB/s, {(r.steps + r.hists) / total:,.0f} "
               f"records/s) -> {r.outcome}; target: under 60 s")
+        print(f"CPU during the import: importer {cpu:.1f} s, server {server_cpu:.1f} s")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -13,6 +13,11 @@ export interface LayerOrder {
    * so looking a thousand of them up per step costs no string building or hashing.
    */
   names: Map<string, string[]>;
+  /**
+   * The names array of the previous step: a step with the same names gets that very array, so
+   * the point store resolves a step shape to series once (SeriesCatalog.rowsOf), not per step.
+   */
+  lastNames: readonly string[] | null;
 }
 
 /** The layer order of a model; `names` carries the series-name strings over from an earlier model. */
@@ -23,7 +28,14 @@ export function layerOrderOf(model: { layers: ReadonlyArray<{ name: string; trai
     last: layers[layers.length - 1]?.name ?? null,
     frozen: new Set(layers.filter((l) => l.trainable === false).map((l) => l.name)),
     names,
+    lastNames: null,
   };
+}
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function namesOf(order: LayerOrder, layer: string): string[] {
@@ -40,7 +52,8 @@ function namesOf(order: LayerOrder, layer: string): string[] {
 /** A decoded step: its values by series name, and the view the rule engine reads. */
 export interface DecodedStep {
   view: StepView;
-  names: string[];
+  /** Shared by consecutive steps of the same shape: never to be changed. */
+  names: readonly string[];
   values: number[];
 }
 
@@ -119,6 +132,9 @@ export function decodeStep(item: StepItem, order: LayerOrder): DecodedStep {
     names.push(GRAD_NORM_RATIO);
     values.push(gnr);
   }
+  const last = order.lastNames;
+  if (last !== null && sameNames(last, names)) return { view, names: last, values };
+  order.lastNames = names;
   return { view, names, values };
 }
 

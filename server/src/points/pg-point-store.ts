@@ -8,7 +8,7 @@ import { PgPointsRepo, type StepIndexRow } from './pg-points.repo.js';
 import type { SeriesQueryResult } from './point-reader.js';
 import { histPointsOf, type HistPoints, type PointStore, type StepPoints, type StepRange } from './point-store.js';
 import type { SeriesRow } from './points.repo.js';
-import { SeriesCatalog } from './series-catalog.js';
+import { SeriesCatalog, type ResolvedNames } from './series-catalog.js';
 import type { TailRow } from './tail-merge.js';
 
 /**
@@ -66,9 +66,12 @@ export class PgPointStore implements PointStore {
   }
 
   /** Creates the series among `names` not known yet, in one statement; eval series get no slot. */
-  private async ensure(runId: number, t: RunTail, names: Iterable<string>, packed: boolean): Promise<void> {
+  private async ensure(runId: number, t: RunTail, names: readonly (readonly string[])[], packed: boolean): Promise<void> {
     const fresh = new Set<string>();
-    for (const n of names) if (!t.catalog.get(n)) fresh.add(n);
+    for (const list of names) {
+      if (t.catalog.rowsOf(list)) continue;
+      for (const n of list) if (!t.catalog.get(n)) fresh.add(n);
+    }
     if (fresh.size === 0) return;
     const list = [...fresh];
     const slots = list.map((_, i) => (packed ? t.catalog.nextSlot + i : -1));
@@ -94,15 +97,14 @@ export class PgPointStore implements PointStore {
   }
 
   private async writeSteps(runId: number, t: RunTail, steps: readonly StepPoints[]): Promise<void> {
-    await this.ensure(runId, t, namesOf(steps), true);
+    await this.ensure(runId, t, steps.map((p) => p.names), true);
     const nonFinite = new NonFinite();
     const index: StepIndexRow[] = [];
     const batch = new SealBatch();
     let pending: TailRow[] = [];
     let dropStored = false;
     for (const p of steps) {
-      const slots = p.names.map((n) => t.catalog.get(n) as SeriesRow);
-      const width = slots.reduce((m, r) => Math.max(m, r.slot + 1), 0);
+      const { rows: slots, width } = t.catalog.rowsOf(p.names) as ResolvedNames;
       const row = newRow(width);
       for (let j = 0; j < slots.length; j++) {
         const s = slots[j] as SeriesRow;
@@ -133,7 +135,7 @@ export class PgPointStore implements PointStore {
   async appendEval(runId: number, step: number, names: readonly string[], values: readonly number[]): Promise<void> {
     try {
       const t = await this.tail(runId);
-      await this.ensure(runId, t, names, false);
+      await this.ensure(runId, t, [names], false);
       const nonFinite = new NonFinite();
       // One row per series: a name given twice keeps its last value, as successive upserts would.
       const byId = new Map<number, number>();
@@ -218,10 +220,6 @@ export class PgPointStore implements PointStore {
   async histograms(runId: number, layer: string | null, of: string | null, lo: number, hi: number, limit: number): Promise<HistPoints[]> {
     return (await this.repo.histograms(runId, layer, of, lo, hi, limit)).map(histPointsOf);
   }
-}
-
-function* namesOf(steps: readonly StepPoints[]): Generator<string> {
-  for (const p of steps) yield* p.names;
 }
 
 /** First non-finite steps noted during one write, stored in one statement. */

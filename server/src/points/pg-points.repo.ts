@@ -1,4 +1,5 @@
 import type { PgDb } from '../storage/pg.js';
+import { byteaArray } from '../storage/pg-sql.js';
 import { CHUNK_RECORD, ROLLUP_RECORD } from './pg-summary-codec.js';
 import type { ChunkInsert, SeriesRow, StraddlingChunk } from './points.repo.js';
 import type { HistPoints } from './point-store.js';
@@ -44,10 +45,6 @@ export class PgPointsRepo {
     return this.db.q();
   }
 
-  private bytea(bufs: readonly Buffer[]) {
-    return this.q.array(bufs as Buffer[], 17);
-  }
-
   async seriesOfRun(runId: number): Promise<SeriesRow[]> {
     return this.q<SeriesRow[]>`SELECT id, name, slot, first_nonfinite_step AS first_non_finite_step FROM series WHERE run_id = ${runId} ORDER BY slot, id`;
   }
@@ -78,7 +75,7 @@ export class PgPointsRepo {
           ${col(index, 'epoch')}::float8[], ${col(index, 'examples')}::int8[])
       )
       INSERT INTO step_tail (run_id, step, vals)
-      SELECT ${runId}, * FROM unnest(${col(tail, 'step')}::int8[], ${this.bytea(col(tail, 'vals'))}::bytea[])`;
+      SELECT ${runId}, * FROM unnest(${col(tail, 'step')}::int8[], ${byteaArray(col(tail, 'vals'))}::bytea[])`;
   }
 
   async tailRows(runId: number, lo = 0, hi = ALL): Promise<TailRow[]> {
@@ -97,7 +94,7 @@ export class PgPointsRepo {
       WITH d AS (
         INSERT INTO chunk_data (series_id, start_step, steps, vals)
         SELECT * FROM unnest(${col(s, 'seriesId')}::int[], ${col(s, 'startStep')}::int8[],
-          ${this.bytea(col(chunks, 'steps'))}::bytea[], ${this.bytea(col(chunks, 'vals'))}::bytea[])
+          ${byteaArray(col(chunks, 'steps'))}::bytea[], ${byteaArray(col(chunks, 'vals'))}::bytea[])
       ), c AS (
         INSERT INTO chunks (series_id, start_step, end_step, count, min, max, last, last_kind, nan, pos_inf, neg_inf)
         SELECT * FROM unnest(${col(s, 'seriesId')}::int[], ${col(s, 'startStep')}::int8[], ${col(s, 'endStep')}::int8[],

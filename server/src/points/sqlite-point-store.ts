@@ -4,7 +4,7 @@ import { newRow, rowToBuffer, setValue } from './packed.js';
 import { PointReader, type SeriesQueryResult } from './point-reader.js';
 import { histPointsOf, type HistPoints, type PointStore, type StepPoints, type StepRange } from './point-store.js';
 import type { PointsRepo, SeriesRow } from './points.repo.js';
-import { SeriesCatalog } from './series-catalog.js';
+import { SeriesCatalog, type ResolvedNames } from './series-catalog.js';
 
 /** What the store keeps in memory for a run being written. */
 interface RunTail {
@@ -48,6 +48,11 @@ export class SqlitePointStore implements PointStore {
     return row;
   }
 
+  private ensureAll(runId: number, t: RunTail, names: readonly string[]): ResolvedNames {
+    for (const n of names) this.ensure(runId, t, n, true);
+    return t.catalog.rowsOf(names) as ResolvedNames;
+  }
+
   private noteNonFinite(s: SeriesRow, step: number, v: number): void {
     if (Number.isFinite(v) || s.firstNonFiniteStep !== null) return;
     s.firstNonFiniteStep = step;
@@ -65,8 +70,7 @@ export class SqlitePointStore implements PointStore {
   async appendSteps(runId: number, steps: readonly StepPoints[]): Promise<void> {
     const t = this.tail(runId);
     for (const p of steps) {
-      const slots = p.names.map((n) => this.ensure(runId, t, n, true));
-      const width = slots.reduce((m, r) => Math.max(m, r.slot + 1), 0);
+      const { rows: slots, width } = t.catalog.rowsOf(p.names) ?? this.ensureAll(runId, t, p.names);
       const row = newRow(width);
       for (let j = 0; j < slots.length; j++) {
         const s = slots[j] as SeriesRow;

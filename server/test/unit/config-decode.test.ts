@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
-import { decodeStep, updateRatioOf } from '../../src/ingest/decode.js';
+import { decodeStep, layerOrderOf, updateRatioOf } from '../../src/ingest/decode.js';
 
 describe('configuration at boot', () => {
   it('has working defaults', () => {
@@ -29,9 +29,21 @@ describe('derived series', () => {
     expect(updateRatioOf({ param: s(1) })).toBeUndefined();
   });
 
+  it('hands steps of one shape the same names array, and a new shape its own', () => {
+    const order = layerOrderOf(null);
+    const one = decodeStep({ step: 1, scalars: { loss: 1 }, layers: { a: { param: s(1) } } }, order);
+    const two = decodeStep({ step: 2, scalars: { loss: 2 }, layers: { a: { param: s(2) } } }, order);
+    const other = decodeStep({ step: 3, scalars: { loss: 3, lr: 0.1 }, layers: { a: { param: s(3) } } }, order);
+    expect(two.names).toBe(one.names);
+    expect(two.values).not.toBe(one.values);
+    expect(other.names).not.toBe(one.names);
+    expect(other.names).toEqual(['loss', 'lr', ...one.names.slice(1)]);
+    expect(decodeStep({ step: 4, scalars: { loss: 4 } }, order).names).toEqual(['loss']);
+  });
+
   it('computes the first/last grad-norm ratio in forward order and skips frozen layers', () => {
     const g = (norm: number) => ({ mean: 0, std: 1, meanAbs: 1, min: -1, max: 1, norm });
-    const order = { first: 'a', last: 'c', frozen: new Set(['b']), names: new Map() };
+    const order = { first: 'a', last: 'c', frozen: new Set(['b']), names: new Map(), lastNames: null };
     const d = decodeStep(
       { step: 3, scalars: { loss: 'NaN' }, layers: { a: { grad: g(0.5), param: s(1), update: s(0.01) }, b: { param: s(1), update: s(0) }, c: { grad: g(0.1) } } },
       order,

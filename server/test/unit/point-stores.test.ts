@@ -69,6 +69,23 @@ for (const backend of backends) {
       expect(await h.store.countNew(run, ['loss', 'new/one', 'new/two'])).toBe(2);
     });
 
+    it('resolves a names array shared by many steps once, and still takes the new names of another shape', async () => {
+      const run = await h.newRun();
+      // The decoder hands consecutive steps of one shape the same array, as here.
+      const a = ['loss', 'layer/a/grad/norm'];
+      const b = ['loss', 'layer/a/grad/norm', 'layer/c/grad/norm'];
+      const steps: StepPoints[] = [];
+      for (let i = 0; i < CHUNK_ROWS + 40; i++) {
+        const names = i >= 100 && i < 110 ? b : a;
+        steps.push({ step: i, names, values: names.map((_, j) => i * 10 + j) });
+      }
+      // Step 100 brings a new name in the middle of a batch; a then comes back.
+      await writeSteps(h, h.store, run, steps, 7);
+      expect(await pointsByName(h.store, run)).toEqual(expectedPoints(steps));
+      expect(await h.store.countNew(run, a)).toBe(0);
+      expect(await h.store.countNew(run, ['loss', 'new/one'])).toBe(1);
+    });
+
     it('reads rollup windows for wide queries, and x axes', async () => {
       const run = await h.newRun();
       // Steps 1,000 apart: a few hundred steps span both rollup levels.
