@@ -19,8 +19,12 @@ export interface Proc {
  * The real server (src/server.ts) as a child process on a given port and data dir, so it can be
  * SIGKILLed and restarted in place: clients reconnect to the same address.
  */
-export async function startProc(dataDir: string, port: number, env: Record<string, string> = {}, quiet = true): Promise<Proc> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'server/src/server.ts')], {
+export async function startProc(
+  dataDir: string, port: number, env: Record<string, string> = {}, quiet = true,
+  /** Node's arguments: the sources through tsx unless told (the bundle, say). */
+  args: readonly string[] = ['--import', 'tsx', join(ROOT, 'server/src/server.ts')],
+): Promise<Proc> {
+  const proc = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, GRADWATCH_PORT: String(port), GRADWATCH_DATA_DIR: dataDir, GRADWATCH_LOG_LEVEL: 'error', ...env },
     stdio: ['ignore', quiet ? 'ignore' : 'inherit', 'inherit'],

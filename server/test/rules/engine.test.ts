@@ -72,6 +72,27 @@ describe('alert lifecycle', () => {
   });
 });
 
+describe('nan.detected', () => {
+  it('ignores finite stats whose sum overflows (its cheap check) and still opens on a real NaN after them', () => {
+    const errors: string[] = [];
+    const e = createRunEngine({ onError: (rule) => errors.push(rule) });
+    e.onModel(MODEL);
+    const huge = { mean: 1e308, std: 1e308, meanAbs: 1e308, min: -1, max: 1e308, norm: 1e308 };
+    const changes = [];
+    for (let i = 0; i < 5; i++) {
+      const s = ratioStep(i, -3);
+      s.layers.fc2 = { ...s.layers.fc2, act: huge };
+      s.inputs = { mean: 1e308, std: 1e308, min: 0, max: 1e308 };
+      changes.push(...e.onStep(s));
+    }
+    expect(changes.filter((c) => c.rule === 'nan.detected')).toEqual([]);
+    const bad = ratioStep(5, -3);
+    bad.layers.fc1 = { ...bad.layers.fc1, grad: { ...huge, max: Number.POSITIVE_INFINITY } };
+    expect(e.onStep(bad).find((c) => c.rule === 'nan.detected')).toMatchObject({ action: 'open', evidence: { layer: 'fc1', quantity: 'grad', places: 1 } });
+    expect(errors).toEqual([]);
+  });
+});
+
 describe('catalogue and settings', () => {
   it('raises exactly the rule ids the shared contract lists', () => {
     expect([...RULE_IDS].sort()).toEqual([...SHARED_RULE_IDS].sort());

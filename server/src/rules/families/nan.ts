@@ -73,7 +73,15 @@ function findHits(ctx: RunContext, s: StepView): Hit[] {
   return hits;
 }
 
-/** Cheap first pass: most steps are finite, and those must cost next to nothing. */
+/**
+ * statsNonFinite's cheap superset: a sum of finite fields is finite unless it overflows, and a
+ * step flagged by an overflow alone finds no hit in findHits.
+ */
+function statsSuspect(s: NumStats | undefined): boolean {
+  return s !== undefined && ((s.nonFinite ?? 0) !== 0 || !Number.isFinite(s.mean + s.std + s.meanAbs + s.min + s.max + (s.norm ?? 0)));
+}
+
+/** Cheap first pass (a superset of findHits): most steps are finite, and those must cost next to nothing. */
 function anyNonFinite(s: StepView): boolean {
   for (const name in s.scalars) {
     const v = s.scalars[name];
@@ -83,8 +91,8 @@ function anyNonFinite(s: StepView): boolean {
   if (inp && ((inp.nonFinite ?? 0) > 0 || !Number.isFinite(inp.mean + inp.std + inp.min + inp.max))) return true;
   for (const name in s.layers) {
     const l = s.layers[name];
-    if (l && (statsNonFinite(l.act) || statsNonFinite(l.grad) || statsNonFinite(l.update) ||
-      statsNonFinite(l.param) || statsNonFinite(l.bias))) return true;
+    if (l && (statsSuspect(l.act) || statsSuspect(l.grad) || statsSuspect(l.update) ||
+      statsSuspect(l.param) || statsSuspect(l.bias))) return true;
   }
   return false;
 }
@@ -201,9 +209,10 @@ export const nanDetected = defineRule({
 
     return {
       onStep(ctx, s, sink) {
-        if (anyNonFinite(s)) {
+        const hits = anyNonFinite(s) ? findHits(ctx, s) : [];
+        if (hits.length > 0) {
           clean = 0;
-          open(ctx, findHits(ctx, s), sink);
+          open(ctx, hits, sink);
         } else {
           // Keep the first occurrence's evidence while the alert stays open (clearAfter clean steps).
           if (++clean >= 100) evidence = undefined;
