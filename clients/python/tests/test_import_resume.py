@@ -12,25 +12,28 @@ import time
 from pathlib import Path
 
 import pytest
-from tb_import_cli import PROJECT, cli, q
+from tb_import_cli import cli, q
 from tb_logs import f32, write_run
 
 from gradwatch.importers.tb_runs import run_id
 
 from conftest import Server
 
+# Its own project: the tests of test_import_tensorboard.py list theirs on the same server.
+PROJECT = "tbresume"
+
 
 def test_a_grown_folder_adds_only_the_new_steps(server: Server, tmp_path: Path,
                                                 capsys: pytest.CaptureFixture) -> None:
     folder = tmp_path / "logs" / "grow"
     first = write_run(str(folder), lr=0.1, steps=30, hparams=False)
-    rc, out, err = cli(server, str(tmp_path / "logs"), capsys)
+    rc, out, err = cli(server, str(tmp_path / "logs"), capsys, PROJECT)
     assert rc == 0, err
     rid = run_id(PROJECT, str(folder), "grow")
     assert len(server.export(rid, "loss")) == 30
     # training went on in the same folder (a new writer, a second event file)
     more = write_run(str(folder), lr=0.1, steps=30, start=30, hparams=False)
-    rc, out, err = cli(server, str(tmp_path / "logs"), capsys)
+    rc, out, err = cli(server, str(tmp_path / "logs"), capsys, PROJECT)
     assert rc == 0 and "imported 30 steps" in out, out + err
     pts = server.export(rid, "loss")
     want = {**first.scalars["Loss/train"], **more.scalars["Loss/train"]}
@@ -64,7 +67,7 @@ def test_an_interrupted_import_resumes_from_the_last_step(
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
     subprocess.run([sys.executable, "-c", script], check=True, env=env, timeout=120)
     assert server.get(f"/runs/{q(rid)}")["status"] in ("live", "stale")
-    rc, _out, err = cli(server, str(tmp_path / "logs"), capsys)
+    rc, _out, err = cli(server, str(tmp_path / "logs"), capsys, PROJECT)
     assert rc == 0, err
     pts = server.export(rid, "loss")
     assert [p[0] for p in pts] == list(range(60))
@@ -91,7 +94,7 @@ def test_a_truncated_file_imports_up_to_its_last_good_record(
     ev = _event_file(folder)
     data = ev.read_bytes()
     ev.write_bytes(data[: len(data) * 2 // 3 + 7])  # mid-record
-    rc, _out, err = cli(server, str(tmp_path / "logs"), capsys)
+    rc, _out, err = cli(server, str(tmp_path / "logs"), capsys, PROJECT)
     assert rc == 0
     assert str(ev) in err and "truncated or corrupt" in err
     rid = run_id(PROJECT, str(folder), "cut")
@@ -109,7 +112,7 @@ def test_a_corrupt_record_stops_the_file_with_a_warning(
     data = bytearray(ev.read_bytes())
     data[len(data) // 2] ^= 0xFF  # fails that record's checksum
     ev.write_bytes(bytes(data))
-    rc, _out, err = cli(server, str(tmp_path / "logs"), capsys)
+    rc, _out, err = cli(server, str(tmp_path / "logs"), capsys, PROJECT)
     assert rc == 0
     assert str(ev) in err
     pts = server.export(run_id(PROJECT, str(folder), "flip"), "loss")
@@ -151,7 +154,7 @@ def test_ctrl_c_then_import_again_gives_the_whole_run(server: Server, tmp_path: 
     # what was queued was delivered and the run ended: a prefix of the stream
     assert partial["status"] == "stopped" and partial["lastStep"] < n - 1
     assert [s for s, _ in server.export(rid, "loss")] == list(range(partial["lastStep"] + 1))
-    rc, _out, err = cli(server, str(tmp_path / "logs"), capsys)
+    rc, _out, err = cli(server, str(tmp_path / "logs"), capsys, PROJECT)
     assert rc == 0, err
     pts = server.export(rid, "loss")
     assert [s for s, _ in pts] == list(range(n))

@@ -24,7 +24,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  expect(await srv?.kill('SIGTERM')).toBe(0);
+  if (srv) expect(await srv.kill('SIGTERM')).toBe(0);
   removeDir(dataDir);
 });
 
