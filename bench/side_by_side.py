@@ -23,11 +23,10 @@ Every gradwatch server is a real one in its own process, started as `npm start` 
 with server/package.json's heap flags on the bundled server): server/dist/server.js when it
 is newer than the sources, else the working tree bundled by server/scripts/build.mjs into a
 temporary folder (tsx if that fails); the output says which. Ratios are TensorBoard /
-gradwatch: above 1, gradwatch is that many times faster or smaller.
+gradwatch: above 1, gradwatch is that many times faster or smaller. Figures 4.-6. are in
+sbs_million.py; the table, helpers and server start in sbs_common.py.
 
     clients/python/.venv/bin/python bench/side_by_side.py [--smoke] [--steps 1000000]
-
-Figures 4.-6. are in sbs_million.py; the table, helpers and server start in sbs_common.py.
 """
 
 from __future__ import annotations
