@@ -23,8 +23,8 @@ Every gradwatch server is a real one in its own process, started as `npm start` 
 with server/package.json's heap flags on the bundled server): server/dist/server.js when it
 is newer than the sources, else the working tree bundled by server/scripts/build.mjs into a
 temporary folder (tsx if that fails); the output says which. Ratios are TensorBoard /
-gradwatch: above 1, gradwatch is that many times faster or smaller. Figures 4.-6. are in
-sbs_million.py; the table, helpers and server start in sbs_common.py.
+gradwatch: above 1, gradwatch is that many times faster or smaller. Figures 3. and 4.-6. are in
+sbs_freshness.py and sbs_million.py; the table, helpers and server start in sbs_common.py.
 
     clients/python/.venv/bin/python bench/side_by_side.py [--smoke] [--steps 1000000]
 """
@@ -32,13 +32,11 @@ sbs_million.py; the table, helpers and server start in sbs_common.py.
 from __future__ import annotations
 
 import argparse
-import inspect
 import os
 import shutil
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from typing import Any, Callable
 
@@ -48,13 +46,9 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(ROOT, "clients", "python"))
 
 import torch  # noqa: E402
-from freshness import pct, subscribe  # noqa: E402
 from sbs_common import (  # noqa: E402
-    CHART,
     NODE_FLAGS,
-    RATE,
     TABLE,
-    get_json,
     init,
     row,
     server_entry,
@@ -62,10 +56,9 @@ from sbs_common import (  # noqa: E402
     stop,
     wait_up,
 )
+from sbs_freshness import freshness  # noqa: E402
 from sbs_million import million  # noqa: E402
 from torch import nn  # noqa: E402
-
-import gradwatch  # noqa: E402
 
 
 # ---------------------------------------------------------------------------- 1. log cost
@@ -195,102 +188,6 @@ def overhead(url: str, spool: str, tbdir: str, steps: int, rounds: int) -> None:
     row("2. training overhead, watch (%)", 100 * cost[configs[1]] / base, tb, "{:+.1f}")
     row("2. ...watch(hist_every=10) (%)", 100 * cost[configs[2]] / base, tb, "{:+.1f}")
 
-
-# ---------------------------------------------------------------------------- 3. freshness
-Reader = Callable[[list[float], list[float], threading.Event, threading.Event], None]
-
-
-def poller(last_step: Callable[[int], int], k: int) -> Reader:
-    """A reader that asks for the newest readable step (from the first unseen) every 5 ms."""
-    def read(logged: list[float], lat: list[float], ready: threading.Event,
-             stop_ev: threading.Event) -> None:
-        ready.set()
-        seen = -1
-        while not stop_ev.is_set() and seen < k - 1:
-            try:
-                s = last_step(seen + 1)
-            except Exception:  # noqa: BLE001 (nothing readable yet)
-                s = -1
-            now = time.time()
-            lat.extend((now - logged[i]) * 1000 for i in range(seen + 1, min(s, k - 1) + 1))
-            seen = max(seen, s)
-            time.sleep(0.005)
-    return read
-
-
-def sample(log: Callable[[int, float], None], read: Reader, k: int, cap: float) -> list[float]:
-    """Logs at RATE (each value: the wall-clock time of its call) until `read`, in a thread,
-    found the first k values readable, or for cap s; their latencies in ms."""
-    lat: list[float] = []
-    logged: list[float] = []
-    ready, stop_ev = threading.Event(), threading.Event()
-    th = threading.Thread(target=read, args=(logged, lat, ready, stop_ev), daemon=True)
-    th.start()
-    ready.wait(10)
-    t0 = time.perf_counter()
-    i = 0
-    while len(lat) < k and time.perf_counter() < t0 + cap:
-        while time.perf_counter() < t0 + i / RATE:
-            time.sleep(0.001)
-        logged.append(time.time())
-        log(i, logged[-1])
-        i += 1
-    stop_ev.set()
-    th.join(5)
-    return lat[:k]
-
-
-def freshness(url: str, spool: str, tbdir: str, k: int, tb_cap: float) -> None:
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-    from torch.utils.tensorboard import SummaryWriter
-
-    res: dict[str, list[float]] = {}
-    for how in ("live WebSocket", "REST poll 5 ms"):
-        run_id = f"fresh-{how[:4].lower()}-{os.getpid()}"
-        q = url + CHART.format(run_id) + "&from={}"
-
-        def last(frm: int, q: str = q) -> int:  # from: the first step not seen yet
-            b = get_json(q.format(frm), 1)["series"][0]["buckets"]
-            return int(b[-1]["toStep"]) if b else -1
-
-        def live(logged: list[float], lat: list[float], ready: threading.Event,
-                 stop_ev: threading.Event, run_id: str = run_id) -> None:
-            subscribe(url, run_id, lat, ready, stop_ev)
-        run = init(url, spool, run_id)
-
-        def log(i: int, t: float, run: gradwatch.Run = run) -> None:
-            run.log(i, loss=t)
-        res[how] = sample(log, live if how.startswith("live") else poller(last, k), k, 30)
-        run.finish(timeout=30)
-
-    defaults = inspect.signature(SummaryWriter.__init__).parameters
-    logdir = os.path.join(tbdir, "fresh")
-    w = SummaryWriter(logdir)
-    acc = EventAccumulator(logdir, size_guidance={"scalars": 0})
-
-    def tb_last(_frm: int) -> int:
-        acc.Reload()
-        return int(acc.Scalars("loss")[-1].step)
-    res["TensorBoard reader"] = sample(lambda i, t: w.add_scalar("loss", t, i),
-                                       poller(tb_last, k), k, tb_cap)
-    w.close()
-    print(f"\n== 3. freshness: {k} values logged at {RATE:.0f} steps/s -> readable (the loop "
-          f"goes on logging until they are)")
-    print(f"   TensorBoard: SummaryWriter defaults max_queue={defaults['max_queue'].default}, "
-          f"flush_secs={defaults['flush_secs'].default}: values reach the file when its write "
-          "buffer fills\n   (4 KiB here, ~95 scalar events) or flush_secs after the last "
-          "flush; read by EventAccumulator.Reload() every 5 ms")
-    for how, v in res.items():
-        if len(v) < k:
-            print(f"   {how:20s} only {len(v)} of {k} values readable within the wait's cap")
-        if v:
-            print(f"   {how:20s} p50 {statistics.median(v):8.1f} ms, p99 {pct(v, 99):8.1f} ms, "
-                  f"max {max(v):8.1f} ms")
-    tb = res["TensorBoard reader"] or [float("nan")]
-    for how in ("live WebSocket", "REST poll 5 ms"):
-        row(f"3. freshness {how}, p50 (ms)", statistics.median(res[how]),
-            statistics.median(tb), "{:.1f}")
-        row(f"3. freshness {how}, p99 (ms)", pct(res[how], 99), pct(tb, 99), "{:.1f}")
 
 
 
