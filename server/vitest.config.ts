@@ -36,8 +36,9 @@ export const serverPg = defineProject({
       'test/security/frames.test.ts',
       'test/security/limits.test.ts',
     ],
-    // Spawns `src/server.ts` with its own environment (SQLite): nothing of PostgreSQL to test there.
-    exclude: ['test/integration/logging.test.ts'],
+    // Spawn a server of their own, on SQLite: nothing of PostgreSQL to test there. bundle.test.ts
+    // also rebuilds server/dist, which it must not do while the other project runs it.
+    exclude: ['test/integration/logging.test.ts', 'test/integration/bundle.test.ts'],
     env: { GRADWATCH_TEST_BACKEND: 'postgres' },
     globalSetup: ['test/pg-global-setup.ts'],
     setupFiles: ['test/pg-setup.ts'],

@@ -17,6 +17,7 @@ import threading
 from typing import IO, Any, Callable
 
 from ._encode import dumps_local
+from .interrupts import HeldInterrupt, raise_if_requested
 
 Item = tuple[Any, ...]
 
@@ -55,6 +56,13 @@ class Overflow:
             self._write_chunk()
 
     def _write_chunk(self) -> None:
+        # Cut by a Ctrl-C, the file would keep half a line, or a line the counters do not
+        # cover (written again, or read as the start of the next): hold it back until done.
+        with HeldInterrupt() as held:
+            self._write_buffered()
+        raise_if_requested(held)
+
+    def _write_buffered(self) -> None:
         if self._w is None:
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
             self._w = open(self.path, "wb")  # noqa: SIM115 - open for the client's lifetime

@@ -41,6 +41,58 @@ def test_overflow_gives_back_every_item_in_order(tmp_path) -> None:
     ov.close()
 
 
+def test_ctrl_c_while_a_chunk_is_written_waits_for_the_whole_line(tmp_path, monkeypatch) -> None:
+    import builtins
+    import os
+    import signal
+
+    import pytest
+
+    import gradwatch.overflow as overflow
+
+    class CtrlCOnFlush:
+        """The overflow file, with a Ctrl-C arriving once the line is written, before the
+        counters say so: cut there, the next chunk would write the same items again."""
+
+        def __init__(self, fh) -> None:
+            self.fh = fh
+            self.armed = True
+
+        def write(self, data: bytes) -> int:
+            return self.fh.write(data)
+
+        def flush(self) -> None:
+            self.fh.flush()
+            if self.armed:
+                self.armed = False
+                os.kill(os.getpid(), signal.SIGINT)
+
+        def __getattr__(self, name: str):
+            return getattr(self.fh, name)
+
+    def opener(path: str, mode: str = "r"):
+        fh = builtins.open(path, mode)  # noqa: SIM115 - the overflow keeps it open
+        return CtrlCOnFlush(fh) if "w" in mode else fh
+
+    monkeypatch.setattr(overflow, "open", opener, raising=False)
+    ov = Overflow(str(tmp_path / "spool" / "overflow.jsonl"))
+    items = [("log", i, {"loss": i * 0.5}, None, None, None, None, 1.0 + i)
+             for i in range(CHUNK * 2)]
+    with pytest.raises(KeyboardInterrupt):
+        for item in items:
+            with ov.lock:
+                ov.put(item)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    with ov.lock:
+        for item in items[CHUNK:]:
+            ov.put(item)
+    got = []
+    while chunk := ov.take():
+        got.extend(chunk)
+    assert got == items, "every item once, in order"
+    ov.close()
+
+
 def test_a_full_queue_spills_and_loses_nothing(fake: FakeServer, spool: str) -> None:
     run = gradwatch.init(fake.url, project="p", id="spill-1", spool_dir=spool, queue_size=50)
     n = 30000

@@ -152,7 +152,7 @@ def test_ctrl_c_then_import_again_gives_the_whole_run(server: Server, tmp_path: 
     assert p.returncode == 130 and "importing the same folder again continues" in err, err
     partial = server.get(f"/runs/{q(rid)}")
     # what was queued was delivered and the run ended: a prefix of the stream
-    assert partial["status"] == "stopped" and partial["lastStep"] < n - 1
+    assert partial["status"] == "stopped" and partial["lastStep"] < n - 1, (partial, err)
     assert [s for s, _ in server.export(rid, "loss")] == list(range(partial["lastStep"] + 1))
     rc, _out, err = cli(server, str(tmp_path / "logs"), capsys, PROJECT)
     assert rc == 0, err

@@ -42,7 +42,12 @@ export class MessageWriter {
     }
   }
 
-  apply(p: Pending, now: string): Promise<void> {
+  async apply(p: Pending, now: string): Promise<void> {
+    const type = p.msg.type;
+    if (p.session.ended && type !== 'end' && type !== 'resend' && type !== 'rejected') {
+      await this.records.reopen(p.session.ref.id);
+      p.session.setEnded(false);
+    }
     switch (p.msg.type) {
       case 'steps':
         return this.applySteps(p, p.msg, now);
@@ -148,6 +153,7 @@ export class MessageWriter {
 
   private async applyEnd(p: Pending, msg: EndMsg, now: string): Promise<void> {
     await this.records.end(p.session.ref.id, msg.status, p.session.lastStep, now);
+    p.session.setEnded(true);
     // Open alerts close "ended with the run" (still queryable), and the verdict with them.
     await this.raise(p, p.session.engine.onEnd(msg.status), now);
   }

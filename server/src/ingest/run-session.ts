@@ -25,6 +25,7 @@ export interface SessionMark {
   top: string;
   model: ModelView | null;
   order: LayerOrder;
+  ended: boolean;
 }
 
 export interface SessionInit {
@@ -37,6 +38,8 @@ export interface SessionInit {
   diagnosesJson: string;
   /** The lease this server writes the run under (0 on a single-server store). */
   epoch: number;
+  /** The stored run has ended (its status is not live). */
+  ended: boolean;
 }
 
 /**
@@ -61,6 +64,7 @@ export class RunSession {
   private topKey: string;
   private settingsValue: RuleSettingsMap;
   private ownerValue: Peer | null = null;
+  private endedValue: boolean;
   /** Every progress write is fenced by it: a takeover by another server makes it stale. */
   readonly epoch: number;
 
@@ -73,6 +77,7 @@ export class RunSession {
     this.settingsValue = init.settings;
     this.diagnosesJson = init.diagnosesJson;
     this.epoch = init.epoch;
+    this.endedValue = init.ended;
     this.topKey = keyOf(topVerdict(JSON.parse(init.diagnosesJson) as Diagnosis[]));
   }
 
@@ -96,6 +101,14 @@ export class RunSession {
   }
   get owner(): Peer | null {
     return this.ownerValue;
+  }
+  /** The run has ended and nothing came after its end (a hello alone does not reopen it). */
+  get ended(): boolean {
+    return this.endedValue;
+  }
+
+  setEnded(ended: boolean): void {
+    this.endedValue = ended;
   }
 
   /** The seq rules (docs/protocol.md): only lastSeq + 1 is stored; an accepted seq is consumed. */
@@ -124,7 +137,7 @@ export class RunSession {
 
   /** What writing a batch changes here, to put back if its transaction is undone (queued seqs stay accepted). */
   mark(): SessionMark {
-    return { seq: this.committedSeq, step: this.lastStepValue, diagnoses: this.diagnosesJson, top: this.topKey, model: this.modelValue, order: this.orderValue };
+    return { seq: this.committedSeq, step: this.lastStepValue, diagnoses: this.diagnosesJson, top: this.topKey, model: this.modelValue, order: this.orderValue, ended: this.endedValue };
   }
 
   restore(m: SessionMark): void {
@@ -134,6 +147,7 @@ export class RunSession {
     this.topKey = m.top;
     this.modelValue = m.model;
     this.orderValue = m.order;
+    this.endedValue = m.ended;
   }
 
   setModel(model: ModelView): void {

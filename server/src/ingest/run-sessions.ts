@@ -68,6 +68,7 @@ export class RunSessions {
       settings,
       diagnosesJson: row.diagnoses,
       epoch,
+      ended: row.status !== 'live',
     });
     if (row.model) {
       const model = JSON.parse(row.model) as ModelView;

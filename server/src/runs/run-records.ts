@@ -29,7 +29,11 @@ export class RunRecords {
     return this.repo.byUid(uid);
   }
 
-  /** Creates the run, or marks an existing one live again with the hello's fields. */
+  /**
+   * Creates the run, or gives an existing one the hello's fields. An ended run stays ended:
+   * a job that reconnects only to learn its end was stored must not make it live again;
+   * the first message after the end does (reopen).
+   */
   async register(r: RunInfo, now: string): Promise<RunRow> {
     const project = await this.projects.ensure(r.project);
     const existing = await this.repo.byUid(r.id);
@@ -45,8 +49,13 @@ export class RunRecords {
     if (!existing) return this.repo.insert({ uid: r.id, projectId: project.id, createdAt: now, ...fields });
     // Said without naming the other project: a token of one project learns nothing of another.
     if (existing.projectId !== project.id) throw new RunOfOtherProject(`run id ${r.id} is taken by another project; choose another id`);
-    await this.repo.update(existing.id, { ...fields, status: 'live', endedAt: null });
-    return { ...existing, ...fields, status: 'live', endedAt: null };
+    await this.repo.update(existing.id, fields);
+    return { ...existing, ...fields };
+  }
+
+  /** An ended run gets data again: it is live until its next end. */
+  reopen(id: number): Promise<void> {
+    return this.repo.update(id, { status: 'live', endedAt: null });
   }
 
   /** Makes this server the run's one writer; returns the lease epoch its progress is fenced by. */

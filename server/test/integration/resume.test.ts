@@ -68,6 +68,42 @@ describe('resume, restart and rewind', () => {
     removeDir(dir);
   });
 
+  it('a hello after the end keeps the run ended until something new comes, across a restart too', async () => {
+    const dir = tempDir();
+    const status = async (srv: TestServer) => (await getJson<RunDetail>(`${srv.url}/api/v1/runs/end-1`)).body.status;
+    const a = await startServer({ dataDir: dir, engineFactory: noRules });
+    const s = await RawSocket.open(`${a.wsUrl}/v1/ingest`);
+    s.send(hello('end-1'));
+    await s.next((m) => m.type === 'welcome');
+    s.send({ type: 'steps', seq: 1, items: [{ step: 0, scalars: { loss: 1 } }] });
+    s.send({ type: 'end', seq: 2, status: 'stopped' });
+    await s.ack(2);
+    s.close();
+    // The job never saw that ack: it says hello again, learns seq 2 is stored, sends nothing.
+    const again = await RawSocket.open(`${a.wsUrl}/v1/ingest`);
+    again.send(hello('end-1'));
+    expect(await again.next((m) => m.type === 'welcome')).toMatchObject({ lastSeq: 2 });
+    expect(await status(a)).toBe('stopped');
+    again.close();
+    await a.close();
+
+    const b = await startServer({ dataDir: dir, engineFactory: noRules });
+    servers.push(b);
+    const t = await RawSocket.open(`${b.wsUrl}/v1/ingest`);
+    t.send(hello('end-1'));
+    await t.next((m) => m.type === 'welcome');
+    expect(await status(b)).toBe('stopped');
+    t.send({ type: 'steps', seq: 3, items: [{ step: 1, scalars: { loss: 0.5 } }] });
+    await t.ack(3);
+    const reopened = (await getJson<RunDetail>(`${b.url}/api/v1/runs/end-1`)).body;
+    expect(reopened).toMatchObject({ status: 'live', endedAt: null });
+    t.send({ type: 'end', seq: 4, status: 'completed' });
+    await t.ack(4);
+    expect(await status(b)).toBe('completed');
+    t.close();
+    removeDir(dir);
+  });
+
   it('rewindTo discards points at and after the step, records the rewind, and accepts those steps again', async () => {
     const srv = await startServer({ engineFactory: noRules });
     servers.push(srv);
