@@ -6,10 +6,15 @@ import type { PointsRepo } from './points.repo.js';
 /** Tail rows per run sealed into one chunk per series. */
 export const CHUNK_ROWS = 128;
 
-/** Rollup levels, coarsest first: aligned windows of steps summarising the chunks starting in them. */
+/**
+ * Rollup levels, coarsest first: aligned windows of steps summarising the chunks starting in them.
+ * A query reads the coarsest level narrower than its buckets, so up to size-ratio rows a bucket;
+ * level 3 came later (migration 0007), which is why the numbers are not in order.
+ */
 export const ROLLUP_LEVELS = [
   { level: 2, size: 131_072 },
   { level: 1, size: 4_096 },
+  { level: 3, size: 1_024 },
 ] as const;
 
 /**

@@ -236,8 +236,8 @@ export const webhookDeliveries = sqliteTable(
 );
 
 /**
- * Envelopes of a series' chunks per aligned window of steps, at two widths (level 1: 4,096 steps,
- * level 2: 131,072), so a query over millions of points reads a few thousand small rows.
+ * Envelopes of a series' chunks per aligned window of steps, at three widths (level 3: 1,024 steps,
+ * level 1: 4,096, level 2: 131,072), so a query over millions of points reads a few thousand small rows.
  */
 export const rollups = sqliteTable(
   'rollups',
