@@ -72,7 +72,7 @@ def server_entry(work: str) -> tuple[list[str], str, str]:
     srcs = [os.path.join(d, f) for top in ("server/src", "shared/src")
             for d, _, fs in os.walk(os.path.join(ROOT, top)) for f in fs]
     if os.path.exists(dist) and os.path.getmtime(dist) >= max(map(os.path.getmtime, srcs)):
-        return ["server/dist/server.js"], ROOT, "server/dist/server.js (current)"
+        return ["server/dist/start.js"], ROOT, "server/dist/start.js (current)"
     # REPO_ROOT is two levels above the bundle: a tree of links around a fresh dist/
     b = os.path.join(work, "build")
     os.makedirs(os.path.join(b, "server", "scripts"))
@@ -85,7 +85,7 @@ def server_entry(work: str) -> tuple[list[str], str, str]:
     t = time.perf_counter()
     done = subprocess.run([node(), "server/scripts/build.mjs"], cwd=b, check=False)
     if done.returncode == 0:
-        return (["server/dist/server.js"], b, "the working tree bundled by build.mjs in "
+        return (["server/dist/start.js"], b, "the working tree bundled by build.mjs in "
                 f"{time.perf_counter() - t:.1f} s (server/dist/server.js is older than it)")
     return ["--import", "tsx", "server/src/server.ts"], ROOT, "tsx (the bundle failed)"
 

@@ -20,8 +20,8 @@ and its ratio; never passes or fails on timing.
    step; and the warm query (median of 20).
 
 Every gradwatch server is a real one in its own process, started as `npm start` does (node
-with server/package.json's heap flags on the bundled server): server/dist/server.js when it
-is newer than the sources, else the working tree bundled by server/scripts/build.mjs into a
+with server/package.json's heap flags on the bundled server): server/dist/start.js when the
+bundle is newer than the sources, else the working tree bundled by server/scripts/build.mjs into a
 temporary folder (tsx if that fails); the output says which. Ratios are TensorBoard /
 gradwatch: above 1, gradwatch is that many times faster or smaller. Figures 3. and 4.-6. are in
 sbs_freshness.py and sbs_million.py; the table, helpers and server start in sbs_common.py.

@@ -1,8 +1,9 @@
 /**
- * The production server, as `npm start` runs it: server/dist/server.js, built here by
- * scripts/build.mjs with the npm packages bundled in. Bundling can break a package quietly (one
- * that reads its own files, a require() inside an ES module), so this drives the parts that
- * could: both frame encodings end to end, the API docs and their UI, the dashboard's REST.
+ * The production server, as `npm start` runs it: server/dist/start.js and the bundle it loads,
+ * server/dist/server.js, built here by scripts/build.mjs with the npm packages bundled in.
+ * Bundling can break a package quietly (one that reads its own files, a require() inside an ES
+ * module), so this drives the parts that could: both frame encodings end to end, the API docs
+ * and their UI, the dashboard's REST.
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -19,7 +20,7 @@ beforeAll(async () => {
   execFileSync(process.execPath, [join(ROOT, 'server/scripts/build.mjs')], { cwd: join(ROOT, 'server'), stdio: 'inherit' });
   dataDir = tempDir('gradwatch-bundle-');
   const t0 = performance.now();
-  srv = await startProc(dataDir, await freePort(), {}, true, ['--max-old-space-size=256', '--max-semi-space-size=16', join(ROOT, 'server/dist/server.js')]);
+  srv = await startProc(dataDir, await freePort(), {}, true, ['--max-old-space-size=256', '--max-semi-space-size=16', join(ROOT, 'server/dist/start.js')]);
   startMs = performance.now() - t0;
 }, 120_000);
 
@@ -31,7 +32,7 @@ afterAll(async () => {
 const exportOf = async (run: string, name: string) =>
   (await getJson<{ points: unknown[] }>(`${srv.url}/api/v1/runs/${run}/series/export?name=${encodeURIComponent(name)}`)).body.points;
 
-describe('the bundled server (dist/server.js)', () => {
+describe('the bundled server (dist/start.js)', () => {
   it('starts and answers health', async () => {
     console.log(`bundled server: /healthz answered ${Math.round(startMs)} ms after the spawn`);
     expect((await getJson(`${srv.url}/healthz`)).status).toBe(200);
