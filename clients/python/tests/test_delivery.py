@@ -75,6 +75,8 @@ def test_ctrl_c_while_a_chunk_is_written_waits_for_the_whole_line(tmp_path, monk
         return CtrlCOnFlush(fh) if "w" in mode else fh
 
     monkeypatch.setattr(overflow, "open", opener, raising=False)
+    # Python's own handler, even under a launcher that started the process with SIGINT ignored
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     ov = Overflow(str(tmp_path / "spool" / "overflow.jsonl"))
     items = [("log", i, {"loss": i * 0.5}, None, None, None, None, 1.0 + i)
              for i in range(CHUNK * 2)]
@@ -91,6 +93,7 @@ def test_ctrl_c_while_a_chunk_is_written_waits_for_the_whole_line(tmp_path, monk
         got.extend(chunk)
     assert got == items, "every item once, in order"
     ov.close()
+    signal.signal(signal.SIGINT, previous)
 
 
 def test_a_full_queue_spills_and_loses_nothing(fake: FakeServer, spool: str) -> None:

@@ -80,10 +80,12 @@ export class BatchCommitter {
     touched.add(s);
     if (p.msg.type === 'resend' || p.msg.seq !== s.lastSeq + 1) return;
     const stepBefore = s.lastStep;
+    const endedBefore = s.ended;
     try {
       if (!p.error) await this.d.store.transact(() => this.writer.apply(p, now));
     } catch (e) {
       this.forgetWrites(p);
+      s.setEnded(endedBefore);
       // Nothing more may run outside the transaction: the whole batch fails and is retried.
       if (!this.d.store.inTransaction()) throw e;
       if (e instanceof Rejection) {

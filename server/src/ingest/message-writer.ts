@@ -43,11 +43,16 @@ export class MessageWriter {
   }
 
   async apply(p: Pending, now: string): Promise<void> {
+    await this.applyMessage(p, now);
+    // After the message's checks passed: a rejected message reopens nothing.
     const type = p.msg.type;
     if (p.session.ended && type !== 'end' && type !== 'resend' && type !== 'rejected') {
       await this.records.reopen(p.session.ref.id);
       p.session.setEnded(false);
     }
+  }
+
+  private applyMessage(p: Pending, now: string): Promise<void> {
     switch (p.msg.type) {
       case 'steps':
         return this.applySteps(p, p.msg, now);

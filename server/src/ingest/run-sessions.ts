@@ -84,7 +84,10 @@ export class RunSessions {
   /** Re-reads stored progress into a session after a rollback or a rewind left memory ahead. */
   async refresh(session: RunSession): Promise<void> {
     const row = await this.records.find(session.uid);
-    if (row) session.reset(row.lastSeq, row.lastStep);
+    if (row) {
+      session.reset(row.lastSeq, row.lastStep);
+      session.setEnded(row.status !== 'live');
+    }
   }
 
   /** New settings for a project's runs in memory: each gets a fresh engine that knows its model. */

@@ -84,6 +84,10 @@ describe('resume, restart and rewind', () => {
     again.send(hello('end-1'));
     expect(await again.next((m) => m.type === 'welcome')).toMatchObject({ lastSeq: 2 });
     expect(await status(a)).toBe('stopped');
+    // A message refused for its content stores nothing, so reopens nothing either.
+    again.send({ type: 'steps', seq: 3, items: [{ step: 0, scalars: { loss: 2 } }] });
+    expect(await again.next((m) => m.type === 'error')).toMatchObject({ code: 'step_order', seq: 3 });
+    expect(await status(a)).toBe('stopped');
     again.close();
     await a.close();
 
@@ -93,12 +97,12 @@ describe('resume, restart and rewind', () => {
     t.send(hello('end-1'));
     await t.next((m) => m.type === 'welcome');
     expect(await status(b)).toBe('stopped');
-    t.send({ type: 'steps', seq: 3, items: [{ step: 1, scalars: { loss: 0.5 } }] });
-    await t.ack(3);
+    t.send({ type: 'steps', seq: 4, items: [{ step: 1, scalars: { loss: 0.5 } }] });
+    await t.ack(4);
     const reopened = (await getJson<RunDetail>(`${b.url}/api/v1/runs/end-1`)).body;
     expect(reopened).toMatchObject({ status: 'live', endedAt: null });
-    t.send({ type: 'end', seq: 4, status: 'completed' });
-    await t.ack(4);
+    t.send({ type: 'end', seq: 5, status: 'completed' });
+    await t.ack(5);
     expect(await status(b)).toBe('completed');
     t.close();
     removeDir(dir);
