@@ -24,23 +24,22 @@ const KIND: Record<Exclude<StatsType, 'Activations'>, 'param' | 'grad' | 'update
 const safeName = (s: string): string => s.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 100) || '_';
 
 /**
- * A protocol Stats object needs mean, std, meanAbs, min and max. DL4J sends the first three as
- * summaries and min/max only with a histogram, so a statistic without its histogram is left out
- * (a NaN summary for a parameter missing from a map, e.g. a frozen layer's gradient, never has
- * one either, so it is not mistaken for a non-finite tensor).
+ * A protocol Stats object from DL4J's summaries (mean, stdev, mean magnitude) and, when the
+ * histogram of that statistic came too, its min and max. DL4J marks a parameter missing from a
+ * map (e.g. a frozen layer's gradient) with NaN summaries and no histogram; without a histogram
+ * all-NaN summaries are therefore left out, since they cannot be told from a NaN tensor (which
+ * the score shows as well). A real NaN tensor with histograms on keeps its NaN min and max.
  */
 function statsOf(e: StatsEntry, stat: StatsType): Stats | undefined {
-  const h = e.histograms.find((x) => x.stat === stat);
-  if (!h) return undefined;
-  const v = (s: string): Num | undefined => {
-    const x = e.summaries.find((y) => y.stat === stat && y.summary === s);
-    return x === undefined ? undefined : encodeNum(x.value);
-  };
-  const mean = v('Mean');
-  const std = v('Stdev');
-  const meanAbs = v('MeanMagnitude');
+  const raw = (s: string): number | undefined => e.summaries.find((y) => y.stat === stat && y.summary === s)?.value;
+  const mean = raw('Mean');
+  const std = raw('Stdev');
+  const meanAbs = raw('MeanMagnitude');
   if (mean === undefined || std === undefined || meanAbs === undefined) return undefined;
-  return { mean, std, meanAbs, min: encodeNum(h.min), max: encodeNum(h.max) };
+  const moments = { mean: encodeNum(mean), std: encodeNum(std), meanAbs: encodeNum(meanAbs) };
+  const h = e.histograms.find((x) => x.stat === stat);
+  if (h) return { ...moments, min: encodeNum(h.min), max: encodeNum(h.max) };
+  return Number.isNaN(mean) && Number.isNaN(std) && Number.isNaN(meanAbs) ? undefined : moments;
 }
 
 /** Equal-width bins from min to max; more than MAX_BINS are merged in whole groups, so counts stay exact. */
@@ -107,9 +106,10 @@ function learningRates(u: Update, layout: ReturnType<typeof paramLayout>): Recor
   return out;
 }
 
+/** Input stats need min and max (the data rules read the range), so only with a histogram. */
 function inputsOf(e: StatsEntry): InputStats | undefined {
   const s = statsOf(e, 'Activations');
-  return s ? { mean: s.mean, std: s.std, min: s.min, max: s.max } : undefined;
+  return s?.min !== undefined && s.max !== undefined ? { mean: s.mean, std: s.std, min: s.min, max: s.max } : undefined;
 }
 
 /**

@@ -10,8 +10,8 @@ export interface NumStats {
   mean: number;
   std: number;
   meanAbs: number;
-  min: number;
-  max: number;
+  min?: number;
+  max?: number;
   norm?: number;
   nonFinite?: number;
   fracZero?: number;

@@ -141,6 +141,26 @@ describe('Update to protocol content', () => {
     expect(mapUpdate(roundTrip({ ...spec, score: NaN })).item.scalars.loss).toBe('NaN');
   });
 
+  it('keeps the moments without min and max when histograms are off', () => {
+    const { item, hists } = mapUpdate(roundTrip({ ...spec, histograms: false }));
+    const m = (x: number[], k: number) => {
+      const t = tensorStats(x, k);
+      return { mean: t.mean, std: t.std, meanAbs: t.meanAbs };
+    };
+    const p = (k: string) => params[k] as Required<ReportSpec['params'][string]>;
+    expect(item.layers).toEqual({
+      '0': { param: m(p('0_W').P, P), grad: m(p('0_W').G, G), update: m(p('0_W').U, U), bias: m(p('0_b').P, P), act: m(acts['0'], 3) },
+      '1': { param: m(p('1_W').P, P), grad: m(p('1_W').G, G), update: m(p('1_W').U, U), bias: m(p('1_b').P, P) },
+    });
+    expect(hists).toEqual([]);
+    expect(item.inputs).toBeUndefined(); // the data rules need the input's range
+    // A frozen layer's gradient (NaN summaries) is still left out; a tensor with one NaN moment is kept.
+    const frozen = { ...params, '0_W': { P: params['0_W']?.P as number[], U: params['0_W']?.U as number[] } };
+    expect(Object.keys(mapUpdate(roundTrip({ ...spec, params: frozen, histograms: false })).item.layers?.['0'] ?? {}).sort()).toEqual(['act', 'bias', 'param', 'update']);
+    const inf = { ...params, '1_W': { ...params['1_W'], G: (params['1_W']?.G as number[]).map((x, i) => (i === 0 ? Infinity : x)) } };
+    expect(mapUpdate(roundTrip({ ...spec, params: inf, histograms: false })).item.layers?.['1']?.grad).toMatchObject({ mean: 'Infinity' });
+  });
+
   it('turns histograms into edges and counts, merging past 1000 bins exactly', () => {
     const { hists } = mapUpdate(roundTrip(spec));
     expect(hists.map((h) => `${h.layer}/${h.of}`).sort()).toEqual(['0/act', '0/grad', '0/param', '0/update', '1/grad', '1/param', '1/update']);

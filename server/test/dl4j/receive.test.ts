@@ -125,6 +125,31 @@ describe('a DL4J session through /remoteReceive', () => {
   });
 });
 
+describe('a DL4J session with histograms off', () => {
+  it('stores mean, stdev and mean magnitude of each layer, and the update ratio', async () => {
+    const session = 'no-histograms';
+    const run = runIdOf(session, 'w');
+    expect((await post(srv.url, staticInfo(session, 'w'))).status).toBe(200);
+    const specs = Array.from({ length: 4 }, (_, it) => ({ ...reportSpec(session, 'w', it, T0 + it * 100), histograms: false }));
+    for (const spec of specs) {
+      const r = await post(srv.url, update(spec));
+      expect(r, JSON.stringify(r.body)).toMatchObject({ status: 200, body: { stored: 1 } }); // the steps message alone
+    }
+    const arr = (it: number, k: string, kind: 'P' | 'U') => specs[it]?.params[k]?.[kind] as number[];
+    const pmm = specs.map((_, it) => tensorStats(arr(it, '0_W', 'P'), P).meanAbs);
+    const umm = specs.map((_, it) => tensorStats(arr(it, '0_W', 'U'), U).meanAbs);
+    expect(await points(run, 'layer/0/param/meanAbs')).toEqual(pmm.map((v, it) => [it, v]));
+    expect(await points(run, 'layer/0/param/std')).toEqual(specs.map((_, it) => [it, tensorStats(arr(it, '0_W', 'P'), P).std]));
+    const ratio = await points(run, 'layer/0/update_ratio');
+    expect(ratio.map(([step]) => step)).toEqual([0, 1, 2, 3]);
+    ratio.forEach(([, v], i) => expect(v as number).toBeCloseTo(Math.log10((umm[i] as number) / (pmm[i] as number)), 12));
+    const names = (await api<{ series: SeriesInfo[] }>(`/runs/${run}/series`)).body.series.map((s) => s.name);
+    expect(names.filter((n) => n.endsWith('/min') || n.endsWith('/max') || n.startsWith('inputs/'))).toEqual([]);
+    const hs = (await api<{ histograms: Histogram[] }>(`/runs/${run}/histograms?layer=0&of=param`)).body.histograms;
+    expect(hs).toEqual([]);
+  });
+});
+
 describe('alerts for a DL4J run', () => {
   it('opens nan.detected when the score turns NaN, as for any run', async () => {
     const session = 'nan-session';

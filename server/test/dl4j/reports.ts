@@ -51,6 +51,8 @@ export interface ReportSpec {
   performance?: UpdateIn['performance'];
   gc?: UpdateIn['gc'];
   learningRates?: boolean;
+  /** false: summaries only, as with histograms off in StatsUpdateConfiguration or SameDiffStatsListener. */
+  histograms?: boolean;
   sessionId?: string;
   workerId?: string;
   typeId?: string;
@@ -73,13 +75,13 @@ export function buildUpdate(spec: ReportSpec): UpdateIn {
     }
     for (const [k, st] of KINDS) {
       const arr = p[k];
-      if (arr) e.histograms.push(tensorStats(arr, st).hist);
+      if (arr && spec.histograms !== false) e.histograms.push(tensorStats(arr, st).hist);
     }
     return e;
   });
   for (const l of layerNames) {
     const s = tensorStats((spec.acts as Record<string, number[]>)[l] as number[], A);
-    entries.push({ learningRate: 0, summaries: [[A, MEAN, s.mean], [A, STDEV, s.std], [A, MM, s.meanAbs]], histograms: [s.hist] });
+    entries.push({ learningRate: 0, summaries: [[A, MEAN, s.mean], [A, STDEV, s.std], [A, MM, s.meanAbs]], histograms: spec.histograms === false ? [] : [s.hist] });
   }
   let bits = 1;
   if (spec.memory?.length) bits |= 1 << 1;

@@ -16,13 +16,16 @@ const NamedRecord = <T extends Parameters<typeof Type.Record>[1]>(value: T, maxL
 const Seq = Type.Integer({ minimum: 1 });
 const Step = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 
-/** Statistics of one tensor, computed over its finite elements; nonFinite counts the rest. */
+/**
+ * Statistics of one tensor, computed over its finite elements; nonFinite counts the rest.
+ * min and max may be left out by a source that only has the moments (DL4J without histograms).
+ */
 export const Stats = Type.Object({
   mean: Num,
   std: Num,
   meanAbs: Num,
-  min: Num,
-  max: Num,
+  min: Type.Optional(Num),
+  max: Type.Optional(Num),
   norm: Type.Optional(Num),
   nonFinite: Type.Optional(Num),
   fracZero: Type.Optional(Num),

@@ -19,7 +19,7 @@ function statsNonFinite(s: NumStats | undefined): boolean {
   if (s.nonFinite !== undefined && (s.nonFinite > 0 || Number.isNaN(s.nonFinite))) return true;
   // A summary that overflowed (std of values near 1e38) is as alarming as a NaN element.
   return !(Number.isFinite(s.mean) && Number.isFinite(s.std) && Number.isFinite(s.meanAbs) &&
-    Number.isFinite(s.min) && Number.isFinite(s.max) && (s.norm === undefined || Number.isFinite(s.norm)));
+    Number.isFinite(s.min ?? 0) && Number.isFinite(s.max ?? 0) && Number.isFinite(s.norm ?? 0));
 }
 
 /**
@@ -78,7 +78,7 @@ function findHits(ctx: RunContext, s: StepView): Hit[] {
  * step flagged by an overflow alone finds no hit in findHits.
  */
 function statsSuspect(s: NumStats | undefined): boolean {
-  return s !== undefined && ((s.nonFinite ?? 0) !== 0 || !Number.isFinite(s.mean + s.std + s.meanAbs + s.min + s.max + (s.norm ?? 0)));
+  return s !== undefined && ((s.nonFinite ?? 0) !== 0 || !Number.isFinite(s.mean + s.std + s.meanAbs + (s.min ?? 0) + (s.max ?? 0) + (s.norm ?? 0)));
 }
 
 /** Cheap first pass (a superset of findHits): most steps are finite, and those must cost next to nothing. */
