@@ -40,7 +40,7 @@ function bench(): number {
   e.onHello({ id: 'bench', project: 'bench', name: 'bench', config: { batchSize: 64 } });
   e.onModel(model);
   let alerts = 0;
-  const seen = new Set<string>();
+  const seen = new Map<string, number>();
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < STEPS; i++) {
     const v = pool[i % pool.length] as StepView;
@@ -50,13 +50,16 @@ function bench(): number {
     const changes = e.onStep(v);
     for (const c of changes) {
       alerts++;
-      seen.add(`${c.rule}:${c.severity}`);
+      const key = `${c.rule} ${c.severity} ${c.action}`;
+      seen.set(key, (seen.get(key) ?? 0) + 1);
     }
     // As ingest does: the verdict is read again whenever alerts changed.
     if (changes.length > 0) e.diagnoses();
   }
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-  if (alerts > 0) console.log(`  (note: ${alerts} alert changes on the synthetic healthy stream: ${[...seen].join(", ")})`);
+  // The stream's loss flattens out after ~7,000 steps: lr.loss_plateau then rightly opens as info
+  // (converged) and refreshes its evidence once per 200-step window.
+  if (alerts > 0) console.log(`  (${alerts} alert changes on the synthetic stream: ${[...seen].map(([k, n]) => `${k} ×${n}`).join(', ')})`);
   return STEPS / secs;
 }
 

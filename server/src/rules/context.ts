@@ -3,10 +3,11 @@
  * few running summaries of the loss, learning rate and gradient norm. The engine updates it
  * before any rule sees a step, so every rule reads the same numbers.
  */
-import type { LayerInfo, RunInfo } from '@gradwatch/shared';
+import type { LayerInfo, RunInfo, StatKind } from '@gradwatch/shared';
 import type { RunFacts } from '../diagnosis/index.js';
-import type { EvalView, ModelView, StepView } from './types.js';
-import { Ema, isEmbedding, isNormLayer, isRecurrent, isSigmoid, num, str } from './util.js';
+import type { EvalView, ModelView, NumStats, StepView } from './types.js';
+import { LossTracker, LrTracker } from './trackers.js';
+import { isEmbedding, isNormLayer, isRecurrent, isSigmoid, num, str } from './util.js';
 
 /** The reserved scalar: the total gradient norm over all parameters (clip_grad_norm_'s return value). */
 export const GRAD_NORM_SCALAR = 'grad_norm';
@@ -35,66 +36,31 @@ export interface LayerFlags {
   module: string;
 }
 
-/** Losses averaged at the start of a run to get its starting level. */
-const INITIAL_LOSS_STEPS = 10;
-
-export class LossTracker {
-  /** Fast EMA: follows the loss closely, still smooths single-batch noise. */
-  readonly fast = new Ema(0.1);
-  /** Slow EMA: the level used for plateau and progress questions. */
-  readonly slow = new Ema(0.02);
-  count = 0;
-  initial: number | undefined;
-  private initialSum = 0;
-  minFast = Number.POSITIVE_INFINITY;
-  /** Relative comparisons make no sense for losses that can be negative (log-likelihoods). */
-  allNonNegative = true;
-  last: number | undefined;
-
-  push(loss: number | undefined): void {
-    if (loss === undefined || !Number.isFinite(loss)) return;
-    this.last = loss;
-    if (loss < 0) this.allNonNegative = false;
-    this.count++;
-    if (this.count <= INITIAL_LOSS_STEPS) {
-      this.initialSum += loss;
-      this.initial = this.initialSum / this.count;
-    }
-    const f = this.fast.push(loss);
-    this.slow.push(loss);
-    if (this.count >= INITIAL_LOSS_STEPS) this.minFast = Math.min(this.minFast, f);
-  }
-
-  /** Fraction of the starting loss that has been removed so far (0 = none, 1 = all). */
-  progress(): number | undefined {
-    const init = this.initial;
-    const now = this.slow.value;
-    if (init === undefined || now === undefined || !this.allNonNegative || init <= 0) return undefined;
-    return (init - now) / init;
-  }
+/**
+ * One layer of the current step as the rules iterate it. `s.layers` is keyed by layer name, and
+ * an object with that many keys is a dictionary to V8: every for…in over it collects its keys
+ * again, and every per-layer Map lookup hashes the name. observeStep walks it once per step and
+ * fills these rows (one object per layer for the whole run, reused), so the rules loop over an
+ * array and keep their per-layer state in arrays indexed by `id`.
+ */
+export interface LayerRow {
+  readonly name: string;
+  /** Dense, per run, in first-seen order. */
+  readonly id: number;
+  /** The model's facts on this layer: undefined before a model, or for a layer it does not name. */
+  flags: LayerFlags | undefined;
+  /** The model's description of this layer, when it has one. */
+  info: LayerInfo | undefined;
+  /** This step's stats of the layer. */
+  stats: Partial<Record<StatKind, NumStats>>;
+  /** This step's update ratio, when it has one. */
+  ratio: number | undefined;
 }
 
-export class LrTracker {
-  value: number | undefined;
-  max = 0;
-  private readonly ema = new Ema(0.05);
-  /** lr above its recent average: a warm-up in progress. */
-  rising = false;
+/** A layer counts as trainable unless the client said otherwise. */
+export const isTrainable = (row: LayerRow): boolean => row.flags?.trainable !== false;
 
-  push(lr: number | undefined): void {
-    if (lr === undefined || !Number.isFinite(lr)) return;
-    const prev = this.ema.value;
-    this.ema.push(lr);
-    this.rising = prev !== undefined && lr > prev * 1.001;
-    this.value = lr;
-    this.max = Math.max(this.max, lr);
-  }
-
-  /** The schedule has the rate well below its peak (warm-up start or decay tail). */
-  scheduledLow(frac: number): boolean {
-    return this.value !== undefined && (this.rising || this.value < frac * this.max);
-  }
-}
+const NO_STATS: Partial<Record<StatKind, NumStats>> = Object.freeze({});
 
 export class RunContext {
   run: RunInfo | undefined;
@@ -122,6 +88,9 @@ export class RunContext {
   hasNorm = false;
   /** Largest finite update ratio over trainable layers this step. */
   maxUpdateRatio: number | undefined;
+  /** The layers of the current step, in the order sent (see LayerRow). */
+  readonly rows: LayerRow[] = [];
+  private readonly rowOf = new Map<string, LayerRow>();
 
   setRun(run: RunInfo): void {
     this.run = run;
@@ -149,6 +118,20 @@ export class RunContext {
         module: sub?.[1] ?? l.name,
       });
     });
+    for (const row of this.rowOf.values()) {
+      row.flags = this.flags.get(row.name);
+      row.info = this.layerInfo.get(row.name);
+    }
+  }
+
+  /** The row of a layer, made at its first sight. */
+  row(name: string): LayerRow {
+    let row = this.rowOf.get(name);
+    if (!row) {
+      row = { name, id: this.rowOf.size, flags: this.flags.get(name), info: this.layerInfo.get(name), stats: NO_STATS, ratio: undefined };
+      this.rowOf.set(name, row);
+    }
+    return row;
   }
 
   get layers(): LayerInfo[] {
@@ -252,14 +235,19 @@ export class RunContext {
     let sq = 0;
     let any = false;
     let maxRatio = Number.NEGATIVE_INFINITY;
+    const rows = this.rows;
+    rows.length = 0;
     for (const name in s.layers) {
-      const n = s.layers[name]?.grad?.norm;
+      const row = this.row(name);
+      const stats = (row.stats = s.layers[name] ?? NO_STATS);
+      const r = (row.ratio = s.updateRatio[name]);
+      rows.push(row);
+      const n = stats.grad?.norm;
       if (n !== undefined && Number.isFinite(n)) {
         sq += n * n;
         any = true;
       }
-      const r = s.updateRatio[name];
-      if (r !== undefined && Number.isFinite(r) && this.trainable(name)) maxRatio = Math.max(maxRatio, r);
+      if (r !== undefined && Number.isFinite(r) && isTrainable(row)) maxRatio = Math.max(maxRatio, r);
     }
     const reported = s.scalars[GRAD_NORM_SCALAR];
     this.gradNormReported = reported !== undefined && Number.isFinite(reported);

@@ -6,7 +6,7 @@
  * absent), which neither opens nor resolves anything.
  */
 import type { Severity } from '@gradwatch/shared';
-import type { RunContext } from './context.js';
+import type { LayerRow, RunContext } from './context.js';
 import type { EvalView, StepView } from './types.js';
 import { Sustain } from './util.js';
 
@@ -89,23 +89,28 @@ export function sustained(sus: Sustain, sink: Sink, hit: boolean, layer?: string
 
 /** One Sustain per layer, made on the layer's first observation (layers can appear mid-run). */
 export class PerLayerSustain {
-  private readonly per = new Map<string, Sustain>();
+  /** By LayerRow.id: an array index, not a name lookup, on the per-step path. */
+  private readonly per: Array<Sustain | undefined> = [];
+  private readonly names: string[] = [];
   constructor(readonly window: number, readonly need: number) {}
 
-  /** `sustained` for `layer`. */
-  push(sink: Sink, layer: string, hit: boolean): boolean {
-    let sus = this.per.get(layer);
-    if (!sus) this.per.set(layer, (sus = new Sustain(this.window, this.need)));
-    return sustained(sus, sink, hit, layer);
+  /** `sustained` for the layer of `row`. */
+  push(sink: Sink, row: LayerRow, hit: boolean): boolean {
+    let sus = this.per[row.id];
+    if (!sus) {
+      this.per[row.id] = sus = new Sustain(this.window, this.need);
+      this.names.push(row.name);
+    }
+    return sustained(sus, sink, hit, row.name);
   }
 
   /** Hits in the layer's current window (evidence for the alert). */
-  count(layer: string): number {
-    return this.per.get(layer)?.count ?? 0;
+  count(row: LayerRow): number {
+    return this.per[row.id]?.count ?? 0;
   }
 
   /** Every layer observed so far. */
-  layers(): IterableIterator<string> {
-    return this.per.keys();
+  layers(): readonly string[] {
+    return this.names;
   }
 }

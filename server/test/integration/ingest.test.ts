@@ -113,7 +113,7 @@ describe('volume and exact read-back', () => {
     s.send({ type: 'steps', seq: 1, items: [{ step: 0, scalars: { loss: 1 }, layers: { fc: { param: moments, update: { ...moments, meanAbs: 8e-5 } } } }] });
     await s.ack(1);
     s.send({ type: 'steps', seq: 2, items: [{ step: 1, scalars: { loss: 1 }, layers: { fc: { param: { mean: 0, std: 0.1 } } } }] });
-    const e = (await s.next((m) => m.seq === 2)) as { type: string; code?: string };
+    const e = (await s.next((m) => 'seq' in m && m.seq === 2)) as { type: string; code?: string };
     expect(e).toMatchObject({ type: 'error', code: 'bad_message' });
     const names = (await getJson<{ series: Array<{ name: string }> }>(`${srv.url}/api/v1/runs/moments-1/series`)).body.series.map((x) => x.name).sort();
     expect(names).toEqual(['layer/fc/param/mean', 'layer/fc/param/meanAbs', 'layer/fc/param/std', 'layer/fc/update/mean', 'layer/fc/update/meanAbs', 'layer/fc/update/std', 'layer/fc/update_ratio', 'loss']);

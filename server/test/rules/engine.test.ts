@@ -72,6 +72,26 @@ describe('alert lifecycle', () => {
   });
 });
 
+describe('per-layer state', () => {
+  it('applies a model sent mid-run to layers already seen, and counts from then on', () => {
+    const e = createRunEngine();
+    const log = new AlertLog();
+    const dead = (i: number) => step(i, { loss: 1 }, {
+      fc1: { act: { ...st(0.5), fracDeadUnits: 0.9 } },
+      fc2: { act: { ...st(0.5), fracDeadUnits: 0.9 } },
+    });
+    for (let i = 0; i < 30; i++) log.add(e.onStep(dead(i)));
+    const deadUnits = () => log.changes.filter((c) => c.rule === 'act.dead_units');
+    expect(deadUnits()).toEqual([]); // no model: which layer is hidden is unknown
+    e.onModel(MODEL);
+    for (let i = 30; i < 45; i++) log.add(e.onStep(dead(i)));
+    expect(deadUnits()).toEqual([]); // 15 observations since the model, 16 needed
+    log.add(e.onStep(dead(45)));
+    // fc1 is hidden; fc2 is the output layer, whose zeros are not dead units.
+    expect(deadUnits()).toEqual([expect.objectContaining({ action: 'open', layer: 'fc1', firstStep: 45 })]);
+  });
+});
+
 describe('nan.detected', () => {
   it('ignores finite stats whose sum overflows (its cheap check) and still opens on a real NaN after them', () => {
     const errors: string[] = [];

@@ -7,10 +7,10 @@
  */
 import { PerLayerSustain, SECTIONS, defineRule } from '../rule.js';
 import { Sustain, isRecurrent, isSaturating, r4 } from '../util.js';
-import type { RunContext } from '../context.js';
+import type { LayerRow } from '../context.js';
 
 /** Hidden = known from the model and not its output layer. Without a model we cannot tell, so we stay silent. */
-const hidden = (ctx: RunContext, name: string): boolean => ctx.flags.get(name)?.hidden === true;
+const hidden = (row: LayerRow): boolean => row.flags?.hidden === true;
 
 export const sigmoidTanhDeep = defineRule({
   id: 'act.saturating_hidden',
@@ -54,13 +54,11 @@ export const saturated = defineRule({
     const per = new PerLayerSustain(t.window, t.need);
     return {
       onStep(ctx, s, sink) {
-        for (const name in s.layers) {
-          const f = s.layers[name]?.act?.fracSaturated;
-          if (f === undefined || !Number.isFinite(f) || !hidden(ctx, name)) continue;
-          if (ctx.flags.get(name)?.recurrent) continue;
-          const info = ctx.layerInfo.get(name);
+        for (const row of ctx.rows) {
+          const f = row.stats.act?.fracSaturated;
+          if (f === undefined || !Number.isFinite(f) || !hidden(row) || row.flags?.recurrent) continue;
           const hit = f > t.maxSaturated;
-          if (per.push(sink, name, hit) && hit) sink.fire(name, { fracSaturated: r4(f), activation: info?.activation ?? null });
+          if (per.push(sink, row, hit) && hit) sink.fire(row.name, { fracSaturated: r4(f), activation: row.info?.activation ?? null });
         }
       },
     };
@@ -87,12 +85,12 @@ export const deadRelu = defineRule({
       onStep(ctx, s, sink) {
         const bs = ctx.cfgNum('batchSize');
         if (bs !== undefined && bs < t.minBatch) return;
-        for (const name in s.layers) {
-          const f = s.layers[name]?.act?.fracDeadUnits;
-          if (f === undefined || !Number.isFinite(f) || !hidden(ctx, name)) continue;
+        for (const row of ctx.rows) {
+          const f = row.stats.act?.fracDeadUnits;
+          if (f === undefined || !Number.isFinite(f) || !hidden(row)) continue;
           const hit = f > t.maxDead;
-          if (per.push(sink, name, hit) && hit) {
-            sink.fire(name, { fracDeadUnits: r4(f), fracZero: r4(s.layers[name]?.act?.fracZero) });
+          if (per.push(sink, row, hit) && hit) {
+            sink.fire(row.name, { fracDeadUnits: r4(f), fracZero: r4(row.stats.act?.fracZero) });
           }
         }
       },
@@ -120,16 +118,17 @@ export const actStd = defineRule({
     'network. Revisit the initialisation scale or add normalisation (BatchNorm/LayerNorm).',
   clearAfter: 50,
   create(t) {
-    const per = new Map<string, StdState>();
+    const per: Array<StdState | undefined> = []; // by LayerRow.id
     return {
       onStep(ctx, s, sink) {
         if (s.step < t.warmup) return;
-        for (const name in s.layers) {
-          const sd = s.layers[name]?.act?.std;
-          if (sd === undefined || !Number.isFinite(sd) || !hidden(ctx, name)) continue;
-          const sig = ctx.flags.get(name)?.sigmoid === true;
-          let st = per.get(name);
-          if (!st) per.set(name, (st = { mild: new Sustain(t.window, t.need), severe: new Sustain(t.window, t.need) }));
+        for (const row of ctx.rows) {
+          const sd = row.stats.act?.std;
+          if (sd === undefined || !Number.isFinite(sd) || !hidden(row)) continue;
+          const name = row.name;
+          const sig = row.flags?.sigmoid === true;
+          let st = per[row.id];
+          if (!st) per[row.id] = st = { mild: new Sustain(t.window, t.need), severe: new Sustain(t.window, t.need) };
           const mildHit = (!sig && sd < t.low) || sd > t.high;
           const severeHit = sd < t.severeLow || sd > t.severeHigh;
           const mild = st.mild.push(mildHit);

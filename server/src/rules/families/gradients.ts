@@ -6,6 +6,7 @@
  * norm jumped just before.
  */
 import { SECTIONS, defineRule, sustained } from '../rule.js';
+import type { LayerRow } from '../context.js';
 import type { StepView } from '../types.js';
 import { RollingMedian, Sustain, r4 } from '../util.js';
 
@@ -20,19 +21,14 @@ class LayerGrowth {
   private latest: StepView | undefined;
   private firstSteps = 0;
 
-  observe(s: StepView): void {
-    let any = false;
-    for (const _ in s.layers) {
-      any = true;
-      break;
-    }
-    if (!any) return;
+  observe(s: StepView, rows: readonly LayerRow[]): void {
+    if (rows.length === 0) return;
     this.latest = s;
     // A layer's first norm: from the first few steps with layer stats (layers may be sampled).
     if (this.firstSteps >= 3) return;
     this.firstSteps++;
-    for (const name in s.layers) {
-      const n = s.layers[name]?.grad?.norm;
+    for (const { name, stats } of rows) {
+      const n = stats.grad?.norm;
       if (n !== undefined && Number.isFinite(n) && !this.first.has(name)) this.first.set(name, n);
     }
   }
@@ -78,7 +74,7 @@ export const exploding = defineRule({
     const layers = new LayerGrowth();
     return {
       onStep(ctx, s, sink) {
-        layers.observe(s);
+        layers.observe(s, ctx.rows);
         const n = ctx.gradNorm;
         if (n === undefined) return;
         const m = med.median();

@@ -6,6 +6,7 @@
  */
 import { PerLayerSustain, SECTIONS, defineRule, sustained } from '../rule.js';
 import { Sustain, r4 } from '../util.js';
+import { isTrainable } from '../context.js';
 
 export const updateRatioHigh = defineRule({
   id: 'lr.update_ratio_high',
@@ -22,14 +23,15 @@ export const updateRatioHigh = defineRule({
     'for it. Lower it (try 3-10x) until the ratio sits near -3, or add warm-up.',
   clearAfter: 20,
   create(t) {
-    const per = new Map<string, { slow: Sustain; fast: Sustain }>();
+    const per: Array<{ slow: Sustain; fast: Sustain } | undefined> = []; // by LayerRow.id
     return {
-      onStep(ctx, s, sink) {
-        for (const name in s.updateRatio) {
-          const r = s.updateRatio[name];
-          if (r === undefined || Number.isNaN(r) || !ctx.trainable(name)) continue;
-          let st = per.get(name);
-          if (!st) per.set(name, (st = { slow: new Sustain(t.window, t.need), fast: new Sustain(t.fastWindow, t.fastNeed) }));
+      onStep(ctx, _s, sink) {
+        for (const row of ctx.rows) {
+          const r = row.ratio;
+          if (r === undefined || Number.isNaN(r) || !isTrainable(row)) continue;
+          const name = row.name;
+          let st = per[row.id];
+          if (!st) per[row.id] = st = { slow: new Sustain(t.window, t.need), fast: new Sustain(t.fastWindow, t.fastNeed) };
           const hit = r > t.high;
           // The fast window only ever fires: clearing is the slow window's business.
           const severe = st.fast.push(r > t.severe);
@@ -66,15 +68,14 @@ export const updateRatioLow = defineRule({
         const scheduled = ctx.lr.scheduledLow(t.scheduleFrac) || (ctx.loss.progress() ?? 0) > t.maxProgress;
         const lr = ctx.lr.value ?? ctx.optimizerNum('lr');
         const adaptive = ADAPTIVE.test(ctx.optimizerType() ?? '');
-        for (const name in s.updateRatio) {
-          const r = s.updateRatio[name];
-          if (r === undefined || Number.isNaN(r) || !ctx.trainable(name)) continue;
-          if (ctx.flags.get(name)?.embedding) continue;
-          const w = s.layers[name]?.param?.meanAbs;
+        for (const row of ctx.rows) {
+          const r = row.ratio;
+          if (r === undefined || Number.isNaN(r) || !isTrainable(row) || row.flags?.embedding) continue;
+          const w = row.stats.param?.meanAbs;
           const rateAllows = adaptive && lr !== undefined && w !== undefined && w > 0 && Math.log10(lr / w) > t.low;
           const hit = !scheduled && !rateAllows && Number.isFinite(r) && r < t.low;
-          if (per.push(sink, name, hit) && hit) {
-            sink.fire(name, { ratio: r4(r), belowInWindow: per.count(name), window: t.window, lr: r4(ctx.lr.value) });
+          if (per.push(sink, row, hit) && hit) {
+            sink.fire(row.name, { ratio: r4(r), belowInWindow: per.count(row), window: t.window, lr: r4(ctx.lr.value) });
           }
         }
       },

@@ -6,7 +6,7 @@
  * per step, a gradient norm that jumped, or gradients so small they underflowed.
  */
 import type { NumStats, StepView, EvalView } from '../types.js';
-import { GRAD_NORM_SCALAR, type RunContext } from '../context.js';
+import { GRAD_NORM_SCALAR, type LayerRow, type RunContext } from '../context.js';
 import { SECTIONS, defineRule, type Sink } from '../rule.js';
 import { Ring, RollingMedian, r4 } from '../util.js';
 
@@ -82,17 +82,15 @@ function statsSuspect(s: NumStats | undefined): boolean {
 }
 
 /** Cheap first pass (a superset of findHits): most steps are finite, and those must cost next to nothing. */
-function anyNonFinite(s: StepView): boolean {
+function anyNonFinite(s: StepView, rows: readonly LayerRow[]): boolean {
   for (const name in s.scalars) {
     const v = s.scalars[name];
     if (v !== undefined && !Number.isFinite(v) && lossLike(name)) return true;
   }
   const inp = s.inputs;
   if (inp && ((inp.nonFinite ?? 0) > 0 || !Number.isFinite(inp.mean + inp.std + inp.min + inp.max))) return true;
-  for (const name in s.layers) {
-    const l = s.layers[name];
-    if (l && (statsSuspect(l.act) || statsSuspect(l.grad) || statsSuspect(l.update) ||
-      statsSuspect(l.param) || statsSuspect(l.bias))) return true;
+  for (const { stats: l } of rows) {
+    if (statsSuspect(l.act) || statsSuspect(l.grad) || statsSuspect(l.update) || statsSuspect(l.param) || statsSuspect(l.bias)) return true;
   }
   return false;
 }
@@ -209,7 +207,7 @@ export const nanDetected = defineRule({
 
     return {
       onStep(ctx, s, sink) {
-        const hits = anyNonFinite(s) ? findHits(ctx, s) : [];
+        const hits = anyNonFinite(s, ctx.rows) ? findHits(ctx, s) : [];
         if (hits.length > 0) {
           clean = 0;
           open(ctx, hits, sink);

@@ -6,7 +6,7 @@
  */
 import { PerLayerSustain, SECTIONS, defineRule } from '../rule.js';
 import { norm, r4 } from '../util.js';
-import type { RunContext } from '../context.js';
+import { isTrainable, type RunContext } from '../context.js';
 
 /** Optimizers whose weight_decay adds wd × w to the gradient, i.e. an L2 penalty of wd/2·|w|². */
 const COUPLED = new Set([
@@ -63,29 +63,31 @@ export const weightsCollapsing = defineRule({
     '(L1/L2 or weight decay) overpowers the data. Reduce it.',
   clearAfter: 20,
   create(t) {
-    const first = new Map<string, number>();
+    const first: Array<number | undefined> = []; // by LayerRow.id
+    let firsts = 0;
     const per = new PerLayerSustain(t.window, t.need);
     return {
       onStep(ctx, s, sink) {
         const progress = ctx.loss.progress();
         // Once the loss has clearly improved the condition cannot hold: only first sightings matter then.
         const learning = progress !== undefined && progress >= t.maxProgress;
-        if (learning && first.size > 0) {
+        if (learning && firsts > 0) {
           for (const name of per.layers()) sink.clear(name);
           return;
         }
-        for (const name in s.layers) {
-          const m = s.layers[name]?.param?.meanAbs;
-          if (m === undefined || !Number.isFinite(m) || !ctx.trainable(name)) continue;
-          const m0 = first.get(name);
+        for (const row of ctx.rows) {
+          const m = row.stats.param?.meanAbs;
+          if (m === undefined || !Number.isFinite(m) || !isTrainable(row)) continue;
+          const m0 = first[row.id];
           if (m0 === undefined) {
-            first.set(name, m);
+            first[row.id] = m;
+            firsts++;
             continue;
           }
           if (!(m0 > 0) || progress === undefined) continue;
           const hit = m < t.collapseFrac * m0 && progress < t.maxProgress;
-          if (per.push(sink, name, hit) && hit) {
-            sink.fire(name, { meanAbs: r4(m), initialMeanAbs: r4(m0), lossProgress: r4(progress) });
+          if (per.push(sink, row, hit) && hit) {
+            sink.fire(row.name, { meanAbs: r4(m), initialMeanAbs: r4(m0), lossProgress: r4(progress) });
           }
         }
       },

@@ -5,6 +5,7 @@
  */
 import { PerLayerSustain, SECTIONS, defineRule, sustained } from '../rule.js';
 import { Sustain, r4 } from '../util.js';
+import { isTrainable } from '../context.js';
 
 export const vanishing = defineRule({
   id: 'grad.vanishing',
@@ -52,11 +53,11 @@ export const tinyGrad = defineRule({
     const per = new PerLayerSustain(t.window, t.need);
     return {
       onStep(ctx, s, sink) {
-        for (const name in s.layers) {
-          const g = s.layers[name]?.grad?.meanAbs;
-          if (g === undefined || !Number.isFinite(g) || !ctx.trainable(name)) continue;
+        for (const row of ctx.rows) {
+          const g = row.stats.grad?.meanAbs;
+          if (g === undefined || !Number.isFinite(g) || !isTrainable(row)) continue;
           const hit = g < t.minMeanAbs;
-          if (per.push(sink, name, hit) && hit) sink.fire(name, { gradMeanAbs: r4(g), minMeanAbs: t.minMeanAbs });
+          if (per.push(sink, row, hit) && hit) sink.fire(row.name, { gradMeanAbs: r4(g), minMeanAbs: t.minMeanAbs });
         }
       },
     };
@@ -81,12 +82,12 @@ export const unchanged = defineRule({
     const per = new PerLayerSustain(t.window, t.need);
     return {
       onStep(ctx, s, sink) {
-        for (const name in s.updateRatio) {
-          const r = s.updateRatio[name];
-          if (r === undefined || Number.isNaN(r) || !ctx.trainable(name)) continue;
+        for (const row of ctx.rows) {
+          const r = row.ratio;
+          if (r === undefined || Number.isNaN(r) || !isTrainable(row)) continue;
           // Refreshes on every sustained step, a miss included (possible only when need < window).
-          if (per.push(sink, name, r === Number.NEGATIVE_INFINITY)) {
-            sink.fire(name, { steps: per.count(name), gradMeanAbs: r4(s.layers[name]?.grad?.meanAbs) });
+          if (per.push(sink, row, r === Number.NEGATIVE_INFINITY)) {
+            sink.fire(row.name, { steps: per.count(row), gradMeanAbs: r4(row.stats.grad?.meanAbs) });
           }
         }
       },
