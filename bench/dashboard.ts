@@ -14,7 +14,7 @@
  * BENCH_TRACE=1 prints the overview's request and redraw timeline.
  */
 import { parseArgs } from 'node:util';
-import { chromium, type Page } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { IngestClient } from '@gradwatch/client';
 import type { LayerInfo, StepItem } from '@gradwatch/shared';
 import { percentile, startServerProcess } from './server-process.js';
@@ -81,11 +81,13 @@ const fmt = (n: number, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
 
 async function main(): Promise<void> {
   const server = await startServerProcess({}, args['data-dir']);
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  let browser: Browser | undefined;
   try {
+    // Inside the try: a browser that cannot start (no /usr/bin/chromium) must not leave the server running.
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
     console.log(`dashboard bench${SMOKE ? ' (smoke)' : ''}: server ${server.url}`);
     let t = Date.now();
     (await ingest(server.wsUrl, 'big', BIG_STEPS, 1)).close();
@@ -195,7 +197,7 @@ async function main(): Promise<void> {
     for (const c of clients) c.close();
     console.log(`data dir (reuse with --data-dir): ${server.dataDir}`);
   } finally {
-    await browser.close();
+    await browser?.close();
     await server.stop();
   }
 }

@@ -11,6 +11,12 @@
 import { BitReader, BitWriter } from './bit-stream.js';
 import { f64View } from './packed.js';
 
+/** A sealed chunk's points as stored: its steps (this encoding) and its values (raw float64). */
+export interface ChunkBlobs {
+  steps: Buffer;
+  vals: Buffer;
+}
+
 const TWO32 = 2 ** 32;
 
 function writeSafeInt(w: BitWriter, v: number): void {

@@ -57,6 +57,10 @@ class Prefetched implements SealedSource {
     return this.starts.get(sid) ?? null;
   }
 
+  chunkDataOf(sid: number, starts: readonly number[]): Array<Blobs | undefined> {
+    return starts.map((s) => this.chunkData(sid, s));
+  }
+
   chunkData(sid: number, start: number): Blobs | undefined {
     const key = `${sid}:${start}`;
     const got = this.data.get(key);

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { Db } from '../storage/db.js';
+import type { ChunkBlobs } from './chunk-codec.js';
 
 export interface ChunkSummaryRow {
   startStep: number;
@@ -62,6 +63,7 @@ function statements(c: Database.Database) {
        VALUES (@seriesId, @startStep, @endStep, @count, @min, @max, @last, @lastKind, @nan, @posInf, @negInf)`,
     ),
     chunkData: c.prepare('SELECT steps, vals FROM chunk_data WHERE series_id = ? AND start_step = ?'),
+    chunkDataBetween: c.prepare('SELECT start_step, steps, vals FROM chunk_data WHERE series_id = ? AND start_step BETWEEN ? AND ? ORDER BY start_step').raw(true),
     // Summaries are read by the thousand per query: as arrays, which better-sqlite3 builds faster.
     chunksByStart: c.prepare(
       `SELECT 0, start_step, end_step, count, min, max, last, last_kind, nan, pos_inf, neg_inf FROM chunks
@@ -218,8 +220,15 @@ export class PointsRepo {
     this.s.deleteRunRollupsFrom.run(level, window, runId);
     this.s.rebuildRunRollupsFrom.run({ level, size, window, run: runId });
   }
-  chunkData(seriesId: number, startStep: number): { steps: Buffer; vals: Buffer } {
-    return this.s.chunkData.get(seriesId, startStep) as { steps: Buffer; vals: Buffer };
+  chunkData(seriesId: number, startStep: number): ChunkBlobs {
+    return this.s.chunkData.get(seriesId, startStep) as ChunkBlobs;
+  }
+  chunkDataOf(seriesId: number, starts: readonly number[]): Array<ChunkBlobs | undefined> {
+    if (starts.length <= 1) return starts.map((s) => this.s.chunkData.get(seriesId, s) as ChunkBlobs | undefined);
+    const got = new Map<number, ChunkBlobs>();
+    const rows = this.s.chunkDataBetween.all(seriesId, starts[0], starts[starts.length - 1]) as Array<[number, Buffer, Buffer]>;
+    for (const [start, steps, vals] of rows) got.set(start, { steps, vals });
+    return starts.map((s) => got.get(s));
   }
   chunkTotals(runId: number): Array<{ id: number; n: number; first: number; last: number }> {
     return this.s.chunkTotals.all(runId) as Array<{ id: number; n: number; first: number; last: number }>;
