@@ -49,6 +49,8 @@ export class MessageWriter {
     if (p.session.ended && type !== 'end' && type !== 'resend' && type !== 'rejected') {
       await this.records.reopen(p.session.ref.id);
       p.session.setEnded(false);
+      const changes = p.session.engine.onReopen();
+      if (changes.length) await this.raise(p, changes, now);
     }
   }
 

@@ -95,8 +95,17 @@ class Engine implements DiagnosingRunEngine, SlotHost {
     return this.take();
   }
 
-  onHello(run: RunInfo): AlertChange[] {
+  onHello(run: RunInfo, opts: { ended?: boolean } = {}): AlertChange[] {
     this.ctx.setRun(run);
+    if (opts.ended) {
+      this.ended = true;
+      return [];
+    }
+    return this.recheck();
+  }
+
+  onReopen(): AlertChange[] {
+    this.ended = false;
     return this.recheck();
   }
 

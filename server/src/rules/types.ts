@@ -95,7 +95,12 @@ export interface RuleSettings {
 
 /** What ingest calls. One engine instance per run, created at hello. */
 export interface RunEngine {
-  onHello(run: RunInfo): AlertChange[];
+  /**
+   * The run's hello: its info is kept and the configuration judged. With `ended` (a hello on a
+   * run whose end is stored) nothing is judged: no alert may open on a run that stays ended, so
+   * the configuration is judged when the run reopens (onReopen).
+   */
+  onHello(run: RunInfo, opts?: { ended?: boolean }): AlertChange[];
   onModel(model: ModelView): AlertChange[];
   onStep(step: StepView): AlertChange[];
   onEval(ev: EvalView): AlertChange[];
@@ -108,6 +113,8 @@ export interface RunEngine {
 export interface DiagnosingRunEngine extends RunEngine {
   /** The run sent `end`: every open alert resolves with reason "ended with the run". */
   onEnd(status: EndStatus): AlertChange[];
+  /** The first message after the end: the run is live again and its configuration judged again. */
+  onReopen(): AlertChange[];
   /**
    * The run's ranked verdict (docs/diagnosis.md), computed from the alerts so far. It changes
    * only on calls that returned at least one AlertChange, so ingest re-reads it only then.

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { IngestClient } from '@gradwatch/client';
-import type { RunDetail } from '@gradwatch/shared';
+import type { Alert, RunDetail } from '@gradwatch/shared';
 import { getJson, hello, noRules, RawSocket, removeDir, startServer, tempDir, type TestServer } from '../helpers.js';
 
 const servers: TestServer[] = [];
@@ -104,6 +104,42 @@ describe('resume, restart and rewind', () => {
     t.send({ type: 'end', seq: 5, status: 'completed' });
     await t.ack(5);
     expect(await status(b)).toBe('completed');
+    t.close();
+    removeDir(dir);
+  });
+
+  it('a hello on an ended run opens no config alert, on the same server or a fresh one; reopening judges the config again', async () => {
+    const dir = tempDir();
+    const open = async (srv: TestServer) =>
+      (await getJson<{ alerts: Alert[] }>(`${srv.url}/api/v1/runs/cfg-end/alerts?limit=500`)).body.alerts.filter((x) => x.status === 'open').map((x) => x.rule);
+    const badConfig = hello('cfg-end', { run: { id: 'cfg-end', project: 'test', name: 'cfg', config: { lr: 5 } } });
+    const a = await startServer({ dataDir: dir });
+    const s = await RawSocket.open(`${a.wsUrl}/v1/ingest`);
+    s.send(badConfig);
+    await s.next((m) => m.type === 'welcome');
+    expect(await open(a)).toContain('lr.config_out_of_range');
+    s.send({ type: 'steps', seq: 1, items: [{ step: 0, scalars: { loss: 1 } }] });
+    s.send({ type: 'end', seq: 2, status: 'stopped' });
+    await s.ack(2);
+    s.close();
+    expect(await open(a)).toEqual([]);
+    const again = await RawSocket.open(`${a.wsUrl}/v1/ingest`);
+    again.send(badConfig);
+    await again.next((m) => m.type === 'welcome');
+    expect(await open(a)).toEqual([]);
+    again.close();
+    await a.close();
+
+    const b = await startServer({ dataDir: dir });
+    servers.push(b);
+    const t = await RawSocket.open(`${b.wsUrl}/v1/ingest`);
+    t.send(badConfig);
+    await t.next((m) => m.type === 'welcome');
+    expect(await open(b)).toEqual([]);
+    t.send({ type: 'steps', seq: 3, items: [{ step: 1, scalars: { loss: 0.5 } }] });
+    await t.ack(3);
+    expect((await getJson<RunDetail>(`${b.url}/api/v1/runs/cfg-end`)).body.status).toBe('live');
+    expect(await open(b)).toContain('lr.config_out_of_range');
     t.close();
     removeDir(dir);
   });
