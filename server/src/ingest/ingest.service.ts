@@ -89,7 +89,7 @@ export class IngestService {
     }
     // Static rules judge the configuration at once; their alerts and verdict go out with the welcome.
     const verdict: Pending = { peer, session, msg: { type: 'rejected', seq: session.lastSeq } };
-    const changes = session.engine.onHello(msg.run, { ended: session.ended });
+    const changes = session.hello(msg.run);
     if (changes.length) await this.d.store.transact(() => this.writer.raise(verdict, changes, now));
     this.d.listener.runChanged(session.uid);
     for (const a of verdict.alerts ?? []) this.d.listener.alert(a);

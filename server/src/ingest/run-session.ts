@@ -1,6 +1,6 @@
-import { topVerdict, type Diagnosis, type ServerMsg } from '@gradwatch/shared';
+import { topVerdict, type Diagnosis, type RunInfo, type ServerMsg } from '@gradwatch/shared';
 import type { RunRef } from '../alerts/alert-ledger.js';
-import type { DiagnosingRunEngine, ModelView, RuleSettings } from '../rules/types.js';
+import type { AlertChange, DiagnosingRunEngine, ModelView, RuleSettings } from '../rules/types.js';
 import { layerOrderOf, type LayerOrder } from './decode.js';
 
 const keyOf = (d: Diagnosis | null): string => (d ? `${d.cause}:${d.severity}` : '');
@@ -56,6 +56,7 @@ export class RunSession {
   /** Highest step written (pending included); steps must exceed it. */
   private lastStepValue: number | null;
   private modelValue: ModelView | null = null;
+  private runInfo: RunInfo | null = null;
   private orderValue: LayerOrder = layerOrderOf(null);
   private engineValue: DiagnosingRunEngine;
   /** The verdict as last stored (JSON), so an unchanged verdict is not written again; null: unknown. */
@@ -156,10 +157,20 @@ export class RunSession {
     this.orderValue = layerOrderOf(model, this.orderValue.names);
   }
 
-  /** New rule settings with a fresh engine, which is told the model at once. */
+  /** The job's hello, told to the engine (which judges the configuration unless the run ended). */
+  hello(run: RunInfo): AlertChange[] {
+    this.runInfo = run;
+    return this.engineValue.onHello(run, { ended: this.endedValue });
+  }
+
+  /**
+   * New rule settings with a fresh engine, which is told the run and the model at once (what it
+   * opens mirrors what the old engine had open, so nothing is raised).
+   */
   useEngine(engine: DiagnosingRunEngine, settings: RuleSettingsMap): void {
     this.engineValue = engine;
     this.settingsValue = settings;
+    if (this.runInfo) engine.onHello(this.runInfo, { ended: this.endedValue });
     if (this.modelValue) engine.onModel(this.modelValue);
   }
 

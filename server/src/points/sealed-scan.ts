@@ -20,7 +20,6 @@ export interface SealedSource {
   chunkDataOf(seriesId: number, starts: readonly number[]): Array<ChunkBlobs | undefined>;
 }
 
-
 /**
  * Sealed points of a series into the buckets, coarsest summaries first: a rollup window or a
  * chunk that fits a bucket is merged whole; one cut by a bucket edge is opened one level down.

@@ -106,6 +106,10 @@ class Engine implements DiagnosingRunEngine, SlotHost {
 
   onReopen(): AlertChange[] {
     this.ended = false;
+    // The stored alerts of the static rules closed with the end, but this engine may still hold
+    // them open: one made since (a restart or a takeover replays the model into it) or one whose
+    // reopen was rolled back. Closed first, the re-check opens them again and they are stored.
+    for (const slot of this.slots) if (slot.inst.check && slot.isOpen) slot.resolve(ENDED_WITH_RUN);
     return this.recheck();
   }
 

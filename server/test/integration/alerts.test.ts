@@ -99,6 +99,23 @@ describe('alerts end to end', () => {
     expect(page2.body.alerts[0]?.id).toBeLessThan(page1.body.alerts[1]?.id as number);
   });
 
+  it('new rule settings mid-run keep the run\'s configuration: its config alert still ends with the run', async () => {
+    const c = new IngestClient({ url: srv.wsUrl, run: { id: 'settings-mid', project: 'resettled', name: 'lr 5', config: { lr: 5 } } });
+    await c.connect();
+    await c.flush();
+    expect((await alertsOf('settings-mid')).map((a) => [a.rule, a.status])).toContainEqual(['lr.config_out_of_range', 'open']);
+    const put = await getJson(`${srv.url}/api/v1/projects/resettled/rules`, {
+      method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ 'nan.detected': { stop: true } }),
+    });
+    expect(put.status).toBe(200);
+    c.model({ layers: [{ name: 'fc', kind: 'Linear', params: 10 }] });
+    c.step({ step: 0, scalars: { loss: 1 } });
+    await c.end('completed');
+    c.close();
+    const cfg = (await alertsOf('settings-mid')).filter((a) => a.rule === 'lr.config_out_of_range');
+    expect(cfg).toEqual([expect.objectContaining({ status: 'resolved' })]);
+  });
+
   it('serves the rule catalogue, validates project settings, and sends stop for stopping rules', async () => {
     const cat = await getJson<{ rules: Array<{ id: string }> }>(`${srv.url}/api/v1/rules`);
     expect(cat.body.rules.map((r) => r.id)).toContain('nan.detected');

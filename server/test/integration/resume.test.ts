@@ -108,7 +108,7 @@ describe('resume, restart and rewind', () => {
     removeDir(dir);
   });
 
-  it('a hello on an ended run opens no config alert, on the same server or a fresh one; reopening judges the config again', async () => {
+  it('a hello on an ended run opens no config alert, on the same server or a fresh one; reopening judges config and model again', async () => {
     const dir = tempDir();
     const open = async (srv: TestServer) =>
       (await getJson<{ alerts: Alert[] }>(`${srv.url}/api/v1/runs/cfg-end/alerts?limit=500`)).body.alerts.filter((x) => x.status === 'open').map((x) => x.rule);
@@ -118,9 +118,14 @@ describe('resume, restart and rewind', () => {
     s.send(badConfig);
     await s.next((m) => m.type === 'welcome');
     expect(await open(a)).toContain('lr.config_out_of_range');
-    s.send({ type: 'steps', seq: 1, items: [{ step: 0, scalars: { loss: 1 } }] });
-    s.send({ type: 'end', seq: 2, status: 'stopped' });
-    await s.ack(2);
+    // A deep sigmoid model: a static rule that reads the model alone (replayed into a fresh engine).
+    const layers = Array.from({ length: 5 }, (_, i) => ({ name: `fc${i}`, kind: 'Linear', activation: i < 4 ? 'sigmoid' : 'identity', params: 100, fanIn: 10, fanOut: 10 }));
+    s.send({ type: 'model', seq: 1, layers });
+    await s.ack(1);
+    expect(await open(a)).toContain('act.saturating_hidden');
+    s.send({ type: 'steps', seq: 2, items: [{ step: 0, scalars: { loss: 1 } }] });
+    s.send({ type: 'end', seq: 3, status: 'stopped' });
+    await s.ack(3);
     s.close();
     expect(await open(a)).toEqual([]);
     const again = await RawSocket.open(`${a.wsUrl}/v1/ingest`);
@@ -136,10 +141,10 @@ describe('resume, restart and rewind', () => {
     t.send(badConfig);
     await t.next((m) => m.type === 'welcome');
     expect(await open(b)).toEqual([]);
-    t.send({ type: 'steps', seq: 3, items: [{ step: 1, scalars: { loss: 0.5 } }] });
-    await t.ack(3);
+    t.send({ type: 'steps', seq: 4, items: [{ step: 1, scalars: { loss: 0.5 } }] });
+    await t.ack(4);
     expect((await getJson<RunDetail>(`${b.url}/api/v1/runs/cfg-end`)).body.status).toBe('live');
-    expect(await open(b)).toContain('lr.config_out_of_range');
+    expect(await open(b)).toEqual(expect.arrayContaining(['lr.config_out_of_range', 'act.saturating_hidden']));
     t.close();
     removeDir(dir);
   });
