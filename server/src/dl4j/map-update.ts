@@ -33,9 +33,12 @@ const safeName = (s: string): string => s.replace(/[^A-Za-z0-9._-]+/g, '_').slic
 function statsOf(e: StatsEntry, stat: StatsType): Stats | undefined {
   const raw = (s: string): number | undefined => e.summaries.find((y) => y.stat === stat && y.summary === s)?.value;
   const mean = raw('Mean');
-  const std = raw('Stdev');
   const meanAbs = raw('MeanMagnitude');
+  let std = raw('Stdev');
   if (mean === undefined || std === undefined || meanAbs === undefined) return undefined;
+  // The stdev divides by n - 1, so a one-element tensor (a 1-unit layer's bias) reports NaN.
+  // A NaN element would make the mean NaN too: with a finite mean, the spread is simply 0.
+  if (Number.isNaN(std) && Number.isFinite(mean) && Number.isFinite(meanAbs)) std = 0;
   const moments = { mean: encodeNum(mean), std: encodeNum(std), meanAbs: encodeNum(meanAbs) };
   const h = e.histograms.find((x) => x.stat === stat);
   if (h) return { ...moments, min: encodeNum(h.min), max: encodeNum(h.max) };

@@ -141,6 +141,14 @@ describe('Update to protocol content', () => {
     expect(mapUpdate(roundTrip({ ...spec, score: NaN })).item.scalars.loss).toBe('NaN');
   });
 
+  it('gives a one-element tensor (NaN stdev, finite mean) a stdev of 0, not a NaN', () => {
+    const u = roundTrip(spec);
+    const bias = u.entries.find((e) => e.name === '1_b');
+    for (const s of bias?.summaries ?? []) if (s.summary === 'Stdev') s.value = NaN;
+    const { item } = mapUpdate(u);
+    expect(item.layers?.['1']?.bias).toMatchObject({ std: 0, mean: tensorStats(params['1_b']?.P as number[], P).mean });
+  });
+
   it('keeps the moments without min and max when histograms are off', () => {
     const { item, hists } = mapUpdate(roundTrip({ ...spec, histograms: false }));
     const m = (x: number[], k: number) => {
