@@ -29,6 +29,13 @@ import runRoutes from './runs/runs.routes.js';
 import tokenRoutes from './tokens/tokens.routes.js';
 import webhookRoutes from './webhooks/webhooks.routes.js';
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Compiles the route schemas no request has needed yet (lazy-compilers.ts); server.ts calls it once listening. */
+    warmUp(): Promise<void>;
+  }
+}
+
 export interface AppOptions {
   config: Config;
   /** Replaces the rule engine, for tests of the ingest path alone. */
@@ -39,6 +46,7 @@ export interface AppOptions {
 /** The whole server as one Fastify instance, not yet listening. */
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const { config } = opts;
+  const compilers = lazyCompilers();
   const app = Fastify({
     // Secrets redacted in every line (log-options.ts); readable lines on a terminal, JSON otherwise.
     logger: opts.logger === false ? false : { ...loggerOptions(config.logLevel, config.adminToken), ...(process.stdout.isTTY ? { stream: prettyStream(process.stdout) } : {}) },
@@ -46,8 +54,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     logController: new RequestLog(),
     bodyLimit: 1024 * 1024,
     forceCloseConnections: true,
-    schemaController: { compilersFactory: lazyCompilers() },
+    schemaController: { compilersFactory: compilers },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  app.decorate('warmUp', compilers.warmUp);
 
   // Infrastructure
   await app.register(configPlugin, { config });

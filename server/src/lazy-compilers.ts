@@ -15,17 +15,31 @@ interface Validate {
  * route is driven by test/security/auth-matrix.test.ts). Not forwarded: ajv's root-value context,
  * which only a non-object body schema would need (every body here is an object).
  */
-export function lazyCompilers(): { buildValidator: ValidatorFactory; buildSerializer: SerializerFactory } {
+export interface LazyCompilers {
+  buildValidator: ValidatorFactory;
+  buildSerializer: SerializerFactory;
+  /**
+   * Compiles what no request has compiled yet, one schema per turn of the event loop (a request
+   * that arrives meanwhile waits for one compile at most), so a dashboard's first page finds its
+   * routes ready. A schema that fails to compile is left to fail its route's first request.
+   */
+  warmUp(): Promise<void>;
+}
+
+export function lazyCompilers(): LazyCompilers {
   const ajv = AjvCompiler();
   const fjs = SerializerSelector();
+  const pending: Array<() => unknown> = [];
   const buildValidator = ((externalSchemas, options) => {
     const compile = ajv(externalSchemas, options);
     return (route) => {
       let fn: Validate | undefined;
+      const ensure = (): Validate => (fn ??= compile(route) as Validate);
+      pending.push(ensure);
       const validate: Validate = (data) => {
-        fn ??= compile(route) as Validate;
-        const out = fn(data);
-        validate.errors = fn.errors;
+        const f = ensure();
+        const out = f(data);
+        validate.errors = f.errors;
         return out;
       };
       return validate;
@@ -35,8 +49,24 @@ export function lazyCompilers(): { buildValidator: ValidatorFactory; buildSerial
     const compile = fjs(externalSchemas, options);
     return (route) => {
       let fn: ((doc: unknown) => string) | undefined;
-      return (doc) => (fn ??= compile(route))(doc);
+      const ensure = () => (fn ??= compile(route));
+      pending.push(ensure);
+      return (doc) => ensure()(doc);
     };
   };
-  return { buildValidator, buildSerializer };
+  const warmUp = (): Promise<void> =>
+    new Promise((resolve) => {
+      const next = (): void => {
+        const ensure = pending.shift();
+        if (!ensure) return resolve();
+        try {
+          ensure();
+        } catch {
+          // its route's first request compiles it again and answers 500 (the one error handler)
+        }
+        setTimeout(next, 0).unref();
+      };
+      next();
+    });
+  return { buildValidator, buildSerializer, warmUp };
 }

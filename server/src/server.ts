@@ -35,6 +35,9 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   await app.listen({ host: config.host, port: config.port });
+  // Half a second in: the first request of a fresh start (often a chart) compiles its own route
+  // first; the rest are ready before anyone opens the dashboard.
+  setTimeout(() => void app.warmUp(), 500).unref();
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   app.log.info(`gradwatch is up: dashboard and API at http://${host}:${config.port}/ (ingest ws://${host}:${config.port}/v1/ingest), data in ${config.databaseUrl === null ? config.dbFile : `PostgreSQL at ${redactUrl(config.databaseUrl)}`}`);
 }
