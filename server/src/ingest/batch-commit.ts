@@ -85,7 +85,7 @@ export class BatchCommitter {
       if (!p.error) await this.d.store.transact(() => this.writer.apply(p, now));
     } catch (e) {
       this.forgetWrites(p);
-      s.setEnded(endedBefore);
+      s.restoreEnded(endedBefore);
       // Nothing more may run outside the transaction: the whole batch fails and is retried.
       if (!this.d.store.inTransaction()) throw e;
       if (e instanceof Rejection) {

@@ -108,6 +108,15 @@ export class RunSession {
     return this.endedValue;
   }
 
+  /**
+   * The ended flag as stored, after a message or a batch failed: on an ended run the engine closes
+   * what the failed writes opened (none of it is stored), so a reopen judges it all again.
+   */
+  restoreEnded(ended: boolean): void {
+    this.endedValue = ended;
+    if (ended) this.engineValue.onEnded();
+  }
+
   setEnded(ended: boolean): void {
     this.endedValue = ended;
   }

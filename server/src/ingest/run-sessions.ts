@@ -86,7 +86,7 @@ export class RunSessions {
     const row = await this.records.find(session.uid);
     if (row) {
       session.reset(row.lastSeq, row.lastStep);
-      session.setEnded(row.status !== 'live');
+      session.restoreEnded(row.status !== 'live');
     }
   }
 

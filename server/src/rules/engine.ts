@@ -97,19 +97,11 @@ class Engine implements DiagnosingRunEngine, SlotHost {
 
   onHello(run: RunInfo, opts: { ended?: boolean } = {}): AlertChange[] {
     this.ctx.setRun(run);
-    if (opts.ended) {
-      this.ended = true;
-      return [];
-    }
-    return this.recheck();
+    return opts.ended ? this.onEnded() : this.recheck();
   }
 
   onReopen(): AlertChange[] {
     this.ended = false;
-    // The stored alerts of the static rules closed with the end, but this engine may still hold
-    // them open: one made since (a restart or a takeover replays the model into it) or one whose
-    // reopen was rolled back. Closed first, the re-check opens them again and they are stored.
-    for (const slot of this.slots) if (slot.inst.check && slot.isOpen) slot.resolve(ENDED_WITH_RUN);
     return this.recheck();
   }
 
@@ -147,6 +139,10 @@ class Engine implements DiagnosingRunEngine, SlotHost {
   }
 
   onEnd(_status: EndStatus): AlertChange[] {
+    return this.onEnded();
+  }
+
+  onEnded(): AlertChange[] {
     this.ended = true;
     for (const slot of this.slots) if (slot.isOpen) slot.resolve(ENDED_WITH_RUN);
     this.coolingSlots.clear();

@@ -97,8 +97,8 @@ export interface RuleSettings {
 export interface RunEngine {
   /**
    * The run's hello: its info is kept and the configuration judged. With `ended` (a hello on a
-   * run whose end is stored) nothing is judged: no alert may open on a run that stays ended, so
-   * the configuration is judged when the run reopens (onReopen).
+   * run whose end is stored) nothing is judged and nothing stays open (onEnded): no alert may open
+   * on a run that stays ended, so the configuration is judged when the run reopens (onReopen).
    */
   onHello(run: RunInfo, opts?: { ended?: boolean }): AlertChange[];
   onModel(model: ModelView): AlertChange[];
@@ -113,6 +113,12 @@ export interface RunEngine {
 export interface DiagnosingRunEngine extends RunEngine {
   /** The run sent `end`: every open alert resolves with reason "ended with the run". */
   onEnd(status: EndStatus): AlertChange[];
+  /**
+   * The run is ended and its end stored, so none of its alerts is open in the store: none stays
+   * open here either (what a model replayed into a fresh engine, or a rolled-back message,
+   * opened). Otherwise a reopen would take them for open and never store them again.
+   */
+  onEnded(): AlertChange[];
   /** The first message after the end: the run is live again and its configuration judged again. */
   onReopen(): AlertChange[];
   /**

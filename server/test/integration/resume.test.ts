@@ -141,10 +141,16 @@ describe('resume, restart and rewind', () => {
     t.send(badConfig);
     await t.next((m) => m.type === 'welcome');
     expect(await open(b)).toEqual([]);
-    t.send({ type: 'steps', seq: 4, items: [{ step: 1, scalars: { loss: 0.5 } }] });
+    // A resumed job sends its model again: that message reopens the run, and each static alert
+    // opens once more (one new alert each, no open-resolve-open churn).
+    t.send({ type: 'model', seq: 4, layers });
     await t.ack(4);
+    t.send({ type: 'steps', seq: 5, items: [{ step: 1, scalars: { loss: 0.5 } }] });
+    await t.ack(5);
     expect((await getJson<RunDetail>(`${b.url}/api/v1/runs/cfg-end`)).body.status).toBe('live');
-    expect(await open(b)).toEqual(expect.arrayContaining(['lr.config_out_of_range', 'act.saturating_hidden']));
+    expect((await open(b)).sort()).toEqual(['act.saturating_hidden', 'lr.config_out_of_range']);
+    const all = (await getJson<{ alerts: Alert[] }>(`${b.url}/api/v1/runs/cfg-end/alerts?limit=500`)).body.alerts;
+    expect(all.filter((x) => x.rule === 'act.saturating_hidden').map((x) => x.status).sort()).toEqual(['open', 'resolved']);
     t.close();
     removeDir(dir);
   });
