@@ -1,7 +1,7 @@
 import type { SeriesInfo } from '@gradwatch/shared';
 import { Bucketizer } from './buckets.js';
 import { ROLLUP_LEVELS } from './chunk-writer.js';
-import { decodeSteps } from './chunk-codec.js';
+import { type ChunkBlobs, decodeSteps } from './chunk-codec.js';
 import { f64View, readSlot } from './packed.js';
 import type { SeriesQueryResult } from './point-reader.js';
 import type { ChunkSummaryRow, RollupRow, SeriesRow } from './points.repo.js';
@@ -15,8 +15,6 @@ const COARSEST = ROLLUP_LEVELS[0];
 /** Chunks with their data per page of points(): a few hundred KB a round trip. */
 const POINTS_PAGE = 256;
 
-type Blobs = { steps: Buffer; vals: Buffer };
-
 /**
  * The sealed scan's reads over rows fetched beforehand. A pass of the scan over all series
  * answers from what is at hand and notes what it lacked; the reader then fetches all of that
@@ -27,7 +25,7 @@ class Prefetched implements SealedSource {
   readonly rollupRows = new Map<string, RollupRow[]>();
   readonly chunkRows = new Map<string, ChunkSummaryRow[]>();
   readonly starts = new Map<number, number | null>();
-  readonly data = new Map<string, Blobs>();
+  readonly data = new Map<string, ChunkBlobs>();
   missRollups = new Map<string, { sid: number; level: number; wLo: number; wHi: number }>();
   missChunks = new Map<string, { sid: number; sLo: number; sHi: number }>();
   missStarts = new Set<number>();
@@ -57,11 +55,11 @@ class Prefetched implements SealedSource {
     return this.starts.get(sid) ?? null;
   }
 
-  chunkDataOf(sid: number, starts: readonly number[]): Array<Blobs | undefined> {
+  chunkDataOf(sid: number, starts: readonly number[]): Array<ChunkBlobs | undefined> {
     return starts.map((s) => this.chunkData(sid, s));
   }
 
-  chunkData(sid: number, start: number): Blobs | undefined {
+  chunkData(sid: number, start: number): ChunkBlobs | undefined {
     const key = `${sid}:${start}`;
     const got = this.data.get(key);
     if (!got) this.missData.set(key, { sid, start });

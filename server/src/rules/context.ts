@@ -147,11 +147,6 @@ export class RunContext {
     return this.lastLayer()?.name === name;
   }
 
-  /** A layer counts as trainable unless the client said otherwise. */
-  trainable(name: string): boolean {
-    return this.flags.get(name)?.trainable !== false;
-  }
-
   cfgNum(key: string): number | undefined {
     return num(this.config[key]);
   }
