@@ -16,8 +16,7 @@ import { migrate } from 'drizzle-orm/postgres-js/migrator';
 import { REPO_ROOT } from '../server/src/paths.js';
 import { createPgPointStore } from '../server/src/points/pg-point-store.js';
 import type { PointStore, StepPoints } from '../server/src/points/point-store.js';
-import { PointsRepo } from '../server/src/points/points.repo.js';
-import { SqlitePointStore } from '../server/src/points/sqlite-point-store.js';
+import { createSqlitePointStore } from '../server/src/points/sqlite-point-store.js';
 import { SqliteProjectsRepo } from '../server/src/projects/projects.repo.js';
 import { SqliteRunsRepo } from '../server/src/runs/runs.repo.js';
 import type { Transact } from '../server/src/storage/backend.js';
@@ -58,7 +57,7 @@ async function sqliteTarget(): Promise<Target> {
   return {
     label: 'SQLite',
     batches: [10_000, 100_000],
-    store: new SqlitePointStore(new PointsRepo(db)),
+    store: createSqlitePointStore(db),
     transact: sqliteTransactors(db.$client).transact,
     newRun: async (uid) => {
       const now = new Date().toISOString();

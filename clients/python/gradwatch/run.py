@@ -22,6 +22,12 @@ from .sender import Sender
 from .shutdown import install_excepthook, live_runs
 
 
+def _now() -> float:
+    """Wall-clock seconds to the microsecond: the server stores such times in a byte or two a
+    step, and a time with more digits in eight."""
+    return round(time.time(), 6)
+
+
 class Run(DiagnosisMixin, AlertsMixin):
     """One run streamed to a gradwatch server. Create it with `gradwatch.init()`.
 
@@ -143,7 +149,7 @@ class Run(DiagnosisMixin, AlertsMixin):
         for k, v in scalars.items():
             if k in names_ok or check(k):
                 vals[k] = v if type(v) is float else to_float(v)
-        t = time.time()
+        t = _now()
         if self._watchers:
             it = self._watchers[0].current_iteration()
             if it is not None:
@@ -166,7 +172,7 @@ class Run(DiagnosisMixin, AlertsMixin):
             step = self._last_step
         self._last_step = step
         # "report": its scalars (grad_norm, sys/...) never replace what the user logs
-        sender.put(("report", step, scalars, None, examples, layers, inputs, time.time()))
+        sender.put(("report", step, scalars, None, examples, layers, inputs, _now()))
         for h in hists:
             h = dict(h)
             h["step"] = step

@@ -19,12 +19,13 @@ export interface ChunkBlobs {
 
 const TWO32 = 2 ** 32;
 
-function writeSafeInt(w: BitWriter, v: number): void {
+/** A non-negative safe integer in 53 bits. */
+export function writeSafeInt(w: BitWriter, v: number): void {
   w.write(Math.floor(v / TWO32), 21);
   w.write(v % TWO32, 32);
 }
 
-function readSafeInt(r: BitReader): number {
+export function readSafeInt(r: BitReader): number {
   const hi = r.read(21);
   return hi * TWO32 + r.read(32);
 }

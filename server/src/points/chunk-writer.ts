@@ -2,6 +2,8 @@ import { encodeSteps } from './chunk-codec.js';
 import { holdSparse, keptBefore, splitRows, summarize } from './chunk-build.js';
 import { f64Buffer } from './packed.js';
 import type { PointsRepo } from './points.repo.js';
+import { blockBefore, blockOfTail } from './step-index.js';
+import type { StepBlocksRepo } from './step-blocks.repo.js';
 
 /** Tail rows per run sealed into one chunk per series. */
 export const CHUNK_ROWS = 128;
@@ -18,19 +20,24 @@ export const ROLLUP_LEVELS = [
 ] as const;
 
 /**
- * The sealed side of the point store: moves a run's packed tail rows into per-series chunks,
- * keeps the rollup windows over them, and trims them on a rewind. Runs inside the ingest
- * transaction.
+ * The sealed side of the point store: moves a run's packed tail rows into per-series chunks and
+ * their index entries into a step block, keeps the rollup windows over the chunks, and trims
+ * both on a rewind. Runs inside the ingest transaction.
  */
 export class ChunkWriter {
-  constructor(private readonly repo: PointsRepo) {}
+  constructor(
+    private readonly repo: PointsRepo,
+    private readonly steps: StepBlocksRepo,
+  ) {}
 
   /** Moves a run's tail rows into per-series chunks but for sparse ones (holdSparse); returns the rows kept. */
   seal(runId: number, seriesBySlot: ReadonlyMap<number, number>): number {
-    const rows = this.repo.tailRows(runId, 0, Number.MAX_SAFE_INTEGER);
+    const rows = this.repo.tailEntries(runId);
     if (rows.length === 0) return 0;
     const { seal, kept } = holdSparse(splitRows(rows, seriesBySlot), CHUNK_ROWS);
     for (const s of seal) this.writeChunk(s.seriesId, s.steps, s.vals);
+    const block = blockOfTail(rows);
+    if (block) this.steps.insert(runId, block);
     this.repo.deleteTail(runId);
     for (const r of kept) this.repo.insertTail(runId, r.step, r.vals);
     return kept.length;
@@ -44,6 +51,11 @@ export class ChunkWriter {
 
   /** Deletes everything at or after `step`, trimming chunks that straddle it, and their rollups. */
   rewind(runId: number, step: number): void {
+    for (const b of this.steps.rewind(runId, step)) {
+      const kept = blockBefore(b, step);
+      this.steps.deleteBlock(runId, b.startStep);
+      if (kept) this.steps.insert(runId, kept);
+    }
     let from = step;
     for (const c of this.repo.rewind(runId, step)) {
       const kept = keptBefore(c, step);

@@ -4,7 +4,8 @@ import { holdSparse, keptBefore, splitRows, summarize } from './chunk-build.js';
 import { f64Buffer } from './packed.js';
 import type { ChunkInsert } from './points.repo.js';
 import type { ChunkWrite, PgPointsRepo, RollupWrite } from './pg-points.repo.js';
-import type { TailRow } from './tail-merge.js';
+import type { PgStepBlocksRepo } from './pg-step-blocks.repo.js';
+import { blockBefore, blockOfTail, type StepBlock, type TailEntry } from './step-index.js';
 
 /** A later contribution to the same rollup window, merged as the SQL upsert merges it. */
 function mergeRollup(into: RollupWrite, c: ChunkInsert): void {
@@ -23,17 +24,23 @@ function mergeRollup(into: RollupWrite, c: ChunkInsert): void {
 }
 
 /**
- * The chunks sealed during one write (one ingest message, or a long import that seals many
- * times): built in memory from tail rows the store already holds, written in one statement.
- * Rollup contributions are merged per window first, since one upsert statement may not touch a
- * row twice.
+ * The chunks and step blocks sealed during one write (one ingest message, or a long import that
+ * seals many times): built in memory from tail rows the store already holds, written in one
+ * statement each. Rollup contributions are merged per window first, since one upsert statement
+ * may not touch a row twice.
  */
 export class SealBatch {
   readonly chunks: ChunkWrite[] = [];
+  private readonly blocks: StepBlock[] = [];
   private readonly rollups = new Map<string, RollupWrite>();
 
-  /** Seals the rows but for sparse series (holdSparse), whose rows it returns, to stay in the tail. */
-  seal(rows: readonly TailRow[], seriesBySlot: ReadonlyMap<number, number>): TailRow[] {
+  /**
+   * Seals the rows but for sparse series (holdSparse), whose rows it returns, to stay in the
+   * tail; the steps no block indexes yet go into a new one.
+   */
+  seal(rows: readonly TailEntry[], seriesBySlot: ReadonlyMap<number, number>): TailEntry[] {
+    const block = blockOfTail(rows);
+    if (block) this.blocks.push(block);
     const { seal, kept } = holdSparse(splitRows(rows, seriesBySlot), CHUNK_ROWS);
     for (const s of seal) {
       const summary = summarize(s.seriesId, s.steps, s.vals);
@@ -46,16 +53,18 @@ export class SealBatch {
         else this.rollups.set(key, { ...summary, level: l.level, window });
       }
     }
-    return kept;
+    return kept.map((r) => ({ ...r, time: null, epoch: null, examples: null, indexed: true }));
   }
 
-  async write(repo: PgPointsRepo): Promise<void> {
-    await repo.insertChunks(this.chunks, [...this.rollups.values()]);
+  async write(repo: PgPointsRepo, steps: PgStepBlocksRepo, runId: number): Promise<void> {
+    await Promise.all([repo.insertChunks(this.chunks, [...this.rollups.values()]), steps.insert(runId, this.blocks)]);
   }
 }
 
 /** Deletes everything at or after `step`, trimming chunks that straddle it, and rebuilds their rollups. */
-export async function rewindPg(repo: PgPointsRepo, runId: number, step: number): Promise<void> {
+export async function rewindPg(repo: PgPointsRepo, steps: PgStepBlocksRepo, runId: number, step: number): Promise<void> {
+  const cut = await steps.rewind(runId, step);
+  await steps.insert(runId, cut.map((b) => blockBefore(b, step)).filter((b): b is StepBlock => b !== null));
   const straddling = await repo.rewind(runId, step);
   await repo.deleteChunks(straddling.map((c) => c.seriesId), straddling.map((c) => c.startStep));
   const kept: ChunkWrite[] = [];

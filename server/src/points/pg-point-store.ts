@@ -4,12 +4,13 @@ import { CHUNK_ROWS } from './chunk-writer.js';
 import { newRow, rowToBuffer, setValue } from './packed.js';
 import { SealBatch, rewindPg } from './pg-chunk-writer.js';
 import { PgPointReader } from './pg-point-reader.js';
-import { PgPointsRepo, type StepIndexRow } from './pg-points.repo.js';
+import { PgPointsRepo } from './pg-points.repo.js';
+import { PgStepBlocksRepo } from './pg-step-blocks.repo.js';
 import type { SeriesQueryResult } from './point-reader.js';
-import { histPointsOf, type HistPoints, type PointStore, type StepPoints, type StepRange } from './point-store.js';
+import { histPointsOf, unionRange, type HistPoints, type PointStore, type StepPoints, type StepRange } from './point-store.js';
 import type { SeriesRow } from './points.repo.js';
 import { SeriesCatalog, type ResolvedNames } from './series-catalog.js';
-import type { TailRow } from './tail-merge.js';
+import { StepIndex, type TailEntry } from './step-index.js';
 
 /**
  * Runs whose tail stays in memory (up to 2 x CHUNK_ROWS packed rows each, 2 MB for 1,000 series):
@@ -20,13 +21,13 @@ const MAX_CACHED_RUNS = 256;
 /** What the store keeps in memory for a run being written: its series, and its tail rows as stored. */
 interface RunTail {
   catalog: SeriesCatalog;
-  rows: TailRow[];
+  rows: TailEntry[];
   /** Rows held back by a seal (sparse series) do not count towards the next one. */
   sealAt: number;
 }
 
 export function createPgPointStore(db: PgDb): PointStore {
-  return new PgPointStore(new PgPointsRepo(db), db);
+  return new PgPointStore(new PgPointsRepo(db), new PgStepBlocksRepo(db), db);
 }
 
 /**
@@ -38,13 +39,16 @@ export function createPgPointStore(db: PgDb): PointStore {
 export class PgPointStore implements PointStore {
   private readonly tails = new Map<number, Promise<RunTail>>();
   private readonly reader: PgPointReader;
+  private readonly index: StepIndex;
 
   constructor(
     private readonly repo: PgPointsRepo,
+    private readonly steps: PgStepBlocksRepo,
     /** For later(): inside an ingest batch the writes are pipelined, not waited for one by one. */
     private readonly db: Pick<PgDb, 'later'>,
   ) {
     this.reader = new PgPointReader(repo);
+    this.index = new StepIndex(steps);
   }
 
   private tail(runId: number): Promise<RunTail> {
@@ -53,7 +57,7 @@ export class PgPointStore implements PointStore {
       // Most recently used last: the first entries are the ones to let go of.
       this.tails.delete(runId);
     } else {
-      const loading = Promise.all([this.repo.seriesOfRun(runId), this.repo.tailRows(runId)]).then(([series, rows]) => ({ catalog: new SeriesCatalog(series), rows, sealAt: CHUNK_ROWS }));
+      const loading = Promise.all([this.repo.seriesOfRun(runId), this.repo.tailEntries(runId)]).then(([series, rows]) => ({ catalog: new SeriesCatalog(series), rows, sealAt: CHUNK_ROWS }));
       loading.catch(() => this.tails.get(runId) === loading && this.tails.delete(runId));
       t = loading;
       for (const old of this.tails.keys()) {
@@ -99,9 +103,8 @@ export class PgPointStore implements PointStore {
   private async writeSteps(runId: number, t: RunTail, steps: readonly StepPoints[]): Promise<void> {
     await this.ensure(runId, t, steps.map((p) => p.names), true);
     const nonFinite = new NonFinite();
-    const index: StepIndexRow[] = [];
     const batch = new SealBatch();
-    let pending: TailRow[] = [];
+    let pending: TailEntry[] = [];
     let dropStored = false;
     for (const p of steps) {
       const { rows: slots, width } = t.catalog.rowsOf(p.names) as ResolvedNames;
@@ -112,8 +115,9 @@ export class PgPointStore implements PointStore {
         setValue(row.f64, row.u32, s.slot, v);
         nonFinite.note(s, p.step, v);
       }
-      const r = { step: p.step, vals: rowToBuffer(row.f64, row.u32) };
-      index.push({ step: p.step, time: p.time ?? null, epoch: p.epoch ?? null, examples: p.examples ?? null });
+      const r: TailEntry = {
+        step: p.step, vals: rowToBuffer(row.f64, row.u32), time: p.time ?? null, epoch: p.epoch ?? null, examples: p.examples ?? null, indexed: false,
+      };
       t.rows.push(r);
       pending.push(r);
       if (t.rows.length >= t.sealAt) {
@@ -129,7 +133,7 @@ export class PgPointStore implements PointStore {
     // fails and the batch's runs are forgotten (appendSteps, or the ingest batch's undo).
     // One connection runs them in this order: the stored tail goes before rows a seal kept come back.
     const drop = dropStored ? [this.repo.deleteTail(runId)] : [];
-    await this.db.later(Promise.all([...drop, this.repo.insertSteps(runId, index, pending), batch.write(this.repo), nonFinite.write(this.repo)]));
+    await this.db.later(Promise.all([...drop, this.repo.insertTail(runId, pending), batch.write(this.repo, this.steps, runId), nonFinite.write(this.repo)]));
   }
 
   async appendEval(runId: number, step: number, names: readonly string[], values: readonly number[]): Promise<void> {
@@ -166,7 +170,7 @@ export class PgPointStore implements PointStore {
   async rewind(runId: number, step: number): Promise<void> {
     this.tails.delete(runId);
     try {
-      await rewindPg(this.repo, runId, step);
+      await rewindPg(this.repo, this.steps, runId, step);
     } finally {
       this.tails.delete(runId);
     }
@@ -202,19 +206,20 @@ export class PgPointStore implements PointStore {
   }
 
   async extent(runId: number): Promise<StepRange> {
-    return this.repo.extent(runId);
+    const [steps, evals] = await Promise.all([this.steps.ends(runId), this.repo.evalExtent(runId)]);
+    return unionRange(steps, evals);
   }
 
   async stepRangeFor(runId: number, x: 'time' | 'epoch', from: number, to: number): Promise<StepRange> {
-    return this.repo.stepRangeFor(runId, x, from, to);
+    return this.index.stepRangeFor(runId, x, from, to);
   }
 
   async stepTimes(runId: number, lo: number, hi: number, limit: number): Promise<Array<{ step: number; time: number | null; epoch: number | null }>> {
-    return this.repo.stepTimes(runId, lo, hi, limit);
+    return this.index.stepTimes(runId, lo, hi, limit);
   }
 
   async stepCount(runId: number): Promise<number> {
-    return this.repo.stepCount(runId);
+    return this.steps.count(runId);
   }
 
   async histograms(runId: number, layer: string | null, of: string | null, lo: number, hi: number, limit: number): Promise<HistPoints[]> {

@@ -3,15 +3,8 @@ import { byteaArray } from '../storage/pg-sql.js';
 import { CHUNK_RECORD, ROLLUP_RECORD } from './pg-summary-codec.js';
 import type { ChunkInsert, SeriesRow, StraddlingChunk } from './points.repo.js';
 import type { HistPoints } from './point-store.js';
+import type { TailEntry } from './step-index.js';
 import type { SeriesTotal, TailRow } from './tail-merge.js';
-
-/** A step's index row: its x-axis values besides the step. */
-export interface StepIndexRow {
-  step: number;
-  time: number | null;
-  epoch: number | null;
-  examples: number | null;
-}
 
 /** A chunk to write: its summary and its encoded steps and raw values. */
 export interface ChunkWrite {
@@ -28,7 +21,6 @@ export interface RollupWrite extends ChunkInsert {
 
 type HistRow = { step: number; layer: string; of: string; edges: string; counts: string };
 type ChunkPageRow = { startStep: number; endStep: number; count: number; steps: Buffer; vals: Buffer };
-const ALL = Number.MAX_SAFE_INTEGER;
 
 /** Column arrays of a list of rows, for `unnest(...)`: one statement whatever the row count. */
 const col = <T, K extends keyof T>(rows: readonly T[], k: K): Array<T[K]> => rows.map((r) => r[k]);
@@ -62,24 +54,27 @@ export class PgPointsRepo {
   }
 
   /**
-   * Index rows of new steps and the tail rows that stay packed (others were sealed at once). The
-   * tail rows stored before are deleted first (deleteTail) when a seal took them: not in this
+   * The tail rows that stay (others were sealed at once), with their index entries. The tail
+   * rows stored before are deleted first (deleteTail) when a seal took them: not in this
    * statement, since a row a seal kept goes back under the same key.
    */
-  async insertSteps(runId: number, index: readonly StepIndexRow[], tail: readonly TailRow[]): Promise<void> {
-    if (index.length === 0 && tail.length === 0) return;
+  async insertTail(runId: number, tail: readonly TailEntry[]): Promise<void> {
+    if (tail.length === 0) return;
     await this.q`
-      WITH i AS (
-        INSERT INTO step_index (run_id, step, time, epoch, examples)
-        SELECT ${runId}, * FROM unnest(${col(index, 'step')}::int8[], ${col(index, 'time')}::float8[],
-          ${col(index, 'epoch')}::float8[], ${col(index, 'examples')}::int8[])
-      )
-      INSERT INTO step_tail (run_id, step, vals)
-      SELECT ${runId}, * FROM unnest(${col(tail, 'step')}::int8[], ${byteaArray(col(tail, 'vals'))}::bytea[])`;
+      INSERT INTO step_tail (run_id, step, vals, time, epoch, examples, indexed)
+      SELECT ${runId}, * FROM unnest(${col(tail, 'step')}::int8[], ${byteaArray(col(tail, 'vals'))}::bytea[],
+        ${col(tail, 'time')}::float8[], ${col(tail, 'epoch')}::float8[], ${col(tail, 'examples')}::int8[],
+        ${tail.map((r) => (r.indexed ? 1 : 0))}::int[])`;
   }
 
-  async tailRows(runId: number, lo = 0, hi = ALL): Promise<TailRow[]> {
+  async tailRows(runId: number, lo = 0, hi = Number.MAX_SAFE_INTEGER): Promise<TailRow[]> {
     return this.q<TailRow[]>`SELECT step, vals FROM step_tail WHERE run_id = ${runId} AND step BETWEEN ${lo} AND ${hi} ORDER BY step`;
+  }
+
+  async tailEntries(runId: number): Promise<TailEntry[]> {
+    const rows = await this.q<Array<Omit<TailEntry, 'indexed'> & { indexed: number }>>`
+      SELECT step, vals, time, epoch, examples, indexed FROM step_tail WHERE run_id = ${runId} ORDER BY step`;
+    return rows.map((r) => ({ ...r, indexed: r.indexed === 1 }));
   }
 
   async deleteTail(runId: number): Promise<void> {
@@ -200,36 +195,16 @@ export class PgPointsRepo {
     return rows.map((r) => ({ seriesId: r.seriesId, step: r.step, value: r.value ?? Number.NaN }));
   }
 
-  async extent(runId: number): Promise<{ lo: number | null; hi: number | null }> {
+  async evalExtent(runId: number): Promise<{ lo: number | null; hi: number | null }> {
     const [r] = await this.q<Array<{ lo: number | null; hi: number | null }>>`
-      WITH e AS (SELECT min(step) AS lo, max(step) AS hi FROM eval_points WHERE series_id IN (SELECT id FROM series WHERE run_id = ${runId}))
-      SELECT least((SELECT min(step) FROM step_index WHERE run_id = ${runId}), (SELECT lo FROM e)) AS lo,
-        greatest((SELECT max(step) FROM step_index WHERE run_id = ${runId}), (SELECT hi FROM e)) AS hi`;
+      SELECT min(step) AS lo, max(step) AS hi FROM eval_points WHERE series_id IN (SELECT id FROM series WHERE run_id = ${runId})`;
     return r ?? { lo: null, hi: null };
-  }
-
-  async stepRangeFor(runId: number, x: 'time' | 'epoch', from: number, to: number): Promise<{ lo: number | null; hi: number | null }> {
-    const c = this.q(x === 'time' ? 'time' : 'epoch');
-    const [r] = await this.q<Array<{ lo: number | null; hi: number | null }>>`
-      SELECT min(step) AS lo, max(step) AS hi FROM step_index WHERE run_id = ${runId} AND ${c} BETWEEN ${from} AND ${to}`;
-    return r ?? { lo: null, hi: null };
-  }
-
-  async stepTimes(runId: number, lo: number, hi: number, limit: number): Promise<Array<{ step: number; time: number | null; epoch: number | null }>> {
-    return this.q<Array<{ step: number; time: number | null; epoch: number | null }>>`
-      SELECT step, time, epoch FROM step_index WHERE run_id = ${runId} AND step BETWEEN ${lo} AND ${hi} ORDER BY step LIMIT ${limit}`;
-  }
-
-  async stepCount(runId: number): Promise<number> {
-    const [r] = await this.q<Array<{ n: number }>>`SELECT count(*) AS n FROM step_index WHERE run_id = ${runId}`;
-    return r?.n ?? 0;
   }
 
   /** Everything at or after a step goes, in one statement; returns the chunks straddling it, to trim. */
   async rewind(runId: number, step: number): Promise<StraddlingChunk[]> {
     return this.q<StraddlingChunk[]>`
       WITH s AS (SELECT id FROM series WHERE run_id = ${runId}),
-        x1 AS (DELETE FROM step_index WHERE run_id = ${runId} AND step >= ${step}),
         x2 AS (DELETE FROM step_tail WHERE run_id = ${runId} AND step >= ${step}),
         x3 AS (DELETE FROM chunk_data WHERE start_step >= ${step} AND series_id IN (SELECT id FROM s)),
         x4 AS (DELETE FROM chunks WHERE start_step >= ${step} AND series_id IN (SELECT id FROM s)),
@@ -271,7 +246,7 @@ export class PgPointsRepo {
         x2 AS (DELETE FROM chunk_data WHERE series_id IN (SELECT id FROM s)),
         x3 AS (DELETE FROM chunks WHERE series_id IN (SELECT id FROM s)),
         x4 AS (DELETE FROM eval_points WHERE series_id IN (SELECT id FROM s)),
-        x5 AS (DELETE FROM step_index WHERE run_id = ${runId}),
+        x5 AS (DELETE FROM step_blocks WHERE run_id = ${runId}),
         x6 AS (DELETE FROM step_tail WHERE run_id = ${runId}),
         x7 AS (DELETE FROM histograms WHERE run_id = ${runId})
       DELETE FROM series WHERE run_id = ${runId}`;

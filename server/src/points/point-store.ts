@@ -1,9 +1,11 @@
 import type { SeriesInfo } from '@gradwatch/shared';
 import type { SeriesQueryResult } from './point-reader.js';
 import type { SeriesRow } from './points.repo.js';
+import type { StepRange } from './step-range.js';
 
 export { CHUNK_ROWS, ROLLUP_LEVELS } from './chunk-writer.js';
 export type { SeriesQueryResult } from './point-reader.js';
+export { unionRange, type StepRange } from './step-range.js';
 
 /** One step's values by series name, as ingest decoded them. */
 export interface StepPoints {
@@ -27,11 +29,6 @@ export interface HistPoints {
 export const histPointsOf = (r: { step: number; layer: string; of: string; edges: string; counts: string }): HistPoints => ({
   step: r.step, layer: r.layer, of: r.of, edges: JSON.parse(r.edges) as number[], counts: JSON.parse(r.counts) as number[],
 });
-
-export interface StepRange {
-  lo: number | null;
-  hi: number | null;
-}
 
 /**
  * The storage boundary for points: everything ingest writes and REST reads, with no word of

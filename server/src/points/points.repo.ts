@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { Db } from '../storage/db.js';
 import type { ChunkBlobs } from './chunk-codec.js';
+import type { TailEntry } from './step-block-codec.js';
 
 export interface ChunkSummaryRow {
   startStep: number;
@@ -52,10 +53,12 @@ function statements(c: Database.Database) {
     markNonFinite: c.prepare(
       'UPDATE series SET first_nonfinite_step = ? WHERE id = ? AND (first_nonfinite_step IS NULL OR first_nonfinite_step > ?)',
     ),
-    insertStepIndex: c.prepare('INSERT INTO step_index (run_id, step, time, epoch, examples) VALUES (?, ?, ?, ?, ?)'),
+    insertStep: c.prepare('INSERT INTO step_tail (run_id, step, vals, time, epoch, examples, indexed) VALUES (?, ?, ?, ?, ?, ?, 0)'),
+    // A row a seal keeps: its step is in a block now (indexed defaults to 1).
     insertTail: c.prepare('INSERT INTO step_tail (run_id, step, vals) VALUES (?, ?, ?)'),
     tailCount: c.prepare('SELECT count(*) AS n FROM step_tail WHERE run_id = ?'),
     tailRows: c.prepare('SELECT step, vals FROM step_tail WHERE run_id = ? AND step BETWEEN ? AND ? ORDER BY step'),
+    tailEntries: c.prepare('SELECT step, vals, time, epoch, examples, indexed FROM step_tail WHERE run_id = ? ORDER BY step'),
     deleteTail: c.prepare('DELETE FROM step_tail WHERE run_id = ?'),
     insertChunkData: c.prepare('INSERT INTO chunk_data (series_id, start_step, steps, vals) VALUES (?, ?, ?, ?)'),
     insertChunk: c.prepare(
@@ -113,21 +116,10 @@ function statements(c: Database.Database) {
       `SELECT series_id AS id, count(*) AS n, min(step) AS first, max(step) AS last FROM eval_points
        WHERE series_id IN (SELECT id FROM series WHERE run_id = ?) GROUP BY series_id`,
     ),
-    // Two scalar subqueries: each is one index seek, where min() and max() together scan the run.
-    stepExtent: c.prepare(
-      'SELECT (SELECT min(step) FROM step_index WHERE run_id = @run) AS lo, (SELECT max(step) FROM step_index WHERE run_id = @run) AS hi',
-    ),
     evalExtent: c.prepare(
       'SELECT min(step) AS lo, max(step) AS hi FROM eval_points WHERE series_id IN (SELECT id FROM series WHERE run_id = ?)',
     ),
-    timeRange: c.prepare('SELECT min(step) AS lo, max(step) AS hi FROM step_index WHERE run_id = ? AND time BETWEEN ? AND ?'),
-    epochRange: c.prepare('SELECT min(step) AS lo, max(step) AS hi FROM step_index WHERE run_id = ? AND epoch BETWEEN ? AND ?'),
-    stepTimes: c.prepare(
-      'SELECT step, time, epoch FROM step_index WHERE run_id = ? AND step BETWEEN ? AND ? ORDER BY step LIMIT ?',
-    ),
-    stepCount: c.prepare('SELECT count(*) AS n FROM step_index WHERE run_id = ?'),
     // Rewind: everything at or after a step goes.
-    rewindStepIndex: c.prepare('DELETE FROM step_index WHERE run_id = ? AND step >= ?'),
     rewindTail: c.prepare('DELETE FROM step_tail WHERE run_id = ? AND step >= ?'),
     rewindChunkData: c.prepare(
       'DELETE FROM chunk_data WHERE start_step >= ? AND series_id IN (SELECT id FROM series WHERE run_id = ?)',
@@ -151,7 +143,6 @@ function statements(c: Database.Database) {
     deleteRunChunkData: c.prepare('DELETE FROM chunk_data WHERE series_id IN (SELECT id FROM series WHERE run_id = ?)'),
     deleteRunChunks: c.prepare('DELETE FROM chunks WHERE series_id IN (SELECT id FROM series WHERE run_id = ?)'),
     deleteRunEval: c.prepare('DELETE FROM eval_points WHERE series_id IN (SELECT id FROM series WHERE run_id = ?)'),
-    deleteRunStepIndex: c.prepare('DELETE FROM step_index WHERE run_id = ?'),
     deleteRunHist: c.prepare('DELETE FROM histograms WHERE run_id = ?'),
     deleteRunSeries: c.prepare('DELETE FROM series WHERE run_id = ?'),
     insertHist: c.prepare(
@@ -182,11 +173,11 @@ export class PointsRepo {
   markNonFinite(seriesId: number, step: number): void {
     this.s.markNonFinite.run(step, seriesId, step);
   }
+  /** A new step: its packed values and its index entry, until a seal moves that into a block. */
   insertStep(runId: number, step: number, time: number | null, epoch: number | null, examples: number | null, vals: Buffer): void {
-    this.s.insertStepIndex.run(runId, step, time, epoch, examples);
-    this.s.insertTail.run(runId, step, vals);
+    this.s.insertStep.run(runId, step, vals, time, epoch, examples);
   }
-  /** A tail row alone (its step is indexed already): a sparse series' points kept at a seal. */
+  /** A tail row whose step a block indexes already: a sparse series' points kept at a seal. */
   insertTail(runId: number, step: number, vals: Buffer): void {
     this.s.insertTail.run(runId, step, vals);
   }
@@ -195,6 +186,11 @@ export class PointsRepo {
   }
   tailRows(runId: number, lo: number, hi: number): Array<{ step: number; vals: Buffer }> {
     return this.s.tailRows.all(runId, lo, hi) as Array<{ step: number; vals: Buffer }>;
+  }
+  /** Every tail row of a run with its index entry, for a seal. */
+  tailEntries(runId: number): TailEntry[] {
+    const rows = this.s.tailEntries.all(runId) as Array<Omit<TailEntry, 'indexed'> & { indexed: number }>;
+    return rows.map((r) => ({ ...r, indexed: r.indexed === 1 }));
   }
   deleteTail(runId: number): void {
     this.s.deleteTail.run(runId);
@@ -244,24 +240,10 @@ export class PointsRepo {
   evalTotals(runId: number): Array<{ id: number; n: number; first: number; last: number }> {
     return this.s.evalTotals.all(runId) as Array<{ id: number; n: number; first: number; last: number }>;
   }
-  extent(runId: number): { lo: number | null; hi: number | null } {
-    const a = this.s.stepExtent.get({ run: runId }) as { lo: number | null; hi: number | null };
-    const b = this.s.evalExtent.get(runId) as { lo: number | null; hi: number | null };
-    const lo = [a.lo, b.lo].filter((x): x is number => x !== null);
-    const hi = [a.hi, b.hi].filter((x): x is number => x !== null);
-    return { lo: lo.length ? Math.min(...lo) : null, hi: hi.length ? Math.max(...hi) : null };
-  }
-  stepRangeFor(runId: number, x: 'time' | 'epoch', from: number, to: number): { lo: number | null; hi: number | null } {
-    return (x === 'time' ? this.s.timeRange : this.s.epochRange).get(runId, from, to) as { lo: number | null; hi: number | null };
-  }
-  stepTimes(runId: number, lo: number, hi: number, limit: number): Array<{ step: number; time: number | null; epoch: number | null }> {
-    return this.s.stepTimes.all(runId, lo, hi, limit) as Array<{ step: number; time: number | null; epoch: number | null }>;
-  }
-  stepCount(runId: number): number {
-    return (this.s.stepCount.get(runId) as { n: number }).n;
+  evalExtent(runId: number): { lo: number | null; hi: number | null } {
+    return this.s.evalExtent.get(runId) as { lo: number | null; hi: number | null };
   }
   rewind(runId: number, step: number): StraddlingChunk[] {
-    this.s.rewindStepIndex.run(runId, step);
     this.s.rewindTail.run(runId, step);
     this.s.rewindChunkData.run(step, runId);
     this.s.rewindChunks.run(step, runId);
@@ -279,7 +261,6 @@ export class PointsRepo {
     this.s.deleteRunChunkData.run(runId);
     this.s.deleteRunChunks.run(runId);
     this.s.deleteRunEval.run(runId);
-    this.s.deleteRunStepIndex.run(runId);
     this.s.deleteTail.run(runId);
     this.s.deleteRunHist.run(runId);
     this.s.deleteRunSeries.run(runId);

@@ -2,9 +2,12 @@ import type { SeriesInfo } from '@gradwatch/shared';
 import { CHUNK_ROWS, ChunkWriter } from './chunk-writer.js';
 import { newRow, rowToBuffer, setValue } from './packed.js';
 import { PointReader, type SeriesQueryResult } from './point-reader.js';
-import { histPointsOf, type HistPoints, type PointStore, type StepPoints, type StepRange } from './point-store.js';
-import type { PointsRepo, SeriesRow } from './points.repo.js';
+import { histPointsOf, unionRange, type HistPoints, type PointStore, type StepPoints, type StepRange } from './point-store.js';
+import type { Db } from '../storage/db.js';
+import { PointsRepo, type SeriesRow } from './points.repo.js';
 import { SeriesCatalog, type ResolvedNames } from './series-catalog.js';
+import { StepBlocksRepo } from './step-blocks.repo.js';
+import { StepIndex } from './step-index.js';
 
 /** What the store keeps in memory for a run being written. */
 interface RunTail {
@@ -12,6 +15,10 @@ interface RunTail {
   tailCount: number;
   /** Rows held back by a seal (sparse series) do not count towards the next one. */
   sealAt: number;
+}
+
+export function createSqlitePointStore(db: Db): SqlitePointStore {
+  return new SqlitePointStore(new PointsRepo(db), new StepBlocksRepo(db));
 }
 
 /**
@@ -23,10 +30,15 @@ export class SqlitePointStore implements PointStore {
   private readonly tails = new Map<number, RunTail>();
   private readonly chunks: ChunkWriter;
   private readonly reader: PointReader;
+  private readonly index: StepIndex;
 
-  constructor(private readonly repo: PointsRepo) {
-    this.chunks = new ChunkWriter(repo);
+  constructor(
+    private readonly repo: PointsRepo,
+    private readonly steps: StepBlocksRepo,
+  ) {
+    this.chunks = new ChunkWriter(repo, steps);
     this.reader = new PointReader(repo);
+    this.index = new StepIndex(steps);
   }
 
   private tail(runId: number): RunTail {
@@ -107,6 +119,7 @@ export class SqlitePointStore implements PointStore {
 
   async deleteRun(runId: number): Promise<void> {
     this.repo.deleteRunPoints(runId);
+    this.steps.deleteRun(runId);
     this.tails.delete(runId);
   }
 
@@ -131,19 +144,19 @@ export class SqlitePointStore implements PointStore {
   }
 
   async extent(runId: number): Promise<StepRange> {
-    return this.repo.extent(runId);
+    return unionRange(this.steps.ends(runId), this.repo.evalExtent(runId));
   }
 
   async stepRangeFor(runId: number, x: 'time' | 'epoch', from: number, to: number): Promise<StepRange> {
-    return this.repo.stepRangeFor(runId, x, from, to);
+    return this.index.stepRangeFor(runId, x, from, to);
   }
 
   async stepTimes(runId: number, lo: number, hi: number, limit: number): Promise<Array<{ step: number; time: number | null; epoch: number | null }>> {
-    return this.repo.stepTimes(runId, lo, hi, limit);
+    return this.index.stepTimes(runId, lo, hi, limit);
   }
 
   async stepCount(runId: number): Promise<number> {
-    return this.repo.stepCount(runId);
+    return this.steps.count(runId);
   }
 
   async histograms(runId: number, layer: string | null, of: string | null, lo: number, hi: number, limit: number): Promise<HistPoints[]> {

@@ -77,22 +77,31 @@ export const series = pgTable(
   (t) => [uniqueIndex('series_run_name_idx').on(t.runId, t.name)],
 );
 
-/** Every step of a run with its wall-clock time and epoch (x axes other than step). */
-export const stepIndex = pgTable(
-  'step_index',
+/**
+ * A run's step index (each step's wall-clock time, epoch and examples: the x axes other than
+ * step) in blocks of the steps sealed together, compressed (step-block-codec.ts). The steps since
+ * the last seal are indexed by their step_tail rows. Blocks never overlap, and every block comes
+ * before the tail's unindexed steps.
+ */
+export const stepBlocks = pgTable(
+  'step_blocks',
   {
     runId: integer('run_id').notNull(),
-    step: int8('step').notNull(),
-    time: doublePrecision('time'),
-    epoch: doublePrecision('epoch'),
-    examples: int8('examples'),
+    startStep: int8('start_step').notNull(),
+    endStep: int8('end_step').notNull(),
+    count: integer('count').notNull(),
+    timeLo: doublePrecision('time_lo'),
+    timeHi: doublePrecision('time_hi'),
+    epochLo: doublePrecision('epoch_lo'),
+    epochHi: doublePrecision('epoch_hi'),
+    data: bytea('data').notNull(),
   },
-  (t) => [primaryKey({ columns: [t.runId, t.step] }), index('step_index_time_idx').on(t.runId, t.time)],
+  (t) => [primaryKey({ columns: [t.runId, t.startStep] })],
 );
 
 /**
  * The newest steps of a run, one row per step holding every series value packed as
- * float64 by slot. Packed rows are what makes a million values a second possible; they are
+ * float64 by slot, and the step's index entry until a seal moves it into a block. Packed rows are what makes a million values a second possible; they are
  * sealed into per-series chunks every few hundred steps so range scans stay cheap.
  */
 export const stepTail = pgTable(
@@ -101,6 +110,11 @@ export const stepTail = pgTable(
     runId: integer('run_id').notNull(),
     step: int8('step').notNull(),
     vals: bytea('vals').notNull(),
+    time: doublePrecision('time'),
+    epoch: doublePrecision('epoch'),
+    examples: int8('examples'),
+    /** Whether a step block holds this step already (a sparse series' row kept at a seal). */
+    indexed: integer('indexed').notNull().default(1),
   },
   (t) => [primaryKey({ columns: [t.runId, t.step] })],
 );

@@ -62,22 +62,31 @@ export const series = sqliteTable(
   (t) => [uniqueIndex('series_run_name_idx').on(t.runId, t.name)],
 );
 
-/** Every step of a run with its wall-clock time and epoch (x axes other than step). */
-export const stepIndex = sqliteTable(
-  'step_index',
+/**
+ * A run's step index (each step's wall-clock time, epoch and examples: the x axes other than
+ * step) in blocks of the steps sealed together, compressed (step-block-codec.ts). The steps since
+ * the last seal are indexed by their step_tail rows. Blocks never overlap, and every block comes
+ * before the tail's unindexed steps.
+ */
+export const stepBlocks = sqliteTable(
+  'step_blocks',
   {
     runId: integer('run_id').notNull(),
-    step: integer('step').notNull(),
-    time: real('time'),
-    epoch: real('epoch'),
-    examples: integer('examples'),
+    startStep: integer('start_step').notNull(),
+    endStep: integer('end_step').notNull(),
+    count: integer('count').notNull(),
+    timeLo: real('time_lo'),
+    timeHi: real('time_hi'),
+    epochLo: real('epoch_lo'),
+    epochHi: real('epoch_hi'),
+    data: blob('data', { mode: 'buffer' }).notNull(),
   },
-  (t) => [primaryKey({ columns: [t.runId, t.step] }), index('step_index_time_idx').on(t.runId, t.time)],
+  (t) => [primaryKey({ columns: [t.runId, t.startStep] })],
 );
 
 /**
  * The newest steps of a run, one row per step holding every series value packed as
- * float64 by slot. Packed rows are what makes a million values a second possible; they are
+ * float64 by slot, and the step's index entry until a seal moves it into a block. Packed rows are what makes a million values a second possible; they are
  * sealed into per-series chunks every few hundred steps so range scans stay cheap.
  */
 export const stepTail = sqliteTable(
@@ -86,6 +95,11 @@ export const stepTail = sqliteTable(
     runId: integer('run_id').notNull(),
     step: integer('step').notNull(),
     vals: blob('vals', { mode: 'buffer' }).notNull(),
+    time: real('time'),
+    epoch: real('epoch'),
+    examples: integer('examples'),
+    /** Whether a step block holds this step already (a sparse series' row kept at a seal). */
+    indexed: integer('indexed').notNull().default(1),
   },
   (t) => [primaryKey({ columns: [t.runId, t.step] })],
 );

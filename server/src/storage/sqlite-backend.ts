@@ -1,6 +1,5 @@
 import { SqliteAlertsRepo } from '../alerts/alerts.repo.js';
-import { PointsRepo } from '../points/points.repo.js';
-import { SqlitePointStore } from '../points/sqlite-point-store.js';
+import { createSqlitePointStore } from '../points/sqlite-point-store.js';
 import { SqliteProjectsRepo } from '../projects/projects.repo.js';
 import { SqliteRunsRepo } from '../runs/runs.repo.js';
 import { SqliteTokensRepo } from '../tokens/tokens.repo.js';
@@ -29,7 +28,7 @@ export function openSqliteBackend(file: string, synchronous: 'FULL' | 'NORMAL' =
       alerts: new SqliteAlertsRepo(db),
       webhooks: new SqliteWebhooksRepo(db),
       tokens: new SqliteTokensRepo(db),
-      points: new SqlitePointStore(new PointsRepo(db)),
+      points: createSqlitePointStore(db),
     },
     ...sqliteTransactors(c),
     inTransaction: () => c.inTransaction,

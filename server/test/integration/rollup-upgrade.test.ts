@@ -1,40 +1,17 @@
 /**
  * Migration 0007 (PostgreSQL: 0001) added rollup level 3 (windows of 1,024 steps) and fills it in
  * for chunks stored before it. A database from before it must answer every query as it did:
- * here one is made by taking the level and its migration record away, then a server starts on it.
+ * here one is made by taking the level and its migration record away (and those of the migrations
+ * after it: old-schema.ts), then a server starts on it.
  */
-import Database from 'better-sqlite3';
-import postgres from 'postgres';
 import { afterEach, describe, expect, it } from 'vitest';
 import { getJson, hello, noRules, RawSocket, removeDir, startServer, tempDir, type TestServer } from '../helpers.js';
+import { oldStepIndex, withoutLevel3 } from './old-schema.js';
 
 const servers: TestServer[] = [];
 afterEach(async () => {
   for (const s of servers.splice(0)) await s.close().catch(() => undefined);
 });
-
-/** The database as it was before the level: its rows and the record of its migration gone. */
-async function dropLevel3(srv: TestServer): Promise<number> {
-  if (srv.databaseUrl) {
-    const sql = postgres(srv.databaseUrl, { max: 1, onnotice: () => undefined });
-    try {
-      const gone = await sql`DELETE FROM rollups WHERE level = 3`;
-      await sql`DELETE FROM drizzle.__drizzle_migrations WHERE created_at = (SELECT max(created_at) FROM drizzle.__drizzle_migrations)`;
-      return gone.count;
-    } finally {
-      await sql.end();
-    }
-  }
-  const db = new Database(`${srv.dataDir}/gradwatch.db`);
-  try {
-    const gone = db.prepare('DELETE FROM rollups WHERE level = 3').run().changes;
-    // Its ids are NULL: the newest migration is the one applied last.
-    db.prepare('DELETE FROM __drizzle_migrations WHERE created_at = (SELECT max(created_at) FROM __drizzle_migrations)').run();
-    return gone;
-  } finally {
-    db.close();
-  }
-}
 
 const value = (s: number): number | string => (s % 997 === 0 ? 'NaN' : Math.sin(s / 300) * (1 + s / 5000));
 
@@ -58,8 +35,11 @@ describe('rollup level 3 on a database stored before it', () => {
       (q) => `/api/v1/runs/up-1/query?series=loss,lr&${q}`,
     );
     const before = await Promise.all(urls.map(async (u) => (await getJson(`${a.url}${u}`)).body));
+    const runId = (await a.app.backend.repos.runs.byUid('up-1'))?.id as number;
     await a.close();
-    expect(await dropLevel3(a)).toBeGreaterThan(20);
+    // Migrations run in order: the step index of before 0008 goes back first.
+    await oldStepIndex(a, runId, Array.from({ length: steps }, (_, step) => ({ step, time: null, epoch: null, examples: null })));
+    expect(await withoutLevel3(a)).toBeGreaterThan(20);
 
     const b = await startServer({ dataDir: dir, engineFactory: noRules });
     servers.push(b);

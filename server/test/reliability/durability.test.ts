@@ -149,7 +149,7 @@ describe('backup', () => {
     expect(stdout).toMatch(/backed up .* 1 runs/);
     const copy = new Database(dest, { readonly: true });
     expect(copy.pragma('integrity_check', { simple: true })).toBe('ok');
-    const steps = (copy.prepare('SELECT count(*) AS n FROM step_index').get() as { n: number }).n;
+    const steps = (copy.prepare('SELECT (SELECT coalesce(sum(count), 0) FROM step_blocks) + (SELECT count(*) FROM step_tail WHERE indexed = 0) AS n').get() as { n: number }).n;
     const lastSeq = (copy.prepare("SELECT last_seq AS s FROM runs WHERE uid = 'bk-1'").get() as { s: number }).s;
     copy.close();
     // One commit's view: a prefix of the stream, and the run's lastSeq agrees with the steps in it.
@@ -200,8 +200,8 @@ describe('retention', () => {
     srv = await startServer({ dataDir: dir, env: { GRADWATCH_RETENTION_DAYS: '30' } });
     const runs = await getJson<{ runs: Array<{ id: string }> }>(`${srv.url}/api/v1/runs`);
     expect(runs.body.runs.map((r) => r.id).sort()).toEqual(['new-1']);
-    const left = sqliteOf(srv.app).prepare('SELECT (SELECT count(*) FROM histograms) AS h, (SELECT count(*) FROM series) AS s, (SELECT count(*) FROM step_index) AS st').get();
-    expect(left).toEqual({ h: 1, s: 1, st: 1 });
+    const left = sqliteOf(srv.app).prepare('SELECT (SELECT count(*) FROM histograms) AS h, (SELECT count(*) FROM series) AS s, (SELECT count(*) FROM step_tail) AS st, (SELECT count(*) FROM step_blocks) AS sb').get();
+    expect(left).toEqual({ h: 1, s: 1, st: 1, sb: 0 });
     expect(await srv.app.runs.pruneInactive(28)).toBe(1);
     await srv.close();
     removeDir(dir);

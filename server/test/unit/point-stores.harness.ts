@@ -6,8 +6,7 @@ import { migrate } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
 import { createPgPointStore } from '../../src/points/pg-point-store.js';
 import type { PointStore, StepPoints } from '../../src/points/point-store.js';
-import { PointsRepo } from '../../src/points/points.repo.js';
-import { SqlitePointStore } from '../../src/points/sqlite-point-store.js';
+import { createSqlitePointStore } from '../../src/points/sqlite-point-store.js';
 import { REPO_ROOT } from '../../src/paths.js';
 import { SqliteProjectsRepo } from '../../src/projects/projects.repo.js';
 import { SqliteRunsRepo } from '../../src/runs/runs.repo.js';
@@ -44,8 +43,8 @@ export async function sqliteHarness(): Promise<Harness> {
   const runs = new SqliteRunsRepo(db);
   let n = 0;
   return {
-    store: new SqlitePointStore(new PointsRepo(db)),
-    other: () => new SqlitePointStore(new PointsRepo(db)),
+    store: createSqlitePointStore(db),
+    other: () => createSqlitePointStore(db),
     newRun: async () => {
       const now = new Date().toISOString();
       return (await runs.insert({ uid: `r${n++}`, projectId: project.id, name: 'r', createdAt: now, lastSeenAt: now })).id;
