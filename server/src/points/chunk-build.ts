@@ -1,5 +1,5 @@
 import { Envelope, kindOf } from './buckets.js';
-import { decodeSteps } from './chunk-codec.js';
+import { decodeSteps, decodeVals } from './chunk-codec.js';
 import { f64View, newRow, readSlot, rowToBuffer, setValue } from './packed.js';
 import type { ChunkInsert, StraddlingChunk } from './points.repo.js';
 import type { TailRow } from './tail-merge.js';
@@ -59,7 +59,7 @@ export function keptBefore(c: StraddlingChunk, step: number): SeriesPoints | nul
   const steps = Array.from(decodeSteps(c.steps, c.count));
   const keep = steps.findIndex((s) => s >= step);
   if (keep <= 0) return null;
-  return { seriesId: c.seriesId, slot: -1, steps: steps.slice(0, keep), vals: Array.from(f64View(c.vals)).slice(0, keep) };
+  return { seriesId: c.seriesId, slot: -1, steps: steps.slice(0, keep), vals: Array.from(decodeVals(c.vals, c.count)).slice(0, keep) };
 }
 
 /**

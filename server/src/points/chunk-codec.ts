@@ -1,17 +1,19 @@
 /**
  * A chunk's steps as delta-of-deltas, after Facebook's Gorilla (Pelkonen et al., VLDB 2015): one
- * bit a step when steps are evenly spaced, instead of a float64. Values stay raw float64 so that
- * reads are zero-copy views: XOR-compressed values halved their bytes again but made every chunk
- * read point by point 2.6x slower (bench/query), which the query path cannot afford.
+ * bit a step when steps are evenly spaced, instead of a float64. Values stay raw so that a read
+ * is a view or one typed-array copy: XOR-compressed values halved their bytes again but made
+ * every chunk read point by point 2.6x slower (bench/query), which the query path cannot afford.
+ * Raw float32 when every value of the chunk is one exactly (a float32 tensor's loss.item(), and
+ * NaN, ±Infinity), float64 otherwise; the blob's length (count × 4 or count × 8) says which.
  *
  * A steps blob is either this encoding or (chunks written before it) raw float64s. The raw form
  * is exactly count × 8 bytes long; an encoding that happens to have that length gets one padding
  * byte, so the length alone tells them apart and no chunk needs rewriting.
  */
 import { BitReader, BitWriter } from './bit-stream.js';
-import { f64View } from './packed.js';
+import { f64Buffer, f64View } from './packed.js';
 
-/** A sealed chunk's points as stored: its steps (this encoding) and its values (raw float64). */
+/** A sealed chunk's points as stored: its steps (this encoding) and its values (raw float32 or float64). */
 export interface ChunkBlobs {
   steps: Buffer;
   vals: Buffer;
@@ -89,4 +91,17 @@ export function decodeSteps(blob: Buffer, count: number): Float64Array {
     }
   }
   return out;
+}
+
+/** A chunk's values, as float32 when that keeps every one of them exactly. */
+export function encodeVals(vals: readonly number[]): Buffer {
+  for (const v of vals) if (Math.fround(v) !== v && v === v) return f64Buffer(vals as number[]);
+  const f32 = Float32Array.from(vals);
+  return Buffer.from(f32.buffer, f32.byteOffset, f32.byteLength);
+}
+
+export function decodeVals(blob: Buffer, count: number): Float64Array {
+  if (blob.length !== count * 4) return f64View(blob);
+  const f32 = blob.byteOffset % 4 === 0 ? new Float32Array(blob.buffer, blob.byteOffset, count) : new Float32Array(new Uint8Array(blob).buffer);
+  return Float64Array.from(f32);
 }

@@ -1,6 +1,5 @@
-import { encodeSteps } from './chunk-codec.js';
+import { encodeSteps, encodeVals } from './chunk-codec.js';
 import { holdSparse, keptBefore, splitRows, summarize } from './chunk-build.js';
-import { f64Buffer } from './packed.js';
 import type { PointsRepo } from './points.repo.js';
 import { blockBefore, blockOfTail } from './step-index.js';
 import type { StepBlocksRepo } from './step-blocks.repo.js';
@@ -45,7 +44,7 @@ export class ChunkWriter {
 
   private writeChunk(seriesId: number, steps: number[], vals: number[], rollUp = true): void {
     const summary = summarize(seriesId, steps, vals);
-    this.repo.insertChunk(summary, encodeSteps(steps), f64Buffer(vals));
+    this.repo.insertChunk(summary, encodeSteps(steps), encodeVals(vals));
     if (rollUp) for (const l of ROLLUP_LEVELS) this.repo.upsertRollup(l.level, Math.floor(summary.startStep / l.size), summary);
   }
 

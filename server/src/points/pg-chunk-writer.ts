@@ -1,7 +1,6 @@
 import { CHUNK_ROWS, ROLLUP_LEVELS } from './chunk-writer.js';
-import { encodeSteps } from './chunk-codec.js';
+import { encodeSteps, encodeVals } from './chunk-codec.js';
 import { holdSparse, keptBefore, splitRows, summarize } from './chunk-build.js';
-import { f64Buffer } from './packed.js';
 import type { ChunkInsert } from './points.repo.js';
 import type { ChunkWrite, PgPointsRepo, RollupWrite } from './pg-points.repo.js';
 import type { PgStepBlocksRepo } from './pg-step-blocks.repo.js';
@@ -44,7 +43,7 @@ export class SealBatch {
     const { seal, kept } = holdSparse(splitRows(rows, seriesBySlot), CHUNK_ROWS);
     for (const s of seal) {
       const summary = summarize(s.seriesId, s.steps, s.vals);
-      this.chunks.push({ summary, steps: encodeSteps(s.steps), vals: f64Buffer(s.vals) });
+      this.chunks.push({ summary, steps: encodeSteps(s.steps), vals: encodeVals(s.vals) });
       for (const l of ROLLUP_LEVELS) {
         const window = Math.floor(summary.startStep / l.size);
         const key = `${s.seriesId}:${l.level}:${window}`;
@@ -70,7 +69,7 @@ export async function rewindPg(repo: PgPointsRepo, steps: PgStepBlocksRepo, runI
   const kept: ChunkWrite[] = [];
   for (const c of straddling) {
     const k = keptBefore(c, step);
-    if (k) kept.push({ summary: summarize(k.seriesId, k.steps, k.vals), steps: encodeSteps(k.steps), vals: f64Buffer(k.vals) });
+    if (k) kept.push({ summary: summarize(k.seriesId, k.steps, k.vals), steps: encodeSteps(k.steps), vals: encodeVals(k.vals) });
   }
   await repo.insertChunks(kept, []);
   // A trimmed chunk counts in the windows of its start, maybe before the one holding `step`.

@@ -1,7 +1,7 @@
 import type { SeriesInfo } from '@gradwatch/shared';
 import { Bucketizer } from './buckets.js';
 import { ROLLUP_LEVELS } from './chunk-writer.js';
-import { type ChunkBlobs, decodeSteps } from './chunk-codec.js';
+import { type ChunkBlobs, decodeSteps, decodeVals } from './chunk-codec.js';
 import { f64View, readSlot } from './packed.js';
 import type { SeriesQueryResult } from './point-reader.js';
 import type { ChunkSummaryRow, RollupRow, SeriesRow } from './points.repo.js';
@@ -185,6 +185,6 @@ export class PgPointReader {
 
 function* chunkPoints(stepsBlob: Buffer, valsBlob: Buffer, count: number): Generator<[number, number]> {
   const steps = decodeSteps(stepsBlob, count);
-  const vals = f64View(valsBlob);
+  const vals = decodeVals(valsBlob, count);
   for (let i = 0; i < steps.length; i++) yield [steps[i] as number, vals[i] as number];
 }

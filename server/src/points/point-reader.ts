@@ -1,6 +1,6 @@
 import type { Bucket, SeriesInfo } from '@gradwatch/shared';
 import { Bucketizer } from './buckets.js';
-import { decodeSteps } from './chunk-codec.js';
+import { decodeSteps, decodeVals } from './chunk-codec.js';
 import { f64View, readSlot } from './packed.js';
 import type { PointsRepo, SeriesRow } from './points.repo.js';
 import { scanSealed } from './sealed-scan.js';
@@ -51,7 +51,7 @@ export class PointReader {
       for (const c of this.repo.chunksByStart(s.id, next, all, next, all)) {
         const d = this.repo.chunkData(s.id, c.startStep);
         const steps = decodeSteps(d.steps, c.count);
-        const vals = f64View(d.vals);
+        const vals = decodeVals(d.vals, c.count);
         for (let i = 0; i < steps.length; i++) yield [steps[i] as number, vals[i] as number];
         next = c.endStep + 1;
       }

@@ -1,7 +1,6 @@
 import { type Bucketizer, valueOfKind } from './buckets.js';
 import { ROLLUP_LEVELS } from './chunk-writer.js';
-import { type ChunkBlobs, decodeSteps } from './chunk-codec.js';
-import { f64View } from './packed.js';
+import { type ChunkBlobs, decodeSteps, decodeVals } from './chunk-codec.js';
 import type { ChunkSummaryRow, RollupRow } from './points.repo.js';
 
 /**
@@ -63,7 +62,7 @@ function scanChunks(src: SealedSource, seriesId: number, b: Bucketizer, chunks: 
       const d = data[k];
       if (!d) return;
       const steps = decodeSteps(d.steps, c.count);
-      const vals = f64View(d.vals);
+      const vals = decodeVals(d.vals, c.count);
       for (let n = 0; n < steps.length; n++) b.add(steps[n] as number, vals[n] as number);
     });
     i = j;

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeSteps, encodeSteps } from '../../src/points/chunk-codec.js';
+import { decodeSteps, decodeVals, encodeSteps, encodeVals } from '../../src/points/chunk-codec.js';
 import { f64Buffer } from '../../src/points/packed.js';
 
 describe('chunk steps codec', () => {
@@ -33,5 +33,28 @@ describe('chunk steps codec', () => {
 
   it('stores evenly spaced steps in about a bit each', () => {
     expect(encodeSteps(Array.from({ length: 128 }, (_, i) => 1000 + i)).length).toBeLessThan(30);
+  });
+});
+
+describe('chunk values codec', () => {
+  it('keeps float32 values in 4 bytes and any others in 8, exactly, NaN, ±Infinity and -0 included', () => {
+    const f32 = fc.float({ noNaN: false }).map((v) => (Object.is(v, -0) ? -0 : v));
+    fc.assert(
+      fc.property(fc.array(f32, { minLength: 1, maxLength: 200 }), fc.option(fc.double({ noNaN: true }), { freq: 3 }), (vals, odd) => {
+        const all = odd === null ? vals : [...vals, odd];
+        const blob = encodeVals(all);
+        const narrow = all.every((v) => Object.is(Math.fround(v), v) || Number.isNaN(v));
+        expect(blob.length).toBe(all.length * (narrow ? 4 : 8));
+        const back = Array.from(decodeVals(blob, all.length));
+        back.forEach((v, i) => expect(Object.is(v, all[i]) || (Number.isNaN(v) && Number.isNaN(all[i]))).toBe(true));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('still reads the float64 values of chunks written before it, and unaligned blobs', () => {
+    expect(Array.from(decodeVals(f64Buffer([0.1, 2, Number.NaN]), 3))).toEqual([0.1, 2, Number.NaN]);
+    const shifted = Buffer.concat([Buffer.alloc(1), encodeVals([0.5, -3])]).subarray(1);
+    expect(Array.from(decodeVals(shifted, 2))).toEqual([0.5, -3]);
   });
 });
