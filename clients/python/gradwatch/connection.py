@@ -46,6 +46,14 @@ def backoff(attempt: int) -> float:
     return min(10.0, 0.25 * 2.0 ** min(attempt, 6)) * (0.75 + 0.5 * random.random())
 
 
+
+def _packs_well(kind: str, text: str) -> bool:
+    """Whether a message is worth a MessagePack frame: layer statistics and histograms are. A
+    steps message of scalars alone parses as fast from JSON on the server, and converting it
+    would cost the client more than the frame saves (the protocol lets a client choose per
+    message)."""
+    return kind != "steps" or '"layers":' in text
+
 class Connection:
     """One run's link to the server; `ws` is None while disconnected. Every error code is
     handled as errors.py's table says. After a fatal error (`fatal` set) nothing more is sent
@@ -295,7 +303,8 @@ class Connection:
                     if e is None:
                         break
                     text = ob.text_of(e)
-                    frame: str | bytes = to_msgpack(text) if self.binary else text
+                    binary = self.binary and _packs_well(e.kind, text)
+                    frame: str | bytes = to_msgpack(text) if binary else text
                     size = len(frame) if isinstance(frame, bytes) else len(text) * 4
                     if size > limit and (isinstance(frame, bytes)
                                          or len(text.encode("utf-8")) > limit):
