@@ -1,4 +1,4 @@
-import { PROTOCOL_VERSION, toWireJson, type ErrorCode, type ModelMsg, type RunInfo, type SeqMsg } from '@gradwatch/shared';
+import { PROTOCOL_VERSION, illFormedString, toWireJson, type ErrorCode, type ModelMsg, type RunInfo, type SeqMsg } from '@gradwatch/shared';
 import type { FastifyBaseLogger } from 'fastify';
 import { HttpError, badRequest } from '../http-errors.js';
 import type { IngestService } from '../ingest/ingest.service.js';
@@ -132,6 +132,9 @@ export class Dl4jService {
     const run: RunInfo = { id: runId, project, ...fields };
     const hello = { type: 'hello' as const, protocol: PROTOCOL_VERSION, run };
     if (!validators.hello.check(hello)) throw badRequest(`this DL4J session maps to an invalid run: ${validators.hello.explain(hello)}`);
+    // As a socket's hello is checked: a NUL or a lone surrogate in a string the DL4J report carries.
+    const bad = illFormedString(hello);
+    if (bad !== null) throw badRequest(`this DL4J session maps to an invalid run: ${bad}`);
     let session: RunSession;
     let lastSeq: number;
     try {
@@ -180,6 +183,8 @@ function checkAll(msgs: Unsequenced[], what: string, firstSeq = 1): SeqMsg[] {
     const v = validators[m.type];
     const raw: unknown = m;
     if (!v.check(raw)) throw badRequest(`this DL4J ${what} maps to an invalid ${m.type}: ${v.explain(raw)}`);
+    const bad = illFormedString(raw);
+    if (bad !== null) throw badRequest(`this DL4J ${what} maps to an invalid ${m.type}: ${bad}`);
   }
   return out;
 }

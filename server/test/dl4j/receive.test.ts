@@ -179,6 +179,9 @@ describe('what /remoteReceive refuses', () => {
       [JSON.stringify({ type: 'Update', class: 'org.deeplearning4j.ui.model.stats.impl.java.JavaStatsReport', data: 'rO0ABQ==' }), /Java-serialized/],
       [update({ ...reportSpec('bad-session', 'w', 0, T0), typeId: 'DspDiagnostics' }), /typeID/],
       [update({ ...reportSpec('bad-session', 'w', 0, T0), params: { ['x'.repeat(300) + '_W']: { P: [1, 2], U: [1, 2] } } }), /invalid steps/],
+      // PostgreSQL text cannot hold a NUL: refused on both backends, naming the field (a fuzzed post found the 500).
+      [staticInfo('bad-session', 'w', { sw: ['amd64', 'Linux', 'VM', '17', '17', 'F', 'FLOAT', 'train\u0000box', 'jvm1'] }), /NUL character/],
+      [update({ ...reportSpec('bad-session', 'w', 0, T0), params: { ['fc\u0000_W']: { P: [1, 2], U: [1, 2] } } }), /NUL character/],
     ];
     for (const [body, re] of cases) {
       const r = await post(srv.url, body);
