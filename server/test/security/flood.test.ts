@@ -3,9 +3,21 @@
  * the peer with a reason, stay up, and keep serving an honest job. Before the socket guard, the
  * error replies to one-byte frames piled up without bound until the heap ran out.
  */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getJson, hello, noRules, RawSocket, removeDir, startServer, type TestServer } from '../helpers.js';
+
+// Memory is sampled after a full collection: what the server holds, not the garbage a flood
+// leaves for the collector (which, on a busy machine, can run late and double the peak).
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+const liveHeap = (): number => {
+  gc();
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
+};
 
 const ADMIN = 'flood-admin-token-0123456789';
 const MAX_BUFFERED = 65536;
@@ -63,9 +75,9 @@ async function flood(srv: TestServer, path: string, frame: string | (() => void)
     send(d, ...rest);
   };
   paused(ws).pause();
-  global.gc?.();
-  const heap0 = process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
+  const heap0 = liveHeap();
   let heapMax = heap0;
+  let sampled = Date.now();
   let maxServerBuffered = 0;
   let frames = 0;
   let closedAfterMs: number | null = null;
@@ -85,14 +97,17 @@ async function flood(srv: TestServer, path: string, frame: string | (() => void)
       frames += 500;
     }
     maxServerBuffered = Math.max(maxServerBuffered, server.bufferedAmount);
-    const m = process.memoryUsage();
-    heapMax = Math.max(heapMax, m.heapUsed + m.arrayBuffers);
+    if (Date.now() - sampled >= 200) {
+      heapMax = Math.max(heapMax, liveHeap());
+      sampled = Date.now();
+    }
     await new Promise((r) => setImmediate(r));
   }
+  heapMax = Math.max(heapMax, liveHeap());
   paused(ws).resume();
   for (let i = 0; i < 60 && closeCode === null; i++) await sleep(50);
   expect(server.readyState, 'the server cuts a closed socket within its grace period').toBe(server.CLOSED);
-  if (process.env.FLOOD_DEBUG) console.log({ frames, closedAfterMs, closeCode, got: got.length, last: got.slice(-2), maxServerBuffered });
+  if (process.env.FLOOD_DEBUG) console.log({ frames, closedAfterMs, closeCode, got: got.length, last: got.slice(-2), maxServerBuffered, heapMb: (heapMax - heap0) / 2 ** 20 });
   ws.terminate();
   return { closedAfterMs, frames, maxServerBuffered, heapGrowthMb: (heapMax - heap0) / 2 ** 20, lastError: told.pop(), closeCode };
 }
@@ -121,7 +136,7 @@ describe('a peer that floods and never reads', () => {
     const r = await flood(open, '/v1/ingest', 'x');
     expect(r.closedAfterMs, `still open after ${r.frames} frames, ${r.maxServerBuffered} bytes queued`).not.toBeNull();
     expect(r.maxServerBuffered).toBeLessThanOrEqual(MAX_BUFFERED + 4096);
-    expect(r.heapGrowthMb).toBeLessThan(64);
+    expect(r.heapGrowthMb).toBeLessThan(16);
     expect(r.lastError?.code).toBe('abuse');
     await honest(open, 'flood-honest-1');
   });
@@ -129,7 +144,7 @@ describe('a peer that floods and never reads', () => {
   it('ingest with auth on and no token: the same', async () => {
     const r = await flood(authed, '/v1/ingest', 'x');
     expect(r.closedAfterMs).not.toBeNull();
-    expect(r.heapGrowthMb).toBeLessThan(64);
+    expect(r.heapGrowthMb).toBeLessThan(16);
     expect(r.lastError?.code).toBe('abuse');
     await honest(authed, 'flood-honest-2', ADMIN);
   });
@@ -155,7 +170,7 @@ describe('a peer that floods and never reads', () => {
     });
     expect(r.closedAfterMs, `still open after ${r.frames} frames`).not.toBeNull();
     expect(r.maxServerBuffered).toBeLessThanOrEqual(MAX_BUFFERED + 4096);
-    expect(r.heapGrowthMb).toBeLessThan(64);
+    expect(r.heapGrowthMb).toBeLessThan(16);
     expect(r.lastError?.code).toBe('slow_consumer');
     await honest(open, 'flood-honest-4');
   });
@@ -163,7 +178,7 @@ describe('a peer that floods and never reads', () => {
   it('live, garbage: closed; live, valid subscribes (each answered with ready): closed as slow_consumer', async () => {
     const g = await flood(open, '/v1/live', 'x');
     expect(g.closedAfterMs).not.toBeNull();
-    expect(g.heapGrowthMb).toBeLessThan(64);
+    expect(g.heapGrowthMb).toBeLessThan(16);
     const s = await flood(open, '/v1/live', JSON.stringify({ type: 'subscribe', runs: ['flood-honest-1'], series: ['loss'] }), { ms: 15_000 });
     expect(s.closedAfterMs, `still open after ${s.frames} frames`).not.toBeNull();
     expect(s.maxServerBuffered).toBeLessThanOrEqual(MAX_BUFFERED + 4096);
@@ -183,7 +198,7 @@ describe('a peer that floods and never reads', () => {
   it('pings (answered by the WebSocket library with pongs): cut off; the server stays up', async () => {
     const r = await flood(open, '/v1/ingest', '', { ping: true, before: sayHello('flood-ping') });
     expect(r.closedAfterMs).not.toBeNull();
-    expect(r.heapGrowthMb).toBeLessThan(64);
+    expect(r.heapGrowthMb).toBeLessThan(16);
     await honest(open, 'flood-honest-5');
   });
 });
