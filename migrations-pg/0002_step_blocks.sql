@@ -1,6 +1,6 @@
 -- As SQLite's 0008: the step index moves from a row per step into blocks of the steps sealed
--- together, the rows stored before carried over as text blocks of 128 steps (float8::text is
--- exact from PostgreSQL 12 on, with extra_float_digits above 0, its default).
+-- together, the rows stored before carried over as text blocks of 128 steps (float8::text with
+-- extra_float_digits = 3 is exact on every version: 17 digits before PostgreSQL 12, the shortest exact form since).
 CREATE TABLE "step_blocks" (
 	"run_id" integer NOT NULL,
 	"start_step" bigint NOT NULL,
@@ -14,7 +14,7 @@ CREATE TABLE "step_blocks" (
 	CONSTRAINT "step_blocks_run_id_start_step_pk" PRIMARY KEY("run_id","start_step")
 );
 --> statement-breakpoint
-SET extra_float_digits = 1;--> statement-breakpoint
+SET extra_float_digits = 3;--> statement-breakpoint
 INSERT INTO "step_blocks" ("run_id", "start_step", "end_step", "count", "time_lo", "time_hi", "epoch_lo", "epoch_hi", "data")
 SELECT "run_id", min("step"), max("step"), count(*)::int, min("time"), max("time"), min("epoch"), max("epoch"),
 	convert_to(string_agg("step"::text || ',' || coalesce("time"::text, '') || ',' || coalesce("epoch"::text, '')

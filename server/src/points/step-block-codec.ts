@@ -29,7 +29,7 @@ export interface TailEntry extends StepIndexRow {
 
 const BINARY_V1 = 1;
 const MAX_SCALE = 7;
-/** Scaled integers stay within ±2^51, so that their delta-of-deltas are exact doubles. */
+/** Scaled integers stay below 2^51 in magnitude, so that their delta-of-deltas stay below 2^53. */
 const MAX_SCALED = 2 ** 51;
 const COLUMNS = ['time', 'epoch', 'examples'] as const;
 const MODE_NULL = 0;
@@ -73,7 +73,7 @@ function scaleOf(vals: readonly number[]): number {
     const p = 10 ** e;
     const fits = vals.every((v) => {
       const n = Math.round(v * p);
-      return Math.abs(n) <= MAX_SCALED && n / p === v && !Object.is(v, -0);
+      return Math.abs(n) < MAX_SCALED && n / p === v && !Object.is(v, -0);
     });
     if (fits) return e;
   }

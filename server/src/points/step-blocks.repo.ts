@@ -61,7 +61,7 @@ export class StepBlocksRepo implements StepBlocksSource {
   }
 
   async blockPage(runId: number, axis: StepAxis, from: number, to: number, after: number | null, desc: boolean, limit: number): Promise<StepBlock[]> {
-    const edge = after ?? (desc ? Number.MAX_SAFE_INTEGER : -Number.MAX_SAFE_INTEGER);
+    const edge = after ?? (desc ? Infinity : -Infinity);
     return (desc ? this.s.desc : this.s.asc)[axis].all({ run: runId, from, to, after: edge, limit }) as StepBlock[];
   }
 

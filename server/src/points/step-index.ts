@@ -1,5 +1,5 @@
 import { decodeStepBlock, encodeStepBlock, type StepIndexRow, type TailEntry } from './step-block-codec.js';
-import type { StepRange } from './step-range.js';
+import { unionRange, type StepRange } from './step-range.js';
 
 export type { StepIndexRow, TailEntry } from './step-block-codec.js';
 
@@ -80,8 +80,13 @@ export class StepIndex {
     }
   }
 
-  /** The first and last step whose time (or epoch) is in [from, to]. */
+  /**
+   * The first and last step whose time (or epoch) is in [from, to]. The tail is read first: a
+   * seal committed between the reads (PostgreSQL: each read is its own statement) then puts its
+   * steps in both answers, never in neither; min and max do not mind a step seen twice.
+   */
   async stepRangeFor(runId: number, x: 'time' | 'epoch', from: number, to: number): Promise<StepRange> {
+    const tail = await this.src.tailIndex(runId, x, from, to);
     const inside = (r: StepIndexRow): boolean => {
       const v = r[x];
       return v !== null && v >= from && v <= to;
@@ -103,27 +108,30 @@ export class StepIndex {
         break;
       }
     }
-    const tail = await this.src.tailIndex(runId, x, from, to);
-    if (tail.length) {
-      lo ??= (tail[0] as StepIndexRow).step;
-      hi = (tail[tail.length - 1] as StepIndexRow).step;
-    }
-    return { lo, hi };
+    return unionRange({ lo, hi }, { lo: tail[0]?.step ?? null, hi: tail[tail.length - 1]?.step ?? null });
   }
 
-  /** Up to `limit` steps in [lo, hi] with their time and epoch, in step order. */
+  /**
+   * Up to `limit` steps in [lo, hi] with their time and epoch, in step order. The tail is read
+   * first, as in stepRangeFor; its steps a block holds by the time the blocks are read are left out.
+   */
   async stepTimes(runId: number, lo: number, hi: number, limit: number): Promise<Array<{ step: number; time: number | null; epoch: number | null }>> {
+    const tail = await this.src.tailIndex(runId, 'step', lo, hi);
     const out: Array<{ step: number; time: number | null; epoch: number | null }> = [];
+    let covered = -Infinity;
     const take = (rows: readonly StepIndexRow[]): boolean => {
       for (const r of rows) {
-        if (r.step < lo || r.step > hi) continue;
+        if (r.step < lo || r.step > hi || r.step <= covered) continue;
         if (out.length >= limit) return false;
         out.push({ step: r.step, time: r.time, epoch: r.epoch });
       }
       return out.length < limit;
     };
-    for await (const rows of this.blocks(runId, 'step', lo, hi, false)) if (!take(rows)) return out;
-    take(await this.src.tailIndex(runId, 'step', lo, hi));
+    for await (const rows of this.blocks(runId, 'step', lo, hi, false)) {
+      if (!take(rows)) return out;
+      covered = Math.max(covered, (rows[rows.length - 1] as StepIndexRow).step);
+    }
+    take(tail);
     return out;
   }
 }

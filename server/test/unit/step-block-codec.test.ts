@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeStepBlock, encodeStepBlock, type StepIndexRow } from '../../src/points/step-block-codec.js';
-import { blockBefore, stepBlockOf } from '../../src/points/step-index.js';
+import { blockBefore, stepBlockOf, StepIndex, type StepBlock, type StepBlocksSource } from '../../src/points/step-index.js';
 
 const roundTrip = (rows: StepIndexRow[]): StepIndexRow[] => decodeStepBlock(encodeStepBlock(rows), rows.length);
 
@@ -72,5 +72,40 @@ describe('step block codec', () => {
     expect(cut && decodeStepBlock(cut.data, cut.count)).toEqual(rows.slice(0, 2));
     expect(cut?.endStep).toBe(11);
     expect(blockBefore(b, 10)).toBeNull();
+  });
+});
+
+describe('step index reads', () => {
+  const entry = (step: number) => ({ step, time: 100 + step, epoch: null, examples: null });
+  /**
+   * A store where a seal commits while a read is under way, as on PostgreSQL (each read its own
+   * statement): whichever read comes first sees steps 3-5 in the tail, every later one in a block.
+   */
+  function sealingMeanwhile(): StepBlocksSource {
+    const sealed = [stepBlockOf([0, 1, 2].map(entry)), stepBlockOf([3, 4, 5].map(entry))];
+    let tail = [3, 4, 5, 6, 7, 8].map(entry);
+    let blocks = sealed.slice(0, 1);
+    const thenSeal = <T>(answer: T): T => {
+      blocks = sealed;
+      tail = tail.filter((r) => r.step > 5);
+      return answer;
+    };
+    return {
+      async tailIndex(_run, axis, from, to) {
+        return thenSeal(tail.filter((r) => (r[axis] as number) >= from && (r[axis] as number) <= to));
+      },
+      async blockPage(_run, axis, from, to, after, desc, limit) {
+        const may = axis === 'step' ? (b: StepBlock) => b.endStep >= from && b.startStep <= to : (b: StepBlock) => (b.timeHi as number) >= from && (b.timeLo as number) <= to;
+        const page = blocks.filter(may).filter((b) => after === null || (desc ? b.startStep < after : b.startStep > after));
+        return thenSeal((desc ? page.reverse() : page).slice(0, limit));
+      },
+    };
+  }
+
+  it('see each step once, whatever a seal moves between their reads', async () => {
+    expect((await new StepIndex(sealingMeanwhile()).stepTimes(1, 0, 100, 100)).map((r) => r.step)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(await new StepIndex(sealingMeanwhile()).stepRangeFor(1, 'time', 104, 107)).toEqual({ lo: 4, hi: 7 });
+    expect(await new StepIndex(sealingMeanwhile()).stepRangeFor(1, 'time', 103, 105)).toEqual({ lo: 3, hi: 5 });
+    expect((await new StepIndex(sealingMeanwhile()).stepTimes(1, 2, 100, 4)).map((r) => r.step)).toEqual([2, 3, 4, 5]);
   });
 });
