@@ -52,7 +52,6 @@ export class ChunkWriter {
   rewind(runId: number, step: number): void {
     for (const b of this.steps.rewind(runId, step)) {
       const kept = blockBefore(b, step);
-      this.steps.deleteBlock(runId, b.startStep);
       if (kept) this.steps.insert(runId, kept);
     }
     let from = step;

@@ -41,9 +41,7 @@ function statements(c: Database.Database) {
       `SELECT (SELECT coalesce(sum(count), 0) FROM step_blocks WHERE run_id = @run)
          + (SELECT count(*) FROM step_tail WHERE run_id = @run AND indexed = 0) AS n`,
     ),
-    rewind: c.prepare('DELETE FROM step_blocks WHERE run_id = ? AND start_step >= ?'),
-    straddling: c.prepare(`SELECT ${COLS} FROM step_blocks WHERE run_id = ? AND start_step < ? AND end_step >= ?`),
-    deleteBlock: c.prepare('DELETE FROM step_blocks WHERE run_id = ? AND start_step = ?'),
+    rewind: c.prepare(`DELETE FROM step_blocks WHERE run_id = ? AND end_step >= ? RETURNING ${COLS}`),
     deleteRun: c.prepare('DELETE FROM step_blocks WHERE run_id = ?'),
   };
 }
@@ -77,14 +75,9 @@ export class StepBlocksRepo implements StepBlocksSource {
     return (this.s.count.get({ run: runId }) as { n: number }).n;
   }
 
-  /** Deletes the blocks from `step` on; returns those that straddle it, to trim. */
+  /** Deletes the blocks from `step` on, and those that straddle it, which it returns to trim. */
   rewind(runId: number, step: number): StepBlock[] {
-    this.s.rewind.run(runId, step);
-    return this.s.straddling.all(runId, step, step) as StepBlock[];
-  }
-
-  deleteBlock(runId: number, startStep: number): void {
-    this.s.deleteBlock.run(runId, startStep);
+    return (this.s.rewind.all(runId, step) as StepBlock[]).filter((b) => b.startStep < step);
   }
 
   deleteRun(runId: number): void {
