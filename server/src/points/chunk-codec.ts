@@ -42,7 +42,8 @@ function writeDod(w: BitWriter, dod: number): void {
   writeSafeInt(w, Math.abs(dod));
 }
 
-const signed = (v: number, bits: number): number => (v >= 2 ** (bits - 1) ? v - 2 ** bits : v);
+/** A `bits`-wide two's-complement field read back as a number. */
+export const signed = (v: number, bits: number): number => (v >= 2 ** (bits - 1) ? v - 2 ** bits : v);
 
 function readDod(r: BitReader): number {
   if (r.bit() === 0) return 0;

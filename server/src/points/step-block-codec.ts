@@ -11,7 +11,7 @@
  * SQL could write; a binary block starts with a byte no such text starts with.
  */
 import { BitReader, BitWriter } from './bit-stream.js';
-import { readSafeInt, writeSafeInt } from './chunk-codec.js';
+import { readSafeInt, signed, writeSafeInt } from './chunk-codec.js';
 
 /** A step's index entry: its x-axis values besides the step. */
 export interface StepIndexRow {
@@ -56,8 +56,6 @@ function writeDod(w: BitWriter, d: number): void {
   w.write(0b1111, 4);
   writeSigned(w, d);
 }
-
-const signed = (v: number, bits: number): number => (v >= 2 ** (bits - 1) ? v - 2 ** bits : v);
 
 function readDod(r: BitReader): number {
   if (r.bit() === 0) return 0;
