@@ -128,7 +128,7 @@ def test_ctrl_c_then_import_again_gives_the_whole_run(server: Server, tmp_path: 
     from torch.utils.tensorboard import SummaryWriter
 
     folder = tmp_path / "logs" / "long"
-    n = 40000
+    n = 120_000  # long enough that the import is still sending when the interrupt lands
     with SummaryWriter(str(folder)) as w:
         for s in range(n):
             w.add_scalar("loss", 1.0 + s * 1e-4, s)
