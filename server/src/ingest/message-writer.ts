@@ -42,28 +42,16 @@ export class MessageWriter {
     }
   }
 
-  async apply(p: Pending, now: string): Promise<void> {
-    await this.applyMessage(p, now);
-    // After the message's checks passed: a rejected message reopens nothing.
-    const type = p.msg.type;
-    if (p.session.ended && type !== 'end' && type !== 'resend' && type !== 'rejected') {
-      await this.records.reopen(p.session.ref.id);
-      p.session.setEnded(false);
-      const changes = p.session.engine.onReopen();
-      if (changes.length) await this.raise(p, changes, now);
-    }
-  }
-
-  private applyMessage(p: Pending, now: string): Promise<void> {
+  apply(p: Pending, now: string): Promise<void> {
     switch (p.msg.type) {
       case 'steps':
         return this.applySteps(p, p.msg, now);
       case 'eval':
         return this.applyEval(p, p.msg, now);
       case 'hist':
-        return this.applyHists(p, [p.msg]);
+        return this.applyHists(p, [p.msg], now);
       case 'hists':
-        return this.checkItems(p.msg.items.length).applyHists(p, p.msg.items, 'items/');
+        return this.checkItems(p.msg.items.length).applyHists(p, p.msg.items, now, 'items/');
       case 'model':
         return this.applyModel(p, p.msg, now);
       case 'end':
@@ -72,6 +60,20 @@ export class MessageWriter {
       case 'rejected':
         return Promise.resolve();
     }
+  }
+
+  /**
+   * Data on an ended run reopens it: called once the message's checks passed (a rejected message
+   * reopens nothing) and before its rules run, so they judge a live run, after its configuration
+   * is judged again. A model message is judged with itself: no verdict on the model it replaces.
+   * Returns whether the run was reopened.
+   */
+  private async goOn(p: Pending, now: string, model?: ModelView): Promise<boolean> {
+    if (!p.session.ended) return false;
+    await this.records.reopen(p.session.ref.id);
+    p.session.setEnded(false);
+    await this.raise(p, p.session.engine.onReopen(model), now);
+    return true;
   }
 
   private checkItems(n: number): this {
@@ -114,6 +116,7 @@ export class MessageWriter {
     let fresh = 0;
     for (const d of decoded) fresh += await this.points.countNew(s.ref.id, d.names);
     await this.checkSeriesLimit(s.ref.id, fresh);
+    await this.goOn(p, now);
     await this.points.appendSteps(
       s.ref.id,
       decoded.map((d, i) => {
@@ -133,14 +136,16 @@ export class MessageWriter {
     const s = p.session;
     const d = decodeEval(msg);
     await this.checkSeriesLimit(s.ref.id, await this.points.countNew(s.ref.id, d.names));
+    await this.goOn(p, now);
     await this.points.appendEval(s.ref.id, msg.step, d.names, d.values);
     if (this.listener.wants(s.uid)) p.live = [{ step: msg.step, names: d.names, values: d.values }];
     await this.raise(p, s.engine.onEval(d.view), now);
   }
 
-  private async applyHists(p: Pending, items: readonly HistItem[], where?: string): Promise<void> {
+  private async applyHists(p: Pending, items: readonly HistItem[], now: string, where?: string): Promise<void> {
     // Every item is checked before any is written: a bad one rejects the message whole.
     items.forEach((h, i) => checkHist(h, where === undefined ? '' : `${where}${i}: `));
+    await this.goOn(p, now);
     await this.points.appendHists(p.session.ref.id, items.map((h) => ({ step: h.step, layer: h.layer, of: h.of, edges: h.edges, counts: h.counts })));
   }
 
@@ -155,7 +160,7 @@ export class MessageWriter {
     if (msg.optimizer !== undefined) model.optimizer = decodeTree(msg.optimizer) as NonNullable<ModelView['optimizer']>;
     await this.records.setModel(p.session.ref.id, toWireJson({ layers: msg.layers, loss: msg.loss, optimizer: msg.optimizer }));
     p.session.setModel(model);
-    await this.raise(p, p.session.engine.onModel(model), now);
+    if (!(await this.goOn(p, now, model))) await this.raise(p, p.session.engine.onModel(model), now);
   }
 
   private async applyEnd(p: Pending, msg: EndMsg, now: string): Promise<void> {

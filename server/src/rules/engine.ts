@@ -100,8 +100,9 @@ class Engine implements DiagnosingRunEngine, SlotHost {
     return opts.ended ? this.onEnded() : this.recheck();
   }
 
-  onReopen(): AlertChange[] {
+  onReopen(model?: ModelView): AlertChange[] {
     this.ended = false;
+    if (model) this.ctx.setModel(model);
     return this.recheck();
   }
 

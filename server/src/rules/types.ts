@@ -119,8 +119,11 @@ export interface DiagnosingRunEngine extends RunEngine {
    * opened). Otherwise a reopen would take them for open and never store them again.
    */
   onEnded(): AlertChange[];
-  /** The first message after the end: the run is live again and its configuration judged again. */
-  onReopen(): AlertChange[];
+  /**
+   * The first message after the end: the run is live again and its configuration judged again,
+   * with `model` when a model message reopened it (that model judged instead of the one before).
+   */
+  onReopen(model?: ModelView): AlertChange[];
   /**
    * The run's ranked verdict (docs/diagnosis.md), computed from the alerts so far. It changes
    * only on calls that returned at least one AlertChange, so ingest re-reads it only then.

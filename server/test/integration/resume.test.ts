@@ -155,6 +155,31 @@ describe('resume, restart and rewind', () => {
     removeDir(dir);
   });
 
+  it('data on an ended run reopens it before its rules run: the configuration is judged first, then the step', async () => {
+    const srv = await startServer();
+    servers.push(srv);
+    const badConfig = hello('nan-end', { run: { id: 'nan-end', project: 'test', name: 'nan', config: { lr: 5 } } });
+    const s = await RawSocket.open(`${srv.wsUrl}/v1/ingest`);
+    s.send(badConfig);
+    await s.next((m) => m.type === 'welcome');
+    s.send({ type: 'steps', seq: 1, items: [{ step: 0, scalars: { loss: 1 } }] });
+    s.send({ type: 'end', seq: 2, status: 'stopped' });
+    await s.ack(2);
+    s.close();
+    const t = await RawSocket.open(`${srv.wsUrl}/v1/ingest`);
+    t.send(badConfig);
+    await t.next((m) => m.type === 'welcome');
+    t.received.splice(0);
+    t.send({ type: 'steps', seq: 3, items: [{ step: 1, scalars: { loss: 'NaN' } }] });
+    await t.ack(3);
+    const heard = t.received.flatMap((m) => (m.type === 'alert' && m.alert.status === 'open' ? [m.alert] : []));
+    expect(heard.map((a) => a.rule)).toEqual(['lr.config_out_of_range', 'nan.detected']);
+    const stored = (await getJson<{ alerts: Alert[] }>(`${srv.url}/api/v1/runs/nan-end/alerts?limit=500`)).body.alerts;
+    const openIds = (rule: string) => stored.filter((a) => a.rule === rule && a.status === 'open').map((a) => a.id);
+    expect(openIds('lr.config_out_of_range')[0]).toBeLessThan(openIds('nan.detected')[0] as number);
+    t.close();
+  });
+
   it('rewindTo discards points at and after the step, records the rewind, and accepts those steps again', async () => {
     const srv = await startServer({ engineFactory: noRules });
     servers.push(srv);
