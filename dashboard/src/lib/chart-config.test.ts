@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { pointBin } from './buckets';
-import { buildData, buildOptions, logTick, markerText, type ChartSpec } from './chart-config';
+import { buildData, buildOptions, DENSE_LINE, logTick, markerText, type ChartSpec } from './chart-config';
 import { AUX_ROLES } from './chart-setup';
 
 const spec = (over: Partial<ChartSpec> = {}): ChartSpec => ({
@@ -29,6 +29,16 @@ describe('buildData', () => {
     expect(o?.data).toEqual([{ x: 7, y: 0 }, { x: 7, y: 1 }]);
     expect(AUX_ROLES.has('onset')).toBe(true);
     expect(buildData(spec({ onset: null })).datasets.some((d) => (d as unknown as DS).gwRole === 'onset')).toBe(false);
+  });
+
+  it('draws a dense line 1 px wide, which software rasterisation strokes far faster', () => {
+    const width = (n: number) => {
+      const bins = () => Array.from({ length: n }, (_, i) => pointBin(i, i % 2));
+      const ds = buildData(spec({ series: [{ label: 'loss', color: '#4e79a7', bins }] })).datasets as unknown as Array<DS & { borderWidth: number }>;
+      return ds.find((d) => d.gwRole === 'line')?.borderWidth;
+    };
+    expect(width(DENSE_LINE - 1)).toBe(1.5);
+    expect(width(DENSE_LINE)).toBe(1);
   });
 
   it('highlights an alert range as a filled rectangle over the steps', () => {

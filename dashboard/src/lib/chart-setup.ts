@@ -16,6 +16,8 @@ export const AUX_ROLES = new Set(['lo', 'hi', 'highlight', 'onset', 'raw']);
 
 export interface GwDatasetExtras {
   gwRole?: 'line' | 'lo' | 'hi' | 'raw' | 'marker' | 'highlight' | 'onset';
+  /** On a dense envelope's 'hi' dataset: its fill colour, drawn as bars (envelope-plugin.ts). */
+  gwBars?: string;
 }
 
 declare module 'chart.js' {
