@@ -2,6 +2,7 @@ import { Envelope, kindOf } from './buckets.js';
 import { decodeSteps, decodeVals } from './chunk-codec.js';
 import { f64View, newRow, readSlot, rowToBuffer, setValue } from './packed.js';
 import type { ChunkInsert, StraddlingChunk } from './points.repo.js';
+import type { TailEntry } from './step-block-codec.js';
 import type { TailRow } from './tail-merge.js';
 
 /** The points of one series taken out of packed rows, in step order. */
@@ -72,9 +73,10 @@ export const MIN_CHUNK_POINTS = 32;
 /**
  * What a seal writes: the series to put in chunks, and the sparse ones' points packed again as
  * tail rows (unless they would need more than maxRows rows: then every series is sealed). A
- * series' tail points still all follow its chunks, which every read relies on.
+ * series' tail points still all follow its chunks, which every read relies on. The kept rows'
+ * steps are indexed by the seal's step block already.
  */
-export function holdSparse(series: readonly SeriesPoints[], maxRows: number): { seal: SeriesPoints[]; kept: TailRow[] } {
+export function holdSparse(series: readonly SeriesPoints[], maxRows: number): { seal: SeriesPoints[]; kept: TailEntry[] } {
   const held = series.filter((s) => s.steps.length < MIN_CHUNK_POINTS);
   const widths = new Map<number, number>();
   for (const s of held) for (const step of s.steps) widths.set(step, Math.max(widths.get(step) ?? 0, s.slot + 1));
@@ -87,5 +89,5 @@ export function holdSparse(series: readonly SeriesPoints[], maxRows: number): { 
     }
   }
   const keep = new Set(held);
-  return { seal: series.filter((s) => !keep.has(s)), kept: [...rows].map(([step, r]) => ({ step, vals: rowToBuffer(r.f64, r.u32) })) };
+  return { seal: series.filter((s) => !keep.has(s)), kept: [...rows].map(([step, r]) => ({ step, vals: rowToBuffer(r.f64, r.u32), time: null, epoch: null, examples: null, indexed: true })) };
 }

@@ -1,7 +1,7 @@
 import { encodeSteps, encodeVals } from './chunk-codec.js';
 import { holdSparse, keptBefore, splitRows, summarize } from './chunk-build.js';
 import type { PointsRepo } from './points.repo.js';
-import { blockBefore, blockOfTail } from './step-index.js';
+import { blockBefore, blockOfTail, type TailEntry } from './step-index.js';
 import type { StepBlocksRepo } from './step-blocks.repo.js';
 
 /** Tail rows per run sealed into one chunk per series. */
@@ -29,17 +29,17 @@ export class ChunkWriter {
     private readonly steps: StepBlocksRepo,
   ) {}
 
-  /** Moves a run's tail rows into per-series chunks but for sparse ones (holdSparse); returns the rows kept. */
-  seal(runId: number, seriesBySlot: ReadonlyMap<number, number>): number {
-    const rows = this.repo.tailEntries(runId);
-    if (rows.length === 0) return 0;
+  /**
+   * Seals a run's tail rows into per-series chunks but for sparse series (holdSparse), whose rows
+   * it returns to stay in the tail; the steps no block indexes yet go into a new one. The tail
+   * table is the caller's: it may hold some of these rows, or none.
+   */
+  seal(runId: number, rows: readonly TailEntry[], seriesBySlot: ReadonlyMap<number, number>): TailEntry[] {
     const { seal, kept } = holdSparse(splitRows(rows, seriesBySlot), CHUNK_ROWS);
     for (const s of seal) this.writeChunk(s.seriesId, s.steps, s.vals);
     const block = blockOfTail(rows);
     if (block) this.steps.insert(runId, block);
-    this.repo.deleteTail(runId);
-    for (const r of kept) this.repo.insertTail(runId, r.step, r.vals);
-    return kept.length;
+    return kept;
   }
 
   private writeChunk(seriesId: number, steps: number[], vals: number[], rollUp = true): void {

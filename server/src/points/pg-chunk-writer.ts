@@ -52,7 +52,7 @@ export class SealBatch {
         else this.rollups.set(key, { ...summary, level: l.level, window });
       }
     }
-    return kept.map((r) => ({ ...r, time: null, epoch: null, examples: null, indexed: true }));
+    return kept;
   }
 
   async write(repo: PgPointsRepo, steps: PgStepBlocksRepo, runId: number): Promise<void> {

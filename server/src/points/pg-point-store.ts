@@ -6,17 +6,12 @@ import { SealBatch, rewindPg } from './pg-chunk-writer.js';
 import { PgPointReader } from './pg-point-reader.js';
 import { PgPointsRepo } from './pg-points.repo.js';
 import { PgStepBlocksRepo } from './pg-step-blocks.repo.js';
+import { RunCache } from './run-cache.js';
 import type { SeriesQueryResult } from './point-reader.js';
 import { histPointsOf, unionRange, type HistPoints, type PointStore, type StepPoints, type StepRange } from './point-store.js';
 import type { SeriesRow } from './points.repo.js';
 import { SeriesCatalog, type ResolvedNames } from './series-catalog.js';
 import { StepIndex, type TailEntry } from './step-index.js';
-
-/**
- * Runs whose tail stays in memory (up to 2 x CHUNK_ROWS packed rows each, 2 MB for 1,000 series):
- * the least recently written beyond these are read again from the database when next written.
- */
-const MAX_CACHED_RUNS = 256;
 
 /** What the store keeps in memory for a run being written: its series, and its tail rows as stored. */
 interface RunTail {
@@ -37,7 +32,7 @@ export function createPgPointStore(db: PgDb): PointStore {
  * tail rows of a run being written stay in memory, so sealing reads nothing back.
  */
 export class PgPointStore implements PointStore {
-  private readonly tails = new Map<number, Promise<RunTail>>();
+  private readonly tails = new RunCache<Promise<RunTail>>();
   private readonly reader: PgPointReader;
   private readonly index: StepIndex;
 
@@ -52,21 +47,11 @@ export class PgPointStore implements PointStore {
   }
 
   private tail(runId: number): Promise<RunTail> {
-    let t = this.tails.get(runId);
-    if (t) {
-      // Most recently used last: the first entries are the ones to let go of.
-      this.tails.delete(runId);
-    } else {
+    return this.tails.get(runId, () => {
       const loading = Promise.all([this.repo.seriesOfRun(runId), this.repo.tailEntries(runId)]).then(([series, rows]) => ({ catalog: new SeriesCatalog(series), rows, sealAt: CHUNK_ROWS }));
-      loading.catch(() => this.tails.get(runId) === loading && this.tails.delete(runId));
-      t = loading;
-      for (const old of this.tails.keys()) {
-        if (this.tails.size < MAX_CACHED_RUNS) break;
-        this.tails.delete(old);
-      }
-    }
-    this.tails.set(runId, t);
-    return t;
+      loading.catch(() => this.tails.peek(runId) === loading && this.tails.delete(runId));
+      return loading;
+    });
   }
 
   /** Creates the series among `names` not known yet, in one statement; eval series get no slot. */

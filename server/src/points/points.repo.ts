@@ -56,7 +56,6 @@ function statements(c: Database.Database) {
     insertStep: c.prepare('INSERT INTO step_tail (run_id, step, vals, time, epoch, examples, indexed) VALUES (?, ?, ?, ?, ?, ?, 0)'),
     // A row a seal keeps: its step is in a block now (indexed defaults to 1).
     insertTail: c.prepare('INSERT INTO step_tail (run_id, step, vals) VALUES (?, ?, ?)'),
-    tailCount: c.prepare('SELECT count(*) AS n FROM step_tail WHERE run_id = ?'),
     tailRows: c.prepare('SELECT step, vals FROM step_tail WHERE run_id = ? AND step BETWEEN ? AND ? ORDER BY step'),
     tailEntries: c.prepare('SELECT step, vals, time, epoch, examples, indexed FROM step_tail WHERE run_id = ? ORDER BY step'),
     deleteTail: c.prepare('DELETE FROM step_tail WHERE run_id = ?'),
@@ -181,13 +180,10 @@ export class PointsRepo {
   insertTail(runId: number, step: number, vals: Buffer): void {
     this.s.insertTail.run(runId, step, vals);
   }
-  tailCount(runId: number): number {
-    return (this.s.tailCount.get(runId) as { n: number }).n;
-  }
   tailRows(runId: number, lo: number, hi: number): Array<{ step: number; vals: Buffer }> {
     return this.s.tailRows.all(runId, lo, hi) as Array<{ step: number; vals: Buffer }>;
   }
-  /** Every tail row of a run with its index entry, for a seal. */
+  /** Every tail row of a run with its index entry, read when the store takes the run up. */
   tailEntries(runId: number): TailEntry[] {
     const rows = this.s.tailEntries.all(runId) as Array<Omit<TailEntry, 'indexed'> & { indexed: number }>;
     return rows.map((r) => ({ ...r, indexed: r.indexed === 1 }));

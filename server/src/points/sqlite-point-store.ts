@@ -7,12 +7,13 @@ import type { Db } from '../storage/db.js';
 import { PointsRepo, type SeriesRow } from './points.repo.js';
 import { SeriesCatalog, type ResolvedNames } from './series-catalog.js';
 import { StepBlocksRepo } from './step-blocks.repo.js';
-import { StepIndex } from './step-index.js';
+import { StepIndex, type TailEntry } from './step-index.js';
+import { RunCache } from './run-cache.js';
 
-/** What the store keeps in memory for a run being written. */
+/** What the store keeps in memory for a run being written: its series, and its tail rows as stored. */
 interface RunTail {
   catalog: SeriesCatalog;
-  tailCount: number;
+  rows: TailEntry[];
   /** Rows held back by a seal (sparse series) do not count towards the next one. */
   sealAt: number;
 }
@@ -24,10 +25,12 @@ export function createSqlitePointStore(db: Db): SqlitePointStore {
 /**
  * The SQLite point store: each step is one packed float64 row (one slot per series) in a tail
  * table; every CHUNK_ROWS steps the tail is sealed into per-series chunks with rollups over
- * them. Eval metrics, rare and unordered, live in a narrow table.
+ * them. Eval metrics, rare and unordered, live in a narrow table. The tail rows of a run being
+ * written stay in memory, so a seal reads nothing back, and rows sealed in the call that wrote
+ * them never go through the tail table.
  */
 export class SqlitePointStore implements PointStore {
-  private readonly tails = new Map<number, RunTail>();
+  private readonly tails = new RunCache<RunTail>();
   private readonly chunks: ChunkWriter;
   private readonly reader: PointReader;
   private readonly index: StepIndex;
@@ -42,12 +45,7 @@ export class SqlitePointStore implements PointStore {
   }
 
   private tail(runId: number): RunTail {
-    let t = this.tails.get(runId);
-    if (!t) {
-      t = { catalog: new SeriesCatalog(this.repo.seriesOfRun(runId)), tailCount: this.repo.tailCount(runId), sealAt: CHUNK_ROWS };
-      this.tails.set(runId, t);
-    }
-    return t;
+    return this.tails.get(runId, () => ({ catalog: new SeriesCatalog(this.repo.seriesOfRun(runId)), rows: this.repo.tailEntries(runId), sealAt: CHUNK_ROWS }));
   }
 
   /** Finds or creates a series; eval series live outside packed rows and get no slot. */
@@ -80,7 +78,18 @@ export class SqlitePointStore implements PointStore {
   }
 
   async appendSteps(runId: number, steps: readonly StepPoints[]): Promise<void> {
-    const t = this.tail(runId);
+    try {
+      this.writeSteps(runId, this.tail(runId), steps);
+    } catch (e) {
+      // Memory may be ahead of what the rolled-back statements left: read it again next time.
+      this.tails.delete(runId);
+      throw e;
+    }
+  }
+
+  private writeSteps(runId: number, t: RunTail, steps: readonly StepPoints[]): void {
+    let pending: TailEntry[] = [];
+    let dropStored = false;
     for (const p of steps) {
       const { rows: slots, width } = t.catalog.rowsOf(p.names) ?? this.ensureAll(runId, t, p.names);
       const row = newRow(width);
@@ -90,11 +99,23 @@ export class SqlitePointStore implements PointStore {
         setValue(row.f64, row.u32, s.slot, v);
         this.noteNonFinite(s, p.step, v);
       }
-      this.repo.insertStep(runId, p.step, p.time ?? null, p.epoch ?? null, p.examples ?? null, rowToBuffer(row.f64, row.u32));
-      if (++t.tailCount >= t.sealAt) {
-        t.tailCount = this.chunks.seal(runId, t.catalog.idBySlot);
-        t.sealAt = t.tailCount + CHUNK_ROWS;
+      const r: TailEntry = {
+        step: p.step, vals: rowToBuffer(row.f64, row.u32), time: p.time ?? null, epoch: p.epoch ?? null, examples: p.examples ?? null, indexed: false,
+      };
+      t.rows.push(r);
+      pending.push(r);
+      if (t.rows.length >= t.sealAt) {
+        const kept = this.chunks.seal(runId, t.rows, t.catalog.idBySlot);
+        if (t.rows.length > pending.length) dropStored = true;
+        t.rows = kept;
+        pending = [...kept];
+        t.sealAt = kept.length + CHUNK_ROWS;
       }
+    }
+    if (dropStored) this.repo.deleteTail(runId);
+    for (const r of pending) {
+      if (r.indexed) this.repo.insertTail(runId, r.step, r.vals);
+      else this.repo.insertStep(runId, r.step, r.time, r.epoch, r.examples, r.vals);
     }
   }
 
