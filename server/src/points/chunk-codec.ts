@@ -101,8 +101,8 @@ export function encodeVals(vals: readonly number[]): Buffer {
   return Buffer.from(f32.buffer, f32.byteOffset, f32.byteLength);
 }
 
-export function decodeVals(blob: Buffer, count: number): Float64Array {
+/** A chunk's values; a float32 chunk is read as it is stored (each value widens exactly). */
+export function decodeVals(blob: Buffer, count: number): Float32Array | Float64Array {
   if (blob.length !== count * 4) return f64View(blob);
-  const f32 = blob.byteOffset % 4 === 0 ? new Float32Array(blob.buffer, blob.byteOffset, count) : new Float32Array(new Uint8Array(blob).buffer);
-  return Float64Array.from(f32);
+  return blob.byteOffset % 4 === 0 ? new Float32Array(blob.buffer, blob.byteOffset, count) : new Float32Array(new Uint8Array(blob).buffer);
 }

@@ -61,8 +61,13 @@ function scanChunks(src: SealedSource, seriesId: number, b: Bucketizer, chunks: 
     run.forEach((c, k) => {
       const d = data[k];
       if (!d) return;
-      const steps = decodeSteps(d.steps, c.count);
       const vals = decodeVals(d.vals, c.count);
+      // Steps strictly increase: a chunk with as many points as steps holds every step.
+      if (c.endStep - c.startStep + 1 === c.count) {
+        for (let n = 0; n < vals.length; n++) b.add(c.startStep + n, vals[n] as number);
+        return;
+      }
+      const steps = decodeSteps(d.steps, c.count);
       for (let n = 0; n < steps.length; n++) b.add(steps[n] as number, vals[n] as number);
     });
     i = j;

@@ -24,6 +24,26 @@ describe('packed rows', () => {
     expect(readSlot(view, 99)).toBeUndefined();
   });
 
+  it('reads rows that share one buffer, as pooled rows and SQLite blobs do, each on its own', () => {
+    const rows = Array.from({ length: 50 }, (_, i) => {
+      const r = newRow(3);
+      if (i % 3 !== 0) setValue(r.f64, r.u32, 0, i % 5 === 0 ? Number.NaN : i);
+      setValue(r.f64, r.u32, 2, -i);
+      return rowToBuffer(r.f64, r.u32);
+    });
+    const pooled = Buffer.concat(rows);
+    let at = 0;
+    rows.forEach((r, i) => {
+      const view = f64View(pooled.subarray(at, (at += r.length)));
+      const first = readSlot(view, 0);
+      if (i % 3 === 0) expect(first).toBeUndefined();
+      else if (i % 5 === 0) expect(Number.isNaN(first)).toBe(true);
+      else expect(first).toBe(i);
+      expect(readSlot(view, 1)).toBeUndefined();
+      expect(Object.is(readSlot(view, 2), -i)).toBe(true);
+    });
+  });
+
   it('stores every NaN with the canonical bit pattern, whatever NaN it was given', () => {
     const odd = new Float64Array(new Uint32Array([1, 0xfff80000]).buffer)[0] as number;
     const row = newRow(1);
