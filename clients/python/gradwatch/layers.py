@@ -53,6 +53,7 @@ class Layer:
     """A watched module: its main weight and bias, and the activation module after it."""
 
     __slots__ = (
+        "act_at_hook",
         "act_module",
         "activation",
         "bias",
@@ -91,6 +92,8 @@ class Layer:
         self.carries_act = True
         # the activation is the module's own nonlinearity, not a module that follows it
         self.own_act = False
+        # the activation tensor changes in place after its hook (report.py)
+        self.act_at_hook = False
 
     def bias_tensor(self) -> torch.Tensor | None:
         b = self.bias

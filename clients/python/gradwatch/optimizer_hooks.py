@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from .copies import CopyPool
 from .layers import Layer
 from .report import Pending
 
@@ -27,6 +28,7 @@ class OptimizerHooksMixin:
     _snap_iter: int | None
     _pending: Pending | None
     _model_sent: bool
+    _copies: CopyPool
 
     def _send_model(self) -> None:
         raise NotImplementedError
@@ -80,7 +82,7 @@ class OptimizerHooksMixin:
         with torch.no_grad():
             for layer in self._layers:
                 if layer.trainable and layer.weight.requires_grad:
-                    layer.snapshot = layer.weight.detach().clone()
+                    layer.snapshot = self._copies.copy(layer.weight)
         self._snap_iter = it
 
     def _opt_post(self, opt: Any, args: Any, kwargs: Any) -> None:

@@ -1,17 +1,29 @@
-"""The statistics of one reporting iteration: activation and input stats queued during the
-forward, param/grad/update stats and histograms queued after the optimizer step, all kept as
-lazy device tensors and moved to the host in one transfer when the report is built."""
+"""The statistics of one reporting iteration. The forward keeps the input batch and each
+layer's activation; the optimizer step adds the weights, biases, gradients and the snapshot
+taken before the step. A `ReportJob` holds those tensors and computes every statistic from
+them with one host transfer.
+
+A deferred job runs on the sender thread, off the training thread (sender.py): it is handed
+copies of what training changes in place (weights, gradients, the input batch), so the
+training thread pays for a few copies instead of a few dozen reductions, and on CUDA never
+waits for the device. Activations are fresh tensors every forward and are kept as they are;
+a layer whose activation is changed in place later in its forward (a residual `out += x`)
+is found by the tensor's version counter and has its statistics computed at the hook from
+then on (`Layer.act_at_hook`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import torch
 
+from .copies import CopyPool
 from .grad_norm import total_grad_norm
 from .layers import Layer
 from .stats import Collector, hist_message
+
+Tensor = torch.Tensor
 
 # (layers, inputs, hist messages, the total grad norm)
 Report = tuple[dict[str, dict[str, Any]], Optional[dict[str, float]], list[dict[str, Any]],
@@ -19,88 +31,202 @@ Report = tuple[dict[str, dict[str, Any]], Optional[dict[str, float]], list[dict[
 
 
 class Pending:
-    """Lazy statistics of one reporting iteration."""
+    """What a reporting iteration has gathered so far."""
 
     def __init__(self, iteration: int) -> None:
         self.iteration = iteration
-        self.c = Collector()
-        self.acts: dict[str, int] = {}
+        self.c = Collector()  # statistics computed at the hook (act_at_hook layers)
+        self.acts: dict[str, int] = {}  # their handles in `c`
         self.act_hists: dict[str, int] = {}
-        self.inputs: int | None = None
+        # activations kept for the job: (layer, tensor, its version when the hook saw it)
+        self.act_refs: list[tuple[Layer, Tensor, int]] = []
+        self.inputs: Tensor | None = None
         self.examples: int | None = None
         # measured when the backward ended, before any clipping (grad_norm.py)
-        self.grad_norm: torch.Tensor | None = None
+        self.grad_norm: Tensor | None = None
         # False when the iteration's optimizer step was skipped (a GradScaler that found
         # inf/NaN in the scaled gradients does that): its gradients never trained the model
         self.measure_grad_norm = True
 
 
-def queue_act(p: Pending, layer: Layer, t: torch.Tensor, hist_every: int,
-              hist_bins: int) -> None:
-    """Queues a layer's activation stats (and its histogram on histogram iterations)."""
+def queue_act(p: Pending, layer: Layer, t: Tensor, hist_every: int, hist_bins: int) -> None:
+    """Keeps a layer's activation for the report, or computes its statistics at once when
+    the layer's activation is known to change in place after its hook."""
+    if not layer.act_at_hook:
+        p.act_refs.append((layer, t.detach(), t._version))
+        return
     with torch.no_grad():
         p.acts[layer.name] = p.c.add(t, act=True, activation=layer.activation,
                                      unit_dim=layer.unit_dim)
         if p.iteration % hist_every == 0:
-            p.act_hists[layer.name] = p.c.add_hist(t, hist_bins)
+            p.act_hists[layer.name] = p.c.add_hist(t, hist_bins, like=p.acts[layer.name])
 
 
-def build_report(p: Pending, layers: list[Layer], with_step: bool, hist_every: int,
-                 hist_bins: int, params: Sequence[torch.nn.Parameter] = ()) -> Report:
-    """Queues the weight-side stats, resolves everything (the one host sync of this reporting
-    step) and returns (layers, inputs, hist messages, grad norm). `with_step`: the layers'
-    snapshots were taken before this iteration's optimizer step, so the update can be
-    measured. `params`: every parameter of the model, for the total grad norm when the
-    backward did not measure it."""
-    hist = p.iteration % hist_every == 0
-    c = p.c
-    handles: dict[str, dict[str, int]] = {}
-    hists: list[tuple[str, str, int]] = []
-    with torch.no_grad():
-        gn = None
-        if p.measure_grad_norm:
-            gn = p.grad_norm if p.grad_norm is not None else total_grad_norm(params)
-        gn_h = c.add_scalar(gn) if gn is not None else None
-        for layer in layers:
-            h: dict[str, int] = {}
-            w = layer.weight
-            # weights, grads and updates are centred near zero: one-pass variance
-            h["param"] = c.add(w, two_pass=False)
+class _Tensors:
+    """One layer's weight-side tensors: (name, weight, bias, grad, weight before the step)."""
+
+    __slots__ = ("bias", "grad", "name", "pre", "weight")
+
+    def __init__(self, name: str, weight: Tensor, bias: Tensor | None, grad: Tensor | None,
+                 pre: Tensor | None) -> None:
+        self.name, self.weight, self.bias, self.grad, self.pre = name, weight, bias, grad, pre
+
+
+def _same(t: Tensor) -> Tensor:
+    return t.detach()
+
+
+class ReportJob:
+    """A reporting step's tensors, taken at its optimizer step (or at the next reporting
+    forward without one), and what they become: the sender's items for that step.
+
+    `deferred`: the job will run on another thread while training goes on, so what training
+    changes in place is copied now. `with_step`: the layers' snapshots were taken before
+    this iteration's optimizer step, so the update can be measured. `params`: every
+    parameter of the model, for the total grad norm when the backward did not measure it."""
+
+    def __init__(self, p: Pending, layers: Sequence[Layer], *, step: int,
+                 scalars: dict[str, float], t: float, with_step: bool, hist_every: int,
+                 hist_bins: int, pool: CopyPool, params: Sequence[torch.nn.Parameter] = (),
+                 deferred: bool = False) -> None:
+        self.step, self.scalars, self.time, self.examples = step, scalars, t, p.examples
+        self.hist = p.iteration % hist_every == 0
+        self.hist_bins = hist_bins
+        self._p = p
+        self._pool = pool
+        # copies made for this job (the snapshots too), handed back to the pool when done
+        self._copies: list[Tensor] = []
+        take = self._copy if deferred else _same
+        with torch.no_grad():
+            self._layers = [self._take(layer, take, with_step) for layer in layers]
+            self._inputs = take(p.inputs) if p.inputs is not None else None
+            gn = None
+            if p.measure_grad_norm:
+                gn = p.grad_norm if p.grad_norm is not None else total_grad_norm(params)
+            self._grad_norm = gn
+        p.grad_norm = None
+        self._acts = self._fresh_acts(p.act_refs)
+        p.act_refs = []
+        self._ready = _device_events(self._layers, self._inputs) if deferred else []
+
+    def _copy(self, t: Tensor) -> Tensor:
+        c = self._pool.copy(t)
+        self._copies.append(c)
+        return c
+
+    def _take(self, layer: Layer, take: Callable[[Tensor], Tensor],
+              with_step: bool) -> _Tensors:
+        w = layer.weight
+        pre = layer.snapshot
+        layer.snapshot = None
+        if pre is not None:
+            self._copies.append(pre)
+            if not with_step:
+                pre = None
+        b = layer.bias_tensor()
+        g = w.grad
+        # a frozen weight is not changed by training: no copy of it is needed
+        weight = take(w) if w.requires_grad else w.detach()
+        return _Tensors(layer.name, weight, take(b) if b is not None else None,
+                        take(g) if g is not None else None, pre)
+
+    @staticmethod
+    def _fresh_acts(refs: list[tuple[Layer, Tensor, int]]) -> list[tuple[Layer, Tensor]]:
+        """The activations not changed since their hook saw them; a layer whose activation
+        was changed in place has it measured at the hook from the next report on."""
+        out = []
+        for layer, t, version in refs:
+            if t._version == version:
+                out.append((layer, t))
+            else:
+                layer.act_at_hook = True
+        return out
+
+    def items(self) -> list[tuple[Any, ...]]:
+        """The sender's items for this step: the step's report, then its histograms."""
+        layers, inputs, msgs, grad_norm = self.compute()
+        scalars = dict(self.scalars)
+        if grad_norm is not None:
+            scalars["grad_norm"] = grad_norm
+        out: list[tuple[Any, ...]] = [("report", self.step, scalars, None, self.examples,
+                                       layers, inputs, self.time)]
+        for h in msgs:
+            h["step"] = self.step
+            out.append(("msg", h))
+        return out
+
+    def compute(self) -> Report:
+        """Every statistic of the step, resolved with one host transfer."""
+        for dev, ev in self._ready:
+            torch.cuda.current_stream(dev).wait_event(ev)
+        with torch.no_grad():
+            return self._compute()
+
+    def _compute(self) -> Report:
+        p, c, hist, bins = self._p, self._p.c, self.hist, self.hist_bins
+        handles: dict[str, dict[str, int]] = {}
+        hists: list[tuple[str, str, int]] = []
+        gn_h = c.add_scalar(self._grad_norm) if self._grad_norm is not None else None
+        inputs_h = c.add(self._inputs) if self._inputs is not None else None
+        acts = dict(p.acts)
+        act_hists = dict(p.act_hists)
+        for layer, t in self._acts:
+            acts[layer.name] = c.add(t, act=True, activation=layer.activation,
+                                     unit_dim=layer.unit_dim)
             if hist:
-                hists.append((layer.name, "param", c.add_hist(w, hist_bins)))
-            b = layer.bias_tensor()
-            if b is not None:
-                h["bias"] = c.add(b, two_pass=False)
-            if w.grad is not None:
-                h["grad"] = c.add(w.grad, two_pass=False)
+                act_hists[layer.name] = c.add_hist(t, bins, like=acts[layer.name])
+        for lt in self._layers:
+            h: dict[str, int] = {}
+            # weights, grads and updates are centred near zero: one-pass variance
+            h["param"] = c.add(lt.weight, two_pass=False)
+            if hist:
+                hists.append((lt.name, "param", c.add_hist(lt.weight, bins, like=h["param"])))
+            if lt.bias is not None:
+                h["bias"] = c.add(lt.bias, two_pass=False)
+            if lt.grad is not None:
+                h["grad"] = c.add(lt.grad, two_pass=False)
                 if hist:
-                    hists.append((layer.name, "grad", c.add_hist(w.grad, hist_bins)))
-            if with_step and layer.snapshot is not None:
-                upd = w.detach() - layer.snapshot
+                    hists.append((lt.name, "grad", c.add_hist(lt.grad, bins, like=h["grad"])))
+            if lt.pre is not None:
+                upd = torch.sub(lt.weight, lt.pre, out=lt.pre)  # the snapshot is ours
                 h["update"] = c.add(upd, two_pass=False)
                 if hist:
-                    hists.append((layer.name, "update", c.add_hist(upd, hist_bins)))
-            layer.snapshot = None
-            handles[layer.name] = h
-    c.resolve()  # the one host sync of this reporting step
-    out: dict[str, dict[str, Any]] = {}
-    for layer in layers:
-        d = {of: c.result(hh) for of, hh in handles[layer.name].items()}
-        if layer.name in p.acts:
-            d["act"] = c.result(p.acts[layer.name])
-        out[layer.name] = d
-    inputs = None
-    if p.inputs is not None:
-        r = c.result(p.inputs)
-        inputs = {"mean": r["mean"], "std": r["std"], "min": r["min"], "max": r["max"],
-                  "nonFinite": r.get("nonFinite", 0)}
-    for name, hh in p.act_hists.items():
-        hists.append((name, "act", hh))
-    msgs = _hist_messages(c, hists)
-    grad_norm = c.result(gn_h)["value"] if gn_h is not None else None
-    c.release()
-    p.grad_norm = None
-    return out, inputs, msgs, grad_norm
+                    hists.append((lt.name, "update", c.add_hist(upd, bins, like=h["update"])))
+            handles[lt.name] = h
+        c.resolve()  # the one host transfer of this reporting step
+        out: dict[str, dict[str, Any]] = {}
+        for lt in self._layers:
+            d = {of: c.result(hh) for of, hh in handles[lt.name].items()}
+            if lt.name in acts:
+                d["act"] = c.result(acts[lt.name])
+            out[lt.name] = d
+        inputs = None
+        if inputs_h is not None:
+            r = c.result(inputs_h)
+            inputs = {"mean": r["mean"], "std": r["std"], "min": r["min"], "max": r["max"],
+                      "nonFinite": r.get("nonFinite", 0)}
+        hists.extend((name, "act", hh) for name, hh in act_hists.items())
+        msgs = _hist_messages(c, hists)
+        grad_norm = c.result(gn_h)["value"] if gn_h is not None else None
+        c.release()
+        self._layers, self._acts, self._inputs = [], [], None
+        self._pool.give(self._copies)
+        self._copies = []
+        return out, inputs, msgs, grad_norm
+
+
+def _device_events(layers: Sequence[_Tensors], inputs: Tensor | None
+                   ) -> list[tuple[torch.device, Any]]:
+    """An event on each CUDA device's current stream, recorded after the copies: the sender
+    thread's stream waits for it before it reads them."""
+    tensors = [lt.weight for lt in layers] + ([inputs] if inputs is not None else [])
+    devices = {t.device for t in tensors if t.is_cuda}
+    out = []
+    for dev in devices:
+        ev = torch.cuda.Event()  # type: ignore[no-untyped-call]
+        ev.record(torch.cuda.current_stream(dev))
+        out.append((dev, ev))
+    return out
 
 
 def _hist_messages(c: Collector, hists: list[tuple[str, str, int]]) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Callable
 
 from . import _sys
 from ._warn import warn
@@ -18,7 +18,7 @@ from .end_report import report_end
 from .errors import GradwatchError
 from .hello import hello_run, spool_path
 from .scalars import ScalarNames, eval_message, to_float
-from .sender import Sender
+from .sender import Deferred, Sender
 from .shutdown import install_excepthook, live_runs
 
 
@@ -177,6 +177,28 @@ class Run(DiagnosisMixin, AlertsMixin):
             h = dict(h)
             h["step"] = step
             sender.put(("msg", h))
+
+    def _log_report_job(self, step: int,
+                        make: Callable[[int, float, bool], Deferred]) -> None:
+        """Entry point for watch(): `make(step, time, deferred)` takes a reporting step's
+        tensors. The sender computes a deferred job's statistics on its own thread when it
+        reaches the job, so they keep their place among the steps; without room for one
+        more (sender.reserve_deferred), the job is computed here and now."""
+        sender = self._sender
+        if sender is None or self.finished:
+            return
+        step = max(step, self._last_step)
+        self._last_step = step
+        if sender.reserve_deferred():
+            try:
+                job = make(step, _now(), True)
+            except BaseException:
+                sender.release_deferred()
+                raise
+            sender.put(("deferred", job))
+            return
+        for item in make(step, _now(), False).items():
+            sender.put(item)
 
     def _update_config(self, changes: Mapping[str, Any]) -> None:
         """Adds `changes` to the run's config on the server: only a hello carries the

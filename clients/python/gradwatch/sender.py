@@ -20,7 +20,7 @@ import collections
 import os
 import threading
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from ._encode import dumps
 from ._warn import warn
@@ -35,6 +35,17 @@ from .spool import Spool
 # only appends (it never signals, to stay cheap), so this bounds what the queue adds to the
 # time a value takes to reach the dashboard.
 POLL_S = 0.01
+
+# Deferred jobs queued and not computed yet, at most: each holds copies of a model's weights
+# and gradients, so a sender that falls behind has the training thread compute them instead.
+MAX_DEFERRED = 2
+
+
+class Deferred(Protocol):
+    """Work the sender does on its thread when it reaches it in the queue: watch()'s
+    statistics of a reporting step (report.py), becoming that step's items."""
+
+    def items(self) -> list[Item]: ...
 
 
 class Sender(threading.Thread):
@@ -70,6 +81,8 @@ class Sender(threading.Thread):
         self._deadline = float("inf")
         self._wake = threading.Event()
         self.dropped = 0
+        self._deferred = threading.BoundedSemaphore(MAX_DEFERRED)
+        self._deferred_failed = False
 
         self.spool_dir = spool_dir
         self.spool = Spool(spool_dir)
@@ -96,9 +109,20 @@ class Sender(threading.Thread):
                 if not self.is_alive() and self.ident is not None:
                     self._lost(1)
                     return
-                ov.put(item)
+                for it in self._expand(item):
+                    ov.put(it)
                 return
         q.append(item)
+
+    def reserve_deferred(self) -> bool:
+        """Room for one more deferred job: the thread runs, the queue has room and fewer
+        than MAX_DEFERRED jobs wait. The caller puts ("deferred", job) or releases."""
+        if not self.is_alive() or self.overflow.active or len(self.q) >= self.queue_size:
+            return False
+        return self._deferred.acquire(blocking=False)
+
+    def release_deferred(self) -> None:
+        self._deferred.release()
 
     def _lost(self, n: int) -> None:
         self.dropped += n
@@ -169,9 +193,28 @@ class Sender(threading.Thread):
         self.hists.cut()
         self.outbox.sequence(kind, body)
 
+    def _expand(self, item: Item) -> list[Item]:
+        """A deferred job's items (computed now), any other item as it is."""
+        if item[0] != "deferred":
+            return [item]
+        try:
+            return item[1].items()  # type: ignore[no-any-return]
+        except Exception as exc:  # noqa: BLE001 - a failed report must not stop the run
+            if not self._deferred_failed:
+                self._deferred_failed = True
+                warn(f"watch() statistics of step {getattr(item[1], 'step', '?')} could not "
+                     f"be computed ({type(exc).__name__}: {exc}); the step is sent without "
+                     "them")
+            return []
+        finally:
+            self._deferred.release()
+
     def _handle(self, item: Item) -> None:
         kind = item[0]
-        if kind in ("log", "report"):
+        if kind == "deferred":
+            for it in self._expand(item):
+                self._handle(it)
+        elif kind in ("log", "report"):
             _, step, scalars, epoch, examples, layers, inputs, t = item
             self.steps.add(step, scalars, epoch, examples, layers, inputs, t,
                            defaults=kind == "report")

@@ -1,13 +1,14 @@
 """`run.watch(model, optimizer)`: PyTorch hooks that stream per-layer statistics.
 
 Cadence (k = the iteration, i.e. the number of optimizer steps taken so far):
-  * a training-mode forward of a reporting iteration (k % every == 0) queues input-batch
-    stats and activation stats (forward hooks) as lazy device tensors;
+  * a training-mode forward of a reporting iteration (k % every == 0) keeps the input batch
+    and the layers' activations (forward hooks);
   * the optimizer's pre-step hook snapshots the layers' main weights;
-  * the post-step hook queues grad, update (= weight after - weight before, the real change
-    the optimizer made) and param stats, plus histograms every `hist_every` iterations, then
-    moves everything to the host in one transfer (the single host sync) and hands the report
-    to the run, which sends it as that step's `layers`/`inputs`;
+  * the post-step hook hands the step's tensors to a ReportJob (report.py), which computes
+    grad, update (= weight after - weight before, the real change the optimizer made),
+    param, activation and input stats, plus histograms every `hist_every` iterations, with
+    one host transfer; it runs on the sender thread, so training goes on meanwhile, and is
+    sent as that step's `layers`/`inputs`;
   * the end of a reporting iteration's backward measures the total gradient norm, before any
     clipping, sent as the scalar `grad_norm` (grad_norm.py).
 Without an optimizer step (inference, or no optimizer), a pending report is completed at the
@@ -30,13 +31,14 @@ import torch
 from torch import nn
 
 from . import _sys
+from .copies import CopyPool
 from .eval_inputs import EvalInputs
 from .forward_io import first_tensor, out_tensor
 from .grad_norm import GradNormProbe
 from .layers import Layer, find_layers, order_layers, pair_activations
 from .model_message import model_message
 from .optimizer_hooks import OptimizerHooksMixin
-from .report import Pending, build_report, queue_act
+from .report import Pending, ReportJob, queue_act
 
 
 class Watcher(OptimizerHooksMixin):
@@ -62,6 +64,7 @@ class Watcher(OptimizerHooksMixin):
         self.enabled = bool(getattr(run, "enabled", True))
         self._handles: list[Any] = []
         self._discovery: list[tuple[str, nn.Module, torch.Tensor | None]] | None = []
+        self._seen_versions: dict[int, int] = {}  # of the discovery forward's outputs
         self._starts: list[str] = []
         self._layers: list[Layer] = []
         self._by_module: dict[int, Layer] = {}
@@ -78,6 +81,7 @@ class Watcher(OptimizerHooksMixin):
         self._last_fwd = 0
         self._last_examples = 0
         self._eval_inputs = EvalInputs()
+        self._copies = CopyPool()
         self._removed = False
         self._layer_hooks: list[tuple[nn.Module, Any]] = []
         self._attached: list[Any] = []
@@ -131,7 +135,10 @@ class Watcher(OptimizerHooksMixin):
 
     def _discover_post(self, module: nn.Module, args: Any, out: Any) -> None:
         if self._discovery is not None:
-            self._discovery.append((self._names.get(id(module), ""), module, out_tensor(out)))
+            t = out_tensor(out)
+            if t is not None:
+                self._seen_versions[id(t)] = t._version
+            self._discovery.append((self._names.get(id(module), ""), module, t))
 
     def _finish_discovery(self, reporting: Pending | None) -> None:
         seq = self._discovery or []
@@ -153,15 +160,20 @@ class Watcher(OptimizerHooksMixin):
             else:
                 self._layer_hooks.append((layer.module, self._layer_post))
         self._hook_optimizer()  # again: they were among the removed handles
-        if reporting is not None:
-            for layer in self._layers:
-                if not layer.carries_act:
-                    continue
-                t = outputs.get(-id(layer.module)) if layer.act_module is not None else None
-                if t is None:
-                    t = outputs.get(id(layer.module))
-                if t is not None and t.is_floating_point():
-                    self._queue_act(reporting, layer, t)
+        for layer in self._layers:
+            if not layer.carries_act:
+                continue
+            t = outputs.get(-id(layer.module)) if layer.act_module is not None else None
+            if t is None:
+                t = outputs.get(id(layer.module))
+            if t is None or not t.is_floating_point():
+                continue
+            if t._version != self._seen_versions.get(id(t), t._version):
+                # changed in place later in the forward: what its hook saw is gone
+                layer.act_at_hook = True
+            elif reporting is not None:
+                self._queue_act(reporting, layer, t)
+        self._seen_versions = {}
         self._send_model()
 
     def model_message(self) -> dict[str, Any]:
@@ -182,6 +194,7 @@ class Watcher(OptimizerHooksMixin):
         if self._discovery is not None:  # learn the order from a clean training forward
             self._discovery = []
             self._starts = []
+            self._seen_versions = {}
         if not module.training:
             if self.log_inputs:
                 x = first_tensor(args, kwargs)
@@ -206,7 +219,7 @@ class Watcher(OptimizerHooksMixin):
             if x is not None:
                 p.examples = int(x.shape[0]) if x.dim() > 0 else None
                 if self.log_inputs and x.is_floating_point():
-                    p.inputs = p.c.add(x)
+                    p.inputs = x
         return None
 
     def _detach_layer_hooks(self) -> None:
@@ -273,13 +286,15 @@ class Watcher(OptimizerHooksMixin):
         run = self.run
         if run is None:
             return
-        layers, inputs, msgs, grad_norm = build_report(p, self._layers, with_step,
-                                                       self.hist_every, self.hist_bins,
-                                                       self._probe.params)
-        scalars = self._sys_scalars()
-        if grad_norm is not None:
-            scalars["grad_norm"] = grad_norm
-        run._log_report(self._step_for(p.iteration), scalars, layers, inputs, p.examples, msgs)
+
+        def job(step: int, t: float, deferred: bool) -> ReportJob:
+            return ReportJob(p, self._layers, step=step, scalars=self._sys_scalars(),
+                             t=t, with_step=with_step, hist_every=self.hist_every,
+                             hist_bins=self.hist_bins, pool=self._copies,
+                             params=self._probe.params,
+                             deferred=deferred)
+
+        run._log_report_job(self._step_for(p.iteration), job)
 
     def _sys_scalars(self) -> dict[str, float]:
         now = time.monotonic()

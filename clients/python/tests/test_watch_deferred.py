@@ -1,0 +1,123 @@
+"""watch()'s statistics are computed on the sender thread while training goes on: they must
+be those of the reporting step, whatever training does to its tensors afterwards."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from test_watch import by_step, close, np_stats
+from torch import nn
+
+import gradwatch
+from gradwatch.report import ReportJob
+
+from fakeserver import FakeServer
+
+
+@pytest.fixture
+def held_sender(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """Deferred jobs wait on the sender thread until the returned event is set, so the
+    training loop races ahead of them for certain (and computes the jobs past the sender's
+    limit itself)."""
+    go = threading.Event()
+    orig = ReportJob.items
+
+    def items(self: ReportJob) -> list[tuple[Any, ...]]:
+        if threading.current_thread().name == "gradwatch-sender":
+            assert go.wait(20)
+        return orig(self)
+
+    monkeypatch.setattr(ReportJob, "items", items)
+    return go
+
+
+def test_stats_are_the_steps_although_training_changes_its_tensors_in_place(
+        fake: FakeServer, spool: str, held_sender: threading.Event) -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    crit = nn.CrossEntropyLoss()
+    run = gradwatch.init(fake.url, project="p", id="d-1", spool_dir=spool)
+    run.watch(model, opt, crit, every=2, hist_every=4)
+    fc = model[2]
+    x = torch.empty(16, 6)  # one input buffer, refilled in place every step
+    expect = {}
+    for step in range(12):
+        x.copy_(torch.randn(16, 6) * (step + 1))
+        y = torch.randint(0, 3, (16,))
+        loss = crit(model(x), y)
+        loss.backward()
+        before = fc.weight.detach().clone()
+        grad = fc.weight.grad.detach().clone()
+        opt.step()
+        expect[step] = {"x": x.clone().numpy(), "grad": grad.numpy(),
+                        "param": fc.weight.detach().clone().numpy(),
+                        "update": (fc.weight.detach() - before).numpy()}
+        opt.zero_grad(set_to_none=False)  # the gradients are zeroed in place at once
+        run.log(step, loss=loss.item())
+    held_sender.set()
+    assert run.finish(timeout=10) == 0
+
+    items = by_step(fake, "d-1")
+    name = next(iter(fake.stored("d-1", "model")[0]["layers"][1:2]))["name"]
+    reported = [s for s in range(12) if "layers" in items[s]]
+    assert reported == [0, 2, 4, 6, 8, 10]
+    for step in reported:
+        got, want = items[step], expect[step]
+        ly = got["layers"][name]
+        close(ly["param"], np_stats(want["param"]))
+        close(ly["grad"], np_stats(want["grad"]))
+        close(ly["update"], np_stats(want["update"]), atol=1e-7)
+        close(got["inputs"], {k: v for k, v in np_stats(want["x"]).items()
+                              if k in ("mean", "std", "min", "max")})
+    hists = [h for h in fake.stored("d-1", "hist") if h["layer"] == name and h["of"] == "grad"]
+    assert sorted(h["step"] for h in hists) == [0, 4, 8]
+    for h in hists:
+        want = expect[h["step"]]["grad"].ravel()
+        assert sum(h["counts"]) == want.size
+        assert h["edges"][0] == pytest.approx(float(want.min()), rel=1e-5)
+        assert h["edges"][-1] == pytest.approx(float(want.max()), rel=1e-5)
+
+
+class InPlaceAfterAct(nn.Module):
+    """fc1's activation is changed in place later in the forward (as a residual add does)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(4, 8)
+        self.act = nn.LeakyReLU(0.1)
+        self.fc2 = nn.Linear(8, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.act(self.fc1(x))
+        h.add_(1000.0)
+        return self.fc2(h)
+
+
+def test_an_activation_changed_in_place_is_measured_as_its_hook_saw_it(
+        fake: FakeServer, spool: str, held_sender: threading.Event) -> None:
+    torch.manual_seed(1)
+    model = InPlaceAfterAct()
+    opt = torch.optim.SGD(model.parameters(), lr=1e-7)
+    run = gradwatch.init(fake.url, project="p", id="d-2", spool_dir=spool)
+    run.watch(model, opt, every=2)
+    seen: dict[int, np.ndarray] = {}
+    model.act.register_forward_hook(
+        lambda m, i, o: seen.__setitem__(len(seen), o.detach().clone().numpy()))
+    for _ in range(6):
+        opt.zero_grad()
+        model(torch.randn(32, 4)).pow(2).mean().backward()
+        opt.step()
+    held_sender.set()
+    assert run.finish(timeout=10) == 0
+    items = by_step(fake, "d-2")
+    # the discovery forward (step 0) saw it only after the change: no act is sent for it
+    assert "act" not in items[0]["layers"]["fc1"]
+    for step in (2, 4):
+        act = items[step]["layers"]["fc1"]["act"]
+        close(act, np_stats(seen[step]))
+        assert act["max"] < 100  # not the value after the in-place add
