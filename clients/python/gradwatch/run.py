@@ -22,12 +22,6 @@ from .sender import Deferred, Sender
 from .shutdown import install_excepthook, live_runs
 
 
-def _now() -> float:
-    """Wall-clock seconds to the microsecond: the server stores such times in a byte or two a
-    step, and a time with more digits in eight."""
-    return round(time.time(), 6)
-
-
 class Run(DiagnosisMixin, AlertsMixin):
     """One run streamed to a gradwatch server. Create it with `gradwatch.init()`.
 
@@ -84,6 +78,7 @@ class Run(DiagnosisMixin, AlertsMixin):
         self._names = ScalarNames()
         self._warned_order = False
         self._sys = _sys.StepSampler(sys_interval)
+        self._sys_due = 0.0  # the wall time of the next sys/ sample (a check per log call)
         self._watchers: list[Any] = []
         self._step_offset = 0
         self._exit_timeout = exit_timeout
@@ -149,15 +144,16 @@ class Run(DiagnosisMixin, AlertsMixin):
         for k, v in scalars.items():
             if k in names_ok or check(k):
                 vals[k] = v if type(v) is float else to_float(v)
-        t = _now()
+        t = time.time()
         if self._watchers:
             it = self._watchers[0].current_iteration()
             if it is not None:
                 self._step_offset = s - it
-        else:
+        elif t >= self._sys_due:
             sampled = self._sys.sample(s, t)
             if sampled is not None:
                 vals.update(sampled)
+            self._sys_due = t + self._sys.interval
         self._last_step = s
         sender.put(("log", s, vals, epoch, examples, None, None, t))
 
@@ -172,7 +168,7 @@ class Run(DiagnosisMixin, AlertsMixin):
             step = self._last_step
         self._last_step = step
         # "report": its scalars (grad_norm, sys/...) never replace what the user logs
-        sender.put(("report", step, scalars, None, examples, layers, inputs, _now()))
+        sender.put(("report", step, scalars, None, examples, layers, inputs, time.time()))
         for h in hists:
             h = dict(h)
             h["step"] = step
@@ -191,13 +187,13 @@ class Run(DiagnosisMixin, AlertsMixin):
         self._last_step = step
         if sender.reserve_deferred():
             try:
-                job = make(step, _now(), True)
+                job = make(step, time.time(), True)
             except BaseException:
                 sender.release_deferred()
                 raise
             sender.put(("deferred", job))
             return
-        for item in make(step, _now(), False).items():
+        for item in make(step, time.time(), False).items():
             sender.put(item)
 
     def _update_config(self, changes: Mapping[str, Any]) -> None:
