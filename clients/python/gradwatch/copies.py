@@ -38,6 +38,8 @@ class CopyPool:
     def copy(self, t: Tensor) -> Tensor:
         """A copy of t (detached), in a kept buffer when one of its shape is free."""
         t = t.detach()
+        if t.layout != torch.strided:  # a sparse gradient (nn.Embedding(sparse=True))
+            return t.clone()
         if not t.is_cuda:
             with self._lock:
                 free = self._free.get((t.shape, t.dtype, t.device))
@@ -53,11 +55,12 @@ class CopyPool:
         with self._lock:
             for b in bufs:
                 n = _nbytes(b)
-                if b.is_cuda or not b.is_contiguous() or self._held + n > self.max_bytes:
+                if (b.layout != torch.strided or b.is_cuda or not b.is_contiguous()
+                        or self._held + n > self.max_bytes):
                     continue
                 self._free.setdefault((b.shape, b.dtype, b.device), []).append(b)
                 self._held += n
 
 
 def _nbytes(t: Tensor) -> int:
-    return t.numel() * t.element_size()
+    return t.numel() * t.element_size() if t.layout == torch.strided else 0

@@ -125,6 +125,9 @@ class ReportJob:
                 pre = None
         b = layer.bias_tensor()
         g = w.grad
+        if g is not None and g.layout != torch.strided:
+            # a sparse gradient (nn.Embedding(sparse=True)): the rows it holds
+            g = g.coalesce().values()
         # a frozen weight is not changed by training: no copy of it is needed
         weight = take(w) if w.requires_grad else w.detach()
         return _Tensors(layer.name, weight, take(b) if b is not None else None,

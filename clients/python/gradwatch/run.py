@@ -185,15 +185,16 @@ class Run(DiagnosisMixin, AlertsMixin):
             return
         step = max(step, self._last_step)
         self._last_step = step
-        if sender.reserve_deferred():
-            try:
-                job = make(step, time.time(), True)
-            except BaseException:
+        deferred = sender.reserve_deferred()
+        try:
+            job = make(step, time.time(), deferred)
+            items = [("deferred", job)] if deferred else job.items()
+        except Exception as exc:  # noqa: BLE001 - monitoring must not stop training
+            if deferred:
                 sender.release_deferred()
-                raise
-            sender.put(("deferred", job))
+            sender.stats_failed(step, exc)
             return
-        for item in make(step, time.time(), False).items():
+        for item in items:
             sender.put(item)
 
     def _update_config(self, changes: Mapping[str, Any]) -> None:

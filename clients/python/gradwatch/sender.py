@@ -124,6 +124,13 @@ class Sender(threading.Thread):
     def release_deferred(self) -> None:
         self._deferred.release()
 
+    def stats_failed(self, step: int | None, exc: BaseException) -> None:
+        """watch() could not compute a step's statistics: said once, the step goes without."""
+        if not self._deferred_failed:
+            self._deferred_failed = True
+            warn(f"watch() statistics of step {step} could not be computed "
+                 f"({type(exc).__name__}: {exc}); the step is sent without them")
+
     def _lost(self, n: int) -> None:
         self.dropped += n
         if self.dropped == n:
@@ -200,11 +207,7 @@ class Sender(threading.Thread):
         try:
             return item[1].items()  # type: ignore[no-any-return]
         except Exception as exc:  # noqa: BLE001 - a failed report must not stop the run
-            if not self._deferred_failed:
-                self._deferred_failed = True
-                warn(f"watch() statistics of step {getattr(item[1], 'step', '?')} could not "
-                     f"be computed ({type(exc).__name__}: {exc}); the step is sent without "
-                     "them")
+            self.stats_failed(getattr(item[1], "step", None), exc)
             return []
         finally:
             self._deferred.release()

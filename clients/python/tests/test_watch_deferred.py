@@ -121,3 +121,26 @@ def test_an_activation_changed_in_place_is_measured_as_its_hook_saw_it(
         act = items[step]["layers"]["fc1"]["act"]
         close(act, np_stats(seen[step]))
         assert act["max"] < 100  # not the value after the in-place add
+
+
+def test_a_sparse_gradient_is_measured_by_the_rows_it_holds(fake: FakeServer,
+                                                            spool: str) -> None:
+    torch.manual_seed(2)
+    model = nn.Sequential(nn.Embedding(50, 8, sparse=True), nn.Flatten(), nn.Linear(24, 2))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    run = gradwatch.init(fake.url, project="p", id="d-3", spool_dir=spool)
+    run.watch(model, opt, every=1, hist_every=1)
+    expect = {}
+    for step in range(5):
+        opt.zero_grad()
+        model(torch.randint(0, 50, (4, 3))).pow(2).mean().backward()
+        g = model[0].weight.grad.coalesce().values()
+        dense = [p.grad for p in model.parameters() if not p.grad.is_sparse]
+        norm = torch.cat([g.reshape(-1)] + [d.reshape(-1) for d in dense]).norm()
+        expect[step] = (g.clone().numpy(), float(norm))
+        opt.step()
+    assert run.finish(timeout=10) == 0
+    items = by_step(fake, "d-3")
+    for step in range(5):
+        close(items[step]["layers"]["0"]["grad"], np_stats(expect[step][0]))
+        assert items[step]["scalars"]["grad_norm"] == pytest.approx(expect[step][1], rel=1e-5)
