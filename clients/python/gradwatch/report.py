@@ -19,7 +19,7 @@ from typing import Any, Callable, Optional
 import torch
 
 from .copies import CopyPool
-from .grad_norm import total_grad_norm
+from .grad_norm import GradMarks, norm_of, untouched
 from .layers import Layer
 from .stats import Collector, hist_message
 
@@ -42,8 +42,10 @@ class Pending:
         self.act_refs: list[tuple[Layer, Tensor, int]] = []
         self.inputs: Tensor | None = None
         self.examples: int | None = None
-        # measured when the backward ended, before any clipping (grad_norm.py)
+        # measured when the backward ended, before any clipping (grad_norm.py), and the
+        # gradients' marks then (None: no backward went through the model's output)
         self.grad_norm: Tensor | None = None
+        self.grad_marks: GradMarks | None = None
         # False when the iteration's optimizer step was skipped (a GradScaler that found
         # inf/NaN in the scaled gradients does that): its gradients never trained the model
         self.measure_grad_norm = True
@@ -100,14 +102,38 @@ class ReportJob:
         with torch.no_grad():
             self._layers = [self._take(layer, take, with_step) for layer in layers]
             self._inputs = take(p.inputs) if p.inputs is not None else None
-            gn = None
-            if p.measure_grad_norm:
-                gn = p.grad_norm if p.grad_norm is not None else total_grad_norm(params)
-            self._grad_norm = gn
-        p.grad_norm = None
+            self._norm_grads = self._norm_inputs(p, layers, params, take)
+        p.grad_norm = p.grad_marks = None
         self._acts = self._fresh_acts(p.act_refs)
         p.act_refs = []
         self._ready = _device_events(self._layers, self._inputs) if deferred else []
+
+    def _norm_inputs(self, p: Pending, layers: Sequence[Layer],
+                     params: Sequence[torch.nn.Parameter],
+                     take: Callable[[Tensor], Tensor]) -> list[Tensor] | None:
+        """How `grad_norm` is had: `_grad_norm`, measured when the backward ended, or the
+        gradients to measure it from (returned; the layers' own are among `_layers`).
+        `grads_untouched`: whether the gradients were left as the backward made them."""
+        self._grad_norm: Tensor | None = None
+        self._norm_layers: list[int] = []
+        self.grads_untouched: bool | None = None
+        if p.grad_marks is not None:
+            self.grads_untouched = untouched(p.grad_marks)
+        if not p.measure_grad_norm:
+            return None
+        if p.grad_norm is not None:
+            self._grad_norm = p.grad_norm
+            return None
+        if p.grad_marks is not None and not self.grads_untouched:
+            return None  # changed after the backward: the norm before is not to be had
+        own: set[int] = set()
+        self._norm_layers = []  # each weight once: a tied weight is one parameter
+        for i, layer in enumerate(layers):
+            if id(layer.weight) not in own:
+                own.add(id(layer.weight))
+                self._norm_layers.append(i)
+        return [take(prm.grad) for prm in params
+                if prm.grad is not None and id(prm) not in own]
 
     def _copy(self, t: Tensor) -> Tensor:
         c = self._pool.copy(t)
@@ -169,7 +195,11 @@ class ReportJob:
         p, c, hist, bins = self._p, self._p.c, self.hist, self.hist_bins
         handles: dict[str, dict[str, int]] = {}
         hists: list[tuple[str, str, int]] = []
-        gn_h = c.add_scalar(self._grad_norm) if self._grad_norm is not None else None
+        gn = self._grad_norm
+        if self._norm_grads is not None:
+            layer_grads = [self._layers[i].grad for i in self._norm_layers]
+            gn = norm_of(self._norm_grads + [g for g in layer_grads if g is not None])
+        gn_h = c.add_scalar(gn) if gn is not None else None
         inputs_h = c.add(self._inputs) if self._inputs is not None else None
         acts = dict(p.acts)
         act_hists = dict(p.act_hists)
@@ -212,7 +242,7 @@ class ReportJob:
         msgs = _hist_messages(c, hists)
         grad_norm = c.result(gn_h)["value"] if gn_h is not None else None
         c.release()
-        self._layers, self._acts, self._inputs = [], [], None
+        self._layers, self._acts, self._inputs, self._norm_grads = [], [], None, None
         self._pool.give(self._copies)
         self._copies = []
         return out, inputs, msgs, grad_norm

@@ -34,7 +34,7 @@ from . import _sys
 from .copies import CopyPool
 from .eval_inputs import EvalInputs
 from .forward_io import first_tensor, out_tensor
-from .grad_norm import GradNormProbe
+from .grad_norm import GradMarks, GradNormProbe
 from .layers import Layer, find_layers, order_layers, pair_activations
 from .model_message import model_message
 from .optimizer_hooks import OptimizerHooksMixin
@@ -82,6 +82,9 @@ class Watcher(OptimizerHooksMixin):
         self._last_examples = 0
         self._eval_inputs = EvalInputs()
         self._copies = CopyPool()
+        # grad_norm measured when the backward ends, until a report saw the loop leave the
+        # gradients alone before the step (grad_norm.py)
+        self._norm_at_backward = True
         self._removed = False
         self._layer_hooks: list[tuple[nn.Module, Any]] = []
         self._attached: list[Any] = []
@@ -235,7 +238,8 @@ class Watcher(OptimizerHooksMixin):
         p = self._pending
         if p is not None and p.iteration == self._iteration():
             it = p.iteration
-            self._probe.arm(out, lambda n: self._store_grad_norm(it, n))
+            self._probe.arm(out, lambda n, marks: self._store_grad_norm(it, n, marks),
+                            measure=self._norm_at_backward)
         self._fwd += 1
         if self._discovery is not None:
             if id(module) in self._by_module:  # the model is a layer itself (a bare LSTM):
@@ -245,12 +249,13 @@ class Watcher(OptimizerHooksMixin):
                                   and self._pending.iteration == self._iteration_before()) else None
             self._finish_discovery(p)
 
-    def _store_grad_norm(self, iteration: int, n: torch.Tensor) -> None:
+    def _store_grad_norm(self, iteration: int, n: torch.Tensor | None,
+                         marks: GradMarks) -> None:
         # into the iteration's latest report: a later forward of the same iteration (a
         # metric computed on a second forward) replaces the report the backward belongs to
         p = self._pending
         if p is not None and p.iteration == iteration:
-            p.grad_norm = n
+            p.grad_norm, p.grad_marks = n, marks
 
     def _iteration_before(self) -> int:
         return self._opt_steps if self._opt_seen else self._fwd - 1
@@ -288,11 +293,14 @@ class Watcher(OptimizerHooksMixin):
             return
 
         def job(step: int, t: float, deferred: bool) -> ReportJob:
-            return ReportJob(p, self._layers, step=step, scalars=self._sys_scalars(),
-                             t=t, with_step=with_step, hist_every=self.hist_every,
-                             hist_bins=self.hist_bins, pool=self._copies,
-                             params=self._probe.params,
-                             deferred=deferred)
+            j = ReportJob(p, self._layers, step=step, scalars=self._sys_scalars(), t=t,
+                          with_step=with_step, hist_every=self.hist_every,
+                          hist_bins=self.hist_bins, pool=self._copies,
+                          params=self._probe.params, deferred=deferred)
+            if j.grads_untouched is not None:
+                # a loop that clips or unscales has its norm measured when the backward ends
+                self._norm_at_backward = not j.grads_untouched or self._probe.scaled()
+            return j
 
         run._log_report_job(self._step_for(p.iteration), job)
 

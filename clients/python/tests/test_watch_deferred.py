@@ -144,3 +144,43 @@ def test_a_sparse_gradient_is_measured_by_the_rows_it_holds(fake: FakeServer,
     for step in range(5):
         close(items[step]["layers"]["0"]["grad"], np_stats(expect[step][0]))
         assert items[step]["scalars"]["grad_norm"] == pytest.approx(expect[step][1], rel=1e-5)
+
+
+def test_grad_norm_moves_off_the_backward_while_the_loop_leaves_gradients_alone(
+        fake: FakeServer, spool: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gradwatch.grad_norm as gn
+
+    measured_at_backward: list[int] = []
+    orig = gn.total_grad_norm
+
+    def counting(params):  # type: ignore[no-untyped-def]
+        measured_at_backward.append(1)
+        return orig(params)
+
+    monkeypatch.setattr(gn, "total_grad_norm", counting)
+    torch.manual_seed(3)
+    model = nn.Sequential(nn.Linear(6, 6), nn.Tanh(), nn.Linear(6, 6))
+    model[2].weight = model[0].weight  # tied: one parameter, counted once in the norm
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    run = gradwatch.init(fake.url, project="p", id="d-4", spool_dir=spool)
+    run.watch(model, opt, every=1)
+    want: dict[int, float] = {}
+    for step in range(8):
+        opt.zero_grad()
+        model(torch.randn(6, 6)).pow(2).mean().mul(100).backward()
+        if step >= 5:  # the loop starts to clip: the norm before is the one to send
+            want[step] = float(torch.nn.utils.clip_grad_norm_(model.parameters(), 1e-3))
+        else:
+            want[step] = float(torch.nn.utils.get_total_norm(
+                [p.grad for p in model.parameters()]))
+        opt.step()
+        run.log(step, loss=1.0)
+    assert run.finish(timeout=10) == 0
+    sent = {s: it["scalars"].get("grad_norm") for s, it in by_step(fake, "d-4").items()}
+    # step 0 measures at the backward and sees the gradients left alone; steps 1-4 are
+    # measured by the reports; step 5 clips unannounced and goes without; 6 and 7 are
+    # measured at the backward again, before the clipping
+    assert sent[5] is None
+    for s in (0, 1, 2, 3, 4, 6, 7):
+        assert sent[s] == pytest.approx(want[s], rel=1e-5), s
+    assert len(measured_at_backward) == 3  # steps 0, 6 and 7
