@@ -9,6 +9,7 @@ matrices (`weight_hh_l0`), which a single entry per module would hide."""
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from typing import Optional
 
@@ -60,6 +61,8 @@ class Layer:
         "bias_part",
         "carries_act",
         "fans",
+        "grad_seen",
+        "grads_reused",
         "module",
         "name",
         "order",
@@ -94,6 +97,9 @@ class Layer:
         self.own_act = False
         # the activation tensor changes in place after its hook (report.py)
         self.act_at_hook = False
+        # the gradient tensor of the last report, and whether the loop reuses it (report.py)
+        self.grad_seen: weakref.ref[torch.Tensor] | None = None
+        self.grads_reused = False
 
     def bias_tensor(self) -> torch.Tensor | None:
         b = self.bias

@@ -13,6 +13,7 @@ then on (`Layer.act_at_hook`)."""
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from typing import Any, Callable, Optional
 
@@ -151,13 +152,15 @@ class ReportJob:
                 pre = None
         b = layer.bias_tensor()
         g = w.grad
+        grad = None
         if g is not None and g.layout != torch.strided:
             # a sparse gradient (nn.Embedding(sparse=True)): the rows it holds
-            g = g.coalesce().values()
+            grad = take(g.coalesce().values())
+        elif g is not None:
+            grad = g.detach() if _grad_is_new(layer, g) else take(g)
         # a frozen weight is not changed by training: no copy of it is needed
         weight = take(w) if w.requires_grad else w.detach()
-        return _Tensors(layer.name, weight, take(b) if b is not None else None,
-                        take(g) if g is not None else None, pre)
+        return _Tensors(layer.name, weight, take(b) if b is not None else None, grad, pre)
 
     @staticmethod
     def _fresh_acts(refs: list[tuple[Layer, Tensor, int]]) -> list[tuple[Layer, Tensor]]:
@@ -246,6 +249,18 @@ class ReportJob:
         self._pool.give(self._copies)
         self._copies = []
         return out, inputs, msgs, grad_norm
+
+
+def _grad_is_new(layer: Layer, g: Tensor) -> bool:
+    """Whether g is a gradient tensor the layer's previous report did not see. A loop that
+    sets gradients to None (zero_grad's default) has every backward make new ones, which
+    nothing writes afterwards: they need no copy. One that zeroes them in place shows the
+    same tensor again, and has them copied from then on (as the first report does)."""
+    seen = layer.grad_seen
+    layer.grad_seen = weakref.ref(g)
+    if seen is not None and seen() is g:
+        layer.grads_reused = True
+    return seen is not None and not layer.grads_reused
 
 
 def _device_events(layers: Sequence[_Tensors], inputs: Tensor | None

@@ -35,13 +35,15 @@ def held_sender(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     return go
 
 
+@pytest.mark.parametrize("set_to_none", [False, True])
 def test_stats_are_the_steps_although_training_changes_its_tensors_in_place(
-        fake: FakeServer, spool: str, held_sender: threading.Event) -> None:
+        fake: FakeServer, spool: str, held_sender: threading.Event, set_to_none: bool) -> None:
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3))
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     crit = nn.CrossEntropyLoss()
-    run = gradwatch.init(fake.url, project="p", id="d-1", spool_dir=spool)
+    rid = f"d-1-{set_to_none}"
+    run = gradwatch.init(fake.url, project="p", id=rid, spool_dir=spool)
     run.watch(model, opt, crit, every=2, hist_every=4)
     fc = model[2]
     x = torch.empty(16, 6)  # one input buffer, refilled in place every step
@@ -57,13 +59,14 @@ def test_stats_are_the_steps_although_training_changes_its_tensors_in_place(
         expect[step] = {"x": x.clone().numpy(), "grad": grad.numpy(),
                         "param": fc.weight.detach().clone().numpy(),
                         "update": (fc.weight.detach() - before).numpy()}
-        opt.zero_grad(set_to_none=False)  # the gradients are zeroed in place at once
+        # at once: the gradients zeroed in place, or new ones made by the next backward
+        opt.zero_grad(set_to_none=set_to_none)
         run.log(step, loss=loss.item())
     held_sender.set()
     assert run.finish(timeout=10) == 0
 
-    items = by_step(fake, "d-1")
-    name = next(iter(fake.stored("d-1", "model")[0]["layers"][1:2]))["name"]
+    items = by_step(fake, rid)
+    name = next(iter(fake.stored(rid, "model")[0]["layers"][1:2]))["name"]
     reported = [s for s in range(12) if "layers" in items[s]]
     assert reported == [0, 2, 4, 6, 8, 10]
     for step in reported:
@@ -74,7 +77,7 @@ def test_stats_are_the_steps_although_training_changes_its_tensors_in_place(
         close(ly["update"], np_stats(want["update"]), atol=1e-7)
         close(got["inputs"], {k: v for k, v in np_stats(want["x"]).items()
                               if k in ("mean", "std", "min", "max")})
-    hists = [h for h in fake.stored("d-1", "hist") if h["layer"] == name and h["of"] == "grad"]
+    hists = [h for h in fake.stored(rid, "hist") if h["layer"] == name and h["of"] == "grad"]
     assert sorted(h["step"] for h in hists) == [0, 4, 8]
     for h in hists:
         want = expect[h["step"]]["grad"].ravel()
