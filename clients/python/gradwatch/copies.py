@@ -62,5 +62,14 @@ class CopyPool:
                 self._held += n
 
 
+    def close(self) -> None:
+        """Drops the kept buffers; copies given back later are dropped too (the model is no
+        longer watched)."""
+        with self._lock:
+            self.max_bytes = 0
+            self._free.clear()
+            self._held = 0
+
+
 def _nbytes(t: Tensor) -> int:
     return t.numel() * t.element_size() if t.layout == torch.strided else 0

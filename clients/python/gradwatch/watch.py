@@ -111,6 +111,7 @@ class Watcher(OptimizerHooksMixin):
 
     def remove(self) -> None:
         self._removed = True
+        self._copies.close()
         self._detach_layer_hooks()
         for h in self._handles:
             with contextlib.suppress(Exception):

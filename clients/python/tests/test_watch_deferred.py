@@ -187,3 +187,21 @@ def test_grad_norm_moves_off_the_backward_while_the_loop_leaves_gradients_alone(
     for s in (0, 1, 2, 3, 4, 6, 7):
         assert sent[s] == pytest.approx(want[s], rel=1e-5), s
     assert len(measured_at_backward) == 3  # steps 0, 6 and 7
+
+
+def test_the_copies_are_kept_between_reports_and_dropped_by_unwatch(fake: FakeServer,
+                                                                     spool: str) -> None:
+    model = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 4))
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    run = gradwatch.init(fake.url, project="p", id="d-5", spool_dir=spool)
+    w = run.watch(model, opt, every=1)
+    for _ in range(4):
+        opt.zero_grad()
+        model(torch.randn(8, 64)).pow(2).mean().backward()
+        opt.step()
+    assert run.flush(10)
+    pool = w._copies
+    assert pool.held_bytes >= 2 * 4 * (64 * 32 + 32 * 4)  # snapshots and copies, reused
+    run.unwatch()
+    assert pool.held_bytes == 0
+    assert run.finish(timeout=10) == 0
