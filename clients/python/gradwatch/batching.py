@@ -118,7 +118,7 @@ class StepBatcher(_Packer):
 
     def _scalars_text(self, tail: dict[str, Any]) -> str | None:
         """The JSON of an item of finite float scalars alone (what run.log makes), written
-        directly: a fifth of what the general encoder costs. None for any other item.
+        directly, for a fraction of what the general encoder costs. None for any other item.
 
         Each set of names gets a %-template (names escaped once), so an item costs one
         formatting; repr() is how JSON and Python both write a finite float, and the time is

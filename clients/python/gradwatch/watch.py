@@ -10,7 +10,9 @@ Cadence (k = the iteration, i.e. the number of optimizer steps taken so far):
     one host transfer; it runs on the sender thread, so training goes on meanwhile, and is
     sent as that step's `layers`/`inputs`;
   * the end of a reporting iteration's backward measures the total gradient norm, before any
-    clipping, sent as the scalar `grad_norm` (grad_norm.py).
+    clipping, sent as the scalar `grad_norm`; once a report saw the loop leave the gradients
+    alone until the step, the backward only marks them and the ReportJob measures it
+    (grad_norm.py).
 Without an optimizer step (inference, or no optimizer), a pending report is completed at the
 next reporting forward with what it has. Eval-mode forwards only accumulate input stats,
 which `run.log_eval()` sends with the eval split.
