@@ -78,7 +78,7 @@ export class RunRecords {
 
   /** The run's verdict, as JSON (docs/diagnosis.md). */
   setDiagnoses(id: number, json: string): Promise<void> {
-    return this.repo.update(id, { diagnoses: json });
+    return this.repo.setDiagnoses(id, json);
   }
 
   async end(id: number, status: EndStatus, lastStep: number | null, now: string): Promise<void> {

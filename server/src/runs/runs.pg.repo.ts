@@ -68,6 +68,10 @@ export class PgRunsRepo implements RunsRepo {
     return row;
   }
 
+  setDiagnoses(id: number, json: string): Promise<void> {
+    return this.update(id, { diagnoses: json });
+  }
+
   async update(id: number, values: Partial<typeof runs.$inferInsert>): Promise<void> {
     const keys = definedKeys(values);
     if (keys.length === 0) return;

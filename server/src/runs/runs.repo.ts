@@ -40,6 +40,8 @@ export interface RunsRepo {
   byId(id: number): Promise<RunRow | undefined>;
   insert(values: typeof runs.$inferInsert): Promise<RunRow>;
   update(id: number, values: Partial<typeof runs.$inferInsert>): Promise<void>;
+  /** The run's verdict (JSON): written at every change of its alerts, so kept cheap. */
+  setDiagnoses(id: number, json: string): Promise<void>;
   /** Uids of runs whose last activity (last message, or their end) is before `cutoff`. */
   inactiveSince(cutoff: string): Promise<string[]>;
   list(f: RunFilter): Promise<{ rows: Array<RunRow & { project: string }>; total: number }>;
@@ -53,9 +55,16 @@ export interface RunsRepo {
 export class SqliteRunsRepo implements RunsRepo {
   /** The one write on every commit: a prepared statement, not a query built each time. */
   private readonly progressStmt;
+  /** Written at every alert change (a drizzle update prepared its statement each time). */
+  private readonly diagnosesStmt;
 
   constructor(private readonly db: Db) {
     this.progressStmt = db.$client.prepare('UPDATE runs SET last_seq = ?, last_step = ?, last_seen_at = ? WHERE id = ?');
+    this.diagnosesStmt = db.$client.prepare('UPDATE runs SET diagnoses = ? WHERE id = ?');
+  }
+
+  async setDiagnoses(id: number, json: string): Promise<void> {
+    this.diagnosesStmt.run(json, id);
   }
 
   async updateProgress(id: number, lastSeq: number, lastStep: number | null, lastSeenAt: string): Promise<boolean> {
