@@ -1,11 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import { appendPoints, fromBucket, mergeBins, pointBin } from './buckets';
+import { bucketColumns } from '@gradwatch/shared/wire';
+import { appendPoints, binsOf, mergeBins, pointBin } from './buckets';
 import { BinBuffer } from './stores/bin-buffer.svelte';
 
 describe('bins', () => {
   it('decodes wire markers in a bucket, keeping NaN distinct from ±Infinity', () => {
-    const b = fromBucket({ fromStep: 1, toStep: 4, count: 4, min: 0.1, max: 0.9, last: 'NaN', nan: 1, posInf: 0, negInf: 0 });
-    expect(Number.isNaN(b.last)).toBe(true);
+    const rows = [
+      { fromStep: 1, toStep: 4, count: 4, min: 0.1, max: 0.9, last: 'NaN' as const, nan: 1, posInf: 0, negInf: 0 },
+      { fromStep: 5, toStep: 5, count: 1, min: null, max: null, last: '-Infinity' as const, nan: 0, posInf: 0, negInf: 1 },
+      { fromStep: 9, toStep: 12, count: 2, min: -2, max: 3, last: 3, nan: 0, posInf: 0, negInf: 0 },
+    ];
+    const [a, b, c] = binsOf(bucketColumns('x', 1, rows));
+    expect(Number.isNaN(a?.last)).toBe(true);
+    expect(a).toMatchObject({ fromStep: 1, toStep: 4, count: 4, min: 0.1, max: 0.9, nan: 1 });
+    expect(b).toMatchObject({ last: -Infinity, min: null, max: null, negInf: 1 });
+    expect(c).toEqual(rows[2]);
     expect(pointBin(3, 'Infinity')).toMatchObject({ posInf: 1, nan: 0, min: null, last: Infinity });
     expect(pointBin(3, '-Infinity')).toMatchObject({ negInf: 1, min: null });
     expect(pointBin(3, 0.5)).toMatchObject({ min: 0.5, max: 0.5, nan: 0 });

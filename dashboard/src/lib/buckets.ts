@@ -1,4 +1,4 @@
-import type { Bucket, Num } from '@gradwatch/shared';
+import type { Num, SeriesColumns } from '@gradwatch/shared';
 import { decodeNum, nonFiniteKind } from '@gradwatch/shared/wire';
 
 /** A query bucket with `last` decoded to a JS number (NaN and ±Infinity kept as such). */
@@ -15,8 +15,17 @@ export interface Bin {
   negInf: number;
 }
 
-export function fromBucket(b: Bucket): Bin {
-  return { ...b, last: decodeNum(b.last) };
+/** A columns query's series as bins, wire markers in `last` decoded. */
+export function binsOf(c: SeriesColumns): Bin[] {
+  const out = new Array<Bin>(c.fromStep.length);
+  for (let i = 0; i < out.length; i++) {
+    out[i] = {
+      fromStep: c.fromStep[i] as number, toStep: c.toStep[i] as number, count: c.count[i] as number,
+      min: c.min[i] ?? null, max: c.max[i] ?? null, last: decodeNum(c.last[i] as Num),
+      nan: c.nan[i] as number, posInf: c.posInf[i] as number, negInf: c.negInf[i] as number,
+    };
+  }
+  return out;
 }
 
 /** One point as a bin of its own: how live points join the buffers. */

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import {
-  ErrorBody, ExportBody, ExportQuery, HistogramList, HistogramQuery, QueryResult, RunParams, SeriesList, SeriesQuery, StepsQuery, StepTimes,
+  ErrorBody, ExportBody, ExportQuery, HistogramList, HistogramQuery, QueryColumns, QueryResult, RunParams, SeriesList, SeriesQuery, StepsQuery, StepTimes,
 } from '@gradwatch/shared';
 
 /** A run's series: listing, bucketed range queries, full-resolution export, step times, histograms. */
@@ -11,6 +11,12 @@ const pointRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/runs/:id/query',
     { schema: { params: RunParams, querystring: SeriesQuery, response: { 200: QueryResult, 400: ErrorBody, 404: ErrorBody } } },
     async (req) => app.points.query(req.params.id, req.query),
+  );
+
+  app.get(
+    '/runs/:id/query/columns',
+    { schema: { params: RunParams, querystring: SeriesQuery, response: { 200: QueryColumns, 400: ErrorBody, 404: ErrorBody } } },
+    async (req) => app.points.queryColumns(req.params.id, req.query),
   );
 
   app.get(

@@ -1,5 +1,8 @@
 import { Readable } from 'node:stream';
-import { decodeNum, encodeNum, type HistogramList, type HistogramQuery, type QueryResult, type SeriesList, type SeriesQuery, type StepsQuery, type StepTimes } from '@gradwatch/shared';
+import {
+  bucketColumns, decodeNum, encodeNum, type HistogramList, type HistogramQuery, type QueryColumns, type QueryResult, type SeriesList, type SeriesQuery,
+  type StepsQuery, type StepTimes,
+} from '@gradwatch/shared';
 import { badRequest, notFound } from '../http-errors.js';
 import type { RunsService } from '../runs/runs.service.js';
 import type { PointStore } from './point-store.js';
@@ -63,6 +66,12 @@ export class PointsService {
     // The answer's size is bounded whatever is asked: at most MAX_BUCKETS buckets in all.
     const perSeries = Math.max(1, Math.min(q.maxPoints ?? 1000, Math.floor(MAX_BUCKETS / rows.length)));
     return { runId: run.uid, fromStep: lo, toStep: hi, series: await this.store.query(run.id, rows, lo, hi, perSeries) };
+  }
+
+  /** The same query, each series' buckets as parallel arrays. */
+  async queryColumns(uid: string, q: SeriesQuery): Promise<QueryColumns> {
+    const r = await this.query(uid, q);
+    return { ...r, series: r.series.map((s) => bucketColumns(s.name, s.firstNonFiniteStep, s.buckets)) };
   }
 
   /** The steps a query covers: from/to are steps, seconds or epochs depending on the x axis. */

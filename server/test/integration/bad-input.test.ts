@@ -116,6 +116,9 @@ describe('bad input gets a clear error, changes nothing, and the socket keeps se
     expect((await getJson(`${srv.url}/api/v1/runs/bad-1/query?series=nope`)).status).toBe(404);
     expect((await getJson(`${srv.url}/api/v1/runs/bad-1/query?series=loss&maxPoints=abc`)).status).toBe(400);
     expect((await getJson(`${srv.url}/api/v1/runs/bad-1/query?series=loss&from=10&to=1`)).status).toBe(400);
+    expect((await getJson(`${srv.url}/api/v1/runs/bad-1/query/columns?series=nope`)).status).toBe(404);
+    expect((await getJson(`${srv.url}/api/v1/runs/bad-1/query/columns?series=loss&maxPoints=abc`)).status).toBe(400);
+    expect((await getJson(`${srv.url}/api/v1/runs/bad-1/query/columns?series=loss&from=10&to=1`)).status).toBe(400);
     const r = await getJson<{ message: string }>(`${srv.url}/api/v1/nothing-here`);
     expect(r.status).toBe(404);
     expect(r.body.message).toContain('/api/v1/nothing-here');

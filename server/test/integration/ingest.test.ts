@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IngestClient } from '@gradwatch/client';
-import type { QueryResult, RunDetail } from '@gradwatch/shared';
+import { bucketColumns, type QueryColumns, type QueryResult, type RunDetail } from '@gradwatch/shared';
 import { getJson, hello, noRules, RawSocket, removeDir, startServer, syntheticStep, type TestServer } from '../helpers.js';
 
 let srv: TestServer;
@@ -137,6 +137,16 @@ describe('volume and exact read-back', () => {
     const [loss, norm] = body.series;
     expect(loss).toMatchObject({ firstNonFiniteStep: 1, buckets: [{ fromStep: 0, toStep: 3, count: 4, min: 0.5, max: 1.5, last: 0.5, nan: 2, posInf: 0, negInf: 0 }] });
     expect(norm).toMatchObject({ firstNonFiniteStep: 1, buckets: [{ count: 4, min: 1, max: 1, last: 'Infinity', nan: 0, posInf: 2, negInf: 1 }] });
+    // The columns form: the same buckets as parallel arrays, markers and null extremes included.
+    const q = 'series=loss,layer/fc/grad/norm&maxPoints=2';
+    const rows = (await getJson<QueryResult>(`${srv.url}/api/v1/runs/nan-1/query?${q}`)).body;
+    const cols = await getJson<QueryColumns>(`${srv.url}/api/v1/runs/nan-1/query/columns?${q}`);
+    expect(cols.status).toBe(200);
+    expect(cols.body).toEqual({ ...rows, series: rows.series.map((r) => bucketColumns(r.name, r.firstNonFiniteStep, r.buckets)) });
+    expect(cols.body.series[1]).toEqual({
+      name: 'layer/fc/grad/norm', firstNonFiniteStep: 1, fromStep: [0, 2], toStep: [1, 3], count: [2, 2],
+      min: [1, null], max: [1, null], last: ['Infinity', 'Infinity'], nan: [0, 0], posInf: [1, 1], negInf: [0, 1],
+    });
     const exp = await getJson<{ points: unknown[] }>(`${srv.url}/api/v1/runs/nan-1/series/export?name=loss`);
     expect(exp.body.points).toEqual([[0, 1.5], [1, 'NaN'], [2, 'NaN'], [3, 0.5]]);
     const csv = await fetch(`${srv.url}/api/v1/runs/nan-1/series/export?name=layer/fc/grad/norm&format=csv`).then((r) => r.text());

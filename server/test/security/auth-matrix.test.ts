@@ -86,6 +86,7 @@ const SPECS: Record<string, Spec> = {
   'DELETE /api/v1/runs/:id': admin('/api/v1/runs/rdel', 204, 404, { setup: () => tenants.ingestRun('rdel', 'pa') }),
   'GET /api/v1/runs/:id/series': read('/api/v1/runs/ra/series'),
   'GET /api/v1/runs/:id/query': read('/api/v1/runs/ra/query?series=loss'),
+  'GET /api/v1/runs/:id/query/columns': read('/api/v1/runs/ra/query/columns?series=loss'),
   'GET /api/v1/runs/:id/series/export': read('/api/v1/runs/ra/series/export?name=loss'),
   'GET /api/v1/runs/:id/steps': read('/api/v1/runs/ra/steps'),
   'GET /api/v1/runs/:id/histograms': read('/api/v1/runs/ra/histograms'),

@@ -7,3 +7,4 @@ export * from './numbers.js';
 export * from './series.js';
 export * from './errors.js';
 export * from './verdict.js';
+export * from './columns.js';

@@ -1,4 +1,4 @@
-import type { Bucket, QueryResult } from '@gradwatch/shared';
+import { bucketColumns, type Bucket } from '@gradwatch/shared';
 import { flushSync } from 'svelte';
 import { describe, expect, it } from 'vitest';
 import { POINTS_EVERY_MS } from '../socket';
@@ -21,10 +21,9 @@ function fakeQuery(opts: { delayMs?: number; last?: () => number } = {}) {
     calls.push({ names, at: performance.now(), ...(o.from !== undefined ? { from: o.from } : {}), ...(o.to !== undefined ? { to: o.to } : {}) });
     const last = opts.last?.() ?? 2;
     if (opts.delayMs) await sleep(opts.delayMs);
-    return names.map((name) => ({
-      name, firstNonFiniteStep: null,
-      buckets: Array.from({ length: last + 1 }, (_, s) => bucket(s, s + 1)).filter((b) => (o.from ?? 0) <= b.toStep && b.toStep <= (o.to ?? Infinity)),
-    })) as QueryResult['series'];
+    return names.map((name) =>
+      bucketColumns(name, null, Array.from({ length: last + 1 }, (_, s) => bucket(s, s + 1)).filter((b) => (o.from ?? 0) <= b.toStep && b.toStep <= (o.to ?? Infinity))),
+    );
   };
   return { q, calls };
 }

@@ -3,7 +3,7 @@
 import type { Num, SeriesInfo } from '@gradwatch/shared';
 import { SvelteMap } from 'svelte/reactivity';
 import { api } from '../api';
-import { fromBucket, type Bin } from '../buckets';
+import { binsOf, type Bin } from '../buckets';
 import { mark } from '../perf';
 import type { LiveSocket } from '../socket';
 import { BinBuffer } from './bin-buffer.svelte';
@@ -203,7 +203,7 @@ export class RunSeries {
       this.held.delete(n);
       if (!answer) continue;
       const s = got.get(n);
-      if (s) this.buffer(n).replace(s.buckets.map(fromBucket));
+      if (s) this.buffer(n).replace(binsOf(s));
       else if (replace) this.buffers.get(n)?.clear();
       if (held.length && !this.range) this.buffer(n).append(held);
     }
