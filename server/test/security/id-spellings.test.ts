@@ -60,7 +60,7 @@ describe('ids spelled another way never cross a project', () => {
   it('every /runs/:id route: project B gets 404 for spellings of A\'s run and deletes nothing', async () => {
     const failures: string[] = [];
     for (const id of [...RA, ...ONE]) {
-      for (const sub of ['', '/series', '/query?series=loss', '/series/export?name=loss', '/steps', '/histograms', '/alerts', '/diagnosis']) {
+      for (const sub of ['', '/series', '/query?series=loss', '/query/columns?series=loss', '/series/export?name=loss', '/steps', '/histograms', '/alerts', '/diagnosis']) {
         const r = await t.call('GET', `/api/v1/runs/${id}${sub}`, t.tok.readB);
         if (r.status !== 404 && r.status !== 400) failures.push(`GET /runs/${id}${sub} as B: ${r.status} ${r.text.slice(0, 120)}`);
         if (leaks(r.text)) failures.push(`GET /runs/${id}${sub} as B leaked: ${r.text.slice(0, 120)}`);
@@ -101,7 +101,7 @@ describe('ids spelled another way never cross a project', () => {
 
   it('has covered every route with an :id parameter', () => {
     const covered = new Set([
-      '/api/v1/alerts/:id', '/api/v1/runs/:id', '/api/v1/runs/:id/series', '/api/v1/runs/:id/query', '/api/v1/runs/:id/series/export',
+      '/api/v1/alerts/:id', '/api/v1/runs/:id', '/api/v1/runs/:id/series', '/api/v1/runs/:id/query', '/api/v1/runs/:id/query/columns', '/api/v1/runs/:id/series/export',
       '/api/v1/runs/:id/steps', '/api/v1/runs/:id/histograms', '/api/v1/runs/:id/alerts', '/api/v1/runs/:id/diagnosis', '/api/v1/projects/:project/webhooks/:id',
       '/api/v1/projects/:project/webhooks/:id/deliveries', '/api/v1/tokens/:id',
     ]);
