@@ -31,6 +31,8 @@ interface Episode {
   firstStep: number;
   lastStep: number;
   lastEmit: number;
+  /** The step time (seconds) of the last change emitted, when steps carry one. */
+  lastEmitTime: number | undefined;
   severity: Severity;
   evidence: Record<string, unknown>;
   advice: string;
@@ -46,7 +48,10 @@ interface Episode {
 
 export interface SlotHost {
   readonly step: number;
+  /** The current step's own time (seconds), if it carries one. */
+  readonly time: number | undefined;
   readonly updateEvery: number;
+  readonly updateSeconds: number;
   readonly episodeGap: number;
   /** Forward position of a layer, to list an alert's layers in model order. */
   layerOrder(name: string): number;
@@ -80,7 +85,7 @@ export class AlertSlot implements Sink {
     const isNew = ep === undefined;
     if (!ep) {
       ep = this.ep = {
-        key, firstStep: step, lastStep: step, lastEmit: step, severity: sev, evidence, advice: '',
+        key, firstStep: step, lastStep: step, lastEmit: step, lastEmitTime: this.host.time, severity: sev, evidence, advice: '',
         active: new Map(), layers: new Set(), sorted: null, coolingSince: undefined,
       };
     }
@@ -102,10 +107,24 @@ export class AlertSlot implements Sink {
       this.host.emit(this.change('open', ep, step));
       return;
     }
-    if (grew || ep.severity !== prevSev || ep.advice !== prevAdvice || step - ep.lastEmit >= this.host.updateEvery) {
+    if (grew || ep.severity !== prevSev || ep.advice !== prevAdvice || this.refreshDue(ep, step)) {
       ep.lastEmit = step;
+      ep.lastEmitTime = this.host.time;
       this.host.emit(this.change('update', ep, step));
     }
+  }
+
+  /**
+   * An update that only refreshes evidence: every updateEvery steps, and no more than once per
+   * updateSeconds of the steps' own time. A fast run (thousands of steps a second) would
+   * otherwise store, diagnose and broadcast its open alerts hundreds of times a second.
+   */
+  private refreshDue(ep: Episode, step: number): boolean {
+    if (step - ep.lastEmit < this.host.updateEvery) return false;
+    const t = this.host.time;
+    const last = ep.lastEmitTime;
+    // Without times, or with a clock that went back (a resumed run on another machine): by steps.
+    return t === undefined || last === undefined || t < last || t - last >= this.host.updateSeconds;
   }
 
   clear(layer?: string): void {

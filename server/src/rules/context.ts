@@ -71,6 +71,8 @@ export class RunContext {
   readonly flags = new Map<string, LayerFlags>();
   /** The current (or last seen) step; 0 before any step. */
   step = 0;
+  /** The latest step's own time (seconds since the epoch), if it carried one. */
+  time: number | undefined = undefined;
   stepsSeen = 0;
   readonly loss = new LossTracker();
   readonly lr = new LrTracker();
@@ -222,6 +224,7 @@ export class RunContext {
 
   observeStep(s: StepView): void {
     this.step = s.step;
+    this.time = s.time;
     this.stepsSeen++;
     if (s.examples !== undefined) this.examplesSeen += s.examples;
     if (s.epoch !== undefined) this.maxEpoch = Math.max(this.maxEpoch ?? 0, s.epoch);

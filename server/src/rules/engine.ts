@@ -16,6 +16,11 @@ export interface RunEngineOptions {
   settings?: Record<string, Partial<RuleSettings>>;
   /** Emit an `update` for an open alert at most once per this many steps (default 10). */
   updateEvery?: number;
+  /**
+   * ...and, for steps that carry their time, at most once per this many seconds of it (default
+   * 1). Changes of severity, advice or layers are emitted at once whatever the two say.
+   */
+  updateSeconds?: number;
   /** Steps an alert waits, once its condition cleared, before its episode ends (default 100). */
   episodeGap?: number;
   /** Called when a rule throws; that rule is then switched off for this run. */
@@ -27,6 +32,7 @@ export const ENDED_WITH_RUN = 'ended with the run';
 class Engine implements DiagnosingRunEngine, SlotHost {
   readonly ctx = new RunContext();
   readonly updateEvery: number;
+  readonly updateSeconds: number;
   readonly episodeGap: number;
   private readonly slots: AlertSlot[] = [];
   private readonly coolingSlots = new Set<AlertSlot>();
@@ -36,6 +42,7 @@ class Engine implements DiagnosingRunEngine, SlotHost {
 
   constructor(private readonly opts: RunEngineOptions) {
     this.updateEvery = Math.max(1, opts.updateEvery ?? 10);
+    this.updateSeconds = Math.max(0, opts.updateSeconds ?? 1);
     this.episodeGap = Math.max(0, opts.episodeGap ?? 100);
     for (const def of RULE_DEFS) {
       const s = opts.settings?.[def.id];
@@ -51,6 +58,10 @@ class Engine implements DiagnosingRunEngine, SlotHost {
 
   get step(): number {
     return this.ctx.step;
+  }
+
+  get time(): number | undefined {
+    return this.ctx.time;
   }
 
   layerOrder(name: string): number {

@@ -43,6 +43,30 @@ describe('alert lifecycle', () => {
     expect(log.open.size).toBe(0);
   });
 
+  it('refreshes an open alert at most once a second of step time on a fast run, by steps on a clock that goes back', () => {
+    const updatesOf = (time: (i: number) => number | undefined, steps = 3000) => {
+      const e = createRunEngine({ updateEvery: 10 });
+      e.onModel(MODEL);
+      const changes = Array.from({ length: steps }, (_, i) => {
+        const t = time(i);
+        return e.onStep(t === undefined ? ratioStep(i, -1) : { ...ratioStep(i, -1), time: t });
+      }).flat().filter((c) => c.rule === 'lr.update_ratio_high');
+      expect(changes.filter((c) => c.action === 'open')).toHaveLength(1);
+      return changes.filter((c) => c.action === 'update').map((c) => c.step);
+    };
+    // 1,000 steps a second for 3 s: one refresh a second, each at least updateEvery steps apart.
+    const fast = updatesOf((i) => 1.7e9 + i / 1000);
+    expect(fast.length).toBeGreaterThanOrEqual(2);
+    expect(fast.length).toBeLessThanOrEqual(3);
+    expect(fast[0]).toBeGreaterThanOrEqual(1000);
+    // Steps without a time, or 1 s apart: every updateEvery steps, as before.
+    expect(updatesOf(() => undefined).length).toBeGreaterThan(250);
+    expect(updatesOf((i) => 1.7e9 + i).length).toBeGreaterThan(250);
+    // A clock that jumps back (resumed elsewhere) is not waited for.
+    const back = updatesOf((i) => (i < 1500 ? 1.7e9 + i / 1000 : 1.6e9 + i / 1000));
+    expect(back.filter((s) => s >= 1500 && s < 1600).length).toBeGreaterThan(0);
+  });
+
   it('marks opens of stopping rules, skips disabled rules, applies threshold overrides', () => {
     const stopEngine = createRunEngine({ settings: { 'lr.update_ratio_high': { stop: true } } });
     stopEngine.onModel(MODEL);
