@@ -1,8 +1,14 @@
 """The overflow: where the training thread puts what it logs while the sender's in-memory
 queue is full (a burst faster than the sender can batch), so a burst costs disk space, never
-data. Items gather in a small buffer; every CHUNK of them is written as one line of a file in
+data. Items gather in a small buffer; every CHUNK of them is written as one record of a file in
 the spool directory, so memory stays bounded however long the burst lasts. The sender takes
 them back, in order, once the queue is empty, and ends the overflow when it has caught up.
+
+A chunk is a length-prefixed `marshal` record: the file is this process's own, written and
+read back within its lifetime, and marshal writes and reads the items' plain data (tuples,
+dicts, floats with NaN kept) ten times faster than JSON, which cost a burst a fifth of the
+client's CPU. A chunk holding something marshal cannot write (a numpy value in a config) is
+made plain data through the JSON encoder first.
 
 Order is kept: once an item went to the overflow, every later one does too until the sender
 has taken everything back, and the sender reads the overflow only when the queue holds
@@ -12,7 +18,9 @@ nothing older.
 from __future__ import annotations
 
 import json
+import marshal
 import os
+import struct
 import threading
 from typing import IO, Any, Callable
 
@@ -21,7 +29,16 @@ from .interrupts import HeldInterrupt, raise_if_requested
 
 Item = tuple[Any, ...]
 
-CHUNK = 2000  # items per line of the file
+CHUNK = 2000  # items per record of the file
+_LEN = struct.Struct("<I")  # a record's length, before it
+
+
+def _record(chunk: list[Any]) -> bytes:
+    try:
+        data = marshal.dumps(chunk)
+    except ValueError:  # an object marshal does not know: as the JSON encoder makes it
+        data = marshal.dumps(json.loads(dumps_local(chunk)))
+    return _LEN.pack(len(data)) + data
 
 
 class Overflow:
@@ -56,7 +73,7 @@ class Overflow:
             self._write_chunk()
 
     def _write_chunk(self) -> None:
-        # Cut by a Ctrl-C, the file would keep half a line, or a line the counters do not
+        # Cut by a Ctrl-C, the file would keep half a record, or a record the counters do not
         # cover (written again, or read as the start of the next): hold it back until done.
         with HeldInterrupt() as held:
             self._write_buffered()
@@ -73,10 +90,10 @@ class Overflow:
                 self._events[self._next_event] = item[1]
                 item = ("flush", self._next_event)
             chunk.append(item)
-        line = dumps_local(chunk).encode("utf-8") + b"\n"
-        self._w.write(line)
+        rec = _record(chunk)
+        self._w.write(rec)
         self._w.flush()
-        self._wpos += len(line)
+        self._wpos += len(rec)
         self._on_disk += len(self._buf)
         self._buf = []
 
@@ -91,10 +108,11 @@ class Overflow:
         if self._r is None:
             self._r = open(self.path, "rb")  # noqa: SIM115 - open for the client's lifetime
         self._r.seek(self._rpos)
-        line = self._r.readline()
-        self._rpos += len(line)
+        (n,) = _LEN.unpack(self._r.read(_LEN.size))
+        data = self._r.read(n)
+        self._rpos += _LEN.size + n
         out: list[Item] = []
-        for raw in json.loads(line):
+        for raw in marshal.loads(data):
             if raw[0] == "flush":
                 raw = ["flush", self._events.pop(raw[1])]
             out.append(tuple(raw))

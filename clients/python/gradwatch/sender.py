@@ -86,7 +86,7 @@ class Sender(threading.Thread):
 
         self.spool_dir = spool_dir
         self.spool = Spool(spool_dir)
-        self.overflow = Overflow(os.path.join(spool_dir, "overflow.jsonl"))
+        self.overflow = Overflow(os.path.join(spool_dir, "overflow.bin"))
         self.outbox = Outbox(self.spool, memory_limit,
                              restore=reuse_spool and rewind_to is None)
         self.hists = HistBatcher(self.limits, self.outbox.sequence)

@@ -14,7 +14,7 @@ from fakeserver import FakeServer
 
 
 def test_overflow_gives_back_every_item_in_order(tmp_path) -> None:
-    ov = Overflow(str(tmp_path / "spool" / "overflow.jsonl"))
+    ov = Overflow(str(tmp_path / "spool" / "overflow.bin"))
     events = [threading.Event() for _ in range(3)]
     want = []
     for i in range(CHUNK * 2 + 7):
@@ -41,7 +41,26 @@ def test_overflow_gives_back_every_item_in_order(tmp_path) -> None:
     ov.close()
 
 
-def test_ctrl_c_while_a_chunk_is_written_waits_for_the_whole_line(tmp_path, monkeypatch) -> None:
+def test_overflow_makes_what_marshal_cannot_write_plain_data(tmp_path) -> None:
+    class Opaque:
+        def __str__(self) -> str:
+            return "opaque"
+
+    ov = Overflow(str(tmp_path / "spool" / "overflow.bin"))
+    odd = ("config", {"seen": {3, 1}, "obj": Opaque(), "inf": float("inf")})
+    items = [("log", i, {"loss": i * 0.5}, None, None, None, None, 1.0 + i) for i in range(CHUNK)]
+    items[7] = odd
+    with ov.lock:
+        for item in items:
+            ov.put(item)
+    got = ov.take()
+    assert len(got) == CHUNK and not ov.take()
+    assert got[7] == ("config", {"seen": [1, 3], "obj": "opaque", "inf": float("inf")})
+    assert got[8] == ("log", 8, {"loss": 4.0}, None, None, None, None, 9.0)
+    ov.close()
+
+
+def test_ctrl_c_while_a_chunk_is_written_waits_for_the_whole_record(tmp_path, monkeypatch) -> None:
     import builtins
     import os
     import signal
@@ -51,7 +70,7 @@ def test_ctrl_c_while_a_chunk_is_written_waits_for_the_whole_line(tmp_path, monk
     import gradwatch.overflow as overflow
 
     class CtrlCOnFlush:
-        """The overflow file, with a Ctrl-C arriving once the line is written, before the
+        """The overflow file, with a Ctrl-C arriving once the record is written, before the
         counters say so: cut there, the next chunk would write the same items again."""
 
         def __init__(self, fh) -> None:
@@ -77,7 +96,7 @@ def test_ctrl_c_while_a_chunk_is_written_waits_for_the_whole_line(tmp_path, monk
     monkeypatch.setattr(overflow, "open", opener, raising=False)
     # Python's own handler, even under a launcher that started the process with SIGINT ignored
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    ov = Overflow(str(tmp_path / "spool" / "overflow.jsonl"))
+    ov = Overflow(str(tmp_path / "spool" / "overflow.bin"))
     items = [("log", i, {"loss": i * 0.5}, None, None, None, None, 1.0 + i)
              for i in range(CHUNK * 2)]
     with pytest.raises(KeyboardInterrupt):
