@@ -111,17 +111,19 @@ export const SeriesQuery = Type.Object({
 });
 export type SeriesQuery = Static<typeof SeriesQuery>;
 
-export const SeriesResult = Type.Object({
+/** What both forms of a query answer say of the series, and of the query. */
+const SeriesHead = {
   name: Type.String(),
   firstNonFiniteStep: Type.Union([Type.Integer(), Type.Null()]),
-  buckets: Type.Array(Bucket),
-});
-export const QueryResult = Type.Object({
+};
+const QueryHead = {
   runId: Type.String(),
   fromStep: Type.Union([Type.Integer(), Type.Null()]),
   toStep: Type.Union([Type.Integer(), Type.Null()]),
-  series: Type.Array(SeriesResult),
-});
+};
+
+export const SeriesResult = Type.Object({ ...SeriesHead, buckets: Type.Array(Bucket) });
+export const QueryResult = Type.Object({ ...QueryHead, series: Type.Array(SeriesResult) });
 export type QueryResult = Static<typeof QueryResult>;
 
 /** number or null as a type list: fast-json-stringify cannot serialize anyOf inside a tuple (a 500). */
@@ -139,8 +141,7 @@ const NumItem = Type.Unsafe<Num>({ type: ['number', 'string'], description: 'A n
  * without an object per bucket.
  */
 export const SeriesColumns = Type.Object({
-  name: Type.String(),
-  firstNonFiniteStep: Type.Union([Type.Integer(), Type.Null()]),
+  ...SeriesHead,
   fromStep: Ints,
   toStep: Ints,
   count: Ints,
@@ -152,12 +153,7 @@ export const SeriesColumns = Type.Object({
   negInf: Ints,
 });
 export type SeriesColumns = Static<typeof SeriesColumns>;
-export const QueryColumns = Type.Object({
-  runId: Type.String(),
-  fromStep: Type.Union([Type.Integer(), Type.Null()]),
-  toStep: Type.Union([Type.Integer(), Type.Null()]),
-  series: Type.Array(SeriesColumns),
-});
+export const QueryColumns = Type.Object({ ...QueryHead, series: Type.Array(SeriesColumns) });
 export type QueryColumns = Static<typeof QueryColumns>;
 
 export const StepTimes = Type.Object({
