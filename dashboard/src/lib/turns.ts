@@ -1,10 +1,4 @@
 /**
- * Runs queued jobs one per task, in order. A page creates a dozen charts at once, each a layout
- * of tens of milliseconds: done in one go they hold the main thread for a quarter of a second,
- * and the socket's answer that lets the page's data load start waits behind them. One job per
- * task lets that answer (and a paint) in between, so the server works while charts are made.
- */
-/**
  * A new task per call, without setTimeout's clamp: nested timeouts wait at least 4 ms each after
  * the fifth, which a queue of a dozen charts would pay at every page load.
  */
@@ -19,6 +13,12 @@ function nextTask(): (run: () => void) => void {
   };
 }
 
+/**
+ * Runs queued jobs one per task, in order. A page creates a dozen charts at once, each a layout
+ * of tens of milliseconds: done in one go they hold the main thread for a quarter of a second,
+ * and the socket's answer that lets the page's data load start waits behind them. One job per
+ * task lets that answer (and a paint) in between, so the server works while charts are made.
+ */
 export class Turns {
   private queue: Array<() => void> = [];
   private scheduled = false;
@@ -46,5 +46,5 @@ export class Turns {
   }
 }
 
-/** The page's one queue of chart creations. */
+/** The page's one queue of chart creations and redraws. */
 export const chartTurns = new Turns();
