@@ -10,6 +10,7 @@ import { RateLimiter } from './rate-limiter.js';
 import { SocketGuard, type GuardLimits } from './socket-guard.js';
 import { validators } from './validators.js';
 import { decodeBinary } from './binary.js';
+import { readStepsFrame } from './steps-frame.js';
 
 let nextPeerId = 1;
 
@@ -82,6 +83,11 @@ export function serveIngest(
     }
     if (!limiter.take()) {
       return fail('rate_limited', `more than ${service.limits.maxMessagesPerSecond} messages a second; slow down and re-send`);
+    }
+    if (isBinary && state !== null) {
+      // Nearly every frame: read straight into packed steps, or null for the general path below.
+      const steps = readStepsFrame(data);
+      if (steps !== null) return service.submit(peer, state, steps);
     }
     let msg: unknown;
     // A string a message may not hold (JSON: a lone surrogate or NUL escape; MessagePack: also

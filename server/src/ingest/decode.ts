@@ -38,7 +38,7 @@ function sameNames(a: readonly string[], b: readonly string[]): boolean {
   return true;
 }
 
-function namesOf(order: LayerOrder, layer: string): string[] {
+export function namesOf(order: LayerOrder, layer: string): string[] {
   let n = order.names.get(layer);
   if (!n) {
     n = [];
@@ -114,13 +114,34 @@ export function decodeStep(item: StepItem, order: LayerOrder): DecodedStep {
       decoded[of] = d as unknown as NumStats;
     }
     layers[layer] = decoded;
-    const ratio = updateRatioOf(decoded);
-    if (ratio !== undefined && !order.frozen.has(layer)) {
-      updateRatio[layer] = ratio;
-      names.push(layerNames[k] as string);
-      values.push(ratio);
-    }
+    pushRatio(layer, decoded, layerNames, order, updateRatio, names, values);
   }
+  return finishStep(item, scalars, layers, updateRatio, names, values, order);
+}
+
+/**
+ * A layer's derived update ratio, right after the layer's own series (a frozen layer has none).
+ * Called once per layer, in order, by either decoder.
+ */
+export function pushRatio(layer: string, decoded: Partial<Record<StatKind, NumStats>>, layerNames: readonly string[], order: LayerOrder, updateRatio: Record<string, number>, names: string[], values: number[]): void {
+  const ratio = updateRatioOf(decoded);
+  if (ratio !== undefined && !order.frozen.has(layer)) {
+    updateRatio[layer] = ratio;
+    names.push(layerNames[STAT_KINDS.length * STAT_FIELDS.length] as string);
+    values.push(ratio);
+  }
+}
+
+/** The rest of a decoded step, whichever form it came in: the input stats, the grad norm ratio, the view the rules read. */
+export function finishStep(
+  item: Pick<StepItem, 'step' | 'epoch' | 'time' | 'examples' | 'inputs'>,
+  scalars: Record<string, number>,
+  layers: StepView['layers'],
+  updateRatio: Record<string, number>,
+  names: string[],
+  values: number[],
+  order: LayerOrder,
+): DecodedStep {
   const view: StepView = { step: item.step, scalars, layers, updateRatio };
   if (item.epoch !== undefined) view.epoch = item.epoch;
   if (item.time !== undefined) view.time = item.time;

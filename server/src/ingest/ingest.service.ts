@@ -1,10 +1,10 @@
-import { FEATURES, PROTOCOL_VERSION, type Alert, type Diagnosis, type ErrorCode, type Hello, type Limits, type SeqMsg, type Welcome } from '@gradwatch/shared';
+import { FEATURES, PROTOCOL_VERSION, type Alert, type Diagnosis, type ErrorCode, type Hello, type Limits, type Welcome } from '@gradwatch/shared';
 import type { RunRef } from '../alerts/alert-ledger.js';
 import type { Config } from '../config.js';
 import { RunOfOtherProject } from '../runs/run-records.js';
 import { BatchCommitter, type BatchDeps } from './batch-commit.js';
 import { MessageWriter } from './message-writer.js';
-import { Rejection, type Pending } from './pending.js';
+import { Rejection, type InMsg, type Pending } from './pending.js';
 import type { Peer, RunSession } from './run-session.js';
 
 /** Messages per transaction: enough to amortize the fsync, small enough to keep latency low. */
@@ -140,7 +140,7 @@ export class IngestService {
     }
   }
 
-  submit(peer: Peer, s: RunSession, msg: SeqMsg): void {
+  submit(peer: Peer, s: RunSession, msg: InMsg): void {
     if (this.next(peer, s, msg.seq)) this.enqueue({ peer, session: s, msg });
   }
 

@@ -5,6 +5,7 @@ import type { PointStore } from '../points/point-store.js';
 import type { AlertChange, ModelView } from '../rules/types.js';
 import type { RunRecords } from '../runs/run-records.js';
 import { decodeEval, decodeStep } from './decode.js';
+import { decodePackedStep, type PackedStepsMsg } from './packed-step.js';
 import { Rejection, type IngestListener, type Pending } from './pending.js';
 
 /**
@@ -83,7 +84,7 @@ export class MessageWriter {
     return this;
   }
 
-  private checkSteps(p: Pending, msg: StepsMsg): void {
+  private checkSteps(p: Pending, msg: StepsMsg | PackedStepsMsg): void {
     const lim = this.limits;
     this.checkItems(msg.items.length);
     let prev = p.session.lastStep;
@@ -92,9 +93,10 @@ export class MessageWriter {
         throw new Rejection('step_order', `step ${item.step} does not follow step ${prev}: steps must increase within a run`);
       }
       prev = item.step;
-      const nLayers = item.layers ? Object.keys(item.layers).length : 0;
+      const packed = 'packed' in item;
+      const nLayers = packed ? item.layerNames.length : item.layers ? Object.keys(item.layers).length : 0;
       if (nLayers > lim.maxLayers) throw new Rejection('limit', `${nLayers} layers exceed maxLayers=${lim.maxLayers}`);
-      for (const k of Object.keys(item.scalars)) {
+      for (const k of packed ? item.scalarNames : Object.keys(item.scalars)) {
         if (RESERVED_PREFIXES.some((pre) => k.startsWith(pre))) {
           throw new Rejection('bad_message', `scalar "${k}" uses a reserved prefix (${RESERVED_PREFIXES.join(', ')})`);
         }
@@ -109,10 +111,10 @@ export class MessageWriter {
     }
   }
 
-  private async applySteps(p: Pending, msg: StepsMsg, now: string): Promise<void> {
+  private async applySteps(p: Pending, msg: StepsMsg | PackedStepsMsg, now: string): Promise<void> {
     const s = p.session;
     this.checkSteps(p, msg);
-    const decoded = msg.items.map((item) => decodeStep(item, s.order));
+    const decoded = msg.items.map((item) => ('packed' in item ? decodePackedStep(item, s.order) : decodeStep(item, s.order)));
     let fresh = 0;
     for (const d of decoded) fresh += await this.points.countNew(s.ref.id, d.names);
     await this.checkSeriesLimit(s.ref.id, fresh);
@@ -120,7 +122,7 @@ export class MessageWriter {
     await this.points.appendSteps(
       s.ref.id,
       decoded.map((d, i) => {
-        const item = msg.items[i] as StepsMsg['items'][number];
+        const item = msg.items[i] as (typeof msg.items)[number];
         return { step: item.step, time: item.time, epoch: item.epoch, examples: item.examples, names: d.names, values: d.values };
       }),
     );

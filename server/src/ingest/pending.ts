@@ -1,4 +1,5 @@
 import type { Alert, Diagnosis, ErrorCode, SeqMsg } from '@gradwatch/shared';
+import type { PackedStepsMsg } from './packed-step.js';
 import type { Peer, RunSession } from './run-session.js';
 
 /** A message refused for its content: answered with this code, nothing of it stored. */
@@ -7,6 +8,9 @@ export class Rejection extends Error {
     super(message);
   }
 }
+
+/** A sequenced message as the socket handed it on: steps may come packed (steps-frame.ts). */
+export type InMsg = SeqMsg | PackedStepsMsg;
 
 /** Points a commit makes visible to live subscribers. */
 export interface LiveBatch {
@@ -20,7 +24,7 @@ export interface Pending {
   peer: Peer;
   session: RunSession;
   /** resend: a seq accepted but not yet committed, acked once it is; rejected: consumed only. */
-  msg: SeqMsg | { type: 'resend' | 'rejected'; seq: number };
+  msg: InMsg | { type: 'resend' | 'rejected'; seq: number };
   error?: Rejection;
   live?: LiveBatch[];
   alerts?: Alert[];

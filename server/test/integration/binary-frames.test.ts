@@ -65,6 +65,30 @@ describe('MessagePack binary frames', () => {
     s.close();
   });
 
+  it('store a steps frame of the fast shape exactly as the same message sent as JSON', async () => {
+    const st = (x: number) => ({ mean: x, std: 1, meanAbs: Math.abs(x) + 0.5, min: x - 1, max: x + 1 });
+    // nn.Sequential's layer names, a name a JS object lists first ("0") sent after others
+    const layers = (x: number) => new Map<string, unknown>([['2', { param: st(x), grad: { ...st(-x), norm: 2 }, update: st(x / 100) }], ['fc', { param: st(1), act: { ...st(x), fracZero: 0.5 } }], ['0', { param: st(3), update: st(0), bias: st(x) }]]);
+    const items = (from: number) => [0, 1, 2].map((i) => ({ step: from + i, time: 1.7e9 + i, epoch: 0.5, examples: 32, scalars: { loss: 1 / (i + 1), '7': i }, layers: layers(i), inputs: { mean: 0, std: 1, min: -2, max: Number.POSITIVE_INFINITY } }));
+    const bin = await session('bin-fast');
+    const text = await session('bin-fast-json');
+    sendBin(bin.s, { type: 'model', seq: 1, layers: [{ name: '0', kind: 'Linear', params: 10 }, { name: '2', kind: 'Linear', params: 4 }, { name: 'fc', kind: 'Linear', params: 4, trainable: false }] });
+    text.s.send({ type: 'model', seq: 1, layers: [{ name: '0', kind: 'Linear', params: 10 }, { name: '2', kind: 'Linear', params: 4 }, { name: 'fc', kind: 'Linear', params: 4, trainable: false }] });
+    sendBin(bin.s, { type: 'steps', seq: 2, items: items(0) });
+    // JSON has no Map: the same entries as an object (which lists "0" first, as the server must)
+    text.s.send({ type: 'steps', seq: 2, items: items(0).map((it) => ({ ...it, layers: Object.fromEntries(it.layers), inputs: { ...it.inputs, max: 'Infinity' } })) });
+    await bin.s.ack(2);
+    await text.s.ack(2);
+    const list = async (run: string) => (await getJson<{ series: Array<{ name: string; count: number }> }>(`${srv.url}/api/v1/runs/${run}/series`)).body.series;
+    const names = (await list('bin-fast')).map((x) => x.name).sort();
+    expect(names).toEqual((await list('bin-fast-json')).map((x) => x.name).sort());
+    expect(names).toContain('layer/0/update_ratio');
+    expect(names).not.toContain('layer/fc/update_ratio');
+    for (const n of names) expect(await exportOf('bin-fast', n), n).toEqual(await exportOf('bin-fast-json', n));
+    bin.s.close();
+    text.s.close();
+  });
+
   it('carry every sequenced type, mixed freely with JSON text frames on one connection', async () => {
     const { s } = await session('bin-types');
     sendBin(s, { type: 'model', seq: 1, layers: [{ name: 'fc1', kind: 'Linear', params: 10 }, { name: 'fc2', kind: 'Linear', params: 4 }], optimizer: { type: 'Adam', lr: 1e-3, betas: [0.9, 0.999] } });
