@@ -15,7 +15,11 @@
  * Jobs send MessagePack binary frames, as both clients do when the server offers them;
  * --encoding json sends JSON text frames instead (what a client without binary frames sends).
  *
- *   npx tsx bench/ingest.ts [--jobs 16] [--layers 50] [--seconds 15] [--batch 10] [--subscribers 5] [--smoke]
+ * After the full-speed phases, a paced one: every job sends on a clock at --paced (default 0.7)
+ * of the first phase's rate, which is where ack latency is judged (a saturated server's acks
+ * wait behind its queue by design); --paced 0 skips it.
+ *
+ *   npx tsx bench/ingest.ts [--jobs 16] [--layers 50] [--seconds 15] [--batch 10] [--subscribers 5] [--paced 0.7] [--smoke]
  *                           [--encoding msgpack|json] [--database-url postgres://user@host:5432/postgres]
  *                           [--servers 2] [--cases sqlite,pg,pgN]
  */
@@ -34,6 +38,7 @@ const { values: args } = parseArgs({
     batch: { type: 'string', default: '10' },
     window: { type: 'string', default: '4' },
     subscribers: { type: 'string', default: '5' },
+    paced: { type: 'string', default: '0.7' },
     synchronous: { type: 'string', default: 'FULL' },
     'database-url': { type: 'string' },
     servers: { type: 'string', default: '2' },
@@ -52,6 +57,7 @@ const BATCH = Number(args.batch);
 const WINDOW = Number(args.window);
 const SUBS = Number(args.subscribers);
 const VALUES_PER_STEP = LAYERS * 4 * 5 + 2;
+const PACED = Number(args.paced);
 
 function stats(seed: number) {
   const r = (k: number) => Math.sin(seed * 12.9898 + k * 78.233) * 0.5;
@@ -128,7 +134,12 @@ function stepsMessage(seq: number, firstStep: number, t: number): string | Buffe
 
 interface JobResult { acked: number; latencies: number[] }
 
-async function runJob(wsUrl: string, id: string, until: number): Promise<JobResult> {
+/**
+ * One training job. Full speed: a new message as each ack comes, WINDOW in flight. Paced: one
+ * message every `everyMs` from a random phase, however many are in flight, as a job at a
+ * steady rate would send them.
+ */
+async function runJob(wsUrl: string, id: string, until: number, everyMs?: number): Promise<JobResult> {
   const ws = new WebSocket(`${wsUrl}/v1/ingest`);
   await new Promise((r, j) => { ws.once('open', r); ws.once('error', j); });
   const res: JobResult = { acked: 0, latencies: [] };
@@ -151,7 +162,16 @@ async function runJob(wsUrl: string, id: string, until: number): Promise<JobResu
     const m = JSON.parse(d.toString()) as { type: string; seq?: number; code?: string; message?: string };
     if (m.type === 'welcome') {
       if (BINARY && (m as { encoding?: string }).encoding !== 'msgpack') throw new Error('the server did not offer MessagePack frames');
-      for (let i = 0; i < WINDOW; i++) send();
+      if (everyMs === undefined) {
+        for (let i = 0; i < WINDOW; i++) send();
+      } else {
+        setTimeout(() => {
+          const clock = setInterval(() => {
+            if (Date.now() >= until) clearInterval(clock);
+            send();
+          }, everyMs);
+        }, Math.random() * everyMs);
+      }
     } else if (m.type === 'ack' && m.seq !== undefined) {
       const t0 = sentAt.get(m.seq);
       if (t0 !== undefined) {
@@ -159,7 +179,8 @@ async function runJob(wsUrl: string, id: string, until: number): Promise<JobResu
         sentAt.delete(m.seq);
         res.acked += BATCH * VALUES_PER_STEP;
       }
-      send();
+      if (everyMs === undefined) send();
+      else if (Date.now() >= until && sentAt.size === 0) done();
     } else if (m.type === 'error') {
       console.error(`job ${id}: ${m.code}: ${m.message}`);
     }
@@ -183,8 +204,11 @@ function subscribe(wsUrl: string, runs: string[], latencies: number[]): Promise<
 // The newest send time across jobs approximates when the delivered step was produced.
 let lastSendWall = Date.now();
 
-/** Jobs and subscribers go round-robin over the servers; RSS is the largest seen of each server. */
-async function phase(label: string, srvs: ServerProcess[], subscribers: number): Promise<void> {
+/**
+ * Jobs and subscribers go round-robin over the servers; RSS is the largest seen of each server.
+ * With `paceRate` (values/s in all) the jobs send on a clock. Returns the values/s acked.
+ */
+async function phase(label: string, srvs: ServerProcess[], subscribers: number, paceRate?: number): Promise<number> {
   const runs = Array.from({ length: JOBS }, (_, i) => `${label}-job-${i}`);
   const at = (i: number) => (srvs[i % srvs.length] as ServerProcess).wsUrl;
   const liveLat: number[] = [];
@@ -199,7 +223,8 @@ async function phase(label: string, srvs: ServerProcess[], subscribers: number):
   const pgCpu0 = cpuSecondsNamed('postgres');
   const t0 = performance.now();
   const until = Date.now() + SECONDS * 1000;
-  const results = await Promise.all(runs.map((id, i) => runJob(at(i), id, until)));
+  const everyMs = paceRate === undefined ? undefined : (JOBS * BATCH * VALUES_PER_STEP * 1000) / paceRate;
+  const results = await Promise.all(runs.map((id, i) => runJob(at(i), id, until, everyMs)));
   const secs = (performance.now() - t0) / 1000;
   clearInterval(sampler);
   const cpu = srvs.reduce((n, s, i) => n + s.cpuSeconds() - (cpu0[i] as number), 0);
@@ -208,7 +233,8 @@ async function phase(label: string, srvs: ServerProcess[], subscribers: number):
   const acked = results.reduce((n, r) => n + r.acked, 0);
   const lat = results.flatMap((r) => r.latencies).sort((a, b) => a - b);
   const ll = liveLat.sort((a, b) => a - b);
-  console.log(`\n${label}: ${JOBS} jobs x ${LAYERS} layers, ${VALUES_PER_STEP} values/step, ${BATCH} steps/message (${args.encoding}), window ${WINDOW}, ${subscribers} live subscribers`);
+  const how = paceRate === undefined ? `window ${WINDOW}` : `paced at ${paceRate.toFixed(0)} values/s (${PACED} of the full-speed rate)`;
+  console.log(`\n${label}: ${JOBS} jobs x ${LAYERS} layers, ${VALUES_PER_STEP} values/step, ${BATCH} steps/message (${args.encoding}), ${how}, ${subscribers} live subscribers`);
   console.log(`  ingested   ${(acked / secs).toFixed(0).padStart(10)} values/s  (${((acked / secs) / VALUES_PER_STEP).toFixed(0)} steps/s, ${acked} values acked in ${secs.toFixed(1)} s)`);
   console.log(`  ack latency p50 ${percentile(lat, 50).toFixed(1)} ms, p99 ${percentile(lat, 99).toFixed(1)} ms (${lat.length} messages)`);
   // CPU per value does not depend on what else the machine runs: the figure to compare changes by.
@@ -216,6 +242,7 @@ async function phase(label: string, srvs: ServerProcess[], subscribers: number):
   console.log(`  CPU per million values: server ${perM(cpu)} s${pgCpu > 0 ? `, PostgreSQL ${perM(pgCpu)} s` : ''}`);
   console.log(`  server RSS max ${maxRss.map((m) => m.toFixed(0)).join(' + ')} MB`);
   if (subscribers > 0) console.log(`  live frames received ${ll.length}, delivery p50 ${percentile(ll, 50).toFixed(0)} ms, p99 ${percentile(ll, 99).toFixed(0)} ms (approximate: frame arrival minus newest send)`);
+  return acked / secs;
 }
 
 const serverEnv = { GRADWATCH_SYNCHRONOUS: String(args.synchronous), GRADWATCH_MAX_MESSAGES_PER_SECOND: '100000' };
@@ -241,8 +268,9 @@ async function runCase(label: string, servers: number, pgAdminUrl?: string): Pro
     // One after the other: the first migrates a fresh database.
     for (let i = 0; i < servers; i++) srvs.push(await startServerProcess(env));
     console.log(`\n=== ${label}${db ? ` (${await durability(db.url)})` : ''}`);
-    await phase('ingest', srvs, 0);
+    const max = await phase('ingest', srvs, 0);
     if (SUBS > 0) await phase('ingest-live', srvs, SUBS);
+    if (PACED > 0) await phase('ingest-paced', srvs, 0, PACED * max);
   } finally {
     await Promise.all(srvs.map((s) => s.stop()));
     await db?.drop();

@@ -8,6 +8,16 @@ import type { StepBlocksRepo } from './step-blocks.repo.js';
 export const CHUNK_ROWS = 128;
 
 /**
+ * Where a run's first seal comes: after CHUNK_ROWS rows plus an offset of its own below
+ * CHUNK_ROWS, spread by the golden ratio over run ids. A sweep of jobs started together and
+ * logging at one rate would otherwise seal all at once, every CHUNK_ROWS steps, in one
+ * transaction: a stall of every job's acks. Offset, their seals stay apart from then on.
+ */
+export function firstSealAt(runId: number): number {
+  return CHUNK_ROWS + Math.floor(((runId * 0.6180339887498949) % 1) * CHUNK_ROWS);
+}
+
+/**
  * Rollup levels, coarsest first: aligned windows of steps summarising the chunks starting in them.
  * A query reads the coarsest level narrower than its buckets, so up to size-ratio rows a bucket;
  * level 3 came later (migration 0007), which is why the numbers are not in order.

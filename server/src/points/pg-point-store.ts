@@ -1,6 +1,6 @@
 import type { SeriesInfo } from '@gradwatch/shared';
 import type { PgDb } from '../storage/pg.js';
-import { CHUNK_ROWS } from './chunk-writer.js';
+import { CHUNK_ROWS, firstSealAt } from './chunk-writer.js';
 import { newRow, rowToBuffer, setValue } from './packed.js';
 import { SealBatch, rewindPg } from './pg-chunk-writer.js';
 import { PgPointReader } from './pg-point-reader.js';
@@ -48,7 +48,7 @@ export class PgPointStore implements PointStore {
 
   private tail(runId: number): Promise<RunTail> {
     return this.tails.get(runId, () => {
-      const loading = Promise.all([this.repo.seriesOfRun(runId), this.repo.tailEntries(runId)]).then(([series, rows]) => ({ catalog: new SeriesCatalog(series), rows, sealAt: CHUNK_ROWS }));
+      const loading = Promise.all([this.repo.seriesOfRun(runId), this.repo.tailEntries(runId)]).then(([series, rows]) => ({ catalog: new SeriesCatalog(series), rows, sealAt: firstSealAt(runId) }));
       loading.catch(() => this.tails.peek(runId) === loading && this.tails.delete(runId));
       return loading;
     });

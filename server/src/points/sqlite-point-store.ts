@@ -1,5 +1,5 @@
 import type { SeriesInfo } from '@gradwatch/shared';
-import { CHUNK_ROWS, ChunkWriter } from './chunk-writer.js';
+import { CHUNK_ROWS, ChunkWriter, firstSealAt } from './chunk-writer.js';
 import { newRow, rowToBuffer, setValue } from './packed.js';
 import { PointReader, type SeriesQueryResult } from './point-reader.js';
 import { histPointsOf, unionRange, type HistPoints, type PointStore, type StepPoints, type StepRange } from './point-store.js';
@@ -45,7 +45,7 @@ export class SqlitePointStore implements PointStore {
   }
 
   private tail(runId: number): RunTail {
-    return this.tails.get(runId, () => ({ catalog: new SeriesCatalog(this.repo.seriesOfRun(runId)), rows: this.repo.tailEntries(runId), sealAt: CHUNK_ROWS }));
+    return this.tails.get(runId, () => ({ catalog: new SeriesCatalog(this.repo.seriesOfRun(runId)), rows: this.repo.tailEntries(runId), sealAt: firstSealAt(runId) }));
   }
 
   /** Finds or creates a series; eval series live outside packed rows and get no slot. */

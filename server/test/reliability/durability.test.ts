@@ -91,6 +91,14 @@ describe('a full or read-only database', () => {
         await sleep(100);
       }
       expect(client.retries).toBeGreaterThan(retriesBefore);
+      // A write may still fit in the free space of the pages there, and its retry succeed:
+      // write on until the client is left holding messages the server keeps refusing.
+      const stuck = async () => {
+        const r = client.retries;
+        await sleep(1000);
+        return client.unacked > 0 && client.retries > r;
+      };
+      for (let i = 0; i < 10 && !(await stuck()); i++) send(400);
       // A job connecting now is told to retry its hello; the server does not fall over.
       const fresh = new WebSocket(`${srv.wsUrl}/v1/ingest`);
       const freshAnswer = new Promise<{ type: string; code?: string }>((r) => fresh.once('message', (d: Buffer) => r(JSON.parse(d.toString()) as { type: string })));

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MIN_CHUNK_POINTS } from '../../src/points/chunk-build.js';
 import { CHUNK_ROWS } from '../../src/points/point-store.js';
+import { firstSealAt } from '../../src/points/chunk-writer.js';
 import type { PointStore, StepPoints } from '../../src/points/point-store.js';
 import {
   PG_URL, collect, expectedPoints, pgHarness, prng, randomSteps, sqliteHarness, writeSteps, type Harness,
@@ -75,7 +76,7 @@ for (const backend of backends) {
       const a = ['loss', 'layer/a/grad/norm'];
       const b = ['loss', 'layer/a/grad/norm', 'layer/c/grad/norm'];
       const steps: StepPoints[] = [];
-      for (let i = 0; i < CHUNK_ROWS + 40; i++) {
+      for (let i = 0; i < firstSealAt(run) + 40; i++) {
         const names = i >= 100 && i < 110 ? b : a;
         steps.push({ step: i, names, values: names.map((_, j) => i * 10 + j) });
       }
@@ -123,11 +124,12 @@ for (const backend of backends) {
 
     it('rewinds mid-chunk, then takes new steps from there', async () => {
       const run = await h.newRun();
-      const steps = randomSteps(prng(2), NAMES, 0, CHUNK_ROWS * 2 + 40, 1);
+      // The cut falls in the run's second chunk.
+      const steps = randomSteps(prng(2), NAMES, 0, firstSealAt(run) + CHUNK_ROWS + 40, 1);
       await writeSteps(h, h.store, run, steps);
       await h.transact(() => h.store.appendEval(run, steps.at(-1)?.step ?? 0, ['eval/x'], [1]));
       await h.transact(() => h.store.appendHists(run, [{ step: steps.at(-1)?.step ?? 0, layer: 'a', of: 'grad', edges: [0, 1], counts: [1] }]));
-      const cut = steps[CHUNK_ROWS + 50]?.step ?? 0;
+      const cut = steps[firstSealAt(run) + 50]?.step ?? 0;
       await h.transact(() => h.store.rewind(run, cut));
       const kept = steps.filter((p) => p.step < cut);
       const more = randomSteps(prng(3), NAMES, cut, CHUNK_ROWS + 5, 2);
@@ -145,8 +147,8 @@ for (const backend of backends) {
 
     it('rebuilds the rollups of a trimmed chunk that began windows before the rewind step', async () => {
       const run = await h.newRun();
-      // Steps 100 apart: one 128-step chunk spans 12,800 steps, three level-1 windows.
-      await h.transact(() => h.store.appendSteps(run, Array.from({ length: CHUNK_ROWS }, (_, i) => ({ step: i * 100, names: ['loss'], values: [i] }))));
+      // Steps 100 apart: the run's first chunk spans 12,800 steps or more, three level-1 windows.
+      await h.transact(() => h.store.appendSteps(run, Array.from({ length: firstSealAt(run) }, (_, i) => ({ step: i * 100, names: ['loss'], values: [i] }))));
       await h.transact(() => h.store.rewind(run, 6400));
       const series = await h.store.series(run);
       const [one] = await h.store.query(run, series, 0, 12_700, 1);
@@ -154,10 +156,29 @@ for (const backend of backends) {
       expect(await h.store.seriesInfo(run)).toEqual([{ name: 'loss', count: 64, firstStep: 0, lastStep: 6300, firstNonFiniteStep: null }]);
     });
 
+    it('seals runs that start together at steps of their own, then every CHUNK_ROWS rows', async () => {
+      const runs = [await h.newRun(), await h.newRun(), await h.newRun()];
+      const steps = Array.from({ length: CHUNK_ROWS * 4 }, (_, i) => ({ step: i, names: ['loss'], values: [i] }));
+      const firsts: number[] = [];
+      for (const run of runs) {
+        await writeSteps(h, h.store, run, steps, 16);
+        const chunks = ((await h.summaries(run)) as Array<{ level: number; count: number }>).filter((r) => r.level === 0).map((r) => Number(r.count));
+        expect(chunks[0]).toBe(firstSealAt(run));
+        expect(chunks.slice(1).every((n) => n === CHUNK_ROWS)).toBe(true);
+        firsts.push(chunks[0] as number);
+        expect(await pointsByName(h.store, run)).toEqual(expectedPoints(steps));
+      }
+      expect(new Set(firsts).size).toBe(runs.length);
+      // Spread over the cycle: no two within an eighth of it.
+      const sorted = [...firsts].sort((a, b) => a - b);
+      for (let i = 1; i < sorted.length; i++) expect((sorted[i] as number) - (sorted[i - 1] as number)).toBeGreaterThanOrEqual(CHUNK_ROWS / 8);
+    });
+
     it('deletes a run and nothing else', async () => {
       const keep = await h.newRun();
       const gone = await h.newRun();
-      const steps = randomSteps(prng(4), NAMES, 0, CHUNK_ROWS + 10, 1);
+      // Past either run's first seal (below 2 x CHUNK_ROWS).
+      const steps = randomSteps(prng(4), NAMES, 0, CHUNK_ROWS * 2 + 10, 1);
       await writeSteps(h, h.store, keep, steps);
       await writeSteps(h, h.store, gone, steps);
       await h.transact(() => h.store.appendHists(gone, [{ step: 1, layer: 'a', of: 'grad', edges: [0, 1], counts: [3] }]));
@@ -195,8 +216,9 @@ for (const backend of backends) {
 
     it('yields points in step order while a seal happens meanwhile', async () => {
       const run = await h.newRun();
-      const steps = randomSteps(prng(5), ['loss'], 0, CHUNK_ROWS * 2 + 100, 1);
-      const first = steps.slice(0, CHUNK_ROWS * 2 + 60);
+      // Two seals in the first write, the third in the second.
+      const steps = randomSteps(prng(5), ['loss'], 0, firstSealAt(run) + CHUNK_ROWS * 2 + 20, 1);
+      const first = steps.slice(0, firstSealAt(run) + CHUNK_ROWS + 60);
       await writeSteps(h, h.store, run, first);
       const [s] = await h.store.series(run);
       if (!s) throw new Error('no series');
