@@ -67,20 +67,21 @@ export class Cursor {
     return at;
   }
 
-  protected mapHeader(): number {
+  /** Entries of a container: fixed form `fix` (count in the low nibble), 16-bit form `wide`, 32-bit form `wide + 1`. */
+  private header(fix: number, wide: number): number {
     const b = this.byte();
-    if ((b & 0xf0) === 0x80) return b & 0x0f;
-    if (b === 0xde) return this.view.getUint16(this.need(2));
-    if (b === 0xdf) return this.view.getUint32(this.need(4));
+    if ((b & 0xf0) === fix) return b & 0x0f;
+    if (b === wide) return this.view.getUint16(this.need(2));
+    if (b === wide + 1) return this.view.getUint32(this.need(4));
     throw BAIL;
   }
 
+  protected mapHeader(): number {
+    return this.header(0x80, 0xde);
+  }
+
   protected arrayHeader(): number {
-    const b = this.byte();
-    if ((b & 0xf0) === 0x90) return b & 0x0f;
-    if (b === 0xdc) return this.view.getUint16(this.need(2));
-    if (b === 0xdd) return this.view.getUint32(this.need(4));
-    throw BAIL;
+    return this.header(0x90, 0xdc);
   }
 
   /** A string's length, the position after its header. */
@@ -147,26 +148,29 @@ export class Cursor {
         return this.view.getUint16(this.need(2));
       case 0xce:
         return this.view.getUint32(this.need(4));
-      case 0xcf: {
-        const at = this.need(8);
-        return this.view.getUint32(at) * 0x1_0000_0000 + this.view.getUint32(at + 4);
-      }
+      case 0xcf:
+        return this.int64(false);
       case 0xd0:
         return this.view.getInt8(this.need(1));
       case 0xd1:
         return this.view.getInt16(this.need(2));
       case 0xd2:
         return this.view.getInt32(this.need(4));
-      case 0xd3: {
-        const at = this.need(8);
-        return this.view.getInt32(at) * 0x1_0000_0000 + this.view.getUint32(at + 4);
-      }
+      case 0xd3:
+        return this.int64(true);
       default: {
         this.pos--;
         const m = this.key(MARKERS);
         return m === 0 ? Number.NaN : m === 1 ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
       }
     }
+  }
+
+  /** A 64-bit integer as the nearest number, as msgpackr reads it with int64AsType 'number'. */
+  private int64(signed: boolean): number {
+    const at = this.need(8);
+    const hi = signed ? this.view.getInt32(at) : this.view.getUint32(at);
+    return hi * 0x1_0000_0000 + this.view.getUint32(at + 4);
   }
 
   /** A finite number (time, epoch): the schema's Number. */
