@@ -17,6 +17,19 @@ import { sqliteTransactors } from '../../src/storage/sqlite-transact.js';
 
 export const PG_URL = process.env.GRADWATCH_TEST_PG_URL;
 
+/** The point stores under test; PostgreSQL when GRADWATCH_TEST_PG_URL names a cluster. */
+export const BACKENDS: Array<{ name: string; skip: boolean; make: () => Promise<Harness> }> = [
+  { name: 'SqlitePointStore', skip: false, make: sqliteHarness },
+  { name: 'PgPointStore', skip: !PG_URL, make: () => pgHarness(PG_URL as string) },
+];
+
+/** Every series of a run with its points, by name. */
+export async function pointsByName(store: PointStore, run: number): Promise<Map<string, Array<[number, number]>>> {
+  const m = new Map<string, Array<[number, number]>>();
+  for (const s of await store.series(run)) m.set(s.name, await collect(store.points(run, s)));
+  return m;
+}
+
 /** One backend under test: its store, a second store on the same database (another server), runs. */
 export interface Harness {
   store: PointStore;

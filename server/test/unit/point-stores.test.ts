@@ -4,7 +4,7 @@ import { CHUNK_ROWS } from '../../src/points/point-store.js';
 import { firstSealAt } from '../../src/points/chunk-writer.js';
 import type { PointStore, StepPoints } from '../../src/points/point-store.js';
 import {
-  PG_URL, collect, expectedPoints, pgHarness, prng, randomSteps, sqliteHarness, writeSteps, type Harness,
+  BACKENDS, PG_URL, expectedPoints, pgHarness, pointsByName, prng, randomSteps, sqliteHarness, writeSteps, type Harness,
 } from './point-stores.harness.js';
 
 /*
@@ -12,18 +12,7 @@ import {
  * PostgreSQL. The PostgreSQL half runs when GRADWATCH_TEST_PG_URL names a cluster (a fresh
  * database is created and dropped there).
  */
-const backends: Array<{ name: string; skip: boolean; make: () => Promise<Harness> }> = [
-  { name: 'SqlitePointStore', skip: false, make: sqliteHarness },
-  { name: 'PgPointStore', skip: !PG_URL, make: () => pgHarness(PG_URL as string) },
-];
-
 const NAMES = ['loss', 'layer/a/grad/norm', 'layer/b/grad/norm'];
-
-async function pointsByName(store: PointStore, run: number): Promise<Map<string, Array<[number, number]>>> {
-  const m = new Map<string, Array<[number, number]>>();
-  for (const s of await store.series(run)) m.set(s.name, await collect(store.points(run, s)));
-  return m;
-}
 
 /** Every bucket's count adds up to the points in range, and min/max/non-finite agree with them. */
 function checkBuckets(buckets: Array<{ count: number; min: number | null; max: number | null; nan: number }>, pts: Array<[number, number]>): void {
@@ -34,7 +23,7 @@ function checkBuckets(buckets: Array<{ count: number; min: number | null; max: n
   if (finite.length) expect(Math.min(...mins)).toBe(Math.min(...finite));
 }
 
-for (const backend of backends) {
+for (const backend of BACKENDS) {
   describe.skipIf(backend.skip)(backend.name, () => {
     let h: Harness;
     beforeAll(async () => {
@@ -156,24 +145,6 @@ for (const backend of backends) {
       expect(await h.store.seriesInfo(run)).toEqual([{ name: 'loss', count: 64, firstStep: 0, lastStep: 6300, firstNonFiniteStep: null }]);
     });
 
-    it('seals runs that start together at steps of their own, then every CHUNK_ROWS rows', async () => {
-      const runs = [await h.newRun(), await h.newRun(), await h.newRun()];
-      const steps = Array.from({ length: CHUNK_ROWS * 4 }, (_, i) => ({ step: i, names: ['loss'], values: [i] }));
-      const firsts: number[] = [];
-      for (const run of runs) {
-        await writeSteps(h, h.store, run, steps, 16);
-        const chunks = ((await h.summaries(run)) as Array<{ level: number; count: number }>).filter((r) => r.level === 0).map((r) => Number(r.count));
-        expect(chunks[0]).toBe(firstSealAt(run));
-        expect(chunks.slice(1).every((n) => n === CHUNK_ROWS)).toBe(true);
-        firsts.push(chunks[0] as number);
-        expect(await pointsByName(h.store, run)).toEqual(expectedPoints(steps));
-      }
-      expect(new Set(firsts).size).toBe(runs.length);
-      // Spread over the cycle: no two within an eighth of it.
-      const sorted = [...firsts].sort((a, b) => a - b);
-      for (let i = 1; i < sorted.length; i++) expect((sorted[i] as number) - (sorted[i - 1] as number)).toBeGreaterThanOrEqual(CHUNK_ROWS / 8);
-    });
-
     it('deletes a run and nothing else', async () => {
       const keep = await h.newRun();
       const gone = await h.newRun();
@@ -212,27 +183,6 @@ for (const backend of backends) {
       await h.transact(() => h.store.appendHists(run, batch));
       const got = await h.store.histograms(run, null, null, 0, 1e9, 1000);
       expect([...got].reverse()).toEqual(batch.slice(0, 300).map((x) => (x.step === 7 ? last : x)));
-    });
-
-    it('yields points in step order while a seal happens meanwhile', async () => {
-      const run = await h.newRun();
-      // Two seals in the first write, the third in the second.
-      const steps = randomSteps(prng(5), ['loss'], 0, firstSealAt(run) + CHUNK_ROWS * 2 + 20, 1);
-      const first = steps.slice(0, firstSealAt(run) + CHUNK_ROWS + 60);
-      await writeSteps(h, h.store, run, first);
-      const [s] = await h.store.series(run);
-      if (!s) throw new Error('no series');
-      const out: Array<[number, number]> = [];
-      let wrote = false;
-      for await (const p of h.store.points(run, s)) {
-        out.push(p);
-        // Mid-chunk: the rest of the steps seal the tail into a chunk under the reader.
-        if (!wrote && out.length === 10) {
-          wrote = true;
-          await writeSteps(h, h.store, run, steps.slice(first.length), 40);
-        }
-      }
-      expect(out).toEqual(expectedPoints(steps).get('loss'));
     });
 
     it('re-reads the tail after forget, and another store continues the run', async () => {
