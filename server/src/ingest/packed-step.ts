@@ -19,7 +19,7 @@ export interface PackedStep {
   epoch?: number;
   time?: number;
   examples?: number;
-  /** In the order the frame has them, as Object.entries would list them. */
+  /** In the order Object.entries lists the general path's object: array indices first, then as sent. */
   scalarNames: string[];
   scalarValues: number[];
   layerNames: string[];
