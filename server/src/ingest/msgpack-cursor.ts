@@ -103,6 +103,13 @@ export class Cursor {
     return k;
   }
 
+  /** A key of the table not among `seen` (its bits by index): a key repeated in a map bails. */
+  protected newKey(table: KeyTable, seen: number): number {
+    const k = this.key(table);
+    if (seen & (1 << k)) throw BAIL;
+    return k;
+  }
+
   /**
    * A scalar or layer name: 1 to 200 printable ASCII characters, not seen before in its map and
    * not __proto__. `index` tells whether it was an array index ("0", "12"), which a JS object

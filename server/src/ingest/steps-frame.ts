@@ -38,8 +38,7 @@ class Reader extends Cursor {
     let seq = 0;
     let items: PackedStep[] = [];
     for (let n = this.mapHeader(); n > 0; n--) {
-      const k = this.key(TOP);
-      if (seen & (1 << k)) throw BAIL;
+      const k = this.newKey(TOP, seen);
       seen |= 1 << k;
       if (k === 0) {
         if (this.key(TYPE_STEPS) !== 0) throw BAIL;
@@ -66,8 +65,7 @@ class Reader extends Cursor {
     let seen = 0;
     const item: PackedStep = { packed: true, step: 0, scalarNames: [], scalarValues: [], layerNames: [], masks: EMPTY_MASKS, vals: EMPTY_VALS };
     for (let n = this.mapHeader(); n > 0; n--) {
-      const k = this.key(ITEM);
-      if (seen & (1 << k)) throw BAIL;
+      const k = this.newKey(ITEM, seen);
       seen |= 1 << k;
       switch (k) {
         case 0:
@@ -150,8 +148,7 @@ class Reader extends Cursor {
   private stats(vals: Float64Array, base: number): number {
     let mask = 0;
     for (let n = this.mapHeader(); n > 0; n--) {
-      const f = this.key(FIELD);
-      if (mask & (1 << f)) throw BAIL;
+      const f = this.newKey(FIELD, mask);
       mask |= 1 << f;
       vals[base + f] = this.num();
     }
@@ -163,8 +160,7 @@ class Reader extends Cursor {
     let mask = 0;
     const out: Record<string, number> = {};
     for (let n = this.mapHeader(); n > 0; n--) {
-      const f = this.key(INPUT);
-      if (mask & (1 << f)) throw BAIL;
+      const f = this.newKey(INPUT, mask);
       mask |= 1 << f;
       out[INPUT_FIELDS[f] as string] = this.num();
     }
