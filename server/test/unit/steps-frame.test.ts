@@ -104,6 +104,14 @@ describe('the fast steps reader', () => {
     const dup = Buffer.from(pack({ type: 'steps', seq: 1, items: [{ step: 1, scalars: { aa: 1, bb: 2 } }] }).toString('latin1').replace('bb', 'aa'), 'latin1');
     expect(readStepsFrame(dup)).toBeNull();
     expect(general(dup)).not.toBeNull();
+    // a protocol key repeated: an item's scalars, a stats field
+    const twice = (m: unknown, from: string, to: string) => Buffer.from(pack(m).toString('latin1').replace(from, to), 'latin1');
+    const scalarsTwice = twice({ type: 'steps', seq: 1, items: [{ step: 1, scalarz: { aa: 1 }, scalars: { bb: 2 } }] }, 'scalarz', 'scalars');
+    const fieldTwice = twice({ ...ok, items: [{ ...item, layers: { conv1: { param: { ...stats(1), meen: 5 } } } }] }, 'meen', 'mean');
+    for (const f of [scalarsTwice, fieldTwice]) {
+      expect(readStepsFrame(f)).toBeNull();
+      expect(general(f)).not.toBeNull();
+    }
   });
 
   it('never reads a mangled frame differently from the general path (fuzz)', () => {
