@@ -81,6 +81,7 @@ class Sender(threading.Thread):
         self._deadline = float("inf")
         self._wake = threading.Event()
         self.dropped = 0
+        self._ended = False  # run() has returned: nothing put from now on is sent
         self._deferred = threading.BoundedSemaphore(MAX_DEFERRED)
         self._deferred_failed = False
 
@@ -106,11 +107,15 @@ class Sender(threading.Thread):
             return
         with ov.lock:
             if ov.active or len(q) >= self.queue_size:
-                if not self.is_alive() and self.ident is not None:
+                # A burst puts every item here: a flag, not is_alive(), which costs a
+                # microsecond a call.
+                if self._ended:
                     self._lost(1)
-                    return
-                for it in self._expand(item):
-                    ov.put(it)
+                elif item[0] == "deferred":
+                    for it in self._expand(item):
+                        ov.put(it)
+                else:
+                    ov.put(item)
                 return
         q.append(item)
 
@@ -330,6 +335,7 @@ class Sender(threading.Thread):
         except Exception as exc:  # noqa: BLE001 - never crash the training process
             warn(f"sender stopped on an internal error: {type(exc).__name__}: {exc}")
         finally:
+            self._ended = True
             conn.close()
             self.overflow.close()
             ob.release_waiters()

@@ -131,6 +131,23 @@ def test_a_full_queue_spills_and_loses_nothing(fake: FakeServer, spool: str) -> 
     assert run._sender.dropped == 0
 
 
+def test_a_stopped_sender_counts_what_it_cannot_take(fake: FakeServer, spool: str,
+                                                    capsys) -> None:
+    run = gradwatch.init(fake.url, project="p", id="ended-1", spool_dir=spool, queue_size=3)
+    run.log(0, loss=0.0)
+    assert run.finish(timeout=30) == 0
+    sender = run._sender
+    sender.join(10)
+    assert not sender.is_alive()
+    for s in range(1, 6):
+        sender.put(("log", s, {"loss": 1.0}, None, None, None, None, 1.0))
+    # the queue takes three (nothing reads it any more); the rest is counted, said once, and
+    # never written to an overflow file nobody reads
+    assert sender.dropped == 2
+    assert not sender.overflow.active
+    assert capsys.readouterr().err.count("the sender thread has stopped") == 1
+
+
 def test_batching_sends_at_once_when_idle_and_batches_while_busy(fake: FakeServer,
                                                                   spool: str) -> None:
     # linger of a minute: whatever goes out before that went out because the link was idle
