@@ -15,6 +15,8 @@
  * Jobs send MessagePack binary frames, as both clients do when the server offers them;
  * --encoding json sends JSON text frames instead (what a client without binary frames sends).
  *
+ * Each job ends its run as a finished job does (`end`, then it disconnects).
+ *
  * After the full-speed phases, a paced one: every job sends on a clock at --paced (default 0.7)
  * of the first phase's rate, which is where ack latency is judged (a saturated server's acks
  * wait behind its queue by design); --paced 0 skips it.
@@ -146,8 +148,15 @@ async function runJob(wsUrl: string, id: string, until: number, everyMs?: number
   const sentAt = new Map<number, number>();
   let seq = 0;
   let step = 0;
-  let done: () => void = () => undefined;
-  const finished = new Promise<void>((r) => (done = r));
+  let finish: () => void = () => undefined;
+  const finished = new Promise<void>((r) => (finish = r));
+  // As a job's finish() does: an end once everything is acked; its ack ends the job.
+  let endSeq = 0;
+  const done = () => {
+    if (endSeq > 0) return;
+    endSeq = ++seq;
+    ws.send(JSON.stringify({ type: 'end', seq: endSeq, status: 'completed' }));
+  };
   const send = () => {
     if (Date.now() >= until) {
       if (sentAt.size === 0) done();
@@ -173,6 +182,7 @@ async function runJob(wsUrl: string, id: string, until: number, everyMs?: number
         }, Math.random() * everyMs);
       }
     } else if (m.type === 'ack' && m.seq !== undefined) {
+      if (m.seq === endSeq) return finish();
       const t0 = sentAt.get(m.seq);
       if (t0 !== undefined) {
         res.latencies.push(performance.now() - t0);

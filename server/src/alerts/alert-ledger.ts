@@ -120,6 +120,12 @@ export class AlertLedger {
     return row;
   }
 
+  /** Whether the run has progress not written yet (a flush inside a transaction writes it). */
+  dirty(runId: number): boolean {
+    for (const a of this.open.get(runId)?.values() ?? []) if (a.dirty) return true;
+    return false;
+  }
+
   /** Drops cached state: after a rolled-back transaction, a deleted run, or acknowledge/mute. */
   forget(runId?: number): void {
     if (runId === undefined) this.open.clear();

@@ -3,9 +3,12 @@ import type { RunRef } from '../alerts/alert-ledger.js';
 import type { Config } from '../config.js';
 import { RunOfOtherProject } from '../runs/run-records.js';
 import { BatchCommitter, type BatchDeps } from './batch-commit.js';
+import { IdleRuns, type Release } from './idle-runs.js';
 import { MessageWriter } from './message-writer.js';
 import { Rejection, type InMsg, type Pending } from './pending.js';
 import type { Peer, RunSession } from './run-session.js';
+
+type HelloResult = { session: RunSession; welcome: Welcome; alerts: Alert[]; diagnoses?: Diagnosis[] };
 
 /** Messages per transaction: enough to amortize the fsync, small enough to keep latency low. */
 const MAX_BATCH = 32;
@@ -14,6 +17,8 @@ export interface IngestDeps extends BatchDeps {
   /** The top verdict of a run changed (inside the transaction). */
   onVerdict?: (ref: RunRef, top: Diagnosis | null) => Promise<void>;
   limits: Config['limits'];
+  /** How long a run whose job went away, and that has not ended, keeps its memory. */
+  idleReleaseMs: number;
 }
 
 /**
@@ -27,6 +32,11 @@ export class IngestService {
   private scheduled = false;
   /** The batch being committed: one at a time, in arrival order. */
   private committing: Promise<void> | null = null;
+  /** The messages of the batch being committed. */
+  private inFlight: Pending[] = [];
+  /** Runs with a hello under way (uid: how many): never released meanwhile. */
+  private readonly hellos = new Map<string, number>();
+  private readonly idle: IdleRuns;
   readonly limits: Limits;
   private readonly writer: MessageWriter;
   private readonly committer: BatchCommitter;
@@ -34,6 +44,7 @@ export class IngestService {
   constructor(private readonly d: IngestDeps) {
     this.writer = new MessageWriter(d.records, d.points, d.ledger, d.limits, d.listener, d.onVerdict);
     this.committer = new BatchCommitter(d, this.writer);
+    this.idle = new IdleRuns((s, idleMs) => this.release(s, idleMs), d.idleReleaseMs);
     const l = d.limits;
     this.limits = {
       maxFrameBytes: l.maxFrameBytes,
@@ -66,7 +77,22 @@ export class IngestService {
     this.d.points.forget(s.ref.id);
   }
 
-  async hello(peer: Peer, msg: Hello): Promise<{ session: RunSession; welcome: Welcome; alerts: Alert[]; diagnoses?: Diagnosis[] }> {
+  async hello(peer: Peer, msg: Hello): Promise<HelloResult> {
+    const uid = msg.run.id;
+    this.hellos.set(uid, (this.hellos.get(uid) ?? 0) + 1);
+    try {
+      return await this.welcome(peer, msg);
+    } finally {
+      const n = (this.hellos.get(uid) ?? 1) - 1;
+      if (n > 0) this.hellos.set(uid, n);
+      else this.hellos.delete(uid);
+      // A hello that failed after its run was loaded leaves it without a job.
+      const s = this.d.sessions.get(uid);
+      if (s && s.owner === null) this.idle.left(s);
+    }
+  }
+
+  private async welcome(peer: Peer, msg: Hello): Promise<HelloResult> {
     if (msg.protocol !== PROTOCOL_VERSION) {
       throw new Rejection('protocol', `protocol ${msg.protocol} is not supported; this server speaks ${PROTOCOL_VERSION}`);
     }
@@ -119,7 +145,43 @@ export class IngestService {
   }
 
   detach(peer: Peer, s: RunSession | null): void {
-    if (s?.detach(peer)) this.d.listener.runChanged(s.uid);
+    if (!s?.detach(peer)) return;
+    this.d.listener.runChanged(s.uid);
+    this.idle.left(s);
+  }
+
+  /** Runs held in memory (those being written, and those whose job left lately). */
+  heldRuns(): number {
+    return this.d.sessions.size;
+  }
+
+  /**
+   * Drops the memory of a run no job holds, once nothing of it is on its way to the store: at
+   * once when it has ended, else after idleReleaseMs (a job that comes back sooner finds its
+   * rule windows as it left them). A later hello restores it from what is stored, as after a
+   * restart. Nothing is awaited between the checks and the drop.
+   */
+  private async release(s: RunSession, idleMs: number): Promise<Release> {
+    const free = () => s.owner === null && this.d.sessions.get(s.uid) === s && !this.hellos.has(s.uid);
+    const busy = () => this.queue.some((p) => p.session === s) || this.inFlight.some((p) => p.session === s);
+    if (!free()) return 'kept';
+    if (busy()) return 'busy';
+    if (!s.ended && idleMs < this.d.idleReleaseMs) return 'waiting';
+    // An alert's progress raised by a hello waits for the next batch's flush: written here instead.
+    if (this.d.ledger.dirty(s.ref.id)) {
+      await this.d.store.transact(() => this.d.ledger.flush(new Date().toISOString()));
+      if (!free()) return 'kept';
+      if (busy() || this.d.ledger.dirty(s.ref.id)) return 'busy';
+    }
+    this.d.sessions.evict(s.uid);
+    this.d.ledger.forget(s.ref.id);
+    this.d.points.forget(s.ref.id);
+    return 'released';
+  }
+
+  /** Stops the release timers (at shutdown, after the last flush). */
+  close(): void {
+    this.idle.close();
   }
 
   /** The seq rules: true when seq is the next to store; re-sends and gaps are answered here. */
@@ -179,8 +241,13 @@ export class IngestService {
 
   private async commitAll(): Promise<void> {
     try {
-      while (this.queue.length > 0) await this.committer.commit(this.queue.splice(0, MAX_BATCH));
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, MAX_BATCH);
+        this.inFlight = batch;
+        await this.committer.commit(batch);
+      }
     } finally {
+      this.inFlight = [];
       this.committing = null;
     }
   }

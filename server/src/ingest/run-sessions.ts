@@ -95,6 +95,11 @@ export class RunSessions {
     for (const s of this.byUid.values()) if (s.ref.projectId === projectId) s.useEngine(this.engineFactory(settings), settings);
   }
 
+  /** Sessions held. */
+  get size(): number {
+    return this.byUid.size;
+  }
+
   evict(uid: string): RunSession | undefined {
     const s = this.byUid.get(uid);
     this.byUid.delete(uid);

@@ -85,6 +85,7 @@ export default fp<DomainOptions>(
         setImmediate(() => webhooks.kick());
       },
       limits: config.limits,
+      idleReleaseMs: config.idleReleaseS * 1000,
       log: app.log,
     });
     const rules = new RulesService(projects);
@@ -108,6 +109,7 @@ export default fp<DomainOptions>(
     app.addHook('preClose', async () => {
       // Commit and ack what is queued before sockets close.
       await ingest.flush();
+      ingest.close();
       await relay?.stop();
       live.close();
       webhooks.stop();
