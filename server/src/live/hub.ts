@@ -15,9 +15,23 @@ class LiveClient {
   /** runUid → series filter (null: every series). */
   readonly subs = new Map<string, Set<string> | null>();
   pending = new Map<string, Map<string, Array<[number, Num]>>>();
+  /**
+   * runUid → where the filter's series sit in the names array seen last: consecutive steps of
+   * one shape share theirs, so a step costs a look per wanted series, not per series it holds.
+   */
+  readonly picks = new Map<string, { names: readonly string[]; at: number[] }>();
   timer: NodeJS.Timeout | null = null;
   lastFlush = 0;
   constructor(readonly socket: WebSocket) {}
+}
+
+function picked(c: LiveClient, uid: string, filter: ReadonlySet<string>, names: readonly string[]): number[] {
+  const seen = c.picks.get(uid);
+  if (seen?.names === names) return seen.at;
+  const at: number[] = [];
+  for (let i = 0; i < names.length; i++) if (filter.has(names[i] as string)) at.push(i);
+  c.picks.set(uid, { names, at });
+  return at;
 }
 
 /** Fan-out of committed points, run changes and alerts to dashboard sockets. */
@@ -47,6 +61,7 @@ export class LiveHub implements IngestListener {
   subscribe(c: LiveClient, runs: string[], series: string[] | undefined): void {
     for (const uid of runs) {
       c.subs.set(uid, series ? new Set(series) : null);
+      c.picks.delete(uid);
       let set = this.byRun.get(uid);
       if (!set) this.byRun.set(uid, (set = new Set()));
       set.add(c);
@@ -56,6 +71,7 @@ export class LiveHub implements IngestListener {
   unsubscribe(c: LiveClient, runs: string[]): void {
     for (const uid of runs) {
       c.subs.delete(uid);
+      c.picks.delete(uid);
       c.pending.delete(uid);
       this.byRun.get(uid)?.delete(c);
     }
@@ -73,6 +89,7 @@ export class LiveHub implements IngestListener {
     this.byRun.delete(uid);
     for (const c of subscribers) {
       c.subs.delete(uid);
+      c.picks.delete(uid);
       c.pending.delete(uid);
       this.send(c, { type: 'error', code: 'not_found', runId: uid, message: `run ${uid} was deleted; its subscription has ended` });
     }
@@ -88,12 +105,15 @@ export class LiveHub implements IngestListener {
       let run = c.pending.get(uid);
       if (!run) c.pending.set(uid, (run = new Map()));
       for (const item of batch) {
-        for (let i = 0; i < item.names.length; i++) {
-          const name = item.names[i] as string;
-          if (filter && !filter.has(name)) continue;
+        const { names, values } = item;
+        const at = filter ? picked(c, uid, filter, names) : null;
+        const n = at ? at.length : names.length;
+        for (let k = 0; k < n; k++) {
+          const i = at ? (at[k] as number) : k;
+          const name = names[i] as string;
           let pts = run.get(name);
           if (!pts) run.set(name, (pts = []));
-          pts.push([item.step, encodeNum(item.values[i] as number)]);
+          pts.push([item.step, encodeNum(values[i] as number)]);
         }
       }
       this.schedule(c);
