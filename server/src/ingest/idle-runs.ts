@@ -4,57 +4,51 @@ import type { RunSession } from './run-session.js';
 export type Release =
   /** Dropped: the next hello restores the run from what is stored. */
   | 'released'
-  /** A job holds the run again, or it was replaced or deleted meanwhile: nothing to do. */
+  /** Not to be released (a job holds it, it has not ended, it was replaced or deleted). */
   | 'kept'
-  /** Messages of the run are still queued or being committed: tried again shortly. */
-  | 'busy'
-  /** Not ended and not idle for long enough yet: tried again when it will be. */
-  | 'waiting';
+  /** Messages of the run are still queued or being committed (its end, perhaps): tried again shortly. */
+  | 'busy';
 
 /** How soon a release is tried again while the run still has messages on their way to the store. */
-const BUSY_RETRY_MS = 1000;
+export const BUSY_RETRY_MS = 1000;
 
 /**
- * Runs whose job went away, until their memory is released (the rule engine's windows, the
- * point store's tail rows, the open alerts: a megabyte or more a run of many layers). Without
- * this every run a server ever ingested stays in memory until it restarts. `release` decides
- * with the time the run has been without a job; one timer per run, none kept beyond it.
+ * Runs whose job went away, until their memory is released (the rule engine, the point store's
+ * tail rows, the open alerts: a megabyte or more a run of many layers). `release` decides, at
+ * once and again while the run is busy; one timer per run at most, none after close().
  */
 export class IdleRuns {
   private readonly timers = new Map<RunSession, NodeJS.Timeout>();
+  private closed = false;
 
-  constructor(
-    private readonly release: (s: RunSession, idleMs: number) => Promise<Release>,
-    private readonly idleMs: number,
-  ) {}
+  constructor(private readonly release: (s: RunSession) => Release) {}
 
-  /** The run's job went away now (an ended run is released at once, once its messages are stored). */
+  /** The run's job went away: a try once the socket's close has been handled. */
   left(s: RunSession): void {
-    this.schedule(s, 0, Date.now());
+    this.schedule(s, 0);
   }
 
-  private schedule(s: RunSession, delay: number, since: number): void {
+  private schedule(s: RunSession, delay: number): void {
+    if (this.closed) return;
     clearTimeout(this.timers.get(s));
-    const t = setTimeout(() => void this.fire(s, since), delay);
+    const t = setTimeout(() => this.fire(s), delay);
     // A run waiting to be released must not keep the process up.
     t.unref();
     this.timers.set(s, t);
   }
 
-  private async fire(s: RunSession, since: number): Promise<void> {
+  private fire(s: RunSession): void {
     this.timers.delete(s);
-    const idle = Date.now() - since;
-    const out = await this.release(s, idle).catch((): Release => 'busy');
-    if (out === 'busy') this.schedule(s, BUSY_RETRY_MS, since);
-    else if (out === 'waiting') this.schedule(s, Math.max(this.idleMs - idle, 0), since);
+    if (this.release(s) === 'busy') this.schedule(s, BUSY_RETRY_MS);
   }
 
-  /** Runs waiting to be released. */
+  /** Runs waiting for a try. */
   get size(): number {
     return this.timers.size;
   }
 
   close(): void {
+    this.closed = true;
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
   }

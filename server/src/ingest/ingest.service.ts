@@ -17,8 +17,6 @@ export interface IngestDeps extends BatchDeps {
   /** The top verdict of a run changed (inside the transaction). */
   onVerdict?: (ref: RunRef, top: Diagnosis | null) => Promise<void>;
   limits: Config['limits'];
-  /** How long a run whose job went away, and that has not ended, keeps its memory. */
-  idleReleaseMs: number;
 }
 
 /**
@@ -44,7 +42,7 @@ export class IngestService {
   constructor(private readonly d: IngestDeps) {
     this.writer = new MessageWriter(d.records, d.points, d.ledger, d.limits, d.listener, d.onVerdict);
     this.committer = new BatchCommitter(d, this.writer);
-    this.idle = new IdleRuns((s, idleMs) => this.release(s, idleMs), d.idleReleaseMs);
+    this.idle = new IdleRuns((s) => this.release(s));
     const l = d.limits;
     this.limits = {
       maxFrameBytes: l.maxFrameBytes,
@@ -116,7 +114,13 @@ export class IngestService {
     // Static rules judge the configuration at once; their alerts and verdict go out with the welcome.
     const verdict: Pending = { peer, session, msg: { type: 'rejected', seq: session.lastSeq } };
     const changes = session.hello(msg.run);
-    if (changes.length) await this.d.store.transact(() => this.writer.raise(verdict, changes, now));
+    try {
+      if (changes.length) await this.d.store.transact(() => this.writer.raise(verdict, changes, now));
+    } catch (e) {
+      // The connection never learns it holds the run, so it would never let go of it.
+      session.detach(peer);
+      throw e;
+    }
     this.d.listener.runChanged(session.uid);
     for (const a of verdict.alerts ?? []) this.d.listener.alert(a);
     if (verdict.diagnoses) this.d.listener.diagnosis(session.uid, verdict.diagnoses);
@@ -150,29 +154,24 @@ export class IngestService {
     this.idle.left(s);
   }
 
-  /** Runs held in memory (those being written, and those whose job left lately). */
+  /** Runs held in memory: all but those that ended and whose job has gone. */
   heldRuns(): number {
     return this.d.sessions.size;
   }
 
   /**
-   * Drops the memory of a run no job holds, once nothing of it is on its way to the store: at
-   * once when it has ended, else after idleReleaseMs (a job that comes back sooner finds its
-   * rule windows as it left them). A later hello restores it from what is stored, as after a
-   * restart. Nothing is awaited between the checks and the drop.
+   * Drops the memory of an ended run no job holds, once nothing of it is on its way to the
+   * store. Its state is final then: the end resolved its alerts and stored its verdict. A later
+   * hello restores it from the store, as after a restart. A run left without an end stays: a
+   * job that comes back finds its rule windows and open alerts as it left them.
    */
-  private async release(s: RunSession, idleMs: number): Promise<Release> {
-    const free = () => s.owner === null && this.d.sessions.get(s.uid) === s && !this.hellos.has(s.uid);
-    const busy = () => this.queue.some((p) => p.session === s) || this.inFlight.some((p) => p.session === s);
-    if (!free()) return 'kept';
-    if (busy()) return 'busy';
-    if (!s.ended && idleMs < this.d.idleReleaseMs) return 'waiting';
-    // An alert's progress raised by a hello waits for the next batch's flush: written here instead.
-    if (this.d.ledger.dirty(s.ref.id)) {
-      await this.d.store.transact(() => this.d.ledger.flush(new Date().toISOString()));
-      if (!free()) return 'kept';
-      if (busy() || this.d.ledger.dirty(s.ref.id)) return 'busy';
-    }
+  private release(s: RunSession): Release {
+    if (s.owner !== null || this.d.sessions.get(s.uid) !== s || this.hellos.has(s.uid)) return 'kept';
+    // Its end may be among them.
+    if (this.queue.some((p) => p.session === s) || this.inFlight.some((p) => p.session === s)) return 'busy';
+    if (!s.ended) return 'kept';
+    // Alert progress not written yet (never seen after an end, whose batch writes it all) must not be dropped.
+    if (this.d.ledger.dirty(s.ref.id)) return 'kept';
     this.d.sessions.evict(s.uid);
     this.d.ledger.forget(s.ref.id);
     this.d.points.forget(s.ref.id);

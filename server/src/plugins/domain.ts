@@ -85,7 +85,6 @@ export default fp<DomainOptions>(
         setImmediate(() => webhooks.kick());
       },
       limits: config.limits,
-      idleReleaseMs: config.idleReleaseS * 1000,
       log: app.log,
     });
     const rules = new RulesService(projects);

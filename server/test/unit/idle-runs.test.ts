@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { IdleRuns, type Release } from '../../src/ingest/idle-runs.js';
+import { BUSY_RETRY_MS, IdleRuns, type Release } from '../../src/ingest/idle-runs.js';
 import type { RunSession } from '../../src/ingest/run-session.js';
 
 const session = (uid: string) => ({ uid }) as unknown as RunSession;
@@ -8,53 +8,41 @@ describe('IdleRuns', () => {
   beforeEach(() => vi.useFakeTimers());
   afterEach(() => vi.useRealTimers());
 
-  it('tries at once, again every second while busy, then when the idle time is up', async () => {
-    const answers: Release[] = ['busy', 'busy', 'waiting', 'released'];
-    const calls: number[] = [];
-    const idle = new IdleRuns(async (_s, idleMs) => {
-      calls.push(idleMs);
+  it('tries once the close is handled, again while the run is busy, and stops at its answer', async () => {
+    const answers: Release[] = ['busy', 'busy', 'released'];
+    const at: number[] = [];
+    const t0 = Date.now();
+    const idle = new IdleRuns(() => {
+      at.push(Date.now() - t0);
       return answers.shift() ?? 'kept';
-    }, 10_000);
+    });
     idle.left(session('a'));
+    expect(at).toEqual([]);
     await vi.advanceTimersByTimeAsync(0);
-    expect(calls).toEqual([0]);
-    await vi.advanceTimersByTimeAsync(2000);
-    expect(calls).toEqual([0, 1000, 2000]);
-    expect(idle.size).toBe(1);
-    // 'waiting' at 2 s: the next try comes when the 10 s are up, not before.
-    await vi.advanceTimersByTimeAsync(7999);
-    expect(calls).toHaveLength(3);
-    await vi.advanceTimersByTimeAsync(1);
-    expect(calls).toEqual([0, 1000, 2000, 10_000]);
+    expect(at).toEqual([0]);
+    await vi.advanceTimersByTimeAsync(10 * BUSY_RETRY_MS);
+    expect(at).toEqual([0, BUSY_RETRY_MS, 2 * BUSY_RETRY_MS]);
     expect(idle.size).toBe(0);
   });
 
-  it('a failed try counts as busy; leaving again restarts the clock; close stops every timer', async () => {
-    const calls: Array<[string, number]> = [];
-    let fail = true;
-    const idle = new IdleRuns(async (s, idleMs) => {
-      calls.push([s.uid, idleMs]);
-      if (fail) {
-        fail = false;
-        throw new Error('database unreachable');
-      }
-      return 'waiting';
-    }, 5000);
+  it('a kept run is not tried again; leaving again replaces a waiting try; nothing runs after close', async () => {
+    const tries: string[] = [];
+    const idle = new IdleRuns((s) => {
+      tries.push(s.uid);
+      return s.uid === 'busy' ? 'busy' : 'kept';
+    });
     const a = session('a');
     idle.left(a);
-    await vi.advanceTimersByTimeAsync(1000);
-    expect(calls).toEqual([['a', 0], ['a', 1000]]);
-    await vi.advanceTimersByTimeAsync(2000);
     idle.left(a);
+    await vi.advanceTimersByTimeAsync(5 * BUSY_RETRY_MS);
+    expect(tries).toEqual(['a']);
+    idle.left(session('busy'));
     await vi.advanceTimersByTimeAsync(0);
-    expect(calls.at(-1)).toEqual(['a', 0]);
-    idle.left(session('b'));
-    await vi.advanceTimersByTimeAsync(0);
-    expect(idle.size).toBe(2);
+    expect(idle.size).toBe(1);
     idle.close();
     expect(idle.size).toBe(0);
-    const n = calls.length;
+    idle.left(a);
     await vi.advanceTimersByTimeAsync(60_000);
-    expect(calls).toHaveLength(n);
+    expect(tries).toEqual(['a', 'busy']);
   });
 });
