@@ -18,6 +18,14 @@ async function until(what: string, cond: () => boolean, timeoutMs = 5000): Promi
   }
 }
 
+/** A job's socket, welcomed (with these fields in its welcome). */
+async function job(srv: TestServer, run: string, welcome: Record<string, unknown> = {}): Promise<RawSocket> {
+  const s = await RawSocket.open(`${srv.wsUrl}/v1/ingest`);
+  s.send(hello(run));
+  expect(await s.next((m) => m.type === 'welcome')).toMatchObject(welcome);
+  return s;
+}
+
 async function nanAlerts(srv: TestServer, run: string): Promise<Alert[]> {
   return (await getJson<{ alerts: Alert[] }>(`${srv.url}/api/v1/runs/${run}/alerts?limit=100`)).body.alerts.filter((a) => a.rule === 'nan.detected');
 }
@@ -36,9 +44,7 @@ describe('the memory of runs whose job went away', () => {
   it('an ended run is released once its job disconnects, and a later hello resumes it from the store', async () => {
     const srv = await startServer({ engineFactory: noRules });
     servers.push(srv);
-    const s = await RawSocket.open(`${srv.wsUrl}/v1/ingest`);
-    s.send(hello('rel-end'));
-    await s.next((m) => m.type === 'welcome');
+    const s = await job(srv, 'rel-end');
     // Past the first seal: the run has chunks and tail rows in memory.
     await sendSteps(s, 1, 300, (step) => step / 4);
     s.send({ type: 'end', seq: 301, status: 'completed' });
@@ -47,9 +53,7 @@ describe('the memory of runs whose job went away', () => {
     s.close();
     await until('the ended run is released', () => srv.app.ingest.heldRuns() === 0);
 
-    const t = await RawSocket.open(`${srv.wsUrl}/v1/ingest`);
-    t.send(hello('rel-end'));
-    expect(await t.next((m) => m.type === 'welcome')).toMatchObject({ lastSeq: 301, lastStep: 299 });
+    const t = await job(srv, 'rel-end', { lastSeq: 301, lastStep: 299 });
     expect(srv.app.ingest.heldRuns()).toBe(1);
     await sendSteps(t, 302, 340, (step) => step / 4);
     t.close();
@@ -62,9 +66,7 @@ describe('the memory of runs whose job went away', () => {
   it('a run left without an end stays held: its job comes back to its open alert as it left it', async () => {
     const srv = await startServer();
     servers.push(srv);
-    const s = await RawSocket.open(`${srv.wsUrl}/v1/ingest`);
-    s.send(hello('rel-idle'));
-    await s.next((m) => m.type === 'welcome');
+    const s = await job(srv, 'rel-idle');
     await sendSteps(s, 1, 40, (step) => (step >= 30 ? 'NaN' : 1 / (step + 1)));
     const [first] = await nanAlerts(srv, 'rel-idle');
     expect(first).toMatchObject({ status: 'open' });
@@ -73,9 +75,7 @@ describe('the memory of runs whose job went away', () => {
     await new Promise((r) => setTimeout(r, 1500));
     expect(srv.app.ingest.heldRuns()).toBe(1);
 
-    const t = await RawSocket.open(`${srv.wsUrl}/v1/ingest`);
-    t.send(hello('rel-idle'));
-    expect(await t.next((m) => m.type === 'welcome')).toMatchObject({ lastSeq: 40, lastStep: 39 });
+    const t = await job(srv, 'rel-idle', { lastSeq: 40, lastStep: 39 });
     await sendSteps(t, 41, 60, () => 'NaN');
     t.send({ type: 'end', seq: 61, status: 'failed' });
     await t.ack(61);
@@ -89,9 +89,7 @@ describe('the memory of runs whose job went away', () => {
   it('a run released after its end and resumed is judged afresh: a new alert opens and its end resolves it', async () => {
     const srv = await startServer();
     servers.push(srv);
-    const s = await RawSocket.open(`${srv.wsUrl}/v1/ingest`);
-    s.send(hello('rel-again'));
-    await s.next((m) => m.type === 'welcome');
+    const s = await job(srv, 'rel-again');
     await sendSteps(s, 1, 20, (step) => (step >= 10 ? 'NaN' : 1));
     s.send({ type: 'end', seq: 21, status: 'failed' });
     await s.ack(21);
@@ -99,9 +97,7 @@ describe('the memory of runs whose job went away', () => {
     await until('the ended run is released', () => srv.app.ingest.heldRuns() === 0);
     expect((await nanAlerts(srv, 'rel-again')).map((a) => a.status)).toEqual(['resolved']);
 
-    const t = await RawSocket.open(`${srv.wsUrl}/v1/ingest`);
-    t.send(hello('rel-again'));
-    await t.next((m) => m.type === 'welcome');
+    const t = await job(srv, 'rel-again');
     await sendSteps(t, 22, 40, (step) => (step >= 30 ? 'NaN' : 1));
     const reopened = await nanAlerts(srv, 'rel-again');
     expect(reopened.map((a) => a.status).sort()).toEqual(['open', 'resolved']);
@@ -116,9 +112,7 @@ describe('the memory of runs whose job went away', () => {
   it('a job that ends and closes at once, its messages still queued, loses nothing and is released once they are stored', async () => {
     const srv = await startServer({ engineFactory: noRules });
     servers.push(srv);
-    const s = await RawSocket.open(`${srv.wsUrl}/v1/ingest`);
-    s.send(hello('rel-burst'));
-    await s.next((m) => m.type === 'welcome');
+    const s = await job(srv, 'rel-burst');
     // Far more than one batch: at the close most of them still wait in the queue.
     for (let seq = 1; seq <= 400; seq++) s.send({ type: 'steps', seq, items: [{ step: seq - 1, scalars: { loss: seq } }] });
     s.send({ type: 'end', seq: 401, status: 'completed' });
@@ -131,17 +125,13 @@ describe('the memory of runs whose job went away', () => {
   it('a job that comes back finds its run still held', async () => {
     const srv = await startServer({ engineFactory: noRules });
     servers.push(srv);
-    const s = await RawSocket.open(`${srv.wsUrl}/v1/ingest`);
-    s.send(hello('rel-back'));
-    await s.next((m) => m.type === 'welcome');
+    const s = await job(srv, 'rel-back');
     await sendSteps(s, 1, 10, (step) => step);
     s.close();
     await until('the job is gone', () => srv.app.ingest.connectedRuns().size === 0);
     await new Promise((r) => setTimeout(r, 200));
     expect(srv.app.ingest.heldRuns()).toBe(1);
-    const t = await RawSocket.open(`${srv.wsUrl}/v1/ingest`);
-    t.send(hello('rel-back'));
-    expect(await t.next((m) => m.type === 'welcome')).toMatchObject({ lastSeq: 10, lastStep: 9 });
+    const t = await job(srv, 'rel-back', { lastSeq: 10, lastStep: 9 });
     await sendSteps(t, 11, 12, (step) => step);
     t.close();
     expect((await lossPoints(srv, 'rel-back')).length).toBe(12);
