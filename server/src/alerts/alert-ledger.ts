@@ -60,11 +60,7 @@ export class AlertLedger {
       if (c.action === 'resolve') {
         if (!cur) continue;
         open.delete(k);
-        await this.writeProgress(cur, now);
-        const row = await this.repo.update(cur.row.id, {
-          status: 'resolved', resolvedAt: now, updatedAt: now, lastStep: Math.max(cur.row.lastStep, c.lastStep ?? c.step),
-          ...(c.reason !== undefined ? { resolvedReason: c.reason } : {}),
-        });
+        const row = await this.resolve(cur, c.lastStep ?? c.step, c.reason, now);
         if (row) announce.push(toAlert(row, run.uid, run.project));
         continue;
       }
@@ -118,6 +114,30 @@ export class AlertLedger {
     const row = await this.repo.update(id, { ...marks, updatedAt: now });
     for (const a of this.open.get(runId)?.values() ?? []) if (a.row.id === id && row) a.row = row;
     return row;
+  }
+
+  private async resolve(a: OpenAlert, lastStep: number, reason: string | undefined, now: string): Promise<AlertRow | undefined> {
+    await this.writeProgress(a, now);
+    return this.repo.update(a.row.id, {
+      status: 'resolved', resolvedAt: now, updatedAt: now, lastStep: Math.max(a.row.lastStep, lastStep),
+      ...(reason !== undefined ? { resolvedReason: reason } : {}),
+    });
+  }
+
+  /**
+   * Resolves every alert of the run still open, with `reason`: after its end, those the engine
+   * could not resolve itself because it was restored (a restart) after they opened.
+   */
+  async resolveOpen(run: RunRef, reason: string, now: string): Promise<Alert[]> {
+    const open = await this.openOf(run.id);
+    const announce: Alert[] = [];
+    for (const [k, a] of open) {
+      open.delete(k);
+      const row = await this.resolve(a, a.row.lastStep, reason, now);
+      if (row) announce.push(toAlert(row, run.uid, run.project));
+    }
+    for (const a of announce) await this.announce(run.projectId, a);
+    return announce;
   }
 
   /** Whether the run has progress not written yet (a flush inside a transaction writes it). */

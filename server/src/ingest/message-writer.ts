@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import type { PointStore } from '../points/point-store.js';
 import type { AlertChange, ModelView } from '../rules/types.js';
 import type { RunRecords } from '../runs/run-records.js';
+import { ENDED_WITH_RUN } from '../rules/engine.js';
 import { decodeEval, decodeStep } from './decode.js';
 import { decodePackedStep, type PackedStepsMsg } from './packed-step.js';
 import { Rejection, type IngestListener, type Pending } from './pending.js';
@@ -33,14 +34,16 @@ export class MessageWriter {
       if (a.status === 'open' && p.session.stopsOn(a.rule)) p.stop = `${a.rule}: ${a.advice}`;
     }
     // The verdict changes only with alert changes: read it then, store it when it differs.
-    const diagnoses = p.session.engine.diagnoses().map((d) => ({ ...d, runId: p.session.uid }));
+    await this.storeVerdict(p, p.session.engine.diagnoses().map((d) => ({ ...d, runId: p.session.uid })));
+  }
+
+  private async storeVerdict(p: Pending, diagnoses: Diagnosis[]): Promise<void> {
     const json = p.session.changedDiagnoses(JSON.stringify(diagnoses));
-    if (json !== null) {
-      await this.records.setDiagnoses(p.session.ref.id, json);
-      p.diagnoses = diagnoses;
-      const top = topVerdict(diagnoses);
-      if (p.session.changedTop(top)) await this.onVerdict(p.session.ref, top);
-    }
+    if (json === null) return;
+    await this.records.setDiagnoses(p.session.ref.id, json);
+    p.diagnoses = diagnoses;
+    const top = topVerdict(diagnoses);
+    if (p.session.changedTop(top)) await this.onVerdict(p.session.ref, top);
   }
 
   apply(p: Pending, now: string): Promise<void> {
@@ -170,6 +173,15 @@ export class MessageWriter {
     p.session.setEnded(true);
     // Open alerts close "ended with the run" (still queryable), and the verdict with them.
     await this.raise(p, p.session.engine.onEnd(msg.status), now);
+    // So do those opened before a restart, which the engine restored since never saw.
+    const rest = await this.ledger.resolveOpen(p.session.ref, ENDED_WITH_RUN, now);
+    if (rest.length === 0) return;
+    (p.alerts ??= []).push(...rest);
+    // Their verdict, stored before the restart, closes with them.
+    const stored = p.session.storedDiagnoses;
+    if (stored === null) return;
+    const closed = (JSON.parse(stored) as Diagnosis[]).map((d) => ({ ...d, active: false, symptoms: d.symptoms.map((sym) => ({ ...sym, open: false })) }));
+    await this.storeVerdict(p, closed);
   }
 }
 

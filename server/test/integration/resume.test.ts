@@ -68,6 +68,39 @@ describe('resume, restart and rewind', () => {
     removeDir(dir);
   });
 
+  it('an end after a restart resolves the alerts opened before it, and closes their verdict', async () => {
+    const dir = tempDir();
+    const a = await startServer({ dataDir: dir });
+    const s = await RawSocket.open(`${a.wsUrl}/v1/ingest`);
+    s.send(hello('restart-end'));
+    await s.next((m) => m.type === 'welcome');
+    for (let i = 1; i <= 40; i++) s.send({ type: 'steps', seq: i, items: [{ step: i, scalars: { loss: i > 30 ? 'NaN' : 1 / i } }] });
+    await s.ack(40);
+    s.close();
+    await a.close();
+
+    const b = await startServer({ dataDir: dir });
+    servers.push(b);
+    const openAlerts = async () => (await getJson<{ alerts: Alert[] }>(`${b.url}/api/v1/runs/restart-end/alerts?status=open`)).body.alerts;
+    expect((await openAlerts()).map((x) => x.rule)).toContain('nan.detected');
+    const verdict = async () => (await getJson<{ diagnoses: Array<{ active: boolean; symptoms: Array<{ open: boolean }> }> }>(`${b.url}/api/v1/runs/restart-end/diagnosis`)).body.diagnoses;
+    expect((await verdict()).some((d) => d.active)).toBe(true);
+    const t = await RawSocket.open(`${b.wsUrl}/v1/ingest`);
+    t.send(hello('restart-end'));
+    await t.next((m) => m.type === 'welcome');
+    t.send({ type: 'steps', seq: 41, items: [{ step: 41, scalars: { loss: 0.5 } }] });
+    t.send({ type: 'end', seq: 42, status: 'failed' });
+    await t.ack(42);
+    t.close();
+    expect(await openAlerts()).toEqual([]);
+    const nan = (await getJson<{ alerts: Alert[] }>(`${b.url}/api/v1/runs/restart-end/alerts`)).body.alerts.find((x) => x.rule === 'nan.detected');
+    expect(nan).toMatchObject({ status: 'resolved', resolvedReason: 'ended with the run' });
+    const closed = await verdict();
+    expect(closed.length).toBeGreaterThan(0);
+    expect(closed.every((d) => !d.active && d.symptoms.every((sym) => !sym.open))).toBe(true);
+    removeDir(dir);
+  });
+
   it('a hello after the end keeps the run ended until something new comes, across a restart too', async () => {
     const dir = tempDir();
     const status = async (srv: TestServer) => (await getJson<RunDetail>(`${srv.url}/api/v1/runs/end-1`)).body.status;
