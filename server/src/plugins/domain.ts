@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin';
+import { alertHistory } from '../alerts/alert-history.js';
 import { AlertLedger } from '../alerts/alert-ledger.js';
 import { AlertsService } from '../alerts/alerts.service.js';
 import { IngestService } from '../ingest/ingest.service.js';
@@ -59,7 +60,7 @@ export default fp<DomainOptions>(
     const records = new RunRecords(repos.runs, projects);
     const engineFactory: EngineFactory =
       opts.engineFactory ?? ((settings) => createRunEngine({ settings, onError: (rule, err) => app.log.error({ err, rule }, 'rule failed; disabled for this run') }));
-    const sessions = new RunSessions(records, projects, engineFactory, { serverId: config.serverId, shared: backend.shared });
+    const sessions = new RunSessions(records, projects, engineFactory, { serverId: config.serverId, shared: backend.shared, history: (uid) => alertHistory(repos.alerts, uid) });
     const runs = new RunsService({ repo: repos.runs, points: store, alerts, projects, transact, staleAfterS: config.staleAfterS, connected: () => sessions.connected() });
     const live = new LiveHub((uid) => runs.live(uid), config.limits.liveMaxBufferedBytes);
     const points = new PointsService(store, runs);

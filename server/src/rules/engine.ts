@@ -163,6 +163,10 @@ class Engine implements DiagnosingRunEngine, SlotHost {
     return o;
   }
 
+  recall(history: readonly AlertChange[]): void {
+    for (const c of history) this.diagnoser.observe(c);
+  }
+
   diagnoses(): Diagnosis[] {
     return this.diagnoser.diagnoses(this.ctx.facts(this.ended));
   }

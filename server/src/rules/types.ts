@@ -125,6 +125,12 @@ export interface DiagnosingRunEngine extends RunEngine {
    */
   onReopen(model?: ModelView): AlertChange[];
   /**
+   * Alerts stored before this engine was made (a restart, a release), oldest first, as the
+   * changes that made them: told to the diagnosis only, so its verdict keeps the whole run. No
+   * rule takes them for its own, and nothing is returned.
+   */
+  recall(history: readonly AlertChange[]): void;
+  /**
    * The run's ranked verdict (docs/diagnosis.md), computed from the alerts so far. It changes
    * only on calls that returned at least one AlertChange, so ingest re-reads it only then.
    */

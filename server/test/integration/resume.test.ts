@@ -101,6 +101,39 @@ describe('resume, restart and rewind', () => {
     removeDir(dir);
   });
 
+  it('a verdict made after a restart still counts the alerts from before it', async () => {
+    const dir = tempDir();
+    const a = await startServer({ dataDir: dir });
+    const send = async (s: RawSocket, from: number, to: number, loss: (step: number) => number | string) => {
+      for (let i = from; i <= to; i++) s.send({ type: 'steps', seq: i, items: [{ step: i, scalars: { loss: loss(i) } }] });
+      await s.ack(to);
+    };
+    const s = await RawSocket.open(`${a.wsUrl}/v1/ingest`);
+    s.send(hello('restart-verdict'));
+    await s.next((m) => m.type === 'welcome');
+    await send(s, 1, 40, (i) => (i > 30 ? 'NaN' : 1 / i));
+    s.close();
+    await a.close();
+
+    const b = await startServer({ dataDir: dir });
+    servers.push(b);
+    type Verdict = Array<{ firstStep: number; symptoms: Array<{ rule: string; firstStep: number; open: boolean }> }>;
+    const verdict = async () => (await getJson<{ diagnoses: Verdict }>(`${b.url}/api/v1/runs/restart-verdict/diagnosis`)).body.diagnoses;
+    const nanSymptom = (v: Verdict) => v.flatMap((d) => d.symptoms).find((x) => x.rule === 'nan.detected');
+    expect(nanSymptom(await verdict())).toMatchObject({ firstStep: 31, open: true });
+    const t = await RawSocket.open(`${b.wsUrl}/v1/ingest`);
+    t.send(hello('restart-verdict'));
+    await t.next((m) => m.type === 'welcome');
+    // The restored engine sees NaN anew and opens its own episode: the verdict it then stores
+    // must still say the symptom began at step 31, before the restart.
+    await send(t, 41, 60, () => 'NaN');
+    t.close();
+    expect(nanSymptom(await verdict())).toMatchObject({ firstStep: 31, open: true });
+    const nan = (await getJson<{ alerts: Alert[] }>(`${b.url}/api/v1/runs/restart-verdict/alerts`)).body.alerts.filter((x) => x.rule === 'nan.detected');
+    expect(nan).toHaveLength(1);
+    removeDir(dir);
+  });
+
   it('a hello after the end keeps the run ended until something new comes, across a restart too', async () => {
     const dir = tempDir();
     const status = async (srv: TestServer) => (await getJson<RunDetail>(`${srv.url}/api/v1/runs/end-1`)).body.status;

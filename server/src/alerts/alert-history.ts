@@ -1,0 +1,25 @@
+import { decodeTree } from '@gradwatch/shared';
+import type { AlertChange } from '../rules/types.js';
+import type { Severity } from '@gradwatch/shared';
+import type { AlertRow, AlertsRepo } from './alerts.repo.js';
+
+/** More alerts than a run's rules and layers make in practice; a verdict needs no more. */
+const MAX_HISTORY = 10_000;
+
+/** A stored alert as the changes that made it: its open, and its resolve when it resolved. */
+export function changesOf(row: AlertRow): AlertChange[] {
+  const layers = row.layers ? (JSON.parse(row.layers) as string[]) : undefined;
+  const opened: AlertChange = {
+    action: 'open', rule: row.rule, section: row.section, severity: row.severity as Severity, step: row.firstStep, firstStep: row.firstStep,
+    lastStep: row.lastStep, evidence: decodeTree(JSON.parse(row.evidence)) as Record<string, unknown>, advice: row.advice,
+    ...(row.layer !== null ? { layer: row.layer } : {}), ...(layers ? { layers } : {}),
+  };
+  if (row.status !== 'resolved') return [opened];
+  return [opened, { ...opened, action: 'resolve', step: row.lastStep, ...(row.resolvedReason ? { reason: row.resolvedReason } : {}) }];
+}
+
+/** A run's stored alerts, oldest first, as changes (RunEngine.recall). */
+export async function alertHistory(repo: Pick<AlertsRepo, 'list'>, runUid: string): Promise<AlertChange[]> {
+  const rows = await repo.list({ runUid, limit: MAX_HISTORY });
+  return rows.sort((a, b) => a.id - b.id).flatMap(changesOf);
+}

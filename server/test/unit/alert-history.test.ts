@@ -1,0 +1,25 @@
+import { describe, expect, it } from 'vitest';
+import { changesOf } from '../../src/alerts/alert-history.js';
+import type { AlertRow } from '../../src/alerts/alerts.repo.js';
+
+const row = (over: Partial<AlertRow>): AlertRow => ({
+  id: 1, runId: 1, projectId: 1, rule: 'grad.exploding', section: 'gradients', severity: 'critical', status: 'open',
+  layer: 'fc1', layers: '["fc1","fc2"]', firstStep: 10, lastStep: 25, evidence: '{"norm":"Infinity","ratio":3.5}', advice: 'clip',
+  acknowledged: false, muted: false, createdAt: 't', updatedAt: 't', resolvedAt: null, resolvedReason: null, ...over,
+} as AlertRow);
+
+describe('changesOf', () => {
+  it('an open alert is its open, evidence with its numbers back', () => {
+    expect(changesOf(row({}))).toEqual([{
+      action: 'open', rule: 'grad.exploding', section: 'gradients', severity: 'critical', step: 10, firstStep: 10, lastStep: 25,
+      evidence: { norm: Infinity, ratio: 3.5 }, advice: 'clip', layer: 'fc1', layers: ['fc1', 'fc2'],
+    }]);
+  });
+
+  it('a resolved one is its open then its resolve, with the reason; a run-level one has no layer', () => {
+    const [open, resolve] = changesOf(row({ status: 'resolved', resolvedReason: 'ended with the run', layer: null, layers: null }));
+    expect(open).not.toHaveProperty('layer');
+    expect(open).not.toHaveProperty('layers');
+    expect(resolve).toMatchObject({ action: 'resolve', step: 25, lastStep: 25, reason: 'ended with the run' });
+  });
+});
