@@ -15,6 +15,8 @@ export interface Config {
   serverId: string;
   adminToken: string | null;
   staleAfterS: number;
+  /** A run whose job went away, and that has not ended, is dropped from memory after this. */
+  idleReleaseS: number;
   synchronous: 'FULL' | 'NORMAL';
   logLevel: string;
   /** Runs inactive for longer are deleted (hourly and at start); null: kept forever. */
@@ -102,6 +104,7 @@ export function loadConfig(env: Env = process.env, cwd = process.env.INIT_CWD ??
     serverId: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
     adminToken,
     staleAfterS: int(env, 'GRADWATCH_STALE_AFTER_S', 300, 1, 86400 * 365),
+    idleReleaseS: int(env, 'GRADWATCH_IDLE_RELEASE_S', 3600, 1, 86400 * 365),
     synchronous: sync,
     logLevel,
     retentionDays: env.GRADWATCH_RETENTION_DAYS ? int(env, 'GRADWATCH_RETENTION_DAYS', 0, 1, 36_500) : null,

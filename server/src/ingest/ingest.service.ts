@@ -17,6 +17,8 @@ export interface IngestDeps extends BatchDeps {
   /** The top verdict of a run changed (inside the transaction). */
   onVerdict?: (ref: RunRef, top: Diagnosis | null) => Promise<void>;
   limits: Config['limits'];
+  /** How long a run whose job went away, and that has not ended, keeps its memory. */
+  idleReleaseMs: number;
 }
 
 /**
@@ -42,7 +44,7 @@ export class IngestService {
   constructor(private readonly d: IngestDeps) {
     this.writer = new MessageWriter(d.records, d.points, d.ledger, d.limits, d.listener, d.onVerdict);
     this.committer = new BatchCommitter(d, this.writer);
-    this.idle = new IdleRuns((s) => this.release(s));
+    this.idle = new IdleRuns((s, idleMs) => this.release(s, idleMs), d.idleReleaseMs);
     const l = d.limits;
     this.limits = {
       maxFrameBytes: l.maxFrameBytes,
@@ -84,9 +86,10 @@ export class IngestService {
       const n = (this.hellos.get(uid) ?? 1) - 1;
       if (n > 0) this.hellos.set(uid, n);
       else this.hellos.delete(uid);
-      // A hello that failed after its run was loaded leaves it without a job.
+      // A hello that failed after its run was loaded leaves it without a job (the clock of a run
+      // already waiting goes on: failed hellos do not keep it in memory).
       const s = this.d.sessions.get(uid);
-      if (s && s.owner === null) this.idle.left(s);
+      if (s && s.owner === null && !this.idle.has(s)) this.idle.left(s);
     }
   }
 
@@ -154,23 +157,24 @@ export class IngestService {
     this.idle.left(s);
   }
 
-  /** Runs held in memory: all but those that ended and whose job has gone. */
+  /** Runs held in memory: those being written, and those whose job left lately. */
   heldRuns(): number {
     return this.d.sessions.size;
   }
 
   /**
-   * Drops the memory of an ended run no job holds, once nothing of it is on its way to the
-   * store. Its state is final then: the end resolved its alerts and stored its verdict. A later
-   * hello restores it from the store, as after a restart. A run left without an end stays: a
-   * job that comes back finds its rule windows and open alerts as it left them.
+   * Drops the memory of a run no job holds, once nothing of it is on its way to the store: at
+   * once when it has ended (its state is final: the end resolved its alerts and stored its
+   * verdict), else after idleReleaseMs, so a job that comes back sooner finds its rule windows
+   * and open alerts as it left them. A later hello restores it from the store, as after a
+   * restart: its verdict recalls the alerts so far, and its end resolves what is still open.
    */
-  private release(s: RunSession): Release {
+  private release(s: RunSession, idleMs: number): Release {
     if (s.owner !== null || this.d.sessions.get(s.uid) !== s || this.hellos.has(s.uid)) return 'kept';
     // Its end may be among them.
     if (this.queue.some((p) => p.session === s) || this.inFlight.some((p) => p.session === s)) return 'busy';
-    if (!s.ended) return 'kept';
-    // Alert progress not written yet (never seen after an end, whose batch writes it all) must not be dropped.
+    if (!s.ended && idleMs < this.d.idleReleaseMs) return 'waiting';
+    // Alert progress not written yet (a hello's, until the next batch) must not be dropped.
     if (this.d.ledger.dirty(s.ref.id)) return 'kept';
     this.d.sessions.evict(s.uid);
     this.d.ledger.forget(s.ref.id);

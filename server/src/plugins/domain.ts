@@ -86,6 +86,7 @@ export default fp<DomainOptions>(
         setImmediate(() => webhooks.kick());
       },
       limits: config.limits,
+      idleReleaseMs: config.idleReleaseS * 1000,
       log: app.log,
     });
     const rules = new RulesService(projects);

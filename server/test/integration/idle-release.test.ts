@@ -63,7 +63,7 @@ describe('the memory of runs whose job went away', () => {
     expect(pts).toEqual(steps.map((step) => [step, step / 4]));
   });
 
-  it('a run left without an end stays held: its job comes back to its open alert as it left it', async () => {
+  it('a run left without an end stays held for the idle time: its job comes back to its open alert as it left it', async () => {
     const srv = await startServer();
     servers.push(srv);
     const s = await job(srv, 'rel-idle');
@@ -84,6 +84,34 @@ describe('the memory of runs whose job went away', () => {
     expect(after).toHaveLength(1);
     expect(after[0]).toMatchObject({ id: first?.id, status: 'resolved' });
     await until('the ended run is released', () => srv.app.ingest.heldRuns() === 0);
+  });
+
+  it('a run left without an end is released after GRADWATCH_IDLE_RELEASE_S; resumed, its alert stays one, its verdict keeps its start, its end closes both', async () => {
+    const srv = await startServer({ env: { GRADWATCH_IDLE_RELEASE_S: '1' } });
+    servers.push(srv);
+    const s = await job(srv, 'rel-timeout');
+    await sendSteps(s, 1, 40, (step) => (step >= 30 ? 'NaN' : 1 / (step + 1)));
+    const [first] = await nanAlerts(srv, 'rel-timeout');
+    s.close();
+    await until('the job is gone', () => srv.app.ingest.connectedRuns().size === 0);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(srv.app.ingest.heldRuns()).toBe(1);
+    await until('the idle run is released', () => srv.app.ingest.heldRuns() === 0, 5000);
+
+    const t = await job(srv, 'rel-timeout', { lastSeq: 40, lastStep: 39 });
+    await sendSteps(t, 41, 60, () => 'NaN');
+    const again = await nanAlerts(srv, 'rel-timeout');
+    expect(again).toHaveLength(1);
+    expect(again[0]).toMatchObject({ id: first?.id, status: 'open' });
+    type Verdict = Array<{ active: boolean; symptoms: Array<{ rule: string; firstStep: number; open: boolean }> }>;
+    const verdict = async () => (await getJson<{ diagnoses: Verdict }>(`${srv.url}/api/v1/runs/rel-timeout/diagnosis`)).body.diagnoses;
+    expect((await verdict()).flatMap((d) => d.symptoms).find((x) => x.rule === 'nan.detected')).toMatchObject({ firstStep: 30, open: true });
+    t.send({ type: 'end', seq: 61, status: 'failed' });
+    await t.ack(61);
+    t.close();
+    expect((await nanAlerts(srv, 'rel-timeout')).map((a) => a.status)).toEqual(['resolved']);
+    expect((await verdict()).every((d) => !d.active && d.symptoms.every((x) => !x.open))).toBe(true);
+    expect((await lossPoints(srv, 'rel-timeout')).length).toBe(60);
   });
 
   it('a run released after its end and resumed is judged afresh: a new alert opens and its end resolves it', async () => {
