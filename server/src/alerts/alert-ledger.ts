@@ -1,6 +1,7 @@
 import { toWireJson, type Alert } from '@gradwatch/shared';
 import type { AlertChange } from '../rules/types.js';
 import { toAlert } from './alert-dto.js';
+import { changesOf } from './alert-history.js';
 import type { AlertRow, AlertsRepo } from './alerts.repo.js';
 
 export interface RunRef {
@@ -126,18 +127,27 @@ export class AlertLedger {
 
   /**
    * Resolves every alert of the run still open, with `reason`: after its end, those the engine
-   * could not resolve itself because it was restored (a restart) after they opened.
+   * could not resolve itself because it was restored (a restart, a release) after they opened.
+   * Returns what to announce, and the resolves as changes, for the engine's verdict to hear.
    */
-  async resolveOpen(run: RunRef, reason: string, now: string): Promise<Alert[]> {
+  async resolveOpen(run: RunRef, reason: string, now: string): Promise<{ announced: Alert[]; changes: AlertChange[] }> {
     const open = await this.openOf(run.id);
-    const announce: Alert[] = [];
+    const announced: Alert[] = [];
+    const changes: AlertChange[] = [];
     for (const [k, a] of open) {
       open.delete(k);
       const row = await this.resolve(a, a.row.lastStep, reason, now);
-      if (row) announce.push(toAlert(row, run.uid, run.project));
+      if (!row) continue;
+      announced.push(toAlert(row, run.uid, run.project));
+      changes.push(...changesOf(row).filter((c) => c.action === 'resolve'));
     }
-    for (const a of announce) await this.announce(run.projectId, a);
-    return announce;
+    for (const a of announced) await this.announce(run.projectId, a);
+    return { announced, changes };
+  }
+
+  /** Writes one run's collapsed progress (a hello's, which no batch of its follows yet); inside a transaction. */
+  async flushRun(runId: number, now: string): Promise<void> {
+    for (const a of this.open.get(runId)?.values() ?? []) await this.writeProgress(a, now);
   }
 
   /** Whether the run has progress not written yet (a flush inside a transaction writes it). */

@@ -130,6 +130,8 @@ export class BatchCommitter {
     // accepted seqs are forgotten, so the re-sends are stored.
     for (const s of new Set(batch.map((p) => p.session))) {
       this.d.points.forget(s.ref.id);
+      // The verdict the batch would have stored is not stored: write the next one whatever it is.
+      s.forgetDiagnoses();
       // Another server holds the run now: this server lets go of it and of its connection.
       if (s.ref.id === lost) this.lostLease(s);
       else await this.refreshAfterFailure(s);

@@ -21,7 +21,8 @@ export const BUSY_RETRY_MS = 1000;
  * time is up; one timer per run at most, none after close().
  */
 export class IdleRuns {
-  private readonly timers = new Map<RunSession, NodeJS.Timeout>();
+  /** By run uid: a session replaced meanwhile (a new hello restores a new one) is not held here. */
+  private readonly timers = new Map<string, NodeJS.Timeout>();
   private closed = false;
 
   constructor(
@@ -31,30 +32,32 @@ export class IdleRuns {
 
   /** The run's job went away now: a first try once the socket's close has been handled. */
   left(s: RunSession): void {
-    this.schedule(s, 0, Date.now());
+    this.schedule(new WeakRef(s), s.uid, 0, Date.now());
   }
 
-  private schedule(s: RunSession, delay: number, since: number): void {
+  private schedule(ref: WeakRef<RunSession>, uid: string, delay: number, since: number): void {
     if (this.closed) return;
-    clearTimeout(this.timers.get(s));
-    const t = setTimeout(() => this.fire(s, since), delay);
+    clearTimeout(this.timers.get(uid));
+    const t = setTimeout(() => this.fire(ref, uid, since), delay);
     // A run waiting to be released must not keep the process up.
     t.unref();
-    this.timers.set(s, t);
+    this.timers.set(uid, t);
   }
 
-  private fire(s: RunSession, since: number): void {
-    this.timers.delete(s);
+  private fire(ref: WeakRef<RunSession>, uid: string, since: number): void {
+    this.timers.delete(uid);
+    const s = ref.deref();
+    if (!s) return;
     const idle = Date.now() - since;
     const out = this.release(s, idle);
-    if (out === 'busy') this.schedule(s, BUSY_RETRY_MS, since);
+    if (out === 'busy') this.schedule(ref, uid, BUSY_RETRY_MS, since);
     // (A run still waiting past its time is tried again as a busy one: never a tight loop.)
-    else if (out === 'waiting') this.schedule(s, this.idleMs > idle ? this.idleMs - idle : BUSY_RETRY_MS, since);
+    else if (out === 'waiting') this.schedule(ref, uid, this.idleMs > idle ? this.idleMs - idle : BUSY_RETRY_MS, since);
   }
 
   /** Whether the run's clock runs already. */
   has(s: RunSession): boolean {
-    return this.timers.has(s);
+    return this.timers.has(s.uid);
   }
 
   /** Runs waiting for a try. */

@@ -109,6 +109,7 @@ export class IngestService {
     const session = await this.d.sessions.claim(msg.run.id, (old) => this.replaced(old, peer));
     if (!session) throw new Error(`run ${msg.run.id} missing after hello`);
     if (msg.rewindTo !== undefined) await this.rewind(session, msg.rewindTo, now);
+    const heldBefore = session.owner === peer;
     const prev = session.attach(peer);
     if (prev) {
       prev.send({ type: 'error', code: 'replaced', message: 'another connection took over this run' });
@@ -118,10 +119,18 @@ export class IngestService {
     const verdict: Pending = { peer, session, msg: { type: 'rejected', seq: session.lastSeq } };
     const changes = session.hello(msg.run);
     try {
-      if (changes.length) await this.d.store.transact(() => this.writer.raise(verdict, changes, now));
+      if (changes.length) {
+        await this.d.store.transact(async () => {
+          await this.writer.raise(verdict, changes, now);
+          // Nothing else may come to write it: a job can die right after its hello.
+          await this.d.ledger.flushRun(session.ref.id, now);
+        });
+      }
     } catch (e) {
-      // The connection never learns it holds the run, so it would never let go of it.
-      session.detach(peer);
+      // A new connection never learns it holds the run, so it would never let go of it (one
+      // saying hello again keeps what it held).
+      if (!heldBefore) session.detach(peer);
+      this.d.ledger.forget(session.ref.id);
       throw e;
     }
     this.d.listener.runChanged(session.uid);
@@ -174,8 +183,8 @@ export class IngestService {
     // Its end may be among them.
     if (this.queue.some((p) => p.session === s) || this.inFlight.some((p) => p.session === s)) return 'busy';
     if (!s.ended && idleMs < this.d.idleReleaseMs) return 'waiting';
-    // Alert progress not written yet (a hello's, until the next batch) must not be dropped.
-    if (this.d.ledger.dirty(s.ref.id)) return 'kept';
+    // Alert progress not written yet must not be dropped (a hello writes its own, a batch its).
+    if (this.d.ledger.dirty(s.ref.id)) return 'busy';
     this.d.sessions.evict(s.uid);
     this.d.ledger.forget(s.ref.id);
     this.d.points.forget(s.ref.id);

@@ -175,13 +175,11 @@ export class MessageWriter {
     await this.raise(p, p.session.engine.onEnd(msg.status), now);
     // So do those opened before a restart, which the engine restored since never saw.
     const rest = await this.ledger.resolveOpen(p.session.ref, ENDED_WITH_RUN, now);
-    if (rest.length === 0) return;
-    (p.alerts ??= []).push(...rest);
-    // Their verdict, stored before the restart, closes with them.
-    const stored = p.session.storedDiagnoses;
-    if (stored === null) return;
-    const closed = (JSON.parse(stored) as Diagnosis[]).map((d) => ({ ...d, active: false, symptoms: d.symptoms.map((sym) => ({ ...sym, open: false })) }));
-    await this.storeVerdict(p, closed);
+    if (rest.announced.length === 0) return;
+    (p.alerts ??= []).push(...rest.announced);
+    // The verdict, which recalled them open, hears them close.
+    p.session.engine.recall(rest.changes);
+    await this.storeVerdict(p, p.session.engine.diagnoses().map((d) => ({ ...d, runId: p.session.uid })));
   }
 }
 

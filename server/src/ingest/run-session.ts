@@ -183,11 +183,6 @@ export class RunSession {
     if (this.modelValue) engine.onModel(this.modelValue);
   }
 
-  /** The verdict last stored, as JSON (null when not known for sure: after a rollback). */
-  get storedDiagnoses(): string | null {
-    return this.diagnosesJson;
-  }
-
   /** The verdict as JSON when it differs from the one last stored (and remembers it), else null. */
   changedDiagnoses(json: string): string | null {
     if (json === this.diagnosesJson) return null;

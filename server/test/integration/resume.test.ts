@@ -88,9 +88,12 @@ describe('resume, restart and rewind', () => {
     const t = await RawSocket.open(`${b.wsUrl}/v1/ingest`);
     t.send(hello('restart-end'));
     await t.next((m) => m.type === 'welcome');
-    t.send({ type: 'steps', seq: 41, items: [{ step: 41, scalars: { loss: 0.5 } }] });
-    t.send({ type: 'end', seq: 42, status: 'failed' });
-    await t.ack(42);
+    // A message refused on the way (a step sent again) forgets the verdict the session knew: the end must close it all the same.
+    t.send({ type: 'steps', seq: 41, items: [{ step: 40, scalars: { loss: 0.5 } }] });
+    await t.error(41);
+    t.send({ type: 'steps', seq: 42, items: [{ step: 41, scalars: { loss: 0.5 } }] });
+    t.send({ type: 'end', seq: 43, status: 'failed' });
+    await t.ack(43);
     t.close();
     expect(await openAlerts()).toEqual([]);
     const nan = (await getJson<{ alerts: Alert[] }>(`${b.url}/api/v1/runs/restart-end/alerts`)).body.alerts.find((x) => x.rule === 'nan.detected');
