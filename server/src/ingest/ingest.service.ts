@@ -130,7 +130,9 @@ export class IngestService {
       // A new connection never learns it holds the run, so it would never let go of it (one
       // saying hello again keeps what it held).
       if (!heldBefore) session.detach(peer);
+      // Rolled back: the alerts and the verdict are read or written afresh next time.
       this.d.ledger.forget(session.ref.id);
+      session.forgetDiagnoses();
       throw e;
     }
     this.d.listener.runChanged(session.uid);
