@@ -204,4 +204,7 @@ export function syntheticStep(step: number, layers: number): StepItem {
   return { step, time: 1_700_000_000 + step * 0.1, epoch: Math.floor(step / 1000), scalars: { loss: 2 / (1 + step * 0.001), lr: 1e-3 }, layers: ls };
 }
 
-export const noRules: EngineFactory = () => ({ onHello: () => [], onModel: () => [], onStep: () => [], onEval: () => [], onEnd: () => [], onEnded: () => [], onReopen: () => [], recall: () => undefined, diagnoses: () => [] });
+export const noRules: EngineFactory = () => ({
+  onHello: () => [], onModel: () => [], onStep: () => [], onEval: () => [], onEnd: () => [], onEnded: () => [], onReopen: () => [],
+  recall: () => undefined, restoreOpen: () => undefined, openAlerts: () => [], succeed: () => undefined, diagnoses: () => [],
+});

@@ -18,8 +18,22 @@ export function changesOf(row: AlertRow): AlertChange[] {
   return [opened, { ...opened, action: 'resolve', step: row.lastStep, ...(row.resolvedReason ? { reason: row.resolvedReason } : {}) }];
 }
 
-/** A run's stored alerts, oldest first, as changes (RunEngine.recall). */
-export async function alertHistory(repo: Pick<AlertsRepo, 'list'>, runUid: string): Promise<AlertChange[]> {
-  const rows = await repo.list({ runUid, limit: MAX_HISTORY });
-  return rows.sort((a, b) => a.id - b.id).flatMap(changesOf);
+export interface AlertHistory {
+  /** Every stored alert, oldest first, as the changes that made it (RunEngine.recall). */
+  changes: AlertChange[];
+  /** The opens of those still open, oldest first (RunEngine.restoreOpen). */
+  open: AlertChange[];
+}
+
+/** A run's stored alerts, for an engine made after they were. */
+export async function alertHistory(repo: Pick<AlertsRepo, 'list'>, runUid: string): Promise<AlertHistory> {
+  const rows = (await repo.list({ runUid, limit: MAX_HISTORY })).sort((a, b) => a.id - b.id);
+  const changes: AlertChange[] = [];
+  const open: AlertChange[] = [];
+  for (const row of rows) {
+    const cs = changesOf(row);
+    changes.push(...cs);
+    if (cs.length === 1 && cs[0]) open.push(cs[0]);
+  }
+  return { changes, open };
 }

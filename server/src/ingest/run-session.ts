@@ -173,14 +173,17 @@ export class RunSession {
   }
 
   /**
-   * New rule settings with a fresh engine, which is told the run and the model at once (what it
-   * opens mirrors what the old engine had open, so nothing is raised).
+   * New rule settings with a fresh engine, which is told the run and the model at once and then
+   * takes over the old one's open alerts and verdict (nothing is raised: what it opens is stored).
    */
   useEngine(engine: DiagnosingRunEngine, settings: RuleSettingsMap): void {
+    const prev = this.engineValue;
     this.engineValue = engine;
     this.settingsValue = settings;
     if (this.runInfo) engine.onHello(this.runInfo, { ended: this.endedValue });
     if (this.modelValue) engine.onModel(this.modelValue);
+    // The alerts open and the verdict so far carry over: a settings change starts neither anew.
+    engine.succeed(prev);
   }
 
   /** The verdict as JSON when it differs from the one last stored (and remembers it), else null. */

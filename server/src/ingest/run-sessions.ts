@@ -1,6 +1,7 @@
 import { decodeTree } from '@gradwatch/shared';
 import type { ProjectsService } from '../projects/projects.service.js';
-import type { AlertChange, DiagnosingRunEngine, ModelView } from '../rules/types.js';
+import type { AlertHistory } from '../alerts/alert-history.js';
+import type { DiagnosingRunEngine, ModelView } from '../rules/types.js';
 import type { RunRecord, RunRecords } from '../runs/run-records.js';
 import { RunSession, type RuleSettingsMap } from './run-session.js';
 
@@ -14,14 +15,14 @@ export interface RunSessionsOptions {
    * last held it, so a hello always restores it from what is stored and takes the lease.
    */
   shared: boolean;
-  /** A run's stored alerts, oldest first, as the changes that made them (for RunEngine.recall). */
-  history: (runUid: string) => Promise<AlertChange[]>;
+  /** A run's stored alerts, oldest first: the changes that made them, and those still open. */
+  history: (runUid: string) => Promise<AlertHistory>;
 }
 
 /**
  * Makes and keeps the RunSession of every run being ingested. A session is restored from what
  * is stored (progress, rule settings, the model — replayed into a fresh rule engine — and the
- * alerts so far, which the engine's verdict recalls), so a run
+ * alerts so far, which the engine's verdict recalls and whose open ones its rules take up), so a run
  * resumed after a restart, or on another server, is judged by the same rules as before.
  */
 export class RunSessions {
@@ -73,8 +74,9 @@ export class RunSessions {
       epoch,
       ended: row.status !== 'live',
     });
+    const history = await this.opts.history(row.uid);
     // The verdict is about the whole run: the alerts before this engine count in it too.
-    session.engine.recall(await this.opts.history(row.uid));
+    session.engine.recall(history.changes);
     if (row.model) {
       const model = JSON.parse(row.model) as ModelView;
       // Stored as it came on the wire: markers become numbers again, as in a live model message.
@@ -83,6 +85,8 @@ export class RunSessions {
       // The alerts this model raised before are stored already: the replay only rebuilds state.
       session.engine.onModel(model);
     }
+    // After the replay, whose opens they replace: the stored ones keep their start and their key.
+    session.engine.restoreOpen(history.open);
     return session;
   }
 

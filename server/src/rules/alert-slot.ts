@@ -142,6 +142,35 @@ export class AlertSlot implements Sink {
     this.host.cooling(this, true);
   }
 
+  /**
+   * Takes up an episode that was open before this slot existed (a restart, a release, new rule
+   * settings), emitting nothing: a re-fire on any layer continues it, under its own key, and it
+   * resolves as a live one does once every layer it covers has cleared. Which of them still held
+   * is not known, so all are taken as holding until the rule finds them clear.
+   */
+  restore(a: AlertChange): void {
+    const key = a.layer ?? '';
+    const layers = new Set(a.layers ?? []);
+    const hit = (): LayerHit => ({ severity: a.severity, evidence: a.evidence, clear: 0, lastStep: a.lastStep ?? a.step });
+    const active = new Map<string, LayerHit>();
+    for (const k of layers.size > 0 ? layers : [key]) active.set(k, hit());
+    if (this.ep?.coolingSince !== undefined) this.host.cooling(this, false);
+    this.ep = {
+      key, firstStep: a.firstStep, lastStep: a.lastStep ?? a.step, lastEmit: a.lastStep ?? a.step, lastEmitTime: undefined,
+      severity: a.severity, evidence: a.evidence, advice: a.advice, active, layers, sorted: a.layers ? [...a.layers] : null, coolingSince: undefined,
+    };
+  }
+
+  /** The open episode as the change that would open it now (for a successor engine), if any. */
+  openChange(): AlertChange | undefined {
+    const ep = this.ep;
+    if (!ep) return undefined;
+    const c = this.change('open', ep, ep.firstStep);
+    c.lastStep = ep.lastStep;
+    delete c.stop;
+    return c;
+  }
+
   /** Static rules: whatever the re-check did not fire is gone now (the configuration changed). */
   settleRecheck(): void {
     const ep = this.ep;

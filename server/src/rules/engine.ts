@@ -36,7 +36,7 @@ class Engine implements DiagnosingRunEngine, SlotHost {
   readonly episodeGap: number;
   private readonly slots: AlertSlot[] = [];
   private readonly coolingSlots = new Set<AlertSlot>();
-  private readonly diagnoser = new Diagnoser();
+  private diagnoser = new Diagnoser();
   private out: AlertChange[] = [];
   private ended = false;
 
@@ -165,6 +165,27 @@ class Engine implements DiagnosingRunEngine, SlotHost {
 
   recall(history: readonly AlertChange[]): void {
     for (const c of history) this.diagnoser.observe(c);
+  }
+
+  restoreOpen(open: readonly AlertChange[]): void {
+    const taken = new Set<AlertSlot>();
+    for (const c of open) {
+      const slot = this.slots.find((s) => s.def.id === c.rule);
+      // The oldest of a rule's open alerts is its episode; any other is left to the run's end.
+      if (!slot || slot.disabled || taken.has(slot)) continue;
+      taken.add(slot);
+      slot.restore(c);
+    }
+  }
+
+  openAlerts(): AlertChange[] {
+    return this.slots.flatMap((s) => s.openChange() ?? []);
+  }
+
+  succeed(prev: DiagnosingRunEngine): void {
+    this.restoreOpen(prev.openAlerts());
+    // The symptoms are the rules' history, not their settings: the verdict goes on as it was.
+    if (prev instanceof Engine) this.diagnoser = prev.diagnoser;
   }
 
   diagnoses(): Diagnosis[] {

@@ -131,6 +131,20 @@ export interface DiagnosingRunEngine extends RunEngine {
    */
   recall(history: readonly AlertChange[]): void;
   /**
+   * Alerts still open in the store when this engine was made, oldest first, as the changes that
+   * opened them: each rule takes up its oldest as its own episode (alert-slot.ts `restore`), so
+   * the rule's next fire, on whatever layer, continues that alert, and its clearing resolves it.
+   * Nothing is returned or told to the verdict (recall does that).
+   */
+  restoreOpen(open: readonly AlertChange[]): void;
+  /** The open episodes, as the changes that open them (for a successor engine). */
+  openAlerts(): AlertChange[];
+  /**
+   * Takes over from the engine `prev` of the same run (new rule settings): its open alerts, for
+   * the rules still enabled, and its verdict's state, so neither starts afresh.
+   */
+  succeed(prev: DiagnosingRunEngine): void;
+  /**
    * The run's ranked verdict (docs/diagnosis.md), computed from the alerts so far. It changes
    * only on calls that returned at least one AlertChange, so ingest re-reads it only then.
    */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { changesOf } from '../../src/alerts/alert-history.js';
+import { alertHistory, changesOf } from '../../src/alerts/alert-history.js';
 import type { AlertRow } from '../../src/alerts/alerts.repo.js';
 
 const row = (over: Partial<AlertRow>): AlertRow => ({
@@ -21,5 +21,16 @@ describe('changesOf', () => {
     expect(open).not.toHaveProperty('layer');
     expect(open).not.toHaveProperty('layers');
     expect(resolve).toMatchObject({ action: 'resolve', step: 25, lastStep: 25, reason: 'ended with the run' });
+  });
+});
+
+describe('alertHistory', () => {
+  it('lists every change oldest first, and the opens of the alerts still open', async () => {
+    const rows = [row({ id: 3, rule: 'b' }), row({ id: 1, status: 'resolved' }), row({ id: 2, rule: 'a', layer: null, layers: null })];
+    const h = await alertHistory({ list: async () => rows.map((r) => ({ ...r, runUid: 'r', project: 'p' })) }, 'r');
+    expect(h.changes.map((c) => [c.rule, c.action])).toEqual([
+      ['grad.exploding', 'open'], ['grad.exploding', 'resolve'], ['a', 'open'], ['b', 'open'],
+    ]);
+    expect(h.open.map((c) => c.rule)).toEqual(['a', 'b']);
   });
 });
