@@ -1,6 +1,7 @@
 import { decodeTree } from '@gradwatch/shared';
 import type { AlertChange } from '../rules/types.js';
-import type { Severity } from '@gradwatch/shared';
+import type { Diagnosis, Severity } from '@gradwatch/shared';
+import { SEVERITY_RANK } from '../diagnosis/symptoms.js';
 import type { AlertRow, AlertsRepo } from './alerts.repo.js';
 
 /** More alerts than a run's rules and layers make in practice; a verdict needs no more. */
@@ -36,4 +37,37 @@ export async function alertHistory(repo: Pick<AlertsRepo, 'list'>, runUid: strin
     if (cs.length === 1 && cs[0]) open.push(cs[0]);
   }
   return { changes, open };
+}
+
+/**
+ * Each rule's worst severity in a stored verdict (the run's `diagnoses`): an alert row keeps
+ * only its current one, and a verdict recalled from rows alone would step down after a restart.
+ */
+export function peaksOf(verdictJson: string): Map<string, Severity> {
+  const peaks = new Map<string, Severity>();
+  let verdict: unknown;
+  try {
+    verdict = JSON.parse(verdictJson);
+  } catch {
+    return peaks;
+  }
+  if (!Array.isArray(verdict)) return peaks;
+  for (const d of verdict as Array<Partial<Diagnosis>>) {
+    for (const s of Array.isArray(d.symptoms) ? d.symptoms : []) {
+      const was = peaks.get(s.rule);
+      if (s.severity in SEVERITY_RANK && (!was || SEVERITY_RANK[s.severity] > SEVERITY_RANK[was])) peaks.set(s.rule, s.severity);
+    }
+  }
+  return peaks;
+}
+
+/** `changes` with each rule's first one raised to its peak (a copy; the changes themselves are kept). */
+export function withPeaks(changes: readonly AlertChange[], peaks: ReadonlyMap<string, Severity>): AlertChange[] {
+  const seen = new Set<string>();
+  return changes.map((c) => {
+    if (seen.has(c.rule)) return c;
+    seen.add(c.rule);
+    const peak = peaks.get(c.rule);
+    return peak && SEVERITY_RANK[peak] > SEVERITY_RANK[c.severity] ? { ...c, severity: peak } : c;
+  });
 }

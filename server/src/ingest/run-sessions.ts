@@ -1,6 +1,6 @@
 import { decodeTree } from '@gradwatch/shared';
 import type { ProjectsService } from '../projects/projects.service.js';
-import type { AlertHistory } from '../alerts/alert-history.js';
+import { peaksOf, withPeaks, type AlertHistory } from '../alerts/alert-history.js';
 import type { DiagnosingRunEngine, ModelView } from '../rules/types.js';
 import type { RunRecord, RunRecords } from '../runs/run-records.js';
 import { RunSession, type RuleSettingsMap } from './run-session.js';
@@ -75,8 +75,9 @@ export class RunSessions {
       ended: row.status !== 'live',
     });
     const history = await this.opts.history(row.uid);
-    // The verdict is about the whole run: the alerts before this engine count in it too.
-    session.engine.recall(history.changes);
+    // The verdict is about the whole run: the alerts before this engine count in it too, each
+    // rule at the worst severity the stored verdict gave it.
+    session.engine.recall(withPeaks(history.changes, peaksOf(row.diagnoses)));
     if (row.model) {
       const model = JSON.parse(row.model) as ModelView;
       // Stored as it came on the wire: markers become numbers again, as in a live model message.

@@ -80,6 +80,36 @@ describe('alerts open across an engine replacement', () => {
     removeDir(dir);
   });
 
+  it('after a restart the verdict keeps the worst severity an alert reached, not the one it has now', async () => {
+    const dir = tempDir();
+    const a = await startServer({ dataDir: dir });
+    const s = await job(a, 'restored-peak');
+    const losses = async (srv: TestServer, sock: RawSocket, from: number, n: number, loss: (step: number) => number) => {
+      for (let seq = from; seq < from + n; seq++) sock.send({ type: 'steps', seq, items: [{ step: seq, scalars: { loss: loss(seq) } }] });
+      await sock.ack(from + n - 1);
+      return (await getJson<{ alerts: Alert[] }>(`${srv.url}/api/v1/runs/restored-peak/alerts`)).body.alerts.find((x) => x.rule === 'lr.loss_diverging');
+    };
+    // A blow-up past 10x the first loss (critical), then a loss that stays high but below it (warning).
+    expect(await losses(a, s, 1, 30, (i) => (i <= 20 ? 1 : 20))).toMatchObject({ severity: 'critical', status: 'open' });
+    expect(await losses(a, s, 31, 60, () => 3)).toMatchObject({ severity: 'warning', status: 'open' });
+    const top = async (srv: TestServer) => (await getJson<{ diagnoses: Array<{ severity: string }> }>(`${srv.url}/api/v1/runs/restored-peak/diagnosis`)).body.diagnoses[0];
+    expect(await top(a)).toMatchObject({ severity: 'critical' });
+    s.close();
+    await a.close();
+
+    const b = await startServer({ dataDir: dir });
+    servers.push(b);
+    const t = await job(b, 'restored-peak');
+    // The restored engine sees the loss climb again (warning): an alert change, so a verdict is stored.
+    await losses(b, t, 91, 15, () => 1);
+    const again = await losses(b, t, 106, 30, () => 3);
+    expect(again).toMatchObject({ severity: 'warning', status: 'open', firstStep: 23 });
+    expect(again?.lastStep).toBeGreaterThan(120);
+    expect(await top(b)).toMatchObject({ severity: 'critical' });
+    t.close();
+    removeDir(dir);
+  });
+
   it('new rule settings mid-run keep the open alert one alert and the verdict its start', async () => {
     const srv = await startServer({});
     servers.push(srv);

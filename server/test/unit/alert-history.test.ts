@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { alertHistory, changesOf } from '../../src/alerts/alert-history.js';
+import { alertHistory, changesOf, peaksOf, withPeaks } from '../../src/alerts/alert-history.js';
 import type { AlertRow } from '../../src/alerts/alerts.repo.js';
 
 const row = (over: Partial<AlertRow>): AlertRow => ({
@@ -32,5 +32,26 @@ describe('alertHistory', () => {
       ['grad.exploding', 'open'], ['grad.exploding', 'resolve'], ['a', 'open'], ['b', 'open'],
     ]);
     expect(h.open.map((c) => c.rule)).toEqual(['a', 'b']);
+  });
+});
+
+describe('peaksOf and withPeaks', () => {
+  const verdict = JSON.stringify([
+    { symptoms: [{ rule: 'grad.exploding', severity: 'warning' }, { rule: 'a', severity: 'info' }] },
+    { symptoms: [{ rule: 'grad.exploding', severity: 'critical' }] },
+  ]);
+
+  it("reads each rule's worst severity from a stored verdict, nothing from a bad one", () => {
+    expect(peaksOf(verdict)).toEqual(new Map([['grad.exploding', 'critical'], ['a', 'info']]));
+    expect(peaksOf('not json')).toEqual(new Map());
+    expect(peaksOf('{"x":1}')).toEqual(new Map());
+  });
+
+  it("raises a rule's first change to its peak, in a copy; never lowers one", () => {
+    const changes = changesOf(row({ severity: 'warning', status: 'resolved' }));
+    const raised = withPeaks(changes, peaksOf(verdict));
+    expect(raised.map((c) => c.severity)).toEqual(['critical', 'warning']);
+    expect(changes[0]?.severity).toBe('warning');
+    expect(withPeaks(changes, new Map([['grad.exploding', 'info']]))[0]).toBe(changes[0]);
   });
 });
