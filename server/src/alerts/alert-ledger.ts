@@ -126,8 +126,8 @@ export class AlertLedger {
   }
 
   /**
-   * Resolves every alert of the run still open, with `reason`: after its end, those the engine
-   * could not resolve itself because it was restored (a restart, a release) after they opened.
+   * Resolves every alert of the run still open, with `reason`: after its end, those its engine
+   * did not hold (restored after they opened, it takes up only each enabled rule's oldest).
    * Returns what to announce, and the resolves as changes, for the engine's verdict to hear.
    */
   async resolveOpen(run: RunRef, reason: string, now: string): Promise<{ announced: Alert[]; changes: AlertChange[] }> {

@@ -173,7 +173,7 @@ export class MessageWriter {
     p.session.setEnded(true);
     // Open alerts close "ended with the run" (still queryable), and the verdict with them.
     await this.raise(p, p.session.engine.onEnd(msg.status), now);
-    // So do those opened before a restart, which the engine restored since never saw.
+    // So do those the engine never took up: of a rule since disabled, or a rule's second open one.
     const rest = await this.ledger.resolveOpen(p.session.ref, ENDED_WITH_RUN, now);
     if (rest.announced.length === 0) return;
     (p.alerts ??= []).push(...rest.announced);

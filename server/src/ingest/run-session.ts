@@ -174,7 +174,8 @@ export class RunSession {
 
   /**
    * New rule settings with a fresh engine, which is told the run and the model at once and then
-   * takes over the old one's open alerts and verdict (nothing is raised: what it opens is stored).
+   * takes over the old one's open alerts and verdict. What those calls return is not raised (no
+   * transaction here), so a configuration alert that only the new settings open is not stored.
    */
   useEngine(engine: DiagnosingRunEngine, settings: RuleSettingsMap): void {
     const prev = this.engineValue;

@@ -44,6 +44,11 @@ interface Episode {
   sorted: string[] | null;
   /** Step at which the last active key cleared; the episode ends episodeGap steps later. */
   coolingSince: number | undefined;
+  /**
+   * Restored, and not fired since: the rule's windows and baselines are new, so its clears say
+   * only that it has not seen enough yet, and are not counted until it fires again.
+   */
+  held: boolean;
 }
 
 export interface SlotHost {
@@ -86,9 +91,10 @@ export class AlertSlot implements Sink {
     if (!ep) {
       ep = this.ep = {
         key, firstStep: step, lastStep: step, lastEmit: step, lastEmitTime: this.host.time, severity: sev, evidence, advice: '',
-        active: new Map(), layers: new Set(), sorted: null, coolingSince: undefined,
+        active: new Map(), layers: new Set(), sorted: null, coolingSince: undefined, held: false,
       };
     }
+    ep.held = false;
     if (ep.coolingSince !== undefined) {
       ep.coolingSince = undefined;
       this.host.cooling(this, false);
@@ -131,7 +137,7 @@ export class AlertSlot implements Sink {
     const ep = this.ep;
     const key = layer ?? '';
     const hit = ep?.active.get(key);
-    if (!ep || !hit) return;
+    if (!ep || !hit || ep.held) return;
     if (++hit.clear < this.def.clearAfter) return;
     ep.active.delete(key);
     if (ep.active.size > 0) {
@@ -144,9 +150,11 @@ export class AlertSlot implements Sink {
 
   /**
    * Takes up an episode that was open before this slot existed (a restart, a release, new rule
-   * settings), emitting nothing: a re-fire on any layer continues it, under its own key, and it
-   * resolves as a live one does once every layer it covers has cleared. Which of them still held
-   * is not known, so all are taken as holding until the rule finds them clear.
+   * settings), emitting nothing: a re-fire on any layer continues it, under its own key. The
+   * rule's state is new, so the episode holds until the rule fires again (its clears before
+   * that only say it has not seen enough); from then on it resolves as a live one does. Which
+   * layers still held is not known, so all are taken as holding until the rule finds them clear.
+   * A rule that never fires again leaves it to the run's end, as before it was restored.
    */
   restore(a: AlertChange): void {
     const key = a.layer ?? '';
@@ -158,6 +166,7 @@ export class AlertSlot implements Sink {
     this.ep = {
       key, firstStep: a.firstStep, lastStep: a.lastStep ?? a.step, lastEmit: a.lastStep ?? a.step, lastEmitTime: undefined,
       severity: a.severity, evidence: a.evidence, advice: a.advice, active, layers, sorted: a.layers ? [...a.layers] : null, coolingSince: undefined,
+      held: true,
     };
   }
 
